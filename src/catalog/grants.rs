@@ -1,0 +1,240 @@
+//! The grant matrix of one schema: every role holding anything on the schema, its tables,
+//! sequences, functions and columns, plus default privileges, from the ACL columns.
+
+use crate::error::{Error, Result};
+use crate::session::Session;
+use serde::Serialize;
+
+/// What kind of object a privilege is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ObjectKind {
+    Schema,
+    Table,
+    View,
+    Sequence,
+    Function,
+    Column,
+}
+
+impl ObjectKind {
+    fn parse(s: &str) -> ObjectKind {
+        match s {
+            "schema" => ObjectKind::Schema,
+            "view" => ObjectKind::View,
+            "sequence" => ObjectKind::Sequence,
+            "function" => ObjectKind::Function,
+            "column" => ObjectKind::Column,
+            _ => ObjectKind::Table,
+        }
+    }
+    /// Lowercase word for display.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ObjectKind::Schema => "schema",
+            ObjectKind::Table => "table",
+            ObjectKind::View => "view",
+            ObjectKind::Sequence => "sequence",
+            ObjectKind::Function => "function",
+            ObjectKind::Column => "column",
+        }
+    }
+}
+
+/// One privilege held by one role on one object.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct GrantEntry {
+    /// Role name, or `PUBLIC`.
+    pub grantee: String,
+    pub kind: ObjectKind,
+    /// Object name within the schema (`table.column` for columns); the schema's own name for it.
+    pub object: String,
+    /// `SELECT`, `USAGE`, …
+    pub privilege: String,
+    pub grantable: bool,
+    /// True when the grantee owns the object (owners hold every privilege implicitly).
+    pub owner: bool,
+}
+
+/// A default privilege: what objects `owner` creates in the schema (or anywhere) get.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct DefaultPrivilege {
+    /// Role whose new objects get the grant (`FOR ROLE`).
+    pub owner: String,
+    /// `true` when set for the schema, `false` when database-wide.
+    pub in_schema: bool,
+    /// `table`, `sequence`, `function`, `type` or `schema`.
+    pub object_type: String,
+    pub grantee: String,
+    pub privilege: String,
+}
+
+/// Roles that reach the schema's grants through membership: `member` inherits from `role`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Membership {
+    pub member: String,
+    pub role: String,
+    /// Whether `member` inherits `role`'s privileges without SET ROLE.
+    pub inherits: bool,
+}
+
+/// Everything granted on one schema.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct GrantMatrix {
+    pub schema: String,
+    pub schema_owner: String,
+    pub entries: Vec<GrantEntry>,
+    pub defaults: Vec<DefaultPrivilege>,
+    pub memberships: Vec<Membership>,
+}
+
+impl GrantMatrix {
+    /// Roles holding anything, in a stable order (PUBLIC last).
+    pub fn roles(&self) -> Vec<String> {
+        let mut roles: Vec<String> = self.entries.iter().map(|e| e.grantee.clone()).collect();
+        roles.sort();
+        roles.dedup();
+        if let Some(i) = roles.iter().position(|r| r == "PUBLIC") {
+            let p = roles.remove(i);
+            roles.push(p);
+        }
+        roles
+    }
+
+    /// True when `role` holds `privilege` on the object (directly, not via membership).
+    pub fn has(&self, role: &str, kind: ObjectKind, object: &str, privilege: &str) -> bool {
+        self.entries.iter().any(|e| {
+            e.grantee == role && e.kind == kind && e.object == object && e.privilege == privilege
+        })
+    }
+}
+
+const ENTRIES_SQL: &str = r#"
+WITH n AS (SELECT oid, nspname, nspowner, nspacl FROM pg_namespace WHERE nspname = $1),
+acls AS (
+    SELECT 'schema' AS kind, n.nspname::text AS object, n.nspowner AS owner,
+           coalesce(n.nspacl, acldefault('n', n.nspowner)) AS acl
+    FROM n
+    UNION ALL
+    SELECT CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' WHEN 'm' THEN 'view'
+                ELSE 'table' END,
+           c.relname::text, c.relowner,
+           coalesce(c.relacl, acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END, c.relowner))
+    FROM pg_class c JOIN n ON c.relnamespace = n.oid
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+    UNION ALL
+    SELECT 'function', p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+           p.proowner, coalesce(p.proacl, acldefault('f', p.proowner))
+    FROM pg_proc p JOIN n ON p.pronamespace = n.oid
+    UNION ALL
+    SELECT 'column', c.relname || '.' || a.attname, c.relowner, a.attacl
+    FROM pg_attribute a
+    JOIN pg_class c ON c.oid = a.attrelid
+    JOIN n ON c.relnamespace = n.oid
+    WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped
+)
+SELECT acls.kind, acls.object,
+       CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee)::text END AS grantee,
+       x.privilege_type::text AS privilege,
+       x.is_grantable AS grantable,
+       x.grantee = acls.owner AS owner
+FROM acls, LATERAL aclexplode(acls.acl) x
+ORDER BY 3, 1, 2, 4
+"#;
+
+const DEFAULTS_SQL: &str = r#"
+SELECT pg_get_userbyid(d.defaclrole)::text AS owner,
+       d.defaclnamespace <> 0 AS in_schema,
+       CASE d.defaclobjtype WHEN 'r' THEN 'table' WHEN 'S' THEN 'sequence'
+            WHEN 'f' THEN 'function' WHEN 'T' THEN 'type' ELSE 'schema' END AS object_type,
+       CASE WHEN x.grantee = 0 THEN 'PUBLIC' ELSE pg_get_userbyid(x.grantee)::text END AS grantee,
+       x.privilege_type::text AS privilege
+FROM pg_default_acl d
+CROSS JOIN LATERAL aclexplode(d.defaclacl) x
+WHERE d.defaclnamespace = 0
+   OR d.defaclnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1)
+ORDER BY 1, 2, 3, 4, 5
+"#;
+
+/// Members of the roles holding grants, followed through membership chains.
+const MEMBERS_SQL: &str = r#"
+WITH RECURSIVE holders AS (
+    SELECT DISTINCT x.grantee AS roleid
+    FROM pg_namespace n, LATERAL aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) x
+    WHERE n.nspname = $1 AND x.grantee <> 0
+),
+chain(member, roleid, inherits, depth) AS (
+    SELECT m.member, m.roleid, r.rolinherit, 1
+    FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member
+    WHERE m.roleid IN (SELECT roleid FROM holders)
+    UNION
+    SELECT m.member, chain.roleid, chain.inherits AND r.rolinherit, chain.depth + 1
+    FROM chain
+    JOIN pg_auth_members m ON m.roleid = chain.member
+    JOIN pg_roles r ON r.oid = m.member
+    WHERE chain.depth < 16
+)
+SELECT DISTINCT pg_get_userbyid(member)::text AS member, pg_get_userbyid(roleid)::text AS role,
+       bool_or(inherits) OVER (PARTITION BY member, roleid) AS inherits
+FROM chain
+ORDER BY 1, 2
+"#;
+
+/// Reads the grant matrix of `schema` (three set-based queries: ACLs, defaults, members).
+pub async fn grant_matrix(session: &Session, schema: &str) -> Result<GrantMatrix> {
+    let during = || format!("reading the grants of {schema}");
+    let rows: Vec<(String, String, String, String, bool, bool)> = sqlx::query_as(ENTRIES_SQL)
+        .bind(schema)
+        .fetch_all(&session.pool)
+        .await
+        .map_err(Error::db(during()))?;
+    let mut matrix = GrantMatrix {
+        schema: schema.into(),
+        ..GrantMatrix::default()
+    };
+    for (kind, object, grantee, privilege, grantable, owner) in rows {
+        let kind = ObjectKind::parse(&kind);
+        if kind == ObjectKind::Schema && owner {
+            matrix.schema_owner = grantee.clone();
+        }
+        matrix.entries.push(GrantEntry {
+            grantee,
+            kind,
+            object,
+            privilege,
+            grantable,
+            owner,
+        });
+    }
+    let defaults: Vec<(String, bool, String, String, String)> = sqlx::query_as(DEFAULTS_SQL)
+        .bind(schema)
+        .fetch_all(&session.pool)
+        .await
+        .map_err(Error::db(during()))?;
+    matrix.defaults = defaults
+        .into_iter()
+        .map(
+            |(owner, in_schema, object_type, grantee, privilege)| DefaultPrivilege {
+                owner,
+                in_schema,
+                object_type,
+                grantee,
+                privilege,
+            },
+        )
+        .collect();
+    let members: Vec<(String, String, bool)> = sqlx::query_as(MEMBERS_SQL)
+        .bind(schema)
+        .fetch_all(&session.pool)
+        .await
+        .map_err(Error::db(during()))?;
+    matrix.memberships = members
+        .into_iter()
+        .map(|(member, role, inherits)| Membership {
+            member,
+            role,
+            inherits,
+        })
+        .collect();
+    Ok(matrix)
+}

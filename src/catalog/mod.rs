@@ -1,0 +1,13 @@
+//! Read-only, set-based catalog queries: the registry with sizes, one tenant's tables and
+//! grants, and drift between registry and schemas. One query each, whatever the tenant count.
+
+mod grants;
+mod registry;
+mod tables;
+
+pub use grants::{DefaultPrivilege, GrantEntry, GrantMatrix, Membership, ObjectKind, grant_matrix};
+pub use registry::{
+    Drift, ServerSummary, TenantRow, TenantStatus, exact_sizes, list_tenants, server_summary,
+    tenant_row,
+};
+pub use tables::{SchemaSize, TableInfo, schema_tables};

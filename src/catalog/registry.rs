@@ -1,0 +1,221 @@
+//! The registry joined with each schema's size estimate and table count, and drift.
+
+use crate::error::{Error, Result, sqlstate};
+use crate::session::Session;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::Row;
+use std::fmt;
+
+/// A tenant's lifecycle status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantStatus {
+    Active,
+    Suspended,
+    /// A schema with the tenant prefix and no registry row.
+    Unregistered,
+}
+
+impl TenantStatus {
+    /// Parses the registry's `status` column.
+    pub fn parse(s: &str) -> TenantStatus {
+        match s {
+            "suspended" => TenantStatus::Suspended,
+            "active" => TenantStatus::Active,
+            _ => TenantStatus::Unregistered,
+        }
+    }
+    /// The word shown and stored.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantStatus::Active => "active",
+            TenantStatus::Suspended => "suspended",
+            TenantStatus::Unregistered => "unregistered",
+        }
+    }
+}
+
+impl fmt::Display for TenantStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Disagreement between the registry and the schemas that exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Drift {
+    /// Registry row and schema agree.
+    None,
+    /// A registry row whose schema does not exist.
+    MissingSchema,
+    /// A schema with the tenant prefix that no registry row claims.
+    Unregistered,
+}
+
+/// One line of `tenant list`: a registry row with its schema's size and table count.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct TenantRow {
+    pub id: String,
+    pub name: String,
+    pub schema: String,
+    pub status: TenantStatus,
+    pub config: serde_json::Value,
+    pub template_version: i32,
+    pub created_at: Option<DateTime<Utc>>,
+    pub updated_at: Option<DateTime<Utc>>,
+    /// Estimated from `relpages` unless `size_exact`; `None` when the schema is missing.
+    pub size_bytes: Option<i64>,
+    pub size_exact: bool,
+    pub tables: i64,
+    pub drift: Drift,
+}
+
+/// Facts about the server for the console header.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct ServerSummary {
+    pub server_version: String,
+    pub role: String,
+    pub database: String,
+    pub in_recovery: bool,
+}
+
+/// One query: registry rows full-joined with prefixed schemas, sizes estimated from
+/// `pg_class.relpages` (tables, indexes, sequences and their TOAST).
+const LIST_SQL: &str = r#"
+WITH reg AS (
+    SELECT id, name, schema, status, config, template_version, created_at, updated_at
+    FROM {registry}
+    WHERE $2::text IS NULL OR id = $2
+),
+ns AS (
+    SELECT n.oid, n.nspname
+    FROM pg_namespace n
+    WHERE (n.nspname IN (SELECT schema FROM reg)
+           OR left(n.nspname, length($1)) = $1)
+      AND ($2::text IS NULL OR n.nspname = $1 || $2)
+),
+sizes AS (
+    SELECT c.relnamespace AS nsp,
+           count(*) FILTER (WHERE c.relkind IN ('r', 'p')) AS tables,
+           sum(c.relpages::bigint + coalesce(t.relpages, 0)::bigint)
+               * current_setting('block_size')::bigint AS bytes
+    FROM pg_class c
+    LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
+    WHERE c.relnamespace IN (SELECT oid FROM ns)
+      AND c.relkind IN ('r', 'p', 'i', 'm', 'S')
+    GROUP BY c.relnamespace
+)
+SELECT coalesce(reg.id, substr(ns.nspname, length($1) + 1)) AS id,
+       coalesce(reg.name, '') AS name,
+       coalesce(reg.schema, ns.nspname) AS schema,
+       coalesce(reg.status, 'unregistered') AS status,
+       coalesce(reg.config, '{}'::jsonb) AS config,
+       coalesce(reg.template_version, 0) AS template_version,
+       reg.created_at,
+       reg.updated_at,
+       CASE WHEN ns.oid IS NULL THEN NULL ELSE coalesce(sizes.bytes, 0) END AS size_bytes,
+       coalesce(sizes.tables, 0) AS tables,
+       CASE WHEN ns.oid IS NULL THEN 'missing_schema'
+            WHEN reg.id IS NULL THEN 'unregistered'
+            ELSE 'none' END AS drift
+FROM reg
+FULL JOIN ns ON ns.nspname = reg.schema
+LEFT JOIN sizes ON sizes.nsp = ns.oid
+ORDER BY 1
+"#;
+
+async fn query_rows(session: &Session, only: Option<&str>) -> Result<Vec<TenantRow>> {
+    let sql = LIST_SQL.replace("{registry}", &session.names.registry());
+    let rows = sqlx::query(&sql)
+        .bind(&session.names.schema_prefix)
+        .bind(only)
+        .fetch_all(&session.pool)
+        .await
+        .map_err(|e| registry_error(session, e))?;
+    rows.iter()
+        .map(|r| {
+            let drift = match r.try_get::<String, _>("drift")?.as_str() {
+                "missing_schema" => Drift::MissingSchema,
+                "unregistered" => Drift::Unregistered,
+                _ => Drift::None,
+            };
+            Ok(TenantRow {
+                id: r.try_get("id")?,
+                name: r.try_get("name")?,
+                schema: r.try_get("schema")?,
+                status: TenantStatus::parse(&r.try_get::<String, _>("status")?),
+                config: r.try_get("config")?,
+                template_version: r.try_get("template_version")?,
+                created_at: r.try_get("created_at")?,
+                updated_at: r.try_get("updated_at")?,
+                size_bytes: r.try_get("size_bytes")?,
+                size_exact: false,
+                tables: r.try_get("tables")?,
+                drift,
+            })
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()
+        .map_err(Error::db("reading the registry"))
+}
+
+/// Maps "no such table" to a clear "not bootstrapped".
+pub(crate) fn registry_error(session: &Session, e: sqlx::Error) -> Error {
+    match sqlstate(&e).as_deref() {
+        Some("42P01") | Some("3F000") => Error::NotBootstrapped(format!(
+            "the registry {} does not exist",
+            session.names.registry()
+        )),
+        Some("42501") => Error::Invalid(format!(
+            "{:?} may not read the registry {}; connect as the admin role {:?}",
+            session.spec.user,
+            session.names.registry(),
+            session.names.admin_role
+        )),
+        _ => Error::db("reading the registry")(e),
+    }
+}
+
+/// The registry with estimated sizes and drift rows, ordered by id. One query.
+pub async fn list_tenants(session: &Session) -> Result<Vec<TenantRow>> {
+    query_rows(session, None).await
+}
+
+/// One tenant's registry row with its size estimate (or its unregistered schema).
+pub async fn tenant_row(session: &Session, id: &str) -> Result<Option<TenantRow>> {
+    Ok(query_rows(session, Some(id)).await?.into_iter().next())
+}
+
+/// Measured on-disk size (`pg_total_relation_size`) of each schema named; one query.
+/// Callers chunk the list to report progress and stay cancellable.
+pub async fn exact_sizes(session: &Session, schemas: &[String]) -> Result<Vec<(String, i64)>> {
+    const SQL: &str = r#"
+        SELECT n.nspname, coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint
+        FROM pg_namespace n
+        LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'm', 'S')
+        WHERE n.nspname = ANY($1)
+        GROUP BY n.nspname"#;
+    sqlx::query_as(SQL)
+        .bind(schemas)
+        .fetch_all(&session.pool)
+        .await
+        .map_err(Error::db("measuring schema sizes"))
+}
+
+/// Server version, connected role and database.
+pub async fn server_summary(session: &Session) -> Result<ServerSummary> {
+    let (server_version, role, database, in_recovery): (String, String, String, bool) =
+        sqlx::query_as(
+            "SELECT current_setting('server_version'), current_user::text, current_database()::text, pg_is_in_recovery()",
+        )
+        .fetch_one(&session.pool)
+        .await
+        .map_err(Error::db("reading the server version"))?;
+    Ok(ServerSummary {
+        server_version,
+        role,
+        database,
+        in_recovery,
+    })
+}

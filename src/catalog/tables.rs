@@ -1,0 +1,66 @@
+//! One tenant's tables: sizes split into heap, indexes and TOAST, row estimates, RLS.
+
+use crate::error::{Error, Result};
+use crate::session::Session;
+use serde::Serialize;
+
+/// One table of a tenant schema.
+#[derive(Debug, Clone, Serialize, PartialEq, sqlx::FromRow)]
+pub struct TableInfo {
+    pub name: String,
+    /// `pg_class.reltuples`; `None` before the first ANALYZE.
+    pub row_estimate: Option<i64>,
+    pub table_bytes: i64,
+    pub index_bytes: i64,
+    pub toast_bytes: i64,
+    pub total_bytes: i64,
+    pub rls_enabled: bool,
+    pub rls_forced: bool,
+    pub policies: i64,
+}
+
+/// A tenant schema's size and its tables, largest first.
+#[derive(Debug, Clone, Serialize, PartialEq, Default)]
+pub struct SchemaSize {
+    pub schema: String,
+    pub table_bytes: i64,
+    pub index_bytes: i64,
+    pub toast_bytes: i64,
+    pub total_bytes: i64,
+    pub tables: Vec<TableInfo>,
+}
+
+const TABLES_SQL: &str = r#"
+SELECT c.relname::text AS name,
+       CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END AS row_estimate,
+       pg_relation_size(c.oid) AS table_bytes,
+       pg_indexes_size(c.oid) AS index_bytes,
+       CASE WHEN c.reltoastrelid = 0 THEN 0
+            ELSE pg_total_relation_size(c.reltoastrelid) END AS toast_bytes,
+       pg_total_relation_size(c.oid) AS total_bytes,
+       c.relrowsecurity AS rls_enabled,
+       c.relforcerowsecurity AS rls_forced,
+       (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid) AS policies
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
+ORDER BY total_bytes DESC, name
+"#;
+
+/// Tables of `schema`, measured exactly (one schema is cheap), largest first.
+pub async fn schema_tables(session: &Session, schema: &str) -> Result<SchemaSize> {
+    let tables: Vec<TableInfo> = sqlx::query_as(TABLES_SQL)
+        .bind(schema)
+        .fetch_all(&session.pool)
+        .await
+        .map_err(Error::db(format!("reading the tables of {schema}")))?;
+    let sum = |f: fn(&TableInfo) -> i64| tables.iter().map(f).sum::<i64>();
+    Ok(SchemaSize {
+        schema: schema.into(),
+        table_bytes: sum(|t| t.table_bytes),
+        index_bytes: sum(|t| t.index_bytes),
+        toast_bytes: sum(|t| t.toast_bytes),
+        total_bytes: sum(|t| t.total_bytes),
+        tables,
+    })
+}

@@ -1,0 +1,111 @@
+//! `tenantctl init`.
+
+use super::{Context, EXIT_OK, Format, output};
+use crate::bootstrap::{self, InitOptions};
+use crate::connect::Secret;
+use crate::error::{Error, Result};
+use std::path::PathBuf;
+
+/// Arguments of `init`.
+#[derive(Debug, clap::Args)]
+pub struct InitArgs {
+    /// Let the admin role log in, with the password in this file (first line); stored as a
+    /// SCRAM verifier, never sent in clear
+    #[arg(long, value_name = "PATH", conflicts_with = "admin_password_prompt")]
+    pub admin_password_file: Option<PathBuf>,
+    /// Let the admin role log in, asking for its password on the terminal
+    #[arg(long)]
+    pub admin_password_prompt: bool,
+}
+
+fn admin_password(args: &InitArgs) -> Result<Option<Secret>> {
+    if let Some(path) = &args.admin_password_file {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            what: format!("reading the admin password file {}", path.display()),
+            source,
+        })?;
+        let pw = text.lines().next().unwrap_or("").to_string();
+        if pw.is_empty() {
+            return Err(Error::Invalid(format!(
+                "the admin password file {} is empty",
+                path.display()
+            )));
+        }
+        return Ok(Some(Secret::new(pw)));
+    }
+    if args.admin_password_prompt {
+        let first =
+            rpassword::prompt_password("Password for the admin role: ").map_err(|source| {
+                Error::Io {
+                    what: "reading the password from the terminal".into(),
+                    source,
+                }
+            })?;
+        let again = rpassword::prompt_password("Again: ").map_err(|source| Error::Io {
+            what: "reading the password from the terminal".into(),
+            source,
+        })?;
+        if first != again {
+            return Err(Error::Invalid(
+                "the two passwords differ; nothing was changed".into(),
+            ));
+        }
+        if first.is_empty() {
+            return Err(Error::Invalid(
+                "an empty password; nothing was changed".into(),
+            ));
+        }
+        return Ok(Some(Secret::new(first)));
+    }
+    Ok(None)
+}
+
+/// Runs `init`.
+pub async fn run(ctx: &Context, args: &InitArgs) -> Result<u8> {
+    let admin_password = admin_password(args)?;
+    let session = ctx.session().await?;
+    let report = bootstrap::init(&session, &InitOptions { admin_password }).await?;
+    match ctx.format {
+        Format::Json => output::print_json(&report)?,
+        Format::Text => {
+            let names = &session.names;
+            if report.was_current() {
+                println!(
+                    "already bootstrapped at version {}; nothing to do",
+                    report.to_version
+                );
+            } else if report.from_version == report.to_version {
+                println!("bootstrap is at version {}", report.to_version);
+            } else if report.from_version == 0 {
+                println!(
+                    "bootstrapped version {}: schema {}, registry {}, console log {}",
+                    report.to_version,
+                    names.common_schema,
+                    names.registry(),
+                    names.log()
+                );
+            } else {
+                println!(
+                    "upgraded the bootstrap from version {} to {}",
+                    report.from_version, report.to_version
+                );
+            }
+            if !report.roles_created.is_empty() {
+                println!("roles created: {}", report.roles_created.join(", "));
+            }
+            if !report.roles_existing.is_empty() && !report.was_current() {
+                println!(
+                    "roles already present (attributes left as they were): {}",
+                    report.roles_existing.join(", ")
+                );
+            }
+            if report.admin_login {
+                println!(
+                    "admin role {} may now log in with the password given",
+                    names.admin_role
+                );
+            }
+        }
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,196 @@
+//! The headless face: argument parsing, one module per subcommand group, exit codes.
+
+mod demo;
+mod init;
+mod log;
+pub mod output;
+mod tenant;
+
+use crate::config::{LoadedConfig, Profile};
+use crate::connect::{self, ConnectionSpec};
+use crate::error::{Error, Result};
+use crate::session::Session;
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Exit code: done.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: the audit found something at or above `--fail-on`.
+pub const EXIT_FINDINGS: u8 = 1;
+/// Exit code: anything else went wrong.
+pub const EXIT_ERROR: u8 = 2;
+
+const ABOUT: &str =
+    "Operate a schema-per-tenant PostgreSQL database: registry, sizes, grants, provisioning.";
+
+const LONG_ABOUT: &str = "\
+Operate a PostgreSQL database that is multi-tenant by schema per tenant.
+
+Without a subcommand, tenantctl opens the interactive console. Every subcommand
+is the same operation headless, for scripts: `--format json` gives stable keys,
+and the exit code is 0 (done), 1 (audit findings at or above --fail-on) or 2
+(anything else; one line on stderr says why and what to do next).
+
+Connection settings come from --dsn, else the config profile, else the libpq
+environment (PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, PGPASSFILE,
+PGSSLMODE, PGSSLROOTCERT, PGAPPNAME) and ~/.pgpass, as psql takes them.
+
+Try it without a database: `tenantctl demo` starts a throwaway PostgreSQL with
+sample tenants and opens the console on it.";
+
+/// Command-line arguments.
+#[derive(Debug, Parser)]
+#[command(name = "tenantctl", version, about = ABOUT, long_about = LONG_ABOUT)]
+pub struct Cli {
+    /// Config file [default: $TENANTCTL_CONFIG, else ~/.config/tenantctl/config.toml]
+    #[arg(long, global = true, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Profile of the config file to use [default: the config's default_profile, else "default"]
+    #[arg(long, global = true, value_name = "NAME")]
+    pub profile: Option<String>,
+    /// postgres:// URL; overrides the profile's connection fields (keep passwords out of it:
+    /// use PGPASSWORD, ~/.pgpass or password_command)
+    #[arg(long, global = true, value_name = "URL")]
+    pub dsn: Option<String>,
+    /// Change nothing: every session runs with default_transaction_read_only = on
+    #[arg(long, global = true)]
+    pub read_only: bool,
+    /// Output format
+    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start a throwaway PostgreSQL with sample tenants and open the console on it; all of it is removed on exit
+    Demo(demo::DemoArgs),
+    /// Bootstrap the model (common schema, registry, console log, roles, grants); idempotent
+    Init(init::InitArgs),
+    /// List, inspect, provision and change tenants
+    #[command(subcommand)]
+    Tenant(tenant::TenantCommand),
+    /// Show the console log: every change tenantctl made
+    Log(log::LogArgs),
+}
+
+/// What every command needs: the config, the profile and the resolved connection.
+pub struct Context {
+    pub loaded: LoadedConfig,
+    pub profile: Profile,
+    pub format: Format,
+    pub read_only: bool,
+    pub dsn: Option<String>,
+}
+
+impl Context {
+    fn new(cli: &Cli) -> Result<Context> {
+        let loaded = LoadedConfig::load(cli.config.as_deref())?;
+        let profile = loaded.profile(cli.profile.as_deref())?;
+        Ok(Context {
+            loaded,
+            profile,
+            format: cli.format,
+            read_only: cli.read_only,
+            dsn: cli.dsn.clone(),
+        })
+    }
+
+    /// The connection settings, resolved; warnings go to stderr.
+    pub fn spec(&self) -> Result<ConnectionSpec> {
+        let spec = connect::resolve(
+            self.dsn.as_deref(),
+            &self.profile,
+            self.read_only,
+            &connect::process_env,
+        )?;
+        for w in &spec.warnings {
+            eprintln!("warning: {w}");
+        }
+        Ok(spec)
+    }
+
+    /// Opens a session on the target database.
+    pub async fn session(&self) -> Result<Session> {
+        let spec = self.spec()?;
+        Session::open(
+            spec,
+            self.loaded.config.naming.clone(),
+            self.loaded.config.lock_timeout(),
+            4,
+        )
+        .await
+    }
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_ERROR);
+        }
+    };
+    let code = runtime.block_on(run(cli));
+    // Don't wait for lingering pool tasks.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    ExitCode::from(code)
+}
+
+async fn run(cli: Cli) -> u8 {
+    if cli.dsn.as_deref().is_some_and(dsn_has_password) {
+        eprintln!(
+            "warning: --dsn holds a password, which other users can see in the process list; prefer PGPASSWORD, ~/.pgpass or password_command"
+        );
+    }
+    let result = async {
+        let ctx = Context::new(&cli)?;
+        match &cli.command {
+            None => Err(Error::Invalid(
+                "the console is not built yet; use a subcommand (see --help)".into(),
+            )),
+            Some(Command::Demo(args)) => demo::run(&ctx, args).await,
+            Some(Command::Init(args)) => init::run(&ctx, args).await,
+            Some(Command::Tenant(cmd)) => tenant::run(&ctx, cmd).await,
+            Some(Command::Log(args)) => log::run(&ctx, args).await,
+        }
+    }
+    .await;
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            report_error(&e);
+            EXIT_ERROR
+        }
+    }
+}
+
+/// Prints an error as one line of cause and one of what to do next.
+pub fn report_error(e: &Error) {
+    eprintln!("error: {e}");
+    if let Some(hint) = e.hint() {
+        eprintln!("hint: {hint}");
+    }
+}
+
+fn dsn_has_password(dsn: &str) -> bool {
+    url::Url::parse(dsn)
+        .map(|u| u.password().is_some())
+        .unwrap_or(false)
+}

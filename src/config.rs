@@ -1,0 +1,279 @@
+//! The TOML config file: profiles, naming policy, paths and timeouts.
+
+use crate::names::NamingPolicy;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Environment variable naming the config file.
+pub const CONFIG_ENV: &str = "TENANTCTL_CONFIG";
+/// Environment variable overriding the backup folder.
+pub const BACKUP_DIR_ENV: &str = "TENANTCTL_BACKUP_DIR";
+
+/// Why a config could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path} does not exist")]
+    Missing { path: PathBuf },
+    #[error("cannot read config file {path}: {source}")]
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}, line {line}, column {column}: {message}")]
+    Malformed {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    #[error("config file {path}: {message}")]
+    Invalid { path: String, message: String },
+    #[error("profile {name:?} is not in {path}; known profiles: {known}")]
+    NoSuchProfile {
+        name: String,
+        path: String,
+        known: String,
+    },
+}
+
+/// The whole config file.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Profile used when `--profile` is not given.
+    pub default_profile: Option<String>,
+    /// Folder for dumps; default under the user data dir.
+    pub backup_dir: Option<PathBuf>,
+    /// Longest wait for a lock during DDL, in seconds.
+    pub lock_timeout_secs: Option<u64>,
+    /// Names of schemas, tables and roles.
+    pub naming: NamingPolicy,
+    /// Connection profiles by name.
+    pub profiles: BTreeMap<String, Profile>,
+}
+
+/// One `[profiles.NAME]` section: where and how to connect.
+#[derive(Debug, Clone, Deserialize, Default, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Profile {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub dbname: Option<String>,
+    pub sslmode: Option<String>,
+    pub sslrootcert: Option<PathBuf>,
+    pub application_name: Option<String>,
+    /// A shell command whose standard output is the password (vault, keyring helper).
+    pub password_command: Option<String>,
+    /// Treat every session of this profile as `--read-only`.
+    pub read_only: bool,
+}
+
+/// Where the config came from, for messages.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConfigSource {
+    /// A file that was read.
+    File(PathBuf),
+    /// The default location had no file; built-in defaults apply.
+    Defaults(Option<PathBuf>),
+}
+
+impl ConfigSource {
+    fn shown(&self) -> String {
+        match self {
+            ConfigSource::File(p) => p.display().to_string(),
+            ConfigSource::Defaults(Some(p)) => format!("{} (not present)", p.display()),
+            ConfigSource::Defaults(None) => "the built-in defaults".into(),
+        }
+    }
+}
+
+/// A loaded config and where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub config: Config,
+    pub source: ConfigSource,
+}
+
+/// The default config path: the user config dir from `directories`.
+pub fn default_config_path() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "tenantctl").map(|d| d.config_dir().join("config.toml"))
+}
+
+/// The default backup folder: the user data dir from `directories`.
+pub fn default_backup_dir() -> Option<PathBuf> {
+    directories::ProjectDirs::from("", "", "tenantctl").map(|d| d.data_dir().join("backups"))
+}
+
+impl LoadedConfig {
+    /// Finds and reads the config: `--config`, else `$TENANTCTL_CONFIG`, else the default path.
+    /// A named file must exist; a missing default file means built-in defaults.
+    pub fn load(named: Option<&Path>) -> Result<LoadedConfig, ConfigError> {
+        let env = std::env::var_os(CONFIG_ENV).filter(|v| !v.is_empty());
+        match named
+            .map(Path::to_path_buf)
+            .or_else(|| env.map(PathBuf::from))
+        {
+            Some(path) => Self::read(&path, true),
+            None => match default_config_path() {
+                Some(path) => Self::read(&path, false),
+                None => Ok(LoadedConfig {
+                    config: Config::default(),
+                    source: ConfigSource::Defaults(None),
+                }),
+            },
+        }
+    }
+
+    fn read(path: &Path, required: bool) -> Result<LoadedConfig, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if required {
+                    return Err(ConfigError::Missing { path: path.into() });
+                }
+                return Ok(LoadedConfig {
+                    config: Config::default(),
+                    source: ConfigSource::Defaults(Some(path.into())),
+                });
+            }
+            Err(source) => {
+                return Err(ConfigError::Unreadable {
+                    path: path.into(),
+                    source,
+                });
+            }
+        };
+        let config = Config::parse(&text, path)?;
+        Ok(LoadedConfig {
+            config,
+            source: ConfigSource::File(path.into()),
+        })
+    }
+
+    /// The profile to use: `--profile`, else `default_profile`, else `default` (which may be absent).
+    pub fn profile(&self, requested: Option<&str>) -> Result<Profile, ConfigError> {
+        let explicit = requested.or(self.config.default_profile.as_deref());
+        let name = explicit.unwrap_or("default");
+        match self.config.profiles.get(name) {
+            Some(p) => Ok(p.clone()),
+            None if explicit.is_none() => Ok(Profile::default()),
+            None => Err(ConfigError::NoSuchProfile {
+                name: name.into(),
+                path: self.source.shown(),
+                known: if self.config.profiles.is_empty() {
+                    "none".into()
+                } else {
+                    self.config
+                        .profiles
+                        .keys()
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                },
+            }),
+        }
+    }
+
+    /// The backup folder: `$TENANTCTL_BACKUP_DIR`, else the config's, else the default.
+    pub fn backup_dir(&self) -> Option<PathBuf> {
+        std::env::var_os(BACKUP_DIR_ENV)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| self.config.backup_dir.clone())
+            .or_else(default_backup_dir)
+    }
+}
+
+impl Config {
+    /// Parses TOML text; errors name the file, line and column.
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(|e| {
+            let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((1, 1));
+            ConfigError::Malformed {
+                path: path.into(),
+                line,
+                column,
+                message: e.message().trim().to_string(),
+            }
+        })?;
+        config.naming.validate().map_err(|e| ConfigError::Invalid {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        if config.lock_timeout_secs == Some(0) {
+            return Err(ConfigError::Invalid {
+                path: path.display().to_string(),
+                message: "lock_timeout_secs must be at least 1".into(),
+            });
+        }
+        Ok(config)
+    }
+
+    /// Lock timeout for DDL (default 10 s).
+    pub fn lock_timeout(&self) -> Duration {
+        Duration::from_secs(self.lock_timeout_secs.unwrap_or(10))
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count() + 1)
+        .unwrap_or(1);
+    (line, column)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_file_reports_line_and_column() {
+        let text = "default_profile = \"x\"\n[profiles.x]\nport = \"five\"\n";
+        let err = Config::parse(text, Path::new("/etc/t.toml")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("/etc/t.toml, line 3, column 8"), "{msg}");
+        assert!(msg.contains("u16") || msg.contains("integer"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_key_is_refused_with_its_name() {
+        let err = Config::parse("[profiles.a]\nhots = \"db\"\n", Path::new("c.toml")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("line 2") && msg.contains("hots"), "{msg}");
+    }
+
+    #[test]
+    fn naming_policy_is_validated() {
+        let err = Config::parse("[naming]\nadmin_role = \"Bad Name\"\n", Path::new("c.toml"))
+            .unwrap_err();
+        assert!(err.to_string().contains("admin_role"), "{err}");
+    }
+
+    #[test]
+    fn profile_selection_falls_back_to_default_profile() {
+        let config = Config::parse(
+            "default_profile = \"prod\"\n[profiles.prod]\nhost = \"db1\"\n[profiles.dev]\nhost = \"db2\"\n",
+            Path::new("c.toml"),
+        )
+        .unwrap();
+        let loaded = LoadedConfig {
+            config,
+            source: ConfigSource::File("c.toml".into()),
+        };
+        assert_eq!(loaded.profile(None).unwrap().host.as_deref(), Some("db1"));
+        assert_eq!(
+            loaded.profile(Some("dev")).unwrap().host.as_deref(),
+            Some("db2")
+        );
+        let err = loaded.profile(Some("nope")).unwrap_err().to_string();
+        assert!(err.contains("dev, prod"), "{err}");
+    }
+}

@@ -1,0 +1,739 @@
+//! Connection settings from `--dsn`, the profile, the libpq environment and `~/.pgpass`,
+//! resolved as psql would, and connecting with failures told apart.
+
+use crate::config::Profile;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgSslMode};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// Default `application_name`, so a DBA can see the console in `pg_stat_activity`.
+pub const DEFAULT_APPLICATION_NAME: &str = "tenantctl";
+
+/// How long a connection attempt may take before the host counts as unreachable.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A password: never printed, never in Debug output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a password.
+    pub fn new(s: impl Into<String>) -> Secret {
+        Secret(s.into())
+    }
+    /// The password itself, for the one place that must hand it on.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// Where the password came from (said in messages instead of the password).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordSource {
+    Dsn,
+    Command,
+    Environment,
+    PassFile(PathBuf),
+    Supplied,
+    None,
+}
+
+impl fmt::Display for PasswordSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PasswordSource::Dsn => f.write_str("the --dsn URL"),
+            PasswordSource::Command => f.write_str("the profile's password_command"),
+            PasswordSource::Environment => f.write_str("PGPASSWORD"),
+            PasswordSource::PassFile(p) => write!(f, "{}", p.display()),
+            PasswordSource::Supplied => f.write_str("the caller"),
+            PasswordSource::None => f.write_str("nowhere (no password was found)"),
+        }
+    }
+}
+
+/// Everything needed to open a session, resolved.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionSpec {
+    /// Host name, IP address, or a socket directory (starting with `/`).
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub dbname: String,
+    pub password: Option<Secret>,
+    pub password_source: PasswordSource,
+    pub sslmode: String,
+    pub sslrootcert: Option<PathBuf>,
+    pub application_name: String,
+    /// Every session runs with `default_transaction_read_only = on`.
+    pub read_only: bool,
+    /// Things the user should know (an ignored pgpass file, say).
+    pub warnings: Vec<String>,
+}
+
+/// Why settings could not be resolved or a connection could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("--dsn is not a valid postgres:// URL: {0}")]
+    BadDsn(String),
+    #[error("{0}")]
+    BadSetting(String),
+    #[error("password_command failed: {0}")]
+    PasswordCommand(String),
+    #[error("cannot reach the server at {target}: {cause}")]
+    Unreachable { target: String, cause: String },
+    #[error("authentication failed for user {user:?} at {target} (password from {source_})")]
+    AuthFailed {
+        user: String,
+        target: String,
+        source_: PasswordSource,
+    },
+    #[error("database {dbname:?} does not exist at {target}")]
+    DatabaseMissing { dbname: String, target: String },
+    #[error("TLS refused at {target}: {cause}")]
+    TlsRefused { target: String, cause: String },
+    #[error("server at {target} refused the connection: {cause}")]
+    Refused { target: String, cause: String },
+}
+
+impl ConnectError {
+    /// What to do next, for the line after the error.
+    pub fn hint(&self) -> &'static str {
+        match self {
+            ConnectError::BadDsn(_) => {
+                "write it as postgres://user@host:port/dbname?sslmode=require (percent-encode special characters)"
+            }
+            ConnectError::BadSetting(_) => "fix the profile, --dsn or PG* variable named above",
+            ConnectError::PasswordCommand(_) => {
+                "run the profile's password_command by hand to see why it fails"
+            }
+            ConnectError::Unreachable { .. } => {
+                "check host and port (--dsn, the profile, PGHOST/PGPORT) and that the server accepts connections from here"
+            }
+            ConnectError::AuthFailed { .. } => {
+                "check the user and password (profile password_command, PGPASSWORD or ~/.pgpass with mode 0600)"
+            }
+            ConnectError::DatabaseMissing { .. } => {
+                "name an existing database (dbname in the profile, PGDATABASE, or the --dsn path)"
+            }
+            ConnectError::TlsRefused { .. } => {
+                "check sslmode and sslrootcert, or whether the server has TLS enabled"
+            }
+            ConnectError::Refused { .. } => "check the server's pg_hba.conf and connection limits",
+        }
+    }
+}
+
+/// Reads one environment variable; injectable for tests.
+pub type EnvLookup<'a> = &'a dyn Fn(&str) -> Option<String>;
+
+/// The process environment, ignoring empty values as libpq does.
+pub fn process_env(key: &str) -> Option<String> {
+    std::env::var(key).ok().filter(|v| !v.is_empty())
+}
+
+/// The OS user name, the libpq default for the database user.
+pub fn os_user() -> String {
+    nix::unistd::User::from_uid(nix::unistd::getuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .or_else(|| process_env("USER"))
+        .unwrap_or_else(|| "postgres".into())
+}
+
+#[derive(Default)]
+struct Fields {
+    host: Option<String>,
+    port: Option<u16>,
+    user: Option<String>,
+    dbname: Option<String>,
+    password: Option<Secret>,
+    sslmode: Option<String>,
+    sslrootcert: Option<PathBuf>,
+    application_name: Option<String>,
+}
+
+fn parse_dsn(dsn: &str) -> Result<Fields, ConnectError> {
+    let url = url::Url::parse(dsn).map_err(|e| ConnectError::BadDsn(e.to_string()))?;
+    if url.scheme() != "postgres" && url.scheme() != "postgresql" {
+        return Err(ConnectError::BadDsn(format!(
+            "scheme is {:?}, expected postgres or postgresql",
+            url.scheme()
+        )));
+    }
+    let decode = |s: &str| -> Result<String, ConnectError> {
+        url::form_urlencoded::parse(format!("x={s}").as_bytes())
+            .next()
+            .map(|(_, v)| v.into_owned())
+            .ok_or_else(|| ConnectError::BadDsn("bad percent-encoding".into()))
+    };
+    let mut f = Fields {
+        host: url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .map(|h| h.trim_start_matches('[').trim_end_matches(']').to_string()),
+        port: url.port(),
+        ..Fields::default()
+    };
+    if !url.username().is_empty() {
+        f.user = Some(decode(url.username())?);
+    }
+    if let Some(p) = url.password() {
+        // '+' is literal in a URL's userinfo, unlike in a query string.
+        f.password = Some(Secret::new(decode(&p.replace('+', "%2B"))?));
+    }
+    let path = url.path().trim_start_matches('/');
+    if !path.is_empty() {
+        f.dbname = Some(decode(path)?);
+    }
+    for (k, v) in url.query_pairs() {
+        let v = v.into_owned();
+        match k.as_ref() {
+            "sslmode" => f.sslmode = Some(v),
+            "sslrootcert" => f.sslrootcert = Some(v.into()),
+            "application_name" => f.application_name = Some(v),
+            "host" => f.host = Some(v),
+            "port" => {
+                f.port = Some(
+                    v.parse()
+                        .map_err(|_| ConnectError::BadDsn(format!("port {v:?} is not a number")))?,
+                )
+            }
+            "user" => f.user = Some(v),
+            "dbname" => f.dbname = Some(v),
+            "connect_timeout" => {}
+            other => {
+                return Err(ConnectError::BadDsn(format!(
+                    "unsupported parameter {other:?}; supported: sslmode, sslrootcert, application_name, host, port, user, dbname"
+                )));
+            }
+        }
+    }
+    Ok(f)
+}
+
+const SSLMODES: [&str; 6] = [
+    "disable",
+    "allow",
+    "prefer",
+    "require",
+    "verify-ca",
+    "verify-full",
+];
+
+/// Resolves settings field by field: `--dsn`, then the profile, then the libpq environment,
+/// then libpq's defaults; the password from the DSN, `password_command`, `PGPASSWORD`, or
+/// the pgpass file.
+pub fn resolve(
+    dsn: Option<&str>,
+    profile: &Profile,
+    read_only: bool,
+    env: EnvLookup<'_>,
+) -> Result<ConnectionSpec, ConnectError> {
+    let d = match dsn {
+        Some(s) => parse_dsn(s)?,
+        None => Fields::default(),
+    };
+    let env_port = match env("PGPORT") {
+        Some(p) => Some(
+            p.parse::<u16>()
+                .map_err(|_| ConnectError::BadSetting(format!("PGPORT={p:?} is not a port")))?,
+        ),
+        None => None,
+    };
+    let host = d
+        .host
+        .or_else(|| profile.host.clone())
+        .or_else(|| env("PGHOST"))
+        .unwrap_or_else(default_socket_dir);
+    let port = d.port.or(profile.port).or(env_port).unwrap_or(5432);
+    let user = d
+        .user
+        .or_else(|| profile.user.clone())
+        .or_else(|| env("PGUSER"))
+        .unwrap_or_else(os_user);
+    let dbname = d
+        .dbname
+        .or_else(|| profile.dbname.clone())
+        .or_else(|| env("PGDATABASE"))
+        .unwrap_or_else(|| user.clone());
+    let sslmode = d
+        .sslmode
+        .or_else(|| profile.sslmode.clone())
+        .or_else(|| env("PGSSLMODE"))
+        .unwrap_or_else(|| "prefer".into());
+    if !SSLMODES.contains(&sslmode.as_str()) {
+        return Err(ConnectError::BadSetting(format!(
+            "sslmode {sslmode:?} is not one of {}",
+            SSLMODES.join(", ")
+        )));
+    }
+    let sslrootcert = d
+        .sslrootcert
+        .or_else(|| profile.sslrootcert.clone())
+        .or_else(|| env("PGSSLROOTCERT").map(PathBuf::from));
+    let application_name = d
+        .application_name
+        .or_else(|| profile.application_name.clone())
+        .or_else(|| env("PGAPPNAME"))
+        .unwrap_or_else(|| DEFAULT_APPLICATION_NAME.into());
+
+    let mut spec = ConnectionSpec {
+        host,
+        port,
+        user,
+        dbname,
+        password: None,
+        password_source: PasswordSource::None,
+        sslmode,
+        sslrootcert,
+        application_name,
+        read_only: read_only || profile.read_only,
+        warnings: Vec::new(),
+    };
+    if let Some(p) = d.password {
+        spec.password = Some(p);
+        spec.password_source = PasswordSource::Dsn;
+    } else if let Some(cmd) = &profile.password_command {
+        spec.password = Some(run_password_command(cmd)?);
+        spec.password_source = PasswordSource::Command;
+    } else if let Some(p) = env("PGPASSWORD") {
+        spec.password = Some(Secret::new(p));
+        spec.password_source = PasswordSource::Environment;
+    } else if let Some(file) = pgpass_path(env) {
+        match lookup_pgpass(&file, &spec) {
+            Ok(Some(p)) => {
+                spec.password = Some(p);
+                spec.password_source = PasswordSource::PassFile(file);
+            }
+            Ok(None) => {}
+            Err(warning) => spec.warnings.push(warning),
+        }
+    }
+    Ok(spec)
+}
+
+fn default_socket_dir() -> String {
+    for dir in ["/var/run/postgresql", "/run/postgresql"] {
+        if Path::new(dir).is_dir() {
+            return dir.into();
+        }
+    }
+    "/tmp".into()
+}
+
+fn pgpass_path(env: EnvLookup<'_>) -> Option<PathBuf> {
+    env("PGPASSFILE")
+        .map(PathBuf::from)
+        .or_else(|| env("HOME").map(|h| Path::new(&h).join(".pgpass")))
+}
+
+fn run_password_command(cmd: &str) -> Result<Secret, ConnectError> {
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(cmd)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .map_err(|e| ConnectError::PasswordCommand(e.to_string()))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(ConnectError::PasswordCommand(format!(
+            "exited with {}{}",
+            out.status,
+            err.lines()
+                .next()
+                .map(|l| format!(": {l}"))
+                .unwrap_or_default()
+        )));
+    }
+    let text = String::from_utf8(out.stdout)
+        .map_err(|_| ConnectError::PasswordCommand("its output is not UTF-8".into()))?;
+    let pw = text.strip_suffix('\n').unwrap_or(&text);
+    let pw = pw.strip_suffix('\r').unwrap_or(pw);
+    if pw.is_empty() {
+        return Err(ConnectError::PasswordCommand("it printed nothing".into()));
+    }
+    Ok(Secret::new(pw))
+}
+
+/// Finds the password for `spec` in a pgpass file. `Err` carries a warning (the file is
+/// ignored, as libpq ignores one readable by group or others).
+pub fn lookup_pgpass(file: &Path, spec: &ConnectionSpec) -> Result<Option<Secret>, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let meta = match std::fs::metadata(file) {
+        Ok(m) => m,
+        Err(_) => return Ok(None),
+    };
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    if meta.permissions().mode() & 0o077 != 0 {
+        return Err(format!(
+            "password file {} is ignored: it is readable by group or others (chmod 0600 it)",
+            file.display()
+        ));
+    }
+    let text = std::fs::read_to_string(file).map_err(|e| {
+        format!(
+            "password file {} is ignored: cannot read it ({e})",
+            file.display()
+        )
+    })?;
+    let port = spec.port.to_string();
+    // libpq matches a socket connection against the name "localhost".
+    let host_names: Vec<&str> = if spec.host.starts_with('/') {
+        vec!["localhost", spec.host.as_str()]
+    } else {
+        vec![spec.host.as_str()]
+    };
+    for line in text.lines() {
+        if line.trim_start().starts_with('#') || line.trim().is_empty() {
+            continue;
+        }
+        let fields = split_pgpass_line(line);
+        if fields.len() < 5 {
+            continue;
+        }
+        let matches = |pat: &str, val: &str| pat == "*" || pat == val;
+        if host_names.iter().any(|h| matches(&fields[0], h))
+            && matches(&fields[1], &port)
+            && matches(&fields[2], &spec.dbname)
+            && matches(&fields[3], &spec.user)
+        {
+            return Ok(Some(Secret::new(fields[4..].join(":"))));
+        }
+    }
+    Ok(None)
+}
+
+/// Splits a pgpass line on unescaped `:`; `\:` and `\\` are literal.
+fn split_pgpass_line(line: &str) -> Vec<String> {
+    let mut fields = vec![String::new()];
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                if let (Some(next), Some(last)) = (chars.next(), fields.last_mut()) {
+                    last.push(next);
+                }
+            }
+            ':' if fields.len() < 5 => fields.push(String::new()),
+            _ => {
+                if let Some(last) = fields.last_mut() {
+                    last.push(c);
+                }
+            }
+        }
+    }
+    fields
+}
+
+impl ConnectionSpec {
+    /// `user@host:port/db`, for headers and messages (never the password).
+    pub fn target(&self) -> String {
+        format!("{}@{}:{}/{}", self.user, self.host, self.port, self.dbname)
+    }
+
+    fn host_port(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+
+    /// The same spec aimed at another database.
+    pub fn with_dbname(&self, dbname: &str) -> ConnectionSpec {
+        ConnectionSpec {
+            dbname: dbname.into(),
+            ..self.clone()
+        }
+    }
+
+    /// sqlx options for this spec.
+    pub fn options(&self) -> PgConnectOptions {
+        let mut o = PgConnectOptions::new_without_pgpass()
+            .host(&self.host)
+            .port(self.port)
+            .username(&self.user)
+            .database(&self.dbname)
+            .application_name(&self.application_name)
+            .ssl_mode(PgSslMode::from_str(&self.sslmode).unwrap_or(PgSslMode::Prefer));
+        if let Some(p) = &self.password {
+            o = o.password(p.expose());
+        }
+        if let Some(c) = &self.sslrootcert {
+            o = o.ssl_root_cert(c);
+        }
+        if self.read_only {
+            o = o.options([("default_transaction_read_only", "on")]);
+        }
+        o
+    }
+
+    /// Opens a pool of up to `max` sessions, testing one connection first so that
+    /// failures are reported at once and told apart.
+    pub async fn connect(&self, max: u32) -> Result<PgPool, ConnectError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max)
+            .min_connections(0)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_lazy_with(self.options());
+        match tokio::time::timeout(CONNECT_TIMEOUT, pool.acquire()).await {
+            Ok(Ok(conn)) => {
+                drop(conn);
+                Ok(pool)
+            }
+            Ok(Err(e)) => Err(self.classify(e)),
+            Err(_) => Err(ConnectError::Unreachable {
+                target: self.host_port(),
+                cause: format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+            }),
+        }
+    }
+
+    /// Turns a sqlx error from connecting into one of the failures users tell apart.
+    pub fn classify(&self, e: sqlx::Error) -> ConnectError {
+        let target = self.host_port();
+        match e {
+            sqlx::Error::Io(io) => ConnectError::Unreachable {
+                target,
+                cause: io.to_string(),
+            },
+            sqlx::Error::PoolTimedOut => ConnectError::Unreachable {
+                target,
+                cause: format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+            },
+            sqlx::Error::Tls(t) => ConnectError::TlsRefused {
+                target,
+                cause: t.to_string(),
+            },
+            sqlx::Error::Database(db) => match db.code().as_deref() {
+                Some("28P01") => ConnectError::AuthFailed {
+                    user: self.user.clone(),
+                    target,
+                    source_: self.password_source.clone(),
+                },
+                Some("3D000") => ConnectError::DatabaseMissing {
+                    dbname: self.dbname.clone(),
+                    target,
+                },
+                _ => ConnectError::Refused {
+                    target,
+                    cause: scrub(db.message(), self.password.as_ref()),
+                },
+            },
+            other => {
+                let text = scrub(&other.to_string(), self.password.as_ref());
+                if text.contains("password") && self.password.is_none() {
+                    ConnectError::AuthFailed {
+                        user: self.user.clone(),
+                        target,
+                        source_: PasswordSource::None,
+                    }
+                } else if text.to_ascii_lowercase().contains("tls")
+                    || text.to_ascii_lowercase().contains("ssl")
+                {
+                    ConnectError::TlsRefused {
+                        target,
+                        cause: text,
+                    }
+                } else {
+                    ConnectError::Refused {
+                        target,
+                        cause: text,
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Removes a password from text that is about to be shown, in case a layer echoed it.
+pub fn scrub(text: &str, password: Option<&Secret>) -> String {
+    match password {
+        Some(p) if !p.expose().is_empty() => text.replace(p.expose(), "***"),
+        _ => text.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k: &str| map.get(k).cloned()
+    }
+
+    #[test]
+    fn dsn_beats_profile_beats_environment() {
+        let env = env_of(&[
+            ("PGHOST", "envhost"),
+            ("PGPORT", "6000"),
+            ("PGUSER", "envuser"),
+            ("PGDATABASE", "envdb"),
+            ("PGAPPNAME", "envapp"),
+        ]);
+        let profile = Profile {
+            host: Some("profhost".into()),
+            user: Some("profuser".into()),
+            ..Profile::default()
+        };
+        let s = resolve(
+            Some("postgres://dsnuser@dsnhost/dsndb"),
+            &profile,
+            false,
+            &env,
+        )
+        .unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.port, s.user.as_str(), s.dbname.as_str()),
+            ("dsnhost", 6000, "dsnuser", "dsndb")
+        );
+        let s = resolve(None, &profile, false, &env).unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.user.as_str(), s.dbname.as_str()),
+            ("profhost", "profuser", "envdb")
+        );
+        assert_eq!(s.application_name, "envapp");
+        let s = resolve(None, &Profile::default(), false, &env).unwrap();
+        assert_eq!((s.host.as_str(), s.user.as_str()), ("envhost", "envuser"));
+    }
+
+    #[test]
+    fn defaults_follow_libpq() {
+        let env = env_of(&[("PGUSER", "alice")]);
+        let s = resolve(None, &Profile::default(), false, &env).unwrap();
+        assert_eq!(s.port, 5432);
+        assert_eq!(s.dbname, "alice");
+        assert!(s.host.starts_with('/'));
+        assert_eq!(s.sslmode, "prefer");
+        assert_eq!(s.application_name, DEFAULT_APPLICATION_NAME);
+    }
+
+    #[test]
+    fn password_order_is_dsn_then_env_then_pgpass() {
+        let dir = tempfile::tempdir().unwrap();
+        let pass = dir.path().join("pgpass");
+        std::fs::write(
+            &pass,
+            "# comment\nother:*:*:*:nope\ndb1:5432:*:bob:from\\:file\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o600)).unwrap();
+        let passfile = pass.to_str().unwrap();
+
+        let env = env_of(&[("PGPASSFILE", passfile), ("PGPASSWORD", "fromenv")]);
+        let s = resolve(
+            Some("postgres://bob:fromdsn@db1/x"),
+            &Profile::default(),
+            false,
+            &env,
+        )
+        .unwrap();
+        assert_eq!(s.password.unwrap().expose(), "fromdsn");
+        assert_eq!(s.password_source, PasswordSource::Dsn);
+
+        let s = resolve(
+            Some("postgres://bob@db1/x"),
+            &Profile::default(),
+            false,
+            &env,
+        )
+        .unwrap();
+        assert_eq!(s.password_source, PasswordSource::Environment);
+
+        let env = env_of(&[("PGPASSFILE", passfile)]);
+        let s = resolve(
+            Some("postgres://bob@db1/x"),
+            &Profile::default(),
+            false,
+            &env,
+        )
+        .unwrap();
+        assert_eq!(s.password.unwrap().expose(), "from:file");
+        assert_eq!(s.password_source, PasswordSource::PassFile(pass.clone()));
+
+        let s = resolve(
+            Some("postgres://carol@db1/x"),
+            &Profile::default(),
+            false,
+            &env,
+        )
+        .unwrap();
+        assert!(s.password.is_none());
+    }
+
+    #[test]
+    fn loose_pgpass_is_ignored_with_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let pass = dir.path().join("pgpass");
+        std::fs::write(&pass, "*:*:*:*:secret\n").unwrap();
+        std::fs::set_permissions(&pass, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let env = env_of(&[("PGPASSFILE", pass.to_str().unwrap())]);
+        let s = resolve(Some("postgres://u@h/d"), &Profile::default(), false, &env).unwrap();
+        assert!(s.password.is_none());
+        assert!(s.warnings[0].contains("chmod 0600"), "{:?}", s.warnings);
+    }
+
+    #[test]
+    fn password_command_is_used_and_its_failure_explained() {
+        let profile = Profile {
+            password_command: Some("printf 'pw-from-vault\\n'".into()),
+            ..Profile::default()
+        };
+        let env = env_of(&[("PGPASSWORD", "ignored")]);
+        let s = resolve(None, &profile, false, &env).unwrap();
+        assert_eq!(s.password.unwrap().expose(), "pw-from-vault");
+        let profile = Profile {
+            password_command: Some("echo vault locked >&2; exit 3".into()),
+            ..Profile::default()
+        };
+        let err = resolve(None, &profile, false, &env)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("vault locked"), "{err}");
+    }
+
+    #[test]
+    fn bad_dsn_and_sslmode_are_refused() {
+        let env = env_of(&[]);
+        assert!(matches!(
+            resolve(Some("mysql://x@y/z"), &Profile::default(), false, &env),
+            Err(ConnectError::BadDsn(_))
+        ));
+        assert!(matches!(
+            resolve(
+                Some("postgres://x@y/z?sslmode=maybe"),
+                &Profile::default(),
+                false,
+                &env
+            ),
+            Err(ConnectError::BadSetting(_))
+        ));
+    }
+
+    #[test]
+    fn secrets_do_not_show_in_debug() {
+        let s = resolve(
+            Some("postgres://u:hunter2@h/d"),
+            &Profile::default(),
+            false,
+            &env_of(&[]),
+        )
+        .unwrap();
+        assert!(!format!("{s:?}").contains("hunter2"));
+        assert_eq!(s.target(), "u@h:5432/d");
+    }
+}

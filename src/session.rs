@@ -1,0 +1,80 @@
+//! An open connection pool plus what every operation needs to know: names, read-only, timeouts.
+
+use crate::connect::ConnectionSpec;
+use crate::error::{Error, Result};
+use crate::names::{NamingPolicy, quote_ident};
+use sqlx::{PgPool, Postgres, Transaction};
+use std::time::Duration;
+
+/// A connection to the target database and the policy it is run under.
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub pool: PgPool,
+    pub spec: ConnectionSpec,
+    pub names: NamingPolicy,
+    pub lock_timeout: Duration,
+    /// OS user recorded in the console log.
+    pub os_user: String,
+}
+
+impl Session {
+    /// Connects with `spec` (a pool of up to `max_connections`).
+    pub async fn open(
+        spec: ConnectionSpec,
+        names: NamingPolicy,
+        lock_timeout: Duration,
+        max_connections: u32,
+    ) -> Result<Session> {
+        let pool = spec.connect(max_connections).await?;
+        Ok(Session {
+            pool,
+            spec,
+            names,
+            lock_timeout,
+            os_user: crate::connect::os_user(),
+        })
+    }
+
+    /// True when nothing may be changed.
+    pub fn read_only(&self) -> bool {
+        self.spec.read_only
+    }
+
+    /// Refuses `action` in a read-only session.
+    pub fn ensure_writable(&self, action: &str) -> Result<()> {
+        if self.read_only() {
+            return Err(Error::ReadOnly {
+                action: action.into(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Begins a change: refuses when read-only, sets the DDL lock timeout, and acts as the
+    /// admin role so that everything created is owned by it.
+    pub async fn begin_change(&self, action: &str) -> Result<Transaction<'static, Postgres>> {
+        self.ensure_writable(action)?;
+        let mut tx = self
+            .pool
+            .begin()
+            .await
+            .map_err(Error::db(format!("{action}: starting a transaction")))?;
+        let timeout_ms = format!("{}ms", self.lock_timeout.as_millis());
+        sqlx::query("SELECT set_config('lock_timeout', $1, true)")
+            .bind(&timeout_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::db(format!("{action}: setting lock_timeout")))?;
+        sqlx::query(&format!("SET LOCAL ROLE {}", quote_ident(&self.names.admin_role)))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| match crate::error::sqlstate(&e).as_deref() {
+                Some("42501") | Some("42704") => Error::Invalid(format!(
+                    "{action}: the connected role {:?} cannot act as the admin role {:?}; connect as {:?} or a superuser",
+                    self.spec.user, self.names.admin_role, self.names.admin_role
+                )),
+                _ => Error::db(format!("{action}: switching to the admin role"))(e),
+            })?;
+        Ok(tx)
+    }
+}

@@ -1,0 +1,43 @@
+//! Human-readable sizes and counts.
+
+/// `1536` → `1.5 kB`; binary multiples, as `pg_size_pretty` uses.
+pub fn human_bytes(bytes: i64) -> String {
+    const UNITS: [&str; 6] = ["B", "kB", "MB", "GB", "TB", "PB"];
+    let mut value = bytes.max(0) as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else if value < 10.0 {
+        format!("{value:.1} {}", UNITS[unit])
+    } else {
+        format!("{value:.0} {}", UNITS[unit])
+    }
+}
+
+/// `12345678` → `12.3M`, for row estimates in narrow columns.
+pub fn human_count(n: i64) -> String {
+    match n {
+        n if n < 10_000 => n.to_string(),
+        n if n < 1_000_000 => format!("{:.1}k", n as f64 / 1e3),
+        n if n < 1_000_000_000 => format!("{:.1}M", n as f64 / 1e6),
+        n => format!("{:.1}G", n as f64 / 1e9),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_read_like_pg_size_pretty() {
+        assert_eq!(human_bytes(0), "0 B");
+        assert_eq!(human_bytes(1536), "1.5 kB");
+        assert_eq!(human_bytes(8192 * 1024), "8.0 MB");
+        assert_eq!(human_bytes(300 * 1024 * 1024), "300 MB");
+        assert_eq!(human_count(1_234_567), "1.2M");
+    }
+}
