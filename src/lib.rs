@@ -13,4 +13,5 @@ pub mod error;
 pub mod journal;
 pub mod names;
 pub mod session;
+pub mod tui;
 pub mod units;

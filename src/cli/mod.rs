@@ -91,18 +91,26 @@ pub struct Context {
     pub format: Format,
     pub read_only: bool,
     pub dsn: Option<String>,
+    /// Name of the profile in use, for the console header.
+    pub profile_name: String,
 }
 
 impl Context {
     fn new(cli: &Cli) -> Result<Context> {
         let loaded = LoadedConfig::load(cli.config.as_deref())?;
         let profile = loaded.profile(cli.profile.as_deref())?;
+        let profile_name = cli
+            .profile
+            .clone()
+            .or_else(|| loaded.config.default_profile.clone())
+            .unwrap_or_else(|| "default".into());
         Ok(Context {
             loaded,
             profile,
             format: cli.format,
             read_only: cli.read_only,
             dsn: cli.dsn.clone(),
+            profile_name,
         })
     }
 
@@ -162,9 +170,10 @@ async fn run(cli: Cli) -> u8 {
     let result = async {
         let ctx = Context::new(&cli)?;
         match &cli.command {
-            None => Err(Error::Invalid(
-                "the console is not built yet; use a subcommand (see --help)".into(),
-            )),
+            None => {
+                let session = ctx.session().await?;
+                crate::tui::run(session, ctx.profile_name.clone()).await
+            }
             Some(Command::Demo(args)) => demo::run(&ctx, args).await,
             Some(Command::Init(args)) => init::run(&ctx, args).await,
             Some(Command::Tenant(cmd)) => tenant::run(&ctx, cmd).await,

@@ -1,0 +1,166 @@
+//! The edit dialog: a tenant's name, config keys to set and keys to unset.
+
+use super::{Outcome, centered, field, parse_pairs, shown_value};
+use crate::catalog::TenantRow;
+use crate::tui::app::{Effect, ErrorText};
+use crate::tui::core::TenantChange;
+use crate::tui::keymap::Command;
+use crate::tui::theme::Theme;
+use crossterm::event::{Event, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use tui_input::Input;
+use tui_input::backend::crossterm::EventHandler;
+
+/// Field labels, in Tab order.
+pub const FIELDS: [&str; 3] = ["name", "set", "unset"];
+
+/// State of the edit dialog.
+#[derive(Debug, Clone)]
+pub struct EditDialog {
+    pub id: String,
+    pub original_name: String,
+    /// The current config as `key=value`, secrets masked.
+    pub config_shown: String,
+    pub inputs: [Input; 3],
+    pub focus: usize,
+    pub error: Option<ErrorText>,
+    pub busy: bool,
+}
+
+impl EditDialog {
+    /// A dialog prefilled from `row`.
+    pub fn new(row: &TenantRow) -> EditDialog {
+        let config_shown = match &row.config {
+            serde_json::Value::Object(map) if !map.is_empty() => map
+                .iter()
+                .map(|(k, v)| format!("{k}={}", shown_value(k, v)))
+                .collect::<Vec<_>>()
+                .join(" "),
+            _ => "(empty)".into(),
+        };
+        EditDialog {
+            id: row.id.clone(),
+            original_name: row.name.clone(),
+            config_shown,
+            inputs: [
+                Input::new(row.name.clone()),
+                Input::default(),
+                Input::default(),
+            ],
+            focus: 0,
+            error: None,
+            busy: false,
+        }
+    }
+
+    /// Handles one key.
+    pub fn handle(&mut self, cmd: Option<Command>, key: &KeyEvent) -> Outcome {
+        if self.busy {
+            return Outcome::Stay;
+        }
+        match cmd {
+            Some(Command::Cancel) => Outcome::Cancel,
+            Some(Command::NextField) => {
+                self.focus = (self.focus + 1) % FIELDS.len();
+                Outcome::Stay
+            }
+            Some(Command::PrevField) => {
+                self.focus = (self.focus + FIELDS.len() - 1) % FIELDS.len();
+                Outcome::Stay
+            }
+            Some(Command::Submit) => self.submit(),
+            _ => {
+                if self.inputs[self.focus]
+                    .handle_event(&Event::Key(*key))
+                    .is_some()
+                {
+                    self.error = None;
+                }
+                Outcome::Stay
+            }
+        }
+    }
+
+    fn submit(&mut self) -> Outcome {
+        let set = match parse_pairs(self.inputs[1].value()) {
+            Ok(s) => s,
+            Err(e) => {
+                self.focus = 1;
+                self.error = Some(ErrorText::plain(e));
+                return Outcome::Stay;
+            }
+        };
+        let name = self.inputs[0].value().trim().to_string();
+        let change = TenantChange {
+            name: (name != self.original_name).then_some(name),
+            set,
+            unset: self.inputs[2]
+                .value()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+        };
+        if change == TenantChange::default() {
+            self.error = Some(ErrorText::plain("nothing to change".into()));
+            return Outcome::Stay;
+        }
+        self.busy = true;
+        self.error = None;
+        Outcome::Submit(Effect::Set {
+            id: self.id.clone(),
+            change,
+        })
+    }
+
+    /// Draws the dialog centred in `area`.
+    pub fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme, spinner: &str) {
+        let rect = centered(area, 72, 11);
+        frame.render_widget(Clear, rect);
+        let block = Block::bordered()
+            .title(Span::styled(
+                format!(" Edit tenant {} ", self.id),
+                theme.title(),
+            ))
+            .border_style(theme.focus_border());
+        let inner = block.inner(rect);
+        frame.render_widget(block, rect);
+        let [current, f0, f1, f2, hint, msg] = Layout::vertical([
+            Constraint::Length(2),
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Min(0),
+        ])
+        .areas(inner);
+        frame.render_widget(
+            Paragraph::new(Line::from(vec![
+                Span::styled("  config: ", theme.dim()),
+                Span::raw(self.config_shown.as_str()),
+            ]))
+            .wrap(Wrap { trim: false }),
+            current,
+        );
+        for (i, a) in [(0, f0), (1, f1), (2, f2)] {
+            field::render(frame, a, FIELDS[i], &self.inputs[i], self.focus == i, theme);
+        }
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                "  set: KEY=VALUE …   unset: KEY …   (space-separated)",
+                theme.dim(),
+            )),
+            hint,
+        );
+        let status = if self.busy {
+            Line::from(format!("  {spinner} saving…"))
+        } else if let Some(e) = &self.error {
+            e.line(theme)
+        } else {
+            Line::default()
+        };
+        frame.render_widget(Paragraph::new(status).wrap(Wrap { trim: false }), msg);
+    }
+}

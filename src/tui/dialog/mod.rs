@@ -1,0 +1,129 @@
+//! Dialogs: one file each. A dialog owns its inputs, turns keys into an [`Outcome`], and
+//! renders itself; `update` starts the job its outcome asks for.
+
+pub mod confirm;
+pub mod edit;
+pub mod field;
+pub mod palette;
+pub mod provision;
+
+use super::app::Effect;
+use super::keymap::Context;
+use super::theme::Theme;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Flex, Layout, Rect};
+
+pub use confirm::{ConfirmDialog, Pending};
+pub use edit::EditDialog;
+pub use palette::Palette;
+pub use provision::ProvisionDialog;
+
+/// The open dialog, if any.
+#[derive(Debug, Clone)]
+pub enum Dialog {
+    Provision(ProvisionDialog),
+    Edit(EditDialog),
+    Confirm(ConfirmDialog),
+}
+
+/// What a key did to a dialog.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Nothing for `update` to do.
+    Stay,
+    /// Close the dialog.
+    Cancel,
+    /// Start this job; the dialog stays open (busy) until its result arrives.
+    Submit(Effect),
+}
+
+impl Dialog {
+    /// The key context of this dialog.
+    pub fn context(&self) -> Context {
+        match self {
+            Dialog::Confirm(_) => Context::Confirm,
+            _ => Context::Dialog,
+        }
+    }
+
+    /// Shows a core error inside the dialog and lets the user try again.
+    pub fn fail(&mut self, error: super::app::ErrorText) {
+        match self {
+            Dialog::Provision(d) => {
+                d.error = Some(error);
+                d.busy = false;
+            }
+            Dialog::Edit(d) => {
+                d.error = Some(error);
+                d.busy = false;
+            }
+            Dialog::Confirm(d) => {
+                d.error = Some(error);
+                d.busy = false;
+            }
+        }
+    }
+
+    /// True while the dialog's job runs.
+    pub fn busy(&self) -> bool {
+        match self {
+            Dialog::Provision(d) => d.busy,
+            Dialog::Edit(d) => d.busy,
+            Dialog::Confirm(d) => d.busy,
+        }
+    }
+
+    /// Draws the dialog over `area`.
+    pub fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme, spinner: &str) {
+        match self {
+            Dialog::Provision(d) => d.render(frame, area, theme, spinner),
+            Dialog::Edit(d) => d.render(frame, area, theme, spinner),
+            Dialog::Confirm(d) => d.render(frame, area, theme, spinner),
+        }
+    }
+}
+
+/// A centred rectangle of at most `width`×`height` inside `area`.
+pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
+    let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])
+        .flex(Flex::Center)
+        .areas(area);
+    let [cell] = Layout::horizontal([Constraint::Length(width.min(area.width))])
+        .flex(Flex::Center)
+        .areas(row);
+    cell
+}
+
+/// Parses space-separated `KEY=VALUE` pairs.
+pub fn parse_pairs(text: &str) -> Result<Vec<(String, String)>, String> {
+    text.split_whitespace()
+        .map(|pair| match pair.split_once('=') {
+            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+            _ => Err(format!(
+                "{pair:?} is not KEY=VALUE; separate pairs with spaces"
+            )),
+        })
+        .collect()
+}
+
+/// A config value for the screen: values under secret-looking keys are masked.
+pub fn shown_value(key: &str, value: &serde_json::Value) -> String {
+    let k = key.to_ascii_lowercase();
+    if [
+        "password",
+        "secret",
+        "token",
+        "apikey",
+        "api_key",
+        "credential",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
+    {
+        return "••••••".into();
+    }
+    match value {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,122 @@
+//! The `:` command palette: type a command, Tab completes, Enter runs.
+
+use crate::tui::theme::Theme;
+use ratatui::Frame;
+use ratatui::layout::{Position, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph};
+use tui_input::Input;
+
+/// Every palette command and what it does.
+pub const COMMANDS: &[(&str, &str)] = &[
+    ("tenants", "the tenant list"),
+    ("activity", "the console log"),
+    ("audit", "audit findings"),
+    ("backups", "backups"),
+    ("new", "provision a tenant"),
+    ("edit", "edit the selected tenant"),
+    ("suspend", "suspend the selected tenant"),
+    ("resume", "resume the selected tenant"),
+    ("migrate", "migrate the selected tenant"),
+    ("migrate all", "migrate every tenant"),
+    ("sort id", "sort by id"),
+    ("sort name", "sort by name"),
+    ("sort size", "sort by size, largest first"),
+    ("sort status", "sort by status"),
+    ("refresh", "reload from the database"),
+    ("help", "the key help"),
+    ("quit", "leave the console"),
+];
+
+/// State of the palette.
+#[derive(Debug, Clone, Default)]
+pub struct Palette {
+    pub input: Input,
+    pub error: Option<String>,
+}
+
+impl Palette {
+    /// Commands starting with what was typed.
+    pub fn matches(&self) -> Vec<&'static (&'static str, &'static str)> {
+        let typed = self.input.value().trim_start();
+        COMMANDS
+            .iter()
+            .filter(|(c, _)| c.starts_with(typed))
+            .collect()
+    }
+
+    /// Completes to the single match, or to the longest prefix all matches share.
+    pub fn complete(&mut self) {
+        let matches = self.matches();
+        let Some(first) = matches.first() else {
+            return;
+        };
+        let mut prefix = first.0.to_string();
+        for (c, _) in &matches[1..] {
+            let common = prefix
+                .chars()
+                .zip(c.chars())
+                .take_while(|(a, b)| a == b)
+                .count();
+            prefix = prefix.chars().take(common).collect();
+        }
+        self.input = Input::new(prefix);
+    }
+
+    /// The command to run: an exact match, else the only match.
+    pub fn chosen(&self) -> Option<&'static str> {
+        let typed = self.input.value().trim();
+        if let Some((c, _)) = COMMANDS.iter().find(|(c, _)| *c == typed) {
+            return Some(c);
+        }
+        match self.matches().as_slice() {
+            [(c, _)] => Some(c),
+            _ => None,
+        }
+    }
+
+    /// Draws the palette as a box at the bottom of `area`, candidates above the input.
+    pub fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme) {
+        let matches = self.matches();
+        let shown = matches.len().min(6) as u16;
+        let height = (shown + 3).min(area.height);
+        let width = area.width.min(60);
+        if height < 3 || width < 10 {
+            return;
+        }
+        let rect = Rect::new(area.x, area.bottom() - height, width, height);
+        frame.render_widget(Clear, rect);
+        let block = Block::bordered()
+            .title(Span::styled(" : command ", theme.title()))
+            .border_style(theme.focus_border());
+        let inner = block.inner(rect);
+        frame.render_widget(block, rect);
+        let mut lines: Vec<Line> = matches
+            .iter()
+            .take(shown as usize)
+            .map(|(c, d)| {
+                Line::from(vec![
+                    Span::styled(format!("  {c:<12}"), theme.key()),
+                    Span::styled(*d, theme.dim()),
+                ])
+            })
+            .collect();
+        if let Some(e) = &self.error {
+            lines.push(Line::from(Span::styled(format!("✗ {e}"), theme.bad())));
+        } else {
+            lines.push(Line::from(format!(":{}", self.input.value())));
+        }
+        let skip = lines.len().saturating_sub(inner.height as usize);
+        frame.render_widget(
+            Paragraph::new(lines.into_iter().skip(skip).collect::<Vec<_>>()),
+            inner,
+        );
+        if self.error.is_none() && inner.height > 0 {
+            let x = inner.x + 1 + self.input.visual_cursor() as u16;
+            frame.set_cursor_position(Position::new(
+                x.min(inner.right().saturating_sub(1)),
+                inner.bottom() - 1,
+            ));
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! The new-tenant dialog: id (validated as you type, with the rule shown), name, config.
+
+use super::{Outcome, centered, field, parse_pairs};
+use crate::names::NamingPolicy;
+use crate::tui::app::{Effect, ErrorText};
+use crate::tui::core::NewTenant;
+use crate::tui::keymap::Command;
+use crate::tui::theme::Theme;
+use crossterm::event::{Event, KeyEvent};
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use tui_input::Input;
+use tui_input::backend::crossterm::EventHandler;
+
+/// Field labels, in Tab order.
+pub const FIELDS: [&str; 3] = ["id", "name", "config"];
+
+/// State of the new-tenant dialog.
+#[derive(Debug, Clone)]
+pub struct ProvisionDialog {
+    pub inputs: [Input; 3],
+    pub focus: usize,
+    /// The id check: `Ok(derived names)` or `Err(the rule it breaks)`.
+    pub check: Result<String, String>,
+    /// The core's error from the last submit; input is kept so it can be fixed.
+    pub error: Option<ErrorText>,
+    pub busy: bool,
+}
+
+impl ProvisionDialog {
+    /// An empty dialog; the id rule is shown from the start.
+    pub fn new(names: &NamingPolicy) -> ProvisionDialog {
+        let mut d = ProvisionDialog {
+            inputs: Default::default(),
+            focus: 0,
+            check: Ok(String::new()),
+            error: None,
+            busy: false,
+        };
+        d.revalidate(names);
+        d
+    }
+
+    fn revalidate(&mut self, names: &NamingPolicy) {
+        self.check = match names.tenant_id(self.inputs[0].value()) {
+            Ok(id) => Ok(format!(
+                "schema {}, role {}",
+                names.schema_of(&id),
+                names.readonly_role_of(&id)
+            )),
+            Err(e) => Err(e.to_string()),
+        };
+    }
+
+    /// Handles one key.
+    pub fn handle(
+        &mut self,
+        cmd: Option<Command>,
+        key: &KeyEvent,
+        names: &NamingPolicy,
+    ) -> Outcome {
+        if self.busy {
+            return Outcome::Stay;
+        }
+        match cmd {
+            Some(Command::Cancel) => Outcome::Cancel,
+            Some(Command::NextField) => {
+                self.focus = (self.focus + 1) % FIELDS.len();
+                Outcome::Stay
+            }
+            Some(Command::PrevField) => {
+                self.focus = (self.focus + FIELDS.len() - 1) % FIELDS.len();
+                Outcome::Stay
+            }
+            Some(Command::Submit) => self.submit(),
+            _ => {
+                if self.inputs[self.focus]
+                    .handle_event(&Event::Key(*key))
+                    .is_some()
+                {
+                    if self.focus == 0 {
+                        self.revalidate(names);
+                    }
+                    self.error = None;
+                }
+                Outcome::Stay
+            }
+        }
+    }
+
+    fn submit(&mut self) -> Outcome {
+        if let Err(rule) = &self.check {
+            self.focus = 0;
+            self.error = Some(ErrorText::plain(rule.clone()));
+            return Outcome::Stay;
+        }
+        let config = match parse_pairs(self.inputs[2].value()) {
+            Ok(c) => c,
+            Err(e) => {
+                self.focus = 2;
+                self.error = Some(ErrorText::plain(e));
+                return Outcome::Stay;
+            }
+        };
+        let name = self.inputs[1].value().trim();
+        self.busy = true;
+        self.error = None;
+        Outcome::Submit(Effect::Create(NewTenant {
+            id: self.inputs[0].value().to_string(),
+            name: (!name.is_empty()).then(|| name.to_string()),
+            config,
+        }))
+    }
+
+    /// Draws the dialog centred in `area`.
+    pub fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme, spinner: &str) {
+        let rect = centered(area, 72, 12);
+        frame.render_widget(Clear, rect);
+        let block = Block::bordered()
+            .title(Span::styled(" New tenant ", theme.title()))
+            .border_style(theme.focus_border());
+        let inner = block.inner(rect);
+        frame.render_widget(block, rect);
+        let [f0, check, f1, f2, hint, msg] = Layout::vertical([
+            Constraint::Length(1),
+            Constraint::Length(2),
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Length(1),
+            Constraint::Min(0),
+        ])
+        .areas(inner);
+        for (i, a) in [(0, f0), (1, f1), (2, f2)] {
+            field::render(frame, a, FIELDS[i], &self.inputs[i], self.focus == i, theme);
+        }
+        let check_line = match &self.check {
+            Ok(derived) => Line::from(Span::styled(format!("  ✓ {derived}"), theme.good())),
+            Err(rule) => Line::from(Span::styled(format!("  ✗ {rule}"), theme.warn())),
+        };
+        frame.render_widget(Paragraph::new(check_line).wrap(Wrap { trim: false }), check);
+        frame.render_widget(
+            Paragraph::new(Span::styled(
+                "  config: space-separated KEY=VALUE (JSON values allowed)",
+                theme.dim(),
+            )),
+            hint,
+        );
+        let status = if self.busy {
+            Line::from(format!("  {spinner} provisioning…"))
+        } else if let Some(e) = &self.error {
+            e.line(theme)
+        } else {
+            Line::default()
+        };
+        frame.render_widget(Paragraph::new(status).wrap(Wrap { trim: false }), msg);
+    }
+}

@@ -1,0 +1,178 @@
+//! Long work on tokio tasks. A job gets a clone of the session, calls the core, and reports
+//! back with an [`Action`]; it never sees the state. Cancellable jobs hold a token.
+
+use super::app::{Action, Effect, ErrorText, JobKind, SIZE_CHUNK, WriteOp};
+use super::core;
+use crate::catalog;
+use crate::journal;
+use crate::session::Session;
+use std::collections::HashMap;
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+/// Rows of the console log the Activity view shows.
+const ACTIVITY_LIMIT: i64 = 500;
+
+/// Starts jobs and cancels them.
+pub struct Jobs {
+    session: Session,
+    tx: UnboundedSender<Action>,
+    cancels: HashMap<JobKind, CancellationToken>,
+}
+
+impl Jobs {
+    /// Jobs on `session`, reporting to `tx`.
+    pub fn new(session: Session, tx: UnboundedSender<Action>) -> Jobs {
+        Jobs {
+            session,
+            tx,
+            cancels: HashMap::new(),
+        }
+    }
+
+    /// Cancels every cancellable job (on quit).
+    pub fn cancel_all(&mut self) {
+        for (_, token) in self.cancels.drain() {
+            token.cancel();
+        }
+    }
+
+    fn token(&mut self, kind: JobKind) -> CancellationToken {
+        // A new job of a kind replaces the old one.
+        let token = CancellationToken::new();
+        if let Some(old) = self.cancels.insert(kind, token.clone()) {
+            old.cancel();
+        }
+        token
+    }
+
+    /// Starts the job `effect` asks for.
+    pub fn start(&mut self, effect: Effect) {
+        let s = self.session.clone();
+        let tx = self.tx.clone();
+        // A send fails only when the console is closing; the result is then moot.
+        let send = move |a: Action| {
+            let _ = tx.send(a);
+        };
+        let err = |e: crate::error::Error| ErrorText::from_error(&e);
+        match effect {
+            Effect::Cancel(kind) => {
+                if let Some(token) = self.cancels.remove(&kind) {
+                    token.cancel();
+                }
+            }
+            Effect::LoadServer => {
+                tokio::spawn(async move {
+                    send(Action::Server(
+                        catalog::server_summary(&s).await.map_err(err),
+                    ));
+                });
+            }
+            Effect::LoadTenants => {
+                tokio::spawn(async move {
+                    send(Action::Tenants(
+                        catalog::list_tenants(&s).await.map_err(err),
+                    ));
+                });
+            }
+            Effect::ExactSizes(schemas) => {
+                let cancel = self.token(JobKind::Sizes);
+                tokio::spawn(async move {
+                    let total = schemas.len();
+                    let mut done = 0;
+                    for chunk in schemas.chunks(SIZE_CHUNK) {
+                        let result = tokio::select! {
+                            _ = cancel.cancelled() => return,
+                            r = catalog::exact_sizes(&s, chunk) => r,
+                        };
+                        match result {
+                            Ok(sizes) => {
+                                done += chunk.len();
+                                send(Action::Sizes { sizes, done, total });
+                            }
+                            Err(e) => {
+                                send(Action::SizesFailed(err(e)));
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
+            Effect::LoadDetail { id, schema } => {
+                tokio::spawn(async move {
+                    let (tables, grants) = tokio::join!(
+                        catalog::schema_tables(&s, &schema),
+                        catalog::grant_matrix(&s, &schema)
+                    );
+                    let deviations = match (&tables, &grants) {
+                        (Ok(t), Ok(g)) => core::policy_deviations(&s.names, &id, g, t),
+                        _ => Vec::new(),
+                    };
+                    send(Action::Detail {
+                        id,
+                        schema: tables.map_err(err),
+                        grants: grants.map_err(err),
+                        deviations,
+                    });
+                });
+            }
+            Effect::LoadActivity => {
+                tokio::spawn(async move {
+                    send(Action::Activity(
+                        journal::recent(&s, ACTIVITY_LIMIT).await.map_err(err),
+                    ));
+                });
+            }
+            Effect::Create(new) => {
+                tokio::spawn(async move {
+                    let result = core::create(&s, &new).await.map_err(err);
+                    send(Action::Saved {
+                        op: WriteOp::Create,
+                        result,
+                    });
+                });
+            }
+            Effect::Set { id, change } => {
+                tokio::spawn(async move {
+                    let result = core::set(&s, &id, &change).await.map_err(err);
+                    send(Action::Saved {
+                        op: WriteOp::Edit,
+                        result,
+                    });
+                });
+            }
+            Effect::Suspend(id) => {
+                tokio::spawn(async move {
+                    let result = core::suspend(&s, &id).await.map_err(err);
+                    send(Action::Saved {
+                        op: WriteOp::Suspend,
+                        result,
+                    });
+                });
+            }
+            Effect::Resume(id) => {
+                tokio::spawn(async move {
+                    let result = core::resume(&s, &id).await.map_err(err);
+                    send(Action::Saved {
+                        op: WriteOp::Resume,
+                        result,
+                    });
+                });
+            }
+            Effect::Migrate(ids) => {
+                let cancel = self.token(JobKind::Migrate);
+                let (ptx, mut prx) = tokio::sync::mpsc::unbounded_channel();
+                let forward = send.clone();
+                tokio::spawn(async move {
+                    while let Some(p) = prx.recv().await {
+                        forward(Action::Migrate(p));
+                    }
+                });
+                tokio::spawn(async move {
+                    let result = core::migrate(&s, ids, ptx, cancel).await.map_err(err);
+                    send(Action::MigrateDone(result));
+                });
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+//! The interactive console: `tenantctl` with no subcommand.
+//!
+//! A key or a job result becomes an [`app::Action`]; [`app::App::update`] changes the state
+//! and returns effects; [`jobs::Jobs`] runs them on tokio tasks and reports back with more
+//! actions; [`view::render`] draws the state. The loop below only wires these together.
+
+pub mod app;
+pub mod core;
+pub mod dialog;
+pub mod event;
+pub mod jobs;
+pub mod keymap;
+pub mod theme;
+pub mod view;
+
+use crate::error::{Error, Result};
+use crate::session::Session;
+use app::{Action, App};
+
+/// Opens the console on `session` and runs it until the user quits; returns the exit code.
+pub async fn run(session: Session, profile: String) -> Result<u8> {
+    let io = |what: &str| {
+        let what = what.to_string();
+        move |source| Error::Io { what, source }
+    };
+    let mut app = App::new(
+        profile,
+        session.spec.target(),
+        session.read_only(),
+        session.names.clone(),
+        theme::Theme::from_env(),
+    );
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Action>();
+    let signals = event::spawn_signals(tx.clone()).map_err(io("listening for signals"))?;
+    // Installs a panic hook that restores the terminal before the message prints.
+    let mut terminal = ratatui::try_init().map_err(io("opening the terminal"))?;
+    let reader = event::spawn_terminal_reader(tx.clone());
+    let ticker = event::spawn_ticker(tx.clone());
+    let mut jobs = jobs::Jobs::new(session, tx);
+    for effect in app.start() {
+        jobs.start(effect);
+    }
+    let result = loop {
+        if let Err(e) = terminal.draw(|f| view::render(f, &app)) {
+            break Err(io("drawing the console")(e));
+        }
+        let Some(action) = rx.recv().await else {
+            break Ok(());
+        };
+        for effect in app.update(action) {
+            jobs.start(effect);
+        }
+        // Apply everything already queued before drawing again: a burst of keys or size
+        // chunks costs one frame, not one frame each.
+        while let Ok(action) = rx.try_recv() {
+            for effect in app.update(action) {
+                jobs.start(effect);
+            }
+        }
+        if app.quit {
+            break Ok(());
+        }
+    };
+    jobs.cancel_all();
+    drop(reader);
+    ticker.abort();
+    signals.abort();
+    ratatui::restore();
+    result.map(|()| crate::cli::EXIT_OK)
+}

@@ -1,0 +1,233 @@
+//! The Grants pane: roles × privileges on the schema and its tables, policy deviations with
+//! their reasons, RLS per table, default privileges and membership chains. Deviations are
+//! marked with `!` as well as coloured.
+
+use super::{fit, pane_block};
+use crate::catalog::{GrantMatrix, ObjectKind};
+use crate::tui::app::{App, Detail, Load, Pane};
+use crate::tui::core::Deviation;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use std::collections::BTreeSet;
+
+/// Matrix columns: (heading, object kind group, privilege).
+const COLUMNS: &[(&str, Group, &str)] = &[
+    ("Us", Group::Schema, "USAGE"),
+    ("Cr", Group::Schema, "CREATE"),
+    ("Se", Group::Tables, "SELECT"),
+    ("In", Group::Tables, "INSERT"),
+    ("Up", Group::Tables, "UPDATE"),
+    ("De", Group::Tables, "DELETE"),
+    ("Tr", Group::Tables, "TRUNCATE"),
+    ("Rf", Group::Tables, "REFERENCES"),
+    ("Tg", Group::Tables, "TRIGGER"),
+    ("sq", Group::Sequences, "USAGE"),
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Group {
+    Schema,
+    Tables,
+    Sequences,
+}
+
+impl Group {
+    fn holds(self, kind: ObjectKind) -> bool {
+        match self {
+            Group::Schema => kind == ObjectKind::Schema,
+            Group::Tables => matches!(kind, ObjectKind::Table | ObjectKind::View),
+            Group::Sequences => kind == ObjectKind::Sequence,
+        }
+    }
+}
+
+/// Draws the pane in `area`.
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let detail = app.detail.as_ref();
+    let devs = detail.map_or(0, |d| d.deviations.len());
+    let title = if devs > 0 {
+        format!(
+            "Grants · ! {devs} deviation{}",
+            if devs == 1 { "" } else { "s" }
+        )
+    } else {
+        "Grants".into()
+    };
+    let block = pane_block(app, title, app.focus == Pane::Grants);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let lines = match detail.map(|d| (&d.grants, d)) {
+        Some((Load::Ready(m), d)) => matrix_lines(app, m, d, inner.width as usize),
+        Some((Load::Failed(e), _)) => vec![e.line(t)],
+        Some((Load::Loading, _)) => vec![Line::from(format!("{} reading grants…", app.spinner()))],
+        _ => vec![Line::from(Span::styled("no tenant selected", t.dim()))],
+    };
+    frame.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((app.pane_scroll[1], 0)),
+        inner,
+    );
+}
+
+fn matrix_lines<'a>(app: &App, m: &GrantMatrix, d: &Detail, width: usize) -> Vec<Line<'a>> {
+    let t = &app.theme;
+    let mut roles = m.roles();
+    for dev in &d.deviations {
+        if !roles.contains(&dev.role) {
+            roles.push(dev.role.clone());
+        }
+    }
+    let role_w = roles
+        .iter()
+        .map(|r| r.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, width.saturating_sub(2 + 3 * COLUMNS.len() + 4).max(4));
+    let mut lines = Vec::new();
+    lines.push(Line::from(Span::styled(
+        format!("owner {}", m.schema_owner),
+        t.dim(),
+    )));
+    let mut head = format!("  {:<role_w$} ", "role");
+    for (i, (h, _, _)) in COLUMNS.iter().enumerate() {
+        if i == 2 || i == 9 {
+            head.push('│');
+        }
+        head.push_str(&format!("{h:>2} "));
+    }
+    lines.push(Line::from(Span::styled(head, t.dim())));
+
+    let tables: BTreeSet<&str> = objects(m, Group::Tables);
+    let sequences: BTreeSet<&str> = objects(m, Group::Sequences);
+    for role in &roles {
+        let role_devs: Vec<&Deviation> = d.deviations.iter().filter(|x| &x.role == role).collect();
+        let marker = if role_devs.is_empty() { "  " } else { "! " };
+        let mut spans = vec![Span::styled(
+            format!("{marker}{:<role_w$} ", fit(role, role_w)),
+            if role_devs.is_empty() {
+                t.text()
+            } else {
+                t.bad()
+            },
+        )];
+        for (i, (_, group, privilege)) in COLUMNS.iter().enumerate() {
+            if i == 2 || i == 9 {
+                spans.push(Span::styled("│", t.dim()));
+            }
+            let total = match group {
+                Group::Schema => 1,
+                Group::Tables => tables.len(),
+                Group::Sequences => sequences.len(),
+            };
+            let held = m
+                .entries
+                .iter()
+                .filter(|e| &e.grantee == role && group.holds(e.kind) && e.privilege == *privilege)
+                .map(|e| e.object.as_str())
+                .collect::<BTreeSet<_>>()
+                .len();
+            let symbol = match (held, total) {
+                (_, 0) => " ",
+                (0, _) => "·",
+                (h, n) if h >= n => "✓",
+                _ => "~",
+            };
+            let deviates = role_devs.iter().any(|x| {
+                x.privilege == *privilege
+                    && match group {
+                        Group::Schema => x.object == m.schema,
+                        Group::Tables => tables.contains(x.object.as_str()),
+                        Group::Sequences => sequences.contains(x.object.as_str()),
+                    }
+            });
+            if deviates {
+                spans.push(Span::styled(format!("!{symbol} "), t.bad()));
+            } else {
+                spans.push(Span::raw(format!(" {symbol} ")));
+            }
+        }
+        lines.push(Line::from(spans));
+    }
+    lines.push(Line::from(Span::styled(
+        "✓ all  ~ some  · none  ! deviates from policy",
+        t.dim(),
+    )));
+
+    for dev in &d.deviations {
+        let what = if dev.missing { "lacks" } else { "has extra" };
+        lines.push(Line::from(Span::styled(
+            format!(
+                "! {} {what} {} on {}: {}",
+                dev.role, dev.privilege, dev.object, dev.reason
+            ),
+            t.bad(),
+        )));
+    }
+
+    if let Load::Ready(s) = &d.schema
+        && !s.tables.is_empty()
+    {
+        lines.push(Line::from(Span::styled("row-level security", t.dim())));
+        let name_w = width.saturating_sub(30).clamp(6, 30);
+        for table in &s.tables {
+            let (mark, state, style) = match (table.rls_enabled, table.rls_forced) {
+                (true, true) => ("✓", "on, forced", t.good()),
+                (true, false) => ("✓", "on", t.good()),
+                (false, _) => ("✗", "off", t.warn()),
+            };
+            lines.push(Line::from(vec![
+                Span::raw(format!("  {:<name_w$} ", fit(&table.name, name_w))),
+                Span::styled(format!("{mark} {state}"), style),
+                Span::styled(format!(" · {} policies", table.policies), t.dim()),
+            ]));
+        }
+    }
+
+    if !m.defaults.is_empty() {
+        lines.push(Line::from(Span::styled("default privileges", t.dim())));
+        // Group privileges of one (owner, scope, type, grantee) onto one line.
+        let mut groups: Vec<(String, Vec<&str>)> = Vec::new();
+        for dp in &m.defaults {
+            let scope = if dp.in_schema { "here" } else { "everywhere" };
+            let key = format!(
+                "  {} → {} on new {}s ({scope}):",
+                dp.owner, dp.grantee, dp.object_type
+            );
+            match groups.last_mut() {
+                Some((k, privs)) if *k == key => privs.push(&dp.privilege),
+                _ => groups.push((key, vec![&dp.privilege])),
+            }
+        }
+        for (key, privs) in groups {
+            lines.push(Line::from(format!("{key} {}", privs.join(", "))));
+        }
+    }
+
+    if !m.memberships.is_empty() {
+        lines.push(Line::from(Span::styled(
+            "reached through membership",
+            t.dim(),
+        )));
+        for ms in &m.memberships {
+            let how = if ms.inherits {
+                "inherits"
+            } else {
+                "via SET ROLE"
+            };
+            lines.push(Line::from(format!("  {} → {} ({how})", ms.member, ms.role)));
+        }
+    }
+    lines
+}
+
+fn objects(m: &GrantMatrix, group: Group) -> BTreeSet<&str> {
+    m.entries
+        .iter()
+        .filter(|e| group.holds(e.kind))
+        .map(|e| e.object.as_str())
+        .collect()
+}

@@ -1,0 +1,131 @@
+//! The Tenants pane: the registry as a list. Only the rows on screen are built, so a
+//! 10,000-tenant registry draws as fast as a 10-tenant one.
+
+use super::{fit, pane_block};
+use crate::catalog::{Drift, TenantRow};
+use crate::tui::app::{App, Load, Pane};
+use crate::units::human_bytes;
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table};
+
+/// Draws the pane in `area`.
+pub fn render(frame: &mut Frame, area: Rect, app: &App) {
+    let t = &app.theme;
+    let mut title = format!(
+        "Tenants {}/{} · sort {}",
+        app.visible.len(),
+        app.rows.len(),
+        app.sort.as_str()
+    );
+    if !app.filter.value().is_empty() {
+        title.push_str(&format!(" · /{}", app.filter.value()));
+    }
+    let block = pane_block(app, title, app.focus == Pane::Tenants);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    if inner.height < 2 || inner.width < 10 {
+        return;
+    }
+    match &app.tenants {
+        Load::Loading if app.rows.is_empty() => {
+            let msg = format!(" {} loading the registry…", app.spinner());
+            frame.render_widget(Paragraph::new(msg), inner);
+            return;
+        }
+        Load::Failed(e) if app.rows.is_empty() => {
+            frame.render_widget(Paragraph::new(e.line(t)), inner);
+            return;
+        }
+        _ => {}
+    }
+    if app.visible.is_empty() {
+        let msg = if app.rows.is_empty() {
+            " no tenants yet — n provisions one"
+        } else {
+            " nothing matches the filter — Esc clears it"
+        };
+        frame.render_widget(Paragraph::new(Span::styled(msg, t.dim())), inner);
+        return;
+    }
+
+    let height = (inner.height - 1) as usize;
+    app.page.set(height);
+    let offset = scroll(app.offset.get(), app.selected, height, app.visible.len());
+    app.offset.set(offset);
+
+    let name_w = inner.width.saturating_sub(2 + 16 + 13 + 10 + 6 + 5).max(4) as usize;
+    let rows = app.visible[offset..(offset + height).min(app.visible.len())]
+        .iter()
+        .enumerate()
+        .filter_map(|(n, &i)| app.rows.get(i).map(|r| (offset + n, r)))
+        .map(|(pos, r)| row(app, r, pos == app.selected, name_w));
+    let header = Row::new(["", "id", "name", "status", "size", "tables"]).style(t.dim());
+    let table = Table::new(
+        rows,
+        [
+            Constraint::Length(1),
+            Constraint::Length(16),
+            Constraint::Min(4),
+            Constraint::Length(13),
+            Constraint::Length(10),
+            Constraint::Length(6),
+        ],
+    )
+    .header(header)
+    .column_spacing(1);
+    frame.render_widget(table, inner);
+    if height < app.visible.len() {
+        // A position marker in the border: row n of m.
+        let pos = format!(" {}/{} ", app.selected + 1, app.visible.len());
+        let w = pos.chars().count() as u16;
+        if area.width > w + 2 {
+            let at = Rect::new(area.right() - w - 1, area.bottom() - 1, w, 1);
+            frame.render_widget(Paragraph::new(Line::from(Span::styled(pos, t.dim()))), at);
+        }
+    }
+}
+
+/// The first row to show so that `selected` is visible, moving as little as possible.
+pub fn scroll(offset: usize, selected: usize, height: usize, len: usize) -> usize {
+    let height = height.max(1);
+    let mut offset = offset.min(len.saturating_sub(height));
+    if selected < offset {
+        offset = selected;
+    } else if selected >= offset + height {
+        offset = selected + 1 - height;
+    }
+    offset
+}
+
+fn row<'a>(app: &App, r: &'a TenantRow, selected: bool, name_w: usize) -> Row<'a> {
+    let t = &app.theme;
+    let (marker, status) = match r.drift {
+        Drift::None => (
+            if selected { "›" } else { " " },
+            r.status.as_str().to_string(),
+        ),
+        Drift::MissingSchema => ("!", "! no schema".to_string()),
+        Drift::Unregistered => ("!", "! unregistered".to_string()),
+    };
+    let size = match r.size_bytes {
+        // `~` marks an estimate until the exact size streams in.
+        Some(b) if r.size_exact => human_bytes(b),
+        Some(b) => format!("~{}", human_bytes(b)),
+        None => "—".into(),
+    };
+    let row = Row::new([
+        Cell::from(marker),
+        Cell::from(fit(&r.id, 16)),
+        Cell::from(fit(&r.name, name_w)),
+        Cell::from(Span::styled(status, app.status_style(r))),
+        Cell::from(Line::from(size).right_aligned()),
+        Cell::from(Line::from(r.tables.to_string()).right_aligned()),
+    ]);
+    if selected {
+        row.style(t.selected())
+    } else {
+        row
+    }
+}
