@@ -12,5 +12,7 @@ pub mod connect;
 pub mod error;
 pub mod journal;
 pub mod names;
+pub mod policy;
 pub mod session;
+pub mod tenant;
 pub mod units;
