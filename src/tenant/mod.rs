@@ -8,7 +8,7 @@ mod template;
 
 pub use change::{TenantChange, resume, set, suspend};
 pub use migrate::{MigrateOutcome, MigrateProgress, MigrateReport, migrate};
-pub use provision::{NewTenant, create};
+pub use provision::{NewTenant, create, create_at_version};
 pub use template::{latest_version, parse_config_value};
 
 use crate::error::{Error, Result};

@@ -22,6 +22,21 @@ pub struct NewTenant {
 
 /// Provisions a tenant all or nothing; on failure nothing is left and the error names the step.
 pub async fn create(session: &Session, new: &NewTenant) -> Result<TenantRow> {
+    create_at_version(session, new, template::latest_version()).await
+}
+
+/// Provisions a tenant at an older template version (to rehearse a migration).
+pub async fn create_at_version(
+    session: &Session,
+    new: &NewTenant,
+    version: i32,
+) -> Result<TenantRow> {
+    if version < 1 || version > template::latest_version() {
+        return Err(Error::Invalid(format!(
+            "template version {version} does not exist; versions are 1 to {}",
+            template::latest_version()
+        )));
+    }
     let names = &session.names;
     let id = names.tenant_id(&new.id)?;
     let name = new.name.clone().unwrap_or_else(|| id.to_string());
@@ -36,9 +51,9 @@ pub async fn create(session: &Session, new: &NewTenant) -> Result<TenantRow> {
         "INSERT registry row; CREATE SCHEMA {}; CREATE ROLE {}; template v1..v{}; RLS; GRANTs; DEFAULT PRIVILEGES",
         names.schema_of(&id),
         names.readonly_role_of(&id),
-        template::latest_version()
+        version
     );
-    match provision(session, &id, &name, &config, &summary).await {
+    match provision(session, &id, &name, &config, &summary, version).await {
         Ok(()) => catalog::tenant_row(session, id.as_str())
             .await?
             .ok_or_else(|| Error::NoSuchTenant(id.to_string())),
@@ -52,6 +67,7 @@ async fn provision(
     name: &str,
     config: &serde_json::Value,
     summary: &str,
+    version: i32,
 ) -> Result<()> {
     const ACTION: &str = "create";
     let names = &session.names;
@@ -97,7 +113,7 @@ async fn provision(
         .bind(name.trim())
         .bind(&schema)
         .bind(config)
-        .bind(template::latest_version())
+        .bind(version)
         .execute(&mut *tx)
         .await
         .map_err(|e| match crate::error::sqlstate(&e).as_deref() {
@@ -123,7 +139,7 @@ async fn provision(
     .execute(&mut *tx)
     .await
     .map_err(Error::db(format!("{ACTION} {id}: creating role {ro}")))?;
-    template::apply(&mut tx, names, id, 0, template::latest_version(), ACTION).await?;
+    template::apply(&mut tx, names, id, 0, version, ACTION).await?;
     journal::record(
         &mut tx,
         session,
