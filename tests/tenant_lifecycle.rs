@@ -300,10 +300,9 @@ async fn two_concurrent_creates_of_one_id_one_wins() {
     let (a, b) = tokio::join!(tenant::create(&s, &one), tenant::create(&s, &two));
     let oks = [a.is_ok(), b.is_ok()].iter().filter(|x| **x).count();
     assert_eq!(oks, 1, "{a:?} {b:?}");
-    let loser = if a.is_err() {
-        a.unwrap_err()
-    } else {
-        b.unwrap_err()
+    let loser = match (a, b) {
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => e,
+        other => panic!("expected one winner: {other:?}"),
     };
     assert!(loser.to_string().contains("already exists"), "{loser}");
     assert_eq!(traces(&s, "race").await, (true, true, true));
