@@ -12,6 +12,8 @@ pub mod connect;
 pub mod error;
 pub mod journal;
 pub mod names;
+pub mod policy;
 pub mod session;
+pub mod tenant;
 pub mod tui;
 pub mod units;

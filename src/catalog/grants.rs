@@ -113,18 +113,18 @@ const ENTRIES_SQL: &str = r#"
 WITH n AS (SELECT oid, nspname, nspowner, nspacl FROM pg_namespace WHERE nspname = $1),
 acls AS (
     SELECT 'schema' AS kind, n.nspname::text AS object, n.nspowner AS owner,
-           coalesce(n.nspacl, acldefault('n', n.nspowner)) AS acl
+           coalesce(n.nspacl, acldefault('n'::"char", n.nspowner)) AS acl
     FROM n
     UNION ALL
     SELECT CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' WHEN 'm' THEN 'view'
                 ELSE 'table' END,
            c.relname::text, c.relowner,
-           coalesce(c.relacl, acldefault(CASE c.relkind WHEN 'S' THEN 's' ELSE 'r' END, c.relowner))
+           coalesce(c.relacl, acldefault(CASE c.relkind WHEN 'S' THEN 's'::"char" ELSE 'r'::"char" END, c.relowner))
     FROM pg_class c JOIN n ON c.relnamespace = n.oid
     WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
     UNION ALL
     SELECT 'function', p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
-           p.proowner, coalesce(p.proacl, acldefault('f', p.proowner))
+           p.proowner, coalesce(p.proacl, acldefault('f'::"char", p.proowner))
     FROM pg_proc p JOIN n ON p.pronamespace = n.oid
     UNION ALL
     SELECT 'column', c.relname || '.' || a.attname, c.relowner, a.attacl
@@ -160,7 +160,7 @@ ORDER BY 1, 2, 3, 4, 5
 const MEMBERS_SQL: &str = r#"
 WITH RECURSIVE holders AS (
     SELECT DISTINCT x.grantee AS roleid
-    FROM pg_namespace n, LATERAL aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) x
+    FROM pg_namespace n, LATERAL aclexplode(coalesce(n.nspacl, acldefault('n'::"char", n.nspowner))) x
     WHERE n.nspname = $1 AND x.grantee <> 0
 ),
 chain(member, roleid, inherits, depth) AS (

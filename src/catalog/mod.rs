@@ -6,6 +6,7 @@ mod registry;
 mod tables;
 
 pub use grants::{DefaultPrivilege, GrantEntry, GrantMatrix, Membership, ObjectKind, grant_matrix};
+pub(crate) use registry::registry_error;
 pub use registry::{
     Drift, ServerSummary, TenantRow, TenantStatus, exact_sizes, list_tenants, server_summary,
     tenant_row,

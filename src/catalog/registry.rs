@@ -99,8 +99,8 @@ ns AS (
 sizes AS (
     SELECT c.relnamespace AS nsp,
            count(*) FILTER (WHERE c.relkind IN ('r', 'p')) AS tables,
-           sum(c.relpages::bigint + coalesce(t.relpages, 0)::bigint)
-               * current_setting('block_size')::bigint AS bytes
+           (sum(c.relpages::bigint + coalesce(t.relpages, 0)::bigint)
+               * current_setting('block_size')::bigint)::bigint AS bytes
     FROM pg_class c
     LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
     WHERE c.relnamespace IN (SELECT oid FROM ns)

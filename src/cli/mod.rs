@@ -4,7 +4,7 @@ mod demo;
 mod init;
 mod log;
 pub mod output;
-mod tenant;
+pub mod tenant;
 
 use crate::config::{LoadedConfig, Profile};
 use crate::connect::{self, ConnectionSpec};

@@ -4,6 +4,7 @@ use super::output::{Align, Table};
 use super::{Context, EXIT_OK, Format, output};
 use crate::catalog::{self, Drift, TenantRow};
 use crate::error::{Error, Result};
+use crate::tenant;
 use crate::units::human_bytes;
 
 /// Tenant subcommands.
@@ -20,6 +21,57 @@ pub enum TenantCommand {
         /// Tenant id
         id: String,
     },
+    /// Provision a tenant (registry row, schema, template, grants, RLS, read-only role), all or nothing
+    Create {
+        /// Tenant id: a lowercase letter, then lowercase letters, digits or _
+        id: String,
+        /// Display name [default: the id]
+        #[arg(long)]
+        name: Option<String>,
+        /// Config entry; VALUE is JSON if it parses (42, true, {"a":1}), else text
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_pair)]
+        set: Vec<(String, String)>,
+    },
+    /// Change a tenant's name or config
+    Set {
+        /// Tenant id
+        id: String,
+        /// New display name
+        #[arg(long)]
+        name: Option<String>,
+        /// Config entry to set; VALUE is JSON if it parses, else text
+        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_pair)]
+        set: Vec<(String, String)>,
+        /// Config key to remove
+        #[arg(long = "unset", value_name = "KEY")]
+        unset: Vec<String>,
+    },
+    /// Suspend a tenant: status suspended, and the service role loses USAGE on its schema
+    Suspend {
+        /// Tenant id
+        id: String,
+    },
+    /// Resume a suspended tenant: status active, service role USAGE restored
+    Resume {
+        /// Tenant id
+        id: String,
+    },
+    /// Bring tenants to the newest template version, each in its own transaction
+    Migrate {
+        /// Tenant id
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: Option<String>,
+        /// Every tenant in the registry
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+fn parse_pair(raw: &str) -> std::result::Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("{raw:?} is not KEY=VALUE")),
+    }
 }
 
 /// Runs a tenant subcommand.
@@ -27,7 +79,122 @@ pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
     match cmd {
         TenantCommand::List { exact } => list(ctx, *exact).await,
         TenantCommand::Show { id } => show(ctx, id).await,
+        TenantCommand::Create { id, name, set } => {
+            let session = ctx.session().await?;
+            let new = tenant::NewTenant {
+                id: id.clone(),
+                name: name.clone(),
+                config: set.clone(),
+            };
+            let row = tenant::create(&session, &new).await?;
+            changed(
+                ctx,
+                &row,
+                &format!("provisioned tenant {} in schema {}", row.id, row.schema),
+            )
+        }
+        TenantCommand::Set {
+            id,
+            name,
+            set,
+            unset,
+        } => {
+            let session = ctx.session().await?;
+            let change = tenant::TenantChange {
+                name: name.clone(),
+                set: set.clone(),
+                unset: unset.clone(),
+            };
+            let row = tenant::set(&session, id, &change).await?;
+            changed(ctx, &row, &format!("updated tenant {}", row.id))
+        }
+        TenantCommand::Suspend { id } => {
+            let session = ctx.session().await?;
+            let row = tenant::suspend(&session, id).await?;
+            changed(
+                ctx,
+                &row,
+                &format!(
+                    "suspended tenant {}: the service role can no longer reach {}",
+                    row.id, row.schema
+                ),
+            )
+        }
+        TenantCommand::Resume { id } => {
+            let session = ctx.session().await?;
+            let row = tenant::resume(&session, id).await?;
+            changed(ctx, &row, &format!("resumed tenant {}", row.id))
+        }
+        TenantCommand::Migrate { id, all } => migrate(ctx, id.as_deref(), *all).await,
     }
+}
+
+fn changed(ctx: &Context, row: &TenantRow, message: &str) -> Result<u8> {
+    match ctx.format {
+        Format::Json => output::print_json(row)?,
+        Format::Text => println!("{message}"),
+    }
+    Ok(EXIT_OK)
+}
+
+async fn migrate(ctx: &Context, id: Option<&str>, all: bool) -> Result<u8> {
+    let session = ctx.session().await?;
+    let ids = if all {
+        None
+    } else {
+        id.map(|i| vec![i.to_string()])
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<tenant::MigrateProgress>();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let on_ctrl_c = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("cancelling after the tenant in progress…");
+            on_ctrl_c.cancel();
+        }
+    });
+    let printer = tokio::spawn(async move {
+        while let Some(p) = rx.recv().await {
+            match &p.error {
+                None => eprintln!("[{}/{}] {}", p.done, p.total, p.tenant),
+                Some(e) => eprintln!("[{}/{}] {} FAILED: {e}", p.done, p.total, p.tenant),
+            }
+        }
+    });
+    let report = tenant::migrate(&session, ids, tx, cancel).await?;
+    let _ = printer.await;
+    match ctx.format {
+        Format::Json => output::print_json(&report)?,
+        Format::Text => {
+            let migrated = report
+                .outcomes
+                .iter()
+                .filter(|o| o.result == "migrated")
+                .count();
+            let current = report
+                .outcomes
+                .iter()
+                .filter(|o| o.result == "current")
+                .count();
+            println!(
+                "template v{}: {migrated} migrated, {current} already current, {} failed{}",
+                report.target_version,
+                report.failures(),
+                if report.cancelled {
+                    " (cancelled; rerun to continue)"
+                } else {
+                    ""
+                }
+            );
+        }
+    }
+    if report.failures() > 0 {
+        return Err(Error::Invalid(format!(
+            "{} tenant(s) failed to migrate and were left at their old version; the others were migrated; `tenantctl log` has the causes",
+            report.failures()
+        )));
+    }
+    Ok(EXIT_OK)
 }
 
 async fn list(ctx: &Context, exact: bool) -> Result<u8> {

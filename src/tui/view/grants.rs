@@ -139,7 +139,7 @@ fn matrix_lines<'a>(app: &App, m: &GrantMatrix, d: &Detail, width: usize) -> Vec
             let deviates = role_devs.iter().any(|x| {
                 x.privilege == *privilege
                     && match group {
-                        Group::Schema => x.object == m.schema,
+                        Group::Schema => x.object == "schema" || x.object == m.schema,
                         Group::Tables => tables.contains(x.object.as_str()),
                         Group::Sequences => sequences.contains(x.object.as_str()),
                     }

@@ -1,0 +1,208 @@
+//! The expected grants of a tenant schema, and how a schema's actual grants deviate from them.
+
+use crate::catalog::{GrantMatrix, ObjectKind, SchemaSize};
+use crate::names::NamingPolicy;
+use serde::Serialize;
+
+/// One difference between the model and what the catalog says.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Deviation {
+    pub role: String,
+    /// `schema`, a table, `table.column`, a sequence, or `default privileges (table)`.
+    pub object: String,
+    pub privilege: String,
+    /// True when the privilege is expected and absent; false when present and not expected.
+    pub missing: bool,
+    /// One line saying why it matters.
+    pub reason: String,
+}
+
+const SERVICE_TABLE: [&str; 4] = ["SELECT", "INSERT", "UPDATE", "DELETE"];
+
+/// Deviations of one tenant schema from the model in `product.md`.
+pub fn policy_deviations(
+    names: &NamingPolicy,
+    tenant_id: &str,
+    matrix: &GrantMatrix,
+    tables: &SchemaSize,
+) -> Vec<Deviation> {
+    let ro = match names.tenant_id(tenant_id) {
+        Ok(id) => names.readonly_role_of(&id),
+        Err(_) => names.readonly_role_pattern.replace("{id}", tenant_id),
+    };
+    let admin = names.admin_role.as_str();
+    let service = names.service_role.as_str();
+    let rls = names.rls_role.as_str();
+    let schema = matrix.schema.as_str();
+    let mut out = Vec::new();
+    let mut dev = |role: &str, object: &str, privilege: &str, missing: bool, reason: String| {
+        out.push(Deviation {
+            role: role.into(),
+            object: object.into(),
+            privilege: privilege.into(),
+            missing,
+            reason,
+        })
+    };
+
+    if !matrix.schema_owner.is_empty() && matrix.schema_owner != admin {
+        dev(
+            &matrix.schema_owner,
+            "schema",
+            "OWNER",
+            false,
+            format!("the schema should be owned by the admin role {admin}"),
+        );
+    }
+    // What each role may hold; anything else held by a non-owner is a deviation.
+    let allowed = |role: &str, kind: ObjectKind, privilege: &str| -> bool {
+        match kind {
+            ObjectKind::Schema => {
+                privilege == "USAGE" && (role == service || role == rls || role == ro)
+            }
+            ObjectKind::Table | ObjectKind::View | ObjectKind::Column => {
+                (role == service && SERVICE_TABLE.contains(&privilege))
+                    || ((role == rls || role == ro) && privilege == "SELECT")
+            }
+            ObjectKind::Sequence => role == service && privilege == "USAGE",
+            ObjectKind::Function => false,
+        }
+    };
+    for e in matrix.entries.iter().filter(|e| !e.owner) {
+        if allowed(&e.grantee, e.kind, &e.privilege) {
+            continue;
+        }
+        let object = if e.kind == ObjectKind::Schema {
+            "schema".to_string()
+        } else {
+            e.object.clone()
+        };
+        let reason = if e.grantee == "PUBLIC" {
+            format!("every role can use this {}", e.kind.as_str())
+        } else if e.kind == ObjectKind::Schema && e.privilege == "CREATE" {
+            "only the admin role may create objects in a tenant schema".into()
+        } else if e.grantee == service {
+            format!(
+                "the service role gets SELECT/INSERT/UPDATE/DELETE only, never {}",
+                e.privilege
+            )
+        } else if e.grantee == rls || e.grantee == ro {
+            format!("{} should hold SELECT only", e.grantee)
+        } else if e.grantee.ends_with("_ro") || names.id_from_schema(&e.grantee).is_some() {
+            format!(
+                "{} belongs to another tenant: cross-tenant reach",
+                e.grantee
+            )
+        } else {
+            format!("{} is not one of this tenant's roles", e.grantee)
+        };
+        dev(&e.grantee, &object, &e.privilege, false, reason);
+    }
+
+    let has = |role: &str, kind: ObjectKind, object: &str, privilege: &str| {
+        matrix.has(role, kind, object, privilege)
+    };
+    for role in [service, rls, ro.as_str()] {
+        if !has(role, ObjectKind::Schema, schema, "USAGE") {
+            let reason = if role == service {
+                "the service role cannot reach this tenant (expected while it is suspended)"
+            } else {
+                "cannot reach the schema, so its SELECT grants are useless"
+            };
+            dev(role, "schema", "USAGE", true, reason.into());
+        }
+    }
+    for t in &tables.tables {
+        for p in SERVICE_TABLE {
+            if !has(service, ObjectKind::Table, &t.name, p) {
+                dev(
+                    service,
+                    &t.name,
+                    p,
+                    true,
+                    "the service role needs it to serve the tenant".into(),
+                );
+            }
+        }
+        for role in [rls, ro.as_str()] {
+            if !has(role, ObjectKind::Table, &t.name, "SELECT") {
+                dev(
+                    role,
+                    &t.name,
+                    "SELECT",
+                    true,
+                    "expected SELECT on every tenant table".into(),
+                );
+            }
+        }
+        if !t.rls_enabled {
+            dev(
+                rls,
+                &t.name,
+                "RLS",
+                true,
+                "row-level security is off: the RLS role would read every row".into(),
+            );
+        }
+    }
+    for seq in matrix
+        .entries
+        .iter()
+        .filter(|e| e.kind == ObjectKind::Sequence && e.owner)
+        .map(|e| e.object.clone())
+        .collect::<std::collections::BTreeSet<_>>()
+    {
+        if !has(service, ObjectKind::Sequence, &seq, "USAGE") {
+            dev(
+                service,
+                &seq,
+                "USAGE",
+                true,
+                "inserts that draw from this sequence would fail".into(),
+            );
+        }
+    }
+    let has_default = |object_type: &str, grantee: &str, privilege: &str| {
+        matrix.defaults.iter().any(|d| {
+            d.in_schema
+                && d.owner == admin
+                && d.object_type == object_type
+                && d.grantee == grantee
+                && d.privilege == privilege
+        })
+    };
+    for p in SERVICE_TABLE {
+        if !has_default("table", service, p) {
+            dev(
+                service,
+                "default privileges (table)",
+                p,
+                true,
+                "tables added later would not be granted".into(),
+            );
+        }
+    }
+    for role in [rls, ro.as_str()] {
+        if !has_default("table", role, "SELECT") {
+            dev(
+                role,
+                "default privileges (table)",
+                "SELECT",
+                true,
+                "tables added later would not be granted".into(),
+            );
+        }
+    }
+    if !has_default("sequence", service, "USAGE") {
+        dev(
+            service,
+            "default privileges (sequence)",
+            "USAGE",
+            true,
+            "sequences added later would not be granted".into(),
+        );
+    }
+    out.sort();
+    out.dedup();
+    out
+}

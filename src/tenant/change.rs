@@ -1,0 +1,200 @@
+//! `tenant set`, `suspend`, `resume`: registry changes, each one transaction and one log row.
+
+use super::template::config_object;
+use super::{failed, lock_tenant};
+use crate::catalog::{self, TenantRow};
+use crate::error::{Error, Result};
+use crate::journal::{self, Entry};
+use crate::names::{TenantId, quote_ident};
+use crate::session::Session;
+use sqlx::{Postgres, Transaction};
+
+/// A change of name and config.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TenantChange {
+    pub name: Option<String>,
+    /// `KEY=VALUE` pairs to set; values are JSON when they parse.
+    pub set: Vec<(String, String)>,
+    /// Keys to remove.
+    pub unset: Vec<String>,
+}
+
+impl TenantChange {
+    fn is_empty(&self) -> bool {
+        self.name.is_none() && self.set.is_empty() && self.unset.is_empty()
+    }
+}
+
+/// Changes a tenant's name and config.
+pub async fn set(session: &Session, id: &str, change: &TenantChange) -> Result<TenantRow> {
+    let id = session.names.tenant_id(id)?;
+    if change.is_empty() {
+        return Err(Error::Invalid(
+            "nothing to change: give --name, --set KEY=VALUE or --unset KEY".into(),
+        ));
+    }
+    if let Some(n) = &change.name
+        && (n.trim().is_empty() || n.chars().count() > 200)
+    {
+        return Err(Error::Invalid(
+            "tenant name must be 1 to 200 characters".into(),
+        ));
+    }
+    let patch = config_object(&change.set)?;
+    let summary = format!(
+        "UPDATE registry SET{}{}{}",
+        if change.name.is_some() { " name" } else { "" },
+        if change.set.is_empty() {
+            String::new()
+        } else {
+            format!(" config+{}", change.set.len())
+        },
+        if change.unset.is_empty() {
+            String::new()
+        } else {
+            format!(" config-{}", change.unset.len())
+        },
+    );
+    let sql = format!(
+        "UPDATE {} SET name = coalesce($2, name), config = (config || $3::jsonb) - $4::text[],
+                updated_at = now()
+         WHERE id = $1",
+        session.names.registry()
+    );
+    let name = change.name.as_ref().map(|n| n.trim().to_string());
+    let unset = change.unset.clone();
+    let detail = serde_json::json!({ "name": name, "set": patch, "unset": unset });
+    let tid = id.to_string();
+    run_change(session, &id, "tenant set", &summary, detail, |tx| {
+        Box::pin(async move {
+            sqlx::query(&sql)
+                .bind(&tid)
+                .bind(name)
+                .bind(&patch)
+                .bind(&unset)
+                .execute(&mut **tx)
+                .await
+                .map_err(Error::db(format!("set {tid}: updating the registry")))?;
+            Ok(())
+        })
+    })
+    .await
+}
+
+/// Suspends a tenant: status `suspended`, and the service role loses USAGE on its schema.
+pub async fn suspend(session: &Session, id: &str) -> Result<TenantRow> {
+    status_change(session, id, "suspended", "REVOKE", "FROM").await
+}
+
+/// Resumes a tenant: status `active`, and the service role regains USAGE on its schema.
+pub async fn resume(session: &Session, id: &str) -> Result<TenantRow> {
+    status_change(session, id, "active", "GRANT", "TO").await
+}
+
+async fn status_change(
+    session: &Session,
+    id: &str,
+    status: &'static str,
+    verb: &'static str,
+    preposition: &'static str,
+) -> Result<TenantRow> {
+    let id = session.names.tenant_id(id)?;
+    let action = if status == "active" {
+        "tenant resume"
+    } else {
+        "tenant suspend"
+    };
+    let schema = session.names.schema_of(&id);
+    let acl = format!(
+        "{verb} USAGE ON SCHEMA {} {preposition} {}",
+        quote_ident(&schema),
+        quote_ident(&session.names.service_role)
+    );
+    let update = format!(
+        "UPDATE {} SET status = $2, updated_at = now() WHERE id = $1",
+        session.names.registry()
+    );
+    let summary = format!("UPDATE registry SET status = '{status}'; {acl}");
+    let tid = id.to_string();
+    run_change(
+        session,
+        &id,
+        action,
+        &summary,
+        serde_json::json!({ "status": status }),
+        |tx| {
+            Box::pin(async move {
+                sqlx::query(&update)
+                    .bind(&tid)
+                    .bind(status)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(Error::db(format!("{action} {tid}: updating the registry")))?;
+                sqlx::query(&acl)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(Error::db(format!(
+                        "{action} {tid}: changing the service role's USAGE"
+                    )))?;
+                Ok(())
+            })
+        },
+    )
+    .await
+}
+
+type Step<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = Result<()>> + Send + 'a>>;
+
+/// Runs one registry change on an existing tenant: lock, check it exists, apply, log, commit;
+/// logs the failure after a rollback.
+async fn run_change<F>(
+    session: &Session,
+    id: &TenantId,
+    action: &str,
+    summary: &str,
+    detail: serde_json::Value,
+    apply: F,
+) -> Result<TenantRow>
+where
+    F: for<'t> FnOnce(&'t mut Transaction<'static, Postgres>) -> Step<'t>,
+{
+    let result: Result<()> = async {
+        let mut tx = session.begin_change(action).await?;
+        lock_tenant(&mut tx, id.as_str(), action).await?;
+        let exists: bool = sqlx::query_scalar(&format!(
+            "SELECT EXISTS (SELECT 1 FROM {} WHERE id = $1)",
+            session.names.registry()
+        ))
+        .bind(id.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| catalog::registry_error(session, e))?;
+        if !exists {
+            return Err(Error::NoSuchTenant(id.to_string()));
+        }
+        apply(&mut tx).await?;
+        journal::record(
+            &mut tx,
+            session,
+            &Entry {
+                action,
+                tenant: Some(id.as_str()),
+                sql_summary: summary.into(),
+                outcome: "ok".into(),
+                detail: Some(detail),
+            },
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(Error::db(format!("{action} {id}: committing")))
+    }
+    .await;
+    match result {
+        Ok(()) => catalog::tenant_row(session, id.as_str())
+            .await?
+            .ok_or_else(|| Error::NoSuchTenant(id.to_string())),
+        Err(e @ Error::NoSuchTenant(_)) | Err(e @ Error::ReadOnly { .. }) => Err(e),
+        Err(e) => failed(session, action, id.as_str(), summary, e).await,
+    }
+}

@@ -1,0 +1,64 @@
+//! Provisioning and lifecycle of tenants: create, set, suspend, resume, migrate.
+//! Every change is one transaction under the admin role and writes one console-log row.
+
+mod change;
+mod migrate;
+mod provision;
+mod template;
+
+pub use change::{TenantChange, resume, set, suspend};
+pub use migrate::{MigrateOutcome, MigrateProgress, MigrateReport, migrate};
+pub use provision::{NewTenant, create, create_at_version};
+pub use template::{latest_version, parse_config_value};
+
+use crate::error::{Error, Result};
+use crate::journal::{self, Entry};
+use crate::session::Session;
+
+/// Serialises changes to one tenant id across sessions (advisory lock key).
+pub(crate) async fn lock_tenant(
+    conn: &mut sqlx::PgConnection,
+    id: &str,
+    action: &str,
+) -> Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('tenantctl:tenant:' || $1, 0))")
+        .bind(id)
+        .execute(conn)
+        .await
+        .map_err(|e| match crate::error::sqlstate(&e).as_deref() {
+            Some("55P03") => Error::Conflict(format!(
+                "{action} {id}: another session is changing this tenant (lock not granted within lock_timeout); nothing was changed"
+            )),
+            _ => Error::db(format!("{action} {id}: taking the tenant lock"))(e),
+        })?;
+    Ok(())
+}
+
+/// Logs a failed change after its rollback and returns the original error; a failure to
+/// log is mentioned, not substituted.
+pub(crate) async fn failed<T>(
+    session: &Session,
+    action: &str,
+    tenant: &str,
+    summary: &str,
+    err: Error,
+) -> Result<T> {
+    let entry = Entry {
+        action,
+        tenant: Some(tenant),
+        sql_summary: summary.into(),
+        outcome: format!("failed: {err}"),
+        detail: None,
+    };
+    if let Some(log_err) = journal::record_failure(session, &entry).await {
+        eprintln_safe(&format!("note: the failure could not be logged: {log_err}"));
+    }
+    Err(err)
+}
+
+/// The core never prints; this is the one exception, a last-resort note routed to stderr
+/// only when logging the failure itself failed.
+fn eprintln_safe(msg: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "{msg}");
+}

@@ -1,0 +1,159 @@
+//! `tenant create`: registry row, schema, template, RLS, grants, read-only role and
+//! default privileges, in one transaction.
+
+use super::template::{self, config_object};
+use super::{failed, lock_tenant};
+use crate::catalog::{self, TenantRow};
+use crate::error::{Error, Result};
+use crate::journal::{self, Entry};
+use crate::names::{TenantId, quote_ident};
+use crate::session::Session;
+
+/// What to provision.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct NewTenant {
+    /// Tenant id (validated here).
+    pub id: String,
+    /// Display name; defaults to the id.
+    pub name: Option<String>,
+    /// `KEY=VALUE` pairs for the registry's config; values are JSON when they parse.
+    pub config: Vec<(String, String)>,
+}
+
+/// Provisions a tenant all or nothing; on failure nothing is left and the error names the step.
+pub async fn create(session: &Session, new: &NewTenant) -> Result<TenantRow> {
+    create_at_version(session, new, template::latest_version()).await
+}
+
+/// Provisions a tenant at an older template version (to rehearse a migration).
+pub async fn create_at_version(
+    session: &Session,
+    new: &NewTenant,
+    version: i32,
+) -> Result<TenantRow> {
+    if version < 1 || version > template::latest_version() {
+        return Err(Error::Invalid(format!(
+            "template version {version} does not exist; versions are 1 to {}",
+            template::latest_version()
+        )));
+    }
+    let names = &session.names;
+    let id = names.tenant_id(&new.id)?;
+    let name = new.name.clone().unwrap_or_else(|| id.to_string());
+    if name.trim().is_empty() || name.chars().count() > 200 {
+        return Err(Error::Invalid(
+            "tenant name must be 1 to 200 characters".into(),
+        ));
+    }
+    let config = config_object(&new.config)?;
+    session.ensure_writable("tenant create")?;
+    let summary = format!(
+        "INSERT registry row; CREATE SCHEMA {}; CREATE ROLE {}; template v1..v{}; RLS; GRANTs; DEFAULT PRIVILEGES",
+        names.schema_of(&id),
+        names.readonly_role_of(&id),
+        version
+    );
+    match provision(session, &id, &name, &config, &summary, version).await {
+        Ok(()) => catalog::tenant_row(session, id.as_str())
+            .await?
+            .ok_or_else(|| Error::NoSuchTenant(id.to_string())),
+        Err(e) => failed(session, "tenant create", id.as_str(), &summary, e).await,
+    }
+}
+
+async fn provision(
+    session: &Session,
+    id: &TenantId,
+    name: &str,
+    config: &serde_json::Value,
+    summary: &str,
+    version: i32,
+) -> Result<()> {
+    const ACTION: &str = "create";
+    let names = &session.names;
+    let schema = names.schema_of(id);
+    let ro = names.readonly_role_of(id);
+    let mut tx = session.begin_change("tenant create").await?;
+    lock_tenant(&mut tx, id.as_str(), ACTION).await?;
+
+    let (in_registry, schema_exists, role_exists): (bool, bool, bool) = sqlx::query_as(&format!(
+        "SELECT EXISTS (SELECT 1 FROM {} WHERE id = $1),
+                EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $2),
+                EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $3)",
+        names.registry()
+    ))
+    .bind(id.as_str())
+    .bind(&schema)
+    .bind(&ro)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| catalog::registry_error(session, e))?;
+    if in_registry {
+        return Err(Error::Conflict(format!(
+            "tenant {id} already exists; nothing was changed"
+        )));
+    }
+    if schema_exists {
+        return Err(Error::Conflict(format!(
+            "create {id}: schema {schema} already exists without a registry row (drift); inspect it, then drop or rename it; nothing was changed"
+        )));
+    }
+    if role_exists {
+        return Err(Error::Conflict(format!(
+            "create {id}: role {ro} already exists; drop it or choose another id; nothing was changed"
+        )));
+    }
+
+    let insert = format!(
+        "INSERT INTO {} (id, name, schema, config, template_version) VALUES ($1, $2, $3, $4, $5)",
+        names.registry()
+    );
+    sqlx::query(&insert)
+        .bind(id.as_str())
+        .bind(name.trim())
+        .bind(&schema)
+        .bind(config)
+        .bind(version)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match crate::error::sqlstate(&e).as_deref() {
+            Some("23505") => {
+                Error::Conflict(format!("tenant {id} already exists; nothing was changed"))
+            }
+            _ => Error::db(format!("{ACTION} {id}: inserting the registry row"))(e),
+        })?;
+    sqlx::query(&format!(
+        "CREATE SCHEMA {} AUTHORIZATION {}",
+        quote_ident(&schema),
+        quote_ident(&names.admin_role)
+    ))
+    .execute(&mut *tx)
+    .await
+    .map_err(Error::db(format!(
+        "{ACTION} {id}: creating schema {schema}"
+    )))?;
+    sqlx::query(&format!(
+        "CREATE ROLE {} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS",
+        quote_ident(&ro)
+    ))
+    .execute(&mut *tx)
+    .await
+    .map_err(Error::db(format!("{ACTION} {id}: creating role {ro}")))?;
+    template::apply(&mut tx, names, id, 0, version, ACTION).await?;
+    journal::record(
+        &mut tx,
+        session,
+        &Entry {
+            action: "tenant create",
+            tenant: Some(id.as_str()),
+            sql_summary: summary.into(),
+            outcome: "ok".into(),
+            detail: Some(serde_json::json!({ "name": name.trim(), "config": config })),
+        },
+    )
+    .await?;
+    tx.commit()
+        .await
+        .map_err(Error::db(format!("{ACTION} {id}: committing")))?;
+    Ok(())
+}

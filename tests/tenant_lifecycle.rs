@@ -1,0 +1,604 @@
+//! Provisioning and lifecycle against a real throwaway cluster.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{TestDb, run_cli};
+use tenantctl::catalog;
+use tenantctl::error::Error;
+use tenantctl::policy::policy_deviations;
+use tenantctl::session::Session;
+use tenantctl::tenant::{self, NewTenant, TenantChange};
+
+fn new(id: &str) -> NewTenant {
+    NewTenant {
+        id: id.into(),
+        name: None,
+        config: vec![],
+    }
+}
+
+async fn yes(s: &Session, sql: &str, args: &[&str]) -> bool {
+    let mut q = sqlx::query_scalar::<_, bool>(sql);
+    for a in args {
+        q = q.bind(*a);
+    }
+    q.fetch_one(&s.pool).await.unwrap()
+}
+
+/// What exists of a tenant: registry row, schema, read-only role.
+async fn traces(s: &Session, id: &str) -> (bool, bool, bool) {
+    let ro = s.names.readonly_role_pattern.replace("{id}", id);
+    sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM commons.tenants WHERE id = $1),
+                EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'tenant_' || $1),
+                EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $2)",
+    )
+    .bind(id)
+    .bind(ro)
+    .fetch_one(&s.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn create_leaves_exactly_the_policy() {
+    let (db, s) = TestDb::bootstrapped().await;
+    let row = tenant::create(&s, &new("acme")).await.unwrap();
+    assert_eq!(row.schema, "tenant_acme");
+    assert_eq!(row.template_version, tenant::latest_version());
+    let n = &db.names;
+    let (svc, rls, ro) = (
+        n.service_role.as_str(),
+        n.rls_role.as_str(),
+        &n.readonly_role_pattern.replace("{id}", "acme"),
+    );
+    let schema_priv = "SELECT has_schema_privilege($1, 'tenant_acme', $2)";
+    for role in [svc, rls, ro.as_str()] {
+        assert!(yes(&s, schema_priv, &[role, "USAGE"]).await, "{role} USAGE");
+        assert!(
+            !yes(&s, schema_priv, &[role, "CREATE"]).await,
+            "{role} CREATE"
+        );
+    }
+    assert!(!yes(&s, schema_priv, &["public", "USAGE"]).await);
+    let owner: String = sqlx::query_scalar(
+        "SELECT pg_get_userbyid(nspowner)::text FROM pg_namespace WHERE nspname = 'tenant_acme'",
+    )
+    .fetch_one(&s.pool)
+    .await
+    .unwrap();
+    assert_eq!(owner, n.admin_role);
+
+    let tables: Vec<(String, bool, String)> = sqlx::query_as(
+        "SELECT relname::text, relrowsecurity, pg_get_userbyid(relowner)::text FROM pg_class
+         WHERE relnamespace = 'tenant_acme'::regnamespace AND relkind = 'r'",
+    )
+    .fetch_all(&s.pool)
+    .await
+    .unwrap();
+    assert_eq!(tables.len(), 4);
+    let tp = "SELECT has_table_privilege($1, $2, $3)";
+    for (table, rls_on, table_owner) in &tables {
+        assert!(rls_on, "RLS off on {table}");
+        assert_eq!(table_owner, &n.admin_role);
+        let q = format!("tenant_acme.{table}");
+        for p in ["SELECT", "INSERT", "UPDATE", "DELETE"] {
+            assert!(yes(&s, tp, &[svc, &q, p]).await, "service {p} {table}");
+        }
+        for p in ["TRUNCATE", "REFERENCES", "TRIGGER"] {
+            assert!(!yes(&s, tp, &[svc, &q, p]).await, "service {p} {table}");
+        }
+        for role in [rls, ro.as_str()] {
+            assert!(yes(&s, tp, &[role, &q, "SELECT"]).await);
+            assert!(!yes(&s, tp, &[role, &q, "INSERT"]).await);
+        }
+    }
+    let seq = "SELECT has_sequence_privilege($1, 'tenant_acme.orders_id_seq', $2)";
+    assert!(yes(&s, seq, &[svc, "USAGE"]).await);
+    assert!(!yes(&s, seq, &[svc, "UPDATE"]).await);
+    assert!(!yes(&s, seq, &[rls, "USAGE"]).await);
+    let defaults: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_default_acl WHERE defaclnamespace = 'tenant_acme'::regnamespace",
+    )
+    .fetch_one(&s.pool)
+    .await
+    .unwrap();
+    assert_eq!(defaults, 2, "default privileges for tables and sequences");
+
+    // The policy check agrees: no deviations on a fresh tenant.
+    let matrix = catalog::grant_matrix(&s, "tenant_acme").await.unwrap();
+    let size = catalog::schema_tables(&s, "tenant_acme").await.unwrap();
+    assert_eq!(policy_deviations(&s.names, "acme", &matrix, &size), vec![]);
+    // And it does see a deviation once one is made.
+    sqlx::query(&format!("GRANT TRUNCATE ON tenant_acme.orders TO {svc}"))
+        .execute(&s.pool)
+        .await
+        .unwrap();
+    let matrix = catalog::grant_matrix(&s, "tenant_acme").await.unwrap();
+    let devs = policy_deviations(&s.names, "acme", &matrix, &size);
+    assert_eq!(devs.len(), 1, "{devs:?}");
+    assert_eq!(
+        (devs[0].object.as_str(), devs[0].privilege.as_str()),
+        ("orders", "TRUNCATE")
+    );
+
+    let logged: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM commons.admin_log WHERE action = 'tenant create' AND tenant_id = 'acme' AND outcome = 'ok'",
+    )
+    .fetch_one(&s.pool)
+    .await
+    .unwrap();
+    assert_eq!(logged, 1);
+}
+
+#[tokio::test]
+async fn a_table_added_later_is_granted_by_default_privileges() {
+    let (db, s) = TestDb::bootstrapped().await;
+    tenant::create(&s, &new("acme")).await.unwrap();
+    let mut tx = s.begin_change("test").await.unwrap();
+    sqlx::query("CREATE TABLE tenant_acme.notes (id serial PRIMARY KEY, body text)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let n = &db.names;
+    let tp = "SELECT has_table_privilege($1, 'tenant_acme.notes', $2)";
+    assert!(yes(&s, tp, &[&n.service_role, "INSERT"]).await);
+    assert!(yes(&s, tp, &[&n.rls_role, "SELECT"]).await);
+    assert!(
+        yes(
+            &s,
+            tp,
+            &[&n.readonly_role_pattern.replace("{id}", "acme"), "SELECT"]
+        )
+        .await
+    );
+    assert!(
+        yes(
+            &s,
+            "SELECT has_sequence_privilege($1, 'tenant_acme.notes_id_seq', 'USAGE')",
+            &[&n.service_role]
+        )
+        .await
+    );
+}
+
+#[tokio::test]
+async fn readonly_role_of_one_tenant_cannot_reach_another() {
+    let (db, s) = TestDb::bootstrapped().await;
+    tenant::create(&s, &new("alpha")).await.unwrap();
+    tenant::create(&s, &new("beta")).await.unwrap();
+    let ro_a = db.names.readonly_role_pattern.replace("{id}", "alpha");
+    assert!(
+        !yes(
+            &s,
+            "SELECT has_schema_privilege($1, 'tenant_beta', 'USAGE')",
+            &[&ro_a]
+        )
+        .await
+    );
+    assert!(
+        !yes(
+            &s,
+            "SELECT has_table_privilege($1, 'tenant_beta.orders', 'SELECT')",
+            &[&ro_a]
+        )
+        .await
+    );
+    assert!(
+        yes(
+            &s,
+            "SELECT has_table_privilege($1, 'tenant_alpha.orders', 'SELECT')",
+            &[&ro_a]
+        )
+        .await
+    );
+    // The read-only role really reads its own rows and is refused the other tenant's.
+    let mut tx = s.pool.begin().await.unwrap();
+    sqlx::query(&format!("SET LOCAL ROLE {ro_a}"))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("SELECT count(*) FROM tenant_alpha.orders")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let err = sqlx::query("SELECT count(*) FROM tenant_beta.orders")
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("permission denied"), "{err}");
+}
+
+#[tokio::test]
+async fn a_create_that_fails_part_way_leaves_nothing() {
+    let (db, s) = TestDb::bootstrapped().await;
+    // A schema of that name already exists.
+    sqlx::query("CREATE SCHEMA tenant_taken")
+        .execute(&s.pool)
+        .await
+        .unwrap();
+    let err = tenant::create(&s, &new("taken")).await.unwrap_err();
+    assert!(matches!(err, Error::Conflict(_)), "{err}");
+    assert!(
+        err.to_string().contains("tenant_taken already exists"),
+        "{err}"
+    );
+    assert_eq!(traces(&s, "taken").await, (false, true, false));
+
+    // A role of that name already exists.
+    let ro = db.names.readonly_role_pattern.replace("{id}", "clash");
+    sqlx::query(&format!("CREATE ROLE {ro}"))
+        .execute(&s.pool)
+        .await
+        .unwrap();
+    let err = tenant::create(&s, &new("clash")).await.unwrap_err();
+    assert!(err.to_string().contains(&ro), "{err}");
+    assert_eq!(traces(&s, "clash").await, (false, false, true));
+
+    // The tenant's lock is held elsewhere for longer than lock_timeout (2 s here).
+    let mut holder = s.pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('tenantctl:tenant:' || $1, 0))")
+        .bind("locked")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let err = tenant::create(&s, &new("locked")).await.unwrap_err();
+    assert!(err.to_string().contains("another session"), "{err}");
+    holder.rollback().await.unwrap();
+    assert_eq!(traces(&s, "locked").await, (false, false, false));
+
+    // Failures are logged too, with the cause.
+    let failures: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM commons.admin_log WHERE action = 'tenant create' AND outcome LIKE 'failed:%'",
+    )
+    .fetch_one(&s.pool)
+    .await
+    .unwrap();
+    assert_eq!(failures, 3);
+}
+
+#[tokio::test]
+async fn bad_ids_are_refused_and_change_nothing() {
+    let (_db, s) = TestDb::bootstrapped().await;
+    let before: (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM commons.tenants), (SELECT count(*) FROM pg_namespace)",
+    )
+    .fetch_one(&s.pool)
+    .await
+    .unwrap();
+    let too_long = "a".repeat(s.names.max_tenant_id_len() + 1);
+    for bad in [
+        "",
+        "a'b",
+        "a\"b",
+        "a b",
+        "Acme",
+        "café",
+        "1st",
+        "x;drop schema commons",
+        too_long.as_str(),
+    ] {
+        let err = tenant::create(&s, &new(bad)).await.unwrap_err();
+        assert!(matches!(err, Error::Name(_)), "{bad:?}: {err}");
+        assert!(err.to_string().contains("characters"), "{bad:?}: {err}");
+    }
+    let after: (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT count(*) FROM commons.tenants), (SELECT count(*) FROM pg_namespace)",
+    )
+    .fetch_one(&s.pool)
+    .await
+    .unwrap();
+    assert_eq!(before, after);
+}
+
+#[tokio::test]
+async fn two_concurrent_creates_of_one_id_one_wins() {
+    let (_db, s) = TestDb::bootstrapped().await;
+    let (one, two) = (new("race"), new("race"));
+    let (a, b) = tokio::join!(tenant::create(&s, &one), tenant::create(&s, &two));
+    let oks = [a.is_ok(), b.is_ok()].iter().filter(|x| **x).count();
+    assert_eq!(oks, 1, "{a:?} {b:?}");
+    let loser = match (a, b) {
+        (Err(e), Ok(_)) | (Ok(_), Err(e)) => e,
+        other => panic!("expected one winner: {other:?}"),
+    };
+    assert!(loser.to_string().contains("already exists"), "{loser}");
+    assert_eq!(traces(&s, "race").await, (true, true, true));
+}
+
+#[tokio::test]
+async fn suspend_revokes_and_resume_restores_the_service_role() {
+    let (db, s) = TestDb::bootstrapped().await;
+    tenant::create(&s, &new("acme")).await.unwrap();
+    let usage = "SELECT has_schema_privilege($1, 'tenant_acme', 'USAGE')";
+    let row = tenant::suspend(&s, "acme").await.unwrap();
+    assert_eq!(row.status.as_str(), "suspended");
+    assert!(!yes(&s, usage, &[&db.names.service_role]).await);
+    assert!(yes(&s, usage, &[&db.names.rls_role]).await);
+    let row = tenant::resume(&s, "acme").await.unwrap();
+    assert_eq!(row.status.as_str(), "active");
+    assert!(yes(&s, usage, &[&db.names.service_role]).await);
+    let err = tenant::suspend(&s, "nobody").await.unwrap_err();
+    assert!(matches!(err, Error::NoSuchTenant(_)), "{err}");
+}
+
+#[tokio::test]
+async fn set_changes_name_and_config_keys() {
+    let (_db, s) = TestDb::bootstrapped().await;
+    tenant::create(
+        &s,
+        &NewTenant {
+            id: "acme".into(),
+            name: Some("Acme".into()),
+            config: vec![("plan".into(), "team".into()), ("seats".into(), "5".into())],
+        },
+    )
+    .await
+    .unwrap();
+    let row = tenant::set(
+        &s,
+        "acme",
+        &TenantChange {
+            name: Some("Acme Corp".into()),
+            set: vec![
+                ("seats".into(), "12".into()),
+                ("beta".into(), "true".into()),
+            ],
+            unset: vec!["plan".into()],
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(row.name, "Acme Corp");
+    assert_eq!(row.config, serde_json::json!({"seats": 12, "beta": true}));
+    assert!(
+        tenant::set(&s, "acme", &TenantChange::default())
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn migrate_carries_on_past_a_failing_tenant() {
+    let (_db, s) = TestDb::bootstrapped().await;
+    for id in ["m1", "m2", "m3", "m4", "m5"] {
+        tenant::create_at_version(&s, &new(id), 1).await.unwrap();
+    }
+    // m3 already has a table v2 wants to create: its migration must fail alone.
+    let mut tx = s.begin_change("test").await.unwrap();
+    sqlx::query("CREATE TABLE tenant_m3.invoices (x int)")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+
+    let (ptx, mut prx) = tokio::sync::mpsc::unbounded_channel();
+    let report = tenant::migrate(&s, None, ptx, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(report.failures(), 1);
+    let failed = report
+        .outcomes
+        .iter()
+        .find(|o| o.result == "failed")
+        .unwrap();
+    assert_eq!(failed.tenant, "m3");
+    assert!(
+        failed
+            .error
+            .as_deref()
+            .unwrap()
+            .contains("template version 2"),
+        "{failed:?}"
+    );
+    let mut seen = 0;
+    while let Ok(p) = prx.try_recv() {
+        seen += 1;
+        assert_eq!(p.total, 5);
+    }
+    assert_eq!(seen, 5);
+
+    let versions: Vec<(String, i32)> =
+        sqlx::query_as("SELECT id, template_version FROM commons.tenants ORDER BY id")
+            .fetch_all(&s.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        versions,
+        vec![
+            ("m1".into(), 2),
+            ("m2".into(), 2),
+            ("m3".into(), 1),
+            ("m4".into(), 2),
+            ("m5".into(), 2)
+        ]
+    );
+    // m3 was rolled back whole: its customers table has no v2 column.
+    let has_email: bool = yes(
+        &s,
+        "SELECT EXISTS (SELECT 1 FROM information_schema.columns WHERE table_schema = 'tenant_m3' AND table_name = 'customers' AND column_name = $1)",
+        &["email"],
+    )
+    .await;
+    assert!(!has_email);
+    // The migrated tenants got grants on the new table (default privileges + regrant).
+    let matrix = catalog::grant_matrix(&s, "tenant_m1").await.unwrap();
+    let size = catalog::schema_tables(&s, "tenant_m1").await.unwrap();
+    assert_eq!(policy_deviations(&s.names, "m1", &matrix, &size), vec![]);
+
+    // Resumable: after fixing m3, a rerun migrates only it.
+    let mut tx = s.begin_change("test").await.unwrap();
+    sqlx::query("DROP TABLE tenant_m3.invoices")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let (ptx, _prx) = tokio::sync::mpsc::unbounded_channel();
+    let report = tenant::migrate(&s, None, ptx, Default::default())
+        .await
+        .unwrap();
+    let migrated: Vec<&str> = report
+        .outcomes
+        .iter()
+        .filter(|o| o.result == "migrated")
+        .map(|o| o.tenant.as_str())
+        .collect();
+    assert_eq!(migrated, vec!["m3"]);
+}
+
+#[tokio::test]
+async fn estimates_and_exact_sizes_agree_after_analyze() {
+    let (_db, s) = TestDb::bootstrapped().await;
+    tenant::create(&s, &new("big")).await.unwrap();
+    let mut tx = s.begin_change("test").await.unwrap();
+    sqlx::query(
+        "INSERT INTO tenant_big.tenant_users (email, display_name)
+         SELECT 'u' || g || '@x', repeat('n', 200) FROM generate_series(1, 20000) g",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    sqlx::query("VACUUM ANALYZE tenant_big.tenant_users")
+        .execute(&s.pool)
+        .await
+        .unwrap();
+    let rows = catalog::list_tenants(&s).await.unwrap();
+    let estimate = rows[0].size_bytes.unwrap() as f64;
+    let exact = catalog::exact_sizes(&s, &["tenant_big".into()])
+        .await
+        .unwrap()[0]
+        .1 as f64;
+    assert!(exact > 4_000_000.0, "{exact}");
+    let ratio = estimate / exact;
+    assert!(
+        (0.8..1.25).contains(&ratio),
+        "estimate {estimate} exact {exact}"
+    );
+    let detail = catalog::schema_tables(&s, "tenant_big").await.unwrap();
+    assert_eq!(detail.tables[0].name, "tenant_users");
+    let est_rows = detail.tables[0].row_estimate.unwrap();
+    assert!((19_000..21_000).contains(&est_rows), "{est_rows}");
+}
+
+#[tokio::test]
+async fn list_shows_drift_both_ways() {
+    let (_db, s) = TestDb::bootstrapped().await;
+    tenant::create(&s, &new("gone")).await.unwrap();
+    tenant::create(&s, &new("fine")).await.unwrap();
+    sqlx::query("DROP SCHEMA tenant_gone CASCADE")
+        .execute(&s.pool)
+        .await
+        .unwrap();
+    sqlx::query("CREATE SCHEMA tenant_stray")
+        .execute(&s.pool)
+        .await
+        .unwrap();
+    let rows = catalog::list_tenants(&s).await.unwrap();
+    let drift: Vec<(String, catalog::Drift)> =
+        rows.iter().map(|r| (r.id.clone(), r.drift)).collect();
+    assert_eq!(
+        drift,
+        vec![
+            ("fine".into(), catalog::Drift::None),
+            ("gone".into(), catalog::Drift::MissingSchema),
+            ("stray".into(), catalog::Drift::Unregistered),
+        ]
+    );
+}
+
+#[tokio::test]
+async fn cli_json_shapes_follow_the_contract() {
+    let (db, s) = TestDb::bootstrapped().await;
+    let out = run_cli(
+        &db,
+        &[
+            "tenant",
+            "create",
+            "acme",
+            "--name",
+            "Acme",
+            "--set",
+            "plan=team",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = run_cli(&db, &["tenant", "list", "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let first = &list.as_array().unwrap()[0];
+    for key in [
+        "id",
+        "name",
+        "schema",
+        "status",
+        "size_bytes",
+        "size_exact",
+        "tables",
+        "config",
+    ] {
+        assert!(first.get(key).is_some(), "tenant list lacks {key}: {first}");
+    }
+    assert_eq!(first["config"]["plan"], "team");
+    assert_eq!(first["size_exact"], false);
+    let out = run_cli(&db, &["tenant", "list", "--exact", "--format", "json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["size_exact"], true);
+    assert!(list[0]["size_bytes"].as_i64().unwrap() > 0);
+    let out = run_cli(&db, &["tenant", "show", "acme", "--format", "json"]);
+    let show: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in [
+        "id",
+        "name",
+        "schema",
+        "status",
+        "size_bytes",
+        "tables",
+        "config",
+        "grants",
+        "backups",
+    ] {
+        assert!(show.get(key).is_some(), "tenant show lacks {key}");
+    }
+    // Text output fits 80 columns.
+    let out = run_cli(&db, &["tenant", "list"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+    assert!(text.contains("acme"));
+    // The log records who did it.
+    let out = run_cli(&db, &["log", "--format", "json"]);
+    let log: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(log[0]["action"], "tenant create");
+    assert_eq!(log[0]["db_role"], "postgres");
+    drop(s);
+}
+
+#[tokio::test]
+async fn read_only_refuses_every_write() {
+    let (db, _s) = TestDb::bootstrapped().await;
+    for args in [
+        vec!["--read-only", "tenant", "create", "acme"],
+        vec!["--read-only", "tenant", "suspend", "acme"],
+        vec!["--read-only", "tenant", "migrate", "--all"],
+        vec!["--read-only", "init"],
+    ] {
+        let out = run_cli(&db, &args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("read-only"),
+            "{args:?}"
+        );
+    }
+    let out = run_cli(&db, &["--read-only", "tenant", "list"]);
+    assert!(out.status.success());
+}
