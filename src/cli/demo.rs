@@ -1,6 +1,6 @@
 //! `tenantctl demo`: a throwaway PostgreSQL with sample tenants, removed on exit.
 
-use super::Context;
+use super::{Context, EXIT_OK};
 use crate::bootstrap::{self, InitOptions};
 use crate::cluster::Cluster;
 use crate::connect::Secret;
@@ -150,9 +150,30 @@ async fn fill(session: &Session, schema: &str, rows: i32) -> Result<()> {
         .map_err(Error::db("demo data: committing"))
 }
 
-/// Opens the console on the demo until the user quits.
+/// Shows the demo until the user quits: the console on a terminal; without one (scripts,
+/// tests) the registry is printed and the demo waits for a signal.
 async fn present(session: &Session) -> Result<u8> {
-    crate::tui::run(session.clone(), "demo".into()).await
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        return crate::tui::run(session.clone(), "demo".into()).await;
+    }
+    let rows = crate::catalog::list_tenants(session).await?;
+    print!("{}", super::tenant::tenant_table(&rows));
+    println!("press Ctrl-C to stop the demo and remove its cluster");
+    wait_for_exit_signal().await;
+    Ok(EXIT_OK)
+}
+
+/// Waits for Ctrl-C, SIGTERM or SIGHUP.
+async fn wait_for_exit_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).ok();
+    let mut hup = signal(SignalKind::hangup()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {}
+        _ = async { match hup.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {}
+    }
 }
 
 fn random_password() -> String {
