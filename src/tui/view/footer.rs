@@ -2,7 +2,7 @@
 //! generated from the keymap table.
 
 use crate::tui::app::{App, Progress};
-use crate::tui::keymap;
+use crate::tui::keymap::{self, Command};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -32,8 +32,28 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     } else {
         Line::default()
     };
+    // Keys in table order while they fit; quit is always kept, at the end.
+    let bindings: Vec<_> = keymap::footer(app.context(), app.read_only).collect();
+    let entry = |b: &keymap::Binding| format!("{} {}  ", b.keys_text, b.label);
+    let quit = bindings
+        .iter()
+        .find(|b| b.command == Command::Quit)
+        .copied();
+    let mut room =
+        (area.width as usize).saturating_sub(1 + quit.map_or(0, |b| entry(b).chars().count()));
     let mut keys = vec![Span::raw(" ")];
-    for b in keymap::footer(app.context(), app.read_only) {
+    for b in bindings
+        .iter()
+        .filter(|b| b.command != Command::Quit)
+        .chain(quit.as_ref())
+    {
+        let w = entry(b).chars().count();
+        if b.command != Command::Quit {
+            if w > room {
+                continue;
+            }
+            room -= w;
+        }
         keys.push(Span::styled(b.keys_text, t.key()));
         keys.push(Span::styled(format!(" {}  ", b.label), t.dim()));
     }

@@ -182,7 +182,14 @@ fn matrix_lines<'a>(app: &App, m: &GrantMatrix, d: &Detail, width: usize) -> Vec
             lines.push(Line::from(vec![
                 Span::raw(format!("  {:<name_w$} ", fit(&table.name, name_w))),
                 Span::styled(format!("{mark} {state}"), style),
-                Span::styled(format!(" · {} policies", table.policies), t.dim()),
+                Span::styled(
+                    format!(
+                        " · {} polic{}",
+                        table.policies,
+                        if table.policies == 1 { "y" } else { "ies" }
+                    ),
+                    t.dim(),
+                ),
             ]));
         }
     }

@@ -20,7 +20,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Load::Failed(_) => "PostgreSQL ?".into(),
         _ => format!("{} connecting", app.spinner()),
     };
-    let mut first = vec![
+    // The badge comes first so that no terminal width can cut it off.
+    let mut first = Vec::new();
+    if app.read_only {
+        first.push(Span::styled(" READ-ONLY ", t.badge()));
+    }
+    first.extend([
         Span::styled(" tenantctl", t.title()),
         sep(),
         Span::raw(format!("profile {}", app.profile)),
@@ -28,22 +33,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Span::raw(app.target.clone()),
         sep(),
         Span::raw(version),
-        sep(),
-        Span::raw(format!("{} tenants", app.totals.tenants)),
-        sep(),
-        Span::raw(human_bytes(app.totals.bytes)),
-    ];
-    if app.totals.drift > 0 {
-        first.push(sep());
-        first.push(Span::styled(
-            format!("! {} drift", app.totals.drift),
-            t.bad(),
-        ));
-    }
-    if app.read_only {
-        first.push(Span::raw(" "));
-        first.push(Span::styled(" READ-ONLY ", t.badge()));
-    }
+    ]);
     let conn = match &app.conn {
         Conn::Up if app.loading() => Span::styled(format!(" {} loading", app.spinner()), t.warn()),
         Conn::Up => Span::styled(" ● connected", t.good()),
@@ -59,7 +49,21 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             )
         }
     };
-    let mut second = vec![conn, Span::raw("   ")];
+    let mut second = vec![
+        conn,
+        sep(),
+        Span::raw(format!("{} tenants", app.totals.tenants)),
+        sep(),
+        Span::raw(human_bytes(app.totals.bytes)),
+    ];
+    if app.totals.drift > 0 {
+        second.push(sep());
+        second.push(Span::styled(
+            format!("! {} drift", app.totals.drift),
+            t.bad(),
+        ));
+    }
+    second.push(Span::raw("   "));
     for (screen, name) in [
         (Screen::Tenants, "Tenants"),
         (Screen::Activity, "Activity"),

@@ -38,6 +38,20 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(block, rect);
     let h = inner.height.max(1) as usize;
     let columns = lines.len().div_ceil(h).max(1);
+    let col_w = (inner.width as usize / columns).saturating_sub(1);
+    let lines: Vec<Line> = lines
+        .into_iter()
+        .map(|l| {
+            // Cut each entry to its column so neighbours never overlap.
+            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
+            if text.chars().count() <= col_w {
+                l
+            } else {
+                let style = l.spans.first().map(|s| s.style).unwrap_or_default();
+                Line::from(Span::styled(super::fit(&text, col_w), style))
+            }
+        })
+        .collect();
     let areas =
         Layout::horizontal(vec![Constraint::Ratio(1, columns as u32); columns]).split(inner);
     for (i, chunk) in lines.chunks(h).enumerate() {

@@ -54,7 +54,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         p.render(frame, body, &app.theme);
     }
     if app.help {
-        help::render(frame, body, app);
+        help::render(frame, area, app);
     }
 }
 
@@ -69,7 +69,7 @@ fn too_small(frame: &mut Frame, area: Rect) {
 fn tenants_screen(frame: &mut Frame, body: Rect, app: &App) {
     if body.width >= WIDE {
         let [left, right] =
-            Layout::horizontal([Constraint::Percentage(52), Constraint::Percentage(48)])
+            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
                 .areas(body);
         let [top, bottom] =
             Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(right);

@@ -55,21 +55,29 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let offset = scroll(app.offset.get(), app.selected, height, app.visible.len());
     app.offset.set(offset);
 
-    let name_w = inner.width.saturating_sub(2 + 16 + 13 + 10 + 6 + 5).max(4) as usize;
+    let name_w = inner.width.saturating_sub(1 + 16 + 14 + 9 + 6 + 5).max(4) as usize;
     let rows = app.visible[offset..(offset + height).min(app.visible.len())]
         .iter()
         .enumerate()
         .filter_map(|(n, &i)| app.rows.get(i).map(|r| (offset + n, r)))
         .map(|(pos, r)| row(app, r, pos == app.selected, name_w));
-    let header = Row::new(["", "id", "name", "status", "size", "tables"]).style(t.dim());
+    let header = Row::new([
+        Cell::from(""),
+        Cell::from("id"),
+        Cell::from("name"),
+        Cell::from("status"),
+        Cell::from(Line::from("size").right_aligned()),
+        Cell::from(Line::from("tables").right_aligned()),
+    ])
+    .style(t.dim());
     let table = Table::new(
         rows,
         [
             Constraint::Length(1),
             Constraint::Length(16),
             Constraint::Min(4),
-            Constraint::Length(13),
-            Constraint::Length(10),
+            Constraint::Length(14),
+            Constraint::Length(9),
             Constraint::Length(6),
         ],
     )

@@ -1,0 +1,348 @@
+//! Console state built in memory for view snapshots and update tests: no database.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{TimeZone, Utc};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use tenantctl::catalog::{
+    DefaultPrivilege, Drift, GrantEntry, GrantMatrix, Membership, ObjectKind, SchemaSize,
+    ServerSummary, TableInfo, TenantRow, TenantStatus,
+};
+use tenantctl::journal::LogEntry;
+use tenantctl::names::NamingPolicy;
+use tenantctl::tui::app::{Action, App, Detail, Load};
+use tenantctl::tui::core::Deviation;
+use tenantctl::tui::theme::Theme;
+use tenantctl::tui::view;
+
+/// A registry row.
+pub fn row(
+    id: &str,
+    name: &str,
+    status: TenantStatus,
+    bytes: Option<i64>,
+    tables: i64,
+) -> TenantRow {
+    TenantRow {
+        id: id.into(),
+        name: name.into(),
+        schema: format!("tenant_{id}"),
+        status,
+        config: serde_json::json!({"plan": "team", "region": "eu-west"}),
+        template_version: 2,
+        created_at: None,
+        updated_at: None,
+        size_bytes: bytes,
+        size_exact: true,
+        tables,
+        drift: Drift::None,
+    }
+}
+
+/// Twelve tenants, one suspended, one with its schema missing, one unregistered schema.
+pub fn rows() -> Vec<TenantRow> {
+    let mut rows = vec![
+        row(
+            "acme",
+            "Acme Corporation",
+            TenantStatus::Active,
+            Some(48 << 20),
+            4,
+        ),
+        row("globex", "Globex", TenantStatus::Active, Some(12 << 20), 4),
+        row(
+            "initech",
+            "Initech",
+            TenantStatus::Suspended,
+            Some(3 << 20),
+            4,
+        ),
+        row(
+            "umbrella",
+            "Umbrella Health",
+            TenantStatus::Active,
+            Some(96 << 20),
+            4,
+        ),
+        row("hooli", "Hooli", TenantStatus::Active, Some(700 << 10), 4),
+        row(
+            "stark",
+            "Stark Industries",
+            TenantStatus::Active,
+            Some(20 << 20),
+            4,
+        ),
+        row(
+            "wayne",
+            "Wayne Enterprises",
+            TenantStatus::Active,
+            Some(5 << 20),
+            4,
+        ),
+        row(
+            "wonka",
+            "Wonka Confections",
+            TenantStatus::Active,
+            Some(64 << 10),
+            4,
+        ),
+        row(
+            "cyberdyne",
+            "Cyberdyne Systems",
+            TenantStatus::Active,
+            Some(1 << 30),
+            4,
+        ),
+        row(
+            "tyrell",
+            "Tyrell Corporation",
+            TenantStatus::Active,
+            None,
+            0,
+        ),
+        row("soylent", "", TenantStatus::Unregistered, Some(16 << 10), 1),
+        row(
+            "aperture",
+            "Aperture Science",
+            TenantStatus::Active,
+            Some(2 << 20),
+            4,
+        ),
+    ];
+    rows[9].drift = Drift::MissingSchema;
+    rows[10].drift = Drift::Unregistered;
+    rows[1].size_exact = false;
+    rows
+}
+
+/// The acme schema: four tables, one without RLS.
+pub fn schema() -> SchemaSize {
+    let t =
+        |name: &str, rows: Option<i64>, table: i64, index: i64, toast: i64, rls: bool| TableInfo {
+            name: name.into(),
+            row_estimate: rows,
+            table_bytes: table,
+            index_bytes: index,
+            toast_bytes: toast,
+            total_bytes: table + index + toast,
+            rls_enabled: rls,
+            rls_forced: rls,
+            policies: i64::from(rls),
+        };
+    let tables = vec![
+        t("orders", Some(1_250_000), 30 << 20, 10 << 20, 1 << 20, true),
+        t("customers", Some(42_000), 4 << 20, 2 << 20, 0, true),
+        t("tenant_users", Some(12), 8192, 16384, 0, true),
+        t("audit_trail", None, 0, 8192, 0, false),
+    ];
+    SchemaSize {
+        schema: "tenant_acme".into(),
+        table_bytes: tables.iter().map(|t| t.table_bytes).sum(),
+        index_bytes: tables.iter().map(|t| t.index_bytes).sum(),
+        toast_bytes: tables.iter().map(|t| t.toast_bytes).sum(),
+        total_bytes: tables.iter().map(|t| t.total_bytes).sum(),
+        tables,
+    }
+}
+
+/// Grants on the acme schema, with PUBLIC SELECT on one table as a deviation.
+pub fn grants() -> GrantMatrix {
+    let e =
+        |grantee: &str, kind: ObjectKind, object: &str, privilege: &str, owner: bool| GrantEntry {
+            grantee: grantee.into(),
+            kind,
+            object: object.into(),
+            privilege: privilege.into(),
+            grantable: false,
+            owner,
+        };
+    let mut entries = vec![
+        e("marvin", ObjectKind::Schema, "tenant_acme", "USAGE", true),
+        e("marvin", ObjectKind::Schema, "tenant_acme", "CREATE", true),
+        e(
+            "user_tenant_owner",
+            ObjectKind::Schema,
+            "tenant_acme",
+            "USAGE",
+            false,
+        ),
+        e(
+            "tenant_user",
+            ObjectKind::Schema,
+            "tenant_acme",
+            "USAGE",
+            false,
+        ),
+        e(
+            "tenant_acme_ro",
+            ObjectKind::Schema,
+            "tenant_acme",
+            "USAGE",
+            false,
+        ),
+        e("PUBLIC", ObjectKind::Table, "orders", "SELECT", false),
+        e(
+            "marvin",
+            ObjectKind::Sequence,
+            "orders_id_seq",
+            "USAGE",
+            true,
+        ),
+        e(
+            "user_tenant_owner",
+            ObjectKind::Sequence,
+            "orders_id_seq",
+            "USAGE",
+            false,
+        ),
+    ];
+    for table in ["orders", "customers", "tenant_users", "audit_trail"] {
+        for p in [
+            "SELECT",
+            "INSERT",
+            "UPDATE",
+            "DELETE",
+            "TRUNCATE",
+            "REFERENCES",
+            "TRIGGER",
+        ] {
+            entries.push(e("marvin", ObjectKind::Table, table, p, true));
+        }
+        for p in ["SELECT", "INSERT", "UPDATE", "DELETE"] {
+            entries.push(e("user_tenant_owner", ObjectKind::Table, table, p, false));
+        }
+        entries.push(e("tenant_user", ObjectKind::Table, table, "SELECT", false));
+        if table != "audit_trail" {
+            entries.push(e(
+                "tenant_acme_ro",
+                ObjectKind::Table,
+                table,
+                "SELECT",
+                false,
+            ));
+        }
+    }
+    let d = |grantee: &str, object_type: &str, privilege: &str| DefaultPrivilege {
+        owner: "marvin".into(),
+        in_schema: true,
+        object_type: object_type.into(),
+        grantee: grantee.into(),
+        privilege: privilege.into(),
+    };
+    GrantMatrix {
+        schema: "tenant_acme".into(),
+        schema_owner: "marvin".into(),
+        entries,
+        defaults: vec![
+            d("tenant_acme_ro", "table", "SELECT"),
+            d("tenant_user", "table", "SELECT"),
+            d("user_tenant_owner", "table", "DELETE"),
+            d("user_tenant_owner", "table", "INSERT"),
+            d("user_tenant_owner", "table", "SELECT"),
+            d("user_tenant_owner", "table", "UPDATE"),
+        ],
+        memberships: vec![Membership {
+            member: "app_login".into(),
+            role: "user_tenant_owner".into(),
+            inherits: true,
+        }],
+    }
+}
+
+/// The deviations the fixture's grants have.
+pub fn deviations() -> Vec<Deviation> {
+    vec![
+        Deviation {
+            role: "PUBLIC".into(),
+            object: "orders".into(),
+            privilege: "SELECT".into(),
+            missing: false,
+            reason: "every role can use this table".into(),
+        },
+        Deviation {
+            role: "tenant_acme_ro".into(),
+            object: "audit_trail".into(),
+            privilege: "SELECT".into(),
+            missing: true,
+            reason: "expected SELECT on every tenant table".into(),
+        },
+    ]
+}
+
+/// A console with the fixture loaded and acme selected, as after startup.
+pub fn app() -> App {
+    app_with(rows(), false)
+}
+
+/// A console over `rows`, read-only or not, with acme's detail if acme is there.
+pub fn app_with(rows: Vec<TenantRow>, read_only: bool) -> App {
+    let mut app = App::new(
+        "prod".into(),
+        "marvin@db.internal:5432/saas".into(),
+        read_only,
+        NamingPolicy::default(),
+        Theme::mono(),
+    );
+    app.server = Load::Ready(ServerSummary {
+        server_version: "17.2 (Debian 17.2-1)".into(),
+        role: "marvin".into(),
+        database: "saas".into(),
+        in_recovery: false,
+    });
+    app.tenants = Load::Ready(());
+    app.set_rows(rows);
+    app.detail = Some(Detail {
+        id: "acme".into(),
+        schema: Load::Ready(schema()),
+        grants: Load::Ready(grants()),
+        deviations: deviations(),
+    });
+    app
+}
+
+/// Draws `app` at `w`×`h` and returns the screen as text.
+pub fn draw(app: &App, w: u16, h: u16) -> String {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| view::render(f, app)).unwrap();
+    terminal.backend().to_string()
+}
+
+/// A key press.
+pub fn key(code: KeyCode) -> Action {
+    Action::Key(KeyEvent::new(code, KeyModifiers::NONE))
+}
+
+/// A character key press.
+pub fn ch(c: char) -> Action {
+    key(KeyCode::Char(c))
+}
+
+/// Types `text` one key at a time.
+pub fn typed(app: &mut App, text: &str) {
+    for c in text.chars() {
+        app.update(ch(c));
+    }
+}
+
+/// A console-log row at a fixed time.
+pub fn log_entry(id: i64, action: &str, tenant: &str, outcome: &str) -> LogEntry {
+    LogEntry {
+        id,
+        at: Utc
+            .with_ymd_and_hms(2026, 11, 26, 21, 0, id as u32)
+            .unwrap(),
+        os_user: "alice".into(),
+        db_role: "marvin".into(),
+        action: action.into(),
+        tenant_id: Some(tenant.into()),
+        sql_summary: format!("{action} tenant_{tenant}"),
+        outcome: outcome.into(),
+    }
+}
+
+/// Draws without turning the screen into text (TestBackend's Display cannot show 0 columns).
+pub fn draw_only(app: &App, w: u16, h: u16) {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| view::render(f, app)).unwrap();
+}

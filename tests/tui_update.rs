@@ -1,0 +1,464 @@
+//! `update`: key sequences and job results → state and effects. No database, no terminal.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod tui_fixture;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use std::time::Duration;
+use tenantctl::tui::app::{
+    Action, Conn, Effect, ErrorText, JobKind, Load, Progress, Screen, SortKey, WriteOp,
+};
+use tenantctl::tui::core::NewTenant;
+use tenantctl::tui::dialog::{Dialog, Pending};
+use tenantctl::tui::keymap::{self, Context};
+use tui_fixture::*;
+
+fn selected_id(app: &tenantctl::tui::app::App) -> String {
+    app.selected_row().unwrap().id.clone()
+}
+
+fn ids(app: &tenantctl::tui::app::App) -> Vec<String> {
+    app.visible
+        .iter()
+        .map(|&i| app.rows[i].id.clone())
+        .collect()
+}
+
+#[test]
+fn filter_narrows_as_you_type_and_esc_clears_it() {
+    let mut app = app();
+    app.update(ch('/'));
+    assert_eq!(app.context(), Context::Filter);
+    typed(&mut app, "CORP");
+    assert_eq!(
+        ids(&app),
+        ["acme", "tyrell"],
+        "id or name, case-insensitive"
+    );
+    app.update(key(KeyCode::Enter));
+    assert_eq!(app.context(), Context::Tenants);
+    assert_eq!(ids(&app).len(), 2, "Enter keeps the filter");
+    app.update(key(KeyCode::Esc));
+    assert_eq!(ids(&app).len(), 12, "Esc on the list clears it");
+    app.update(ch('/'));
+    typed(&mut app, "zzz");
+    assert!(app.visible.is_empty());
+    app.update(key(KeyCode::Esc));
+    assert_eq!(ids(&app).len(), 12);
+    assert!(!app.filtering);
+}
+
+#[test]
+fn filter_does_not_clone_rows() {
+    let mut app = app();
+    let before = app.rows.as_ptr();
+    app.update(ch('/'));
+    typed(&mut app, "a");
+    assert_eq!(app.rows.as_ptr(), before);
+    assert_eq!(app.rows.len(), 12);
+}
+
+#[test]
+fn sort_cycles_id_name_size_status_and_keeps_the_selection() {
+    let mut app = app();
+    app.update(ch('j'));
+    assert_eq!(selected_id(&app), "aperture");
+    app.update(ch('s'));
+    assert_eq!(app.sort, SortKey::Name);
+    assert_eq!(ids(&app)[0], "soylent", "empty name sorts first");
+    app.update(ch('s'));
+    assert_eq!(app.sort, SortKey::Size);
+    assert_eq!(&ids(&app)[..3], ["cyberdyne", "umbrella", "acme"]);
+    assert_eq!(ids(&app).last().unwrap(), "tyrell", "no size sorts last");
+    assert_eq!(selected_id(&app), "aperture");
+    app.update(ch('s'));
+    assert_eq!(app.sort, SortKey::Status);
+    assert_eq!(&ids(&app)[..2], ["tyrell", "soylent"], "drift first");
+    app.update(ch('s'));
+    assert_eq!(app.sort, SortKey::Id);
+}
+
+#[test]
+fn movement_keys() {
+    let mut app = app();
+    app.page.set(5);
+    app.update(ch('G'));
+    assert_eq!(selected_id(&app), "wonka");
+    app.update(ch('g'));
+    assert_eq!(selected_id(&app), "acme");
+    app.update(key(KeyCode::PageDown));
+    assert_eq!(app.selected, 5);
+    app.update(key(KeyCode::Down));
+    app.update(ch('k'));
+    app.update(ch('k'));
+    assert_eq!(app.selected, 4);
+    app.update(key(KeyCode::PageUp));
+    app.update(key(KeyCode::Up));
+    assert_eq!(app.selected, 0);
+}
+
+#[test]
+fn selection_loads_the_detail_once_it_rests() {
+    let mut app = app();
+    let start = app.now;
+    app.update(ch('j'));
+    app.update(ch('j'));
+    assert!(app.update(Action::Tick(start)).is_empty(), "debounced");
+    let effects = app.update(Action::Tick(start + Duration::from_millis(200)));
+    assert_eq!(
+        effects,
+        [Effect::LoadDetail {
+            id: "cyberdyne".into(),
+            schema: "tenant_cyberdyne".into()
+        }]
+    );
+}
+
+#[test]
+fn new_tenant_dialog_shows_the_rule_for_a_bad_id_and_stays_open() {
+    let mut app = app();
+    app.update(ch('n'));
+    let Some(Dialog::Provision(d)) = &app.dialog else {
+        panic!("no dialog")
+    };
+    assert!(
+        d.check
+            .as_ref()
+            .unwrap_err()
+            .contains("lowercase letter first")
+    );
+    typed(&mut app, "Bad-Id");
+    let Some(Dialog::Provision(d)) = &app.dialog else {
+        panic!("no dialog")
+    };
+    let rule = d.check.clone().unwrap_err();
+    assert!(rule.contains("\"Bad-Id\" is not valid"), "{rule}");
+    assert!(rule.contains("a lowercase letter first"), "{rule}");
+    let effects = app.update(key(KeyCode::Enter));
+    assert!(effects.is_empty(), "nothing submitted");
+    let Some(Dialog::Provision(d)) = &app.dialog else {
+        panic!("the dialog closed")
+    };
+    assert_eq!(d.inputs[0].value(), "Bad-Id", "input intact");
+    assert!(d.error.as_ref().unwrap().message.contains("not valid"));
+    let screen = draw(&app, 120, 36);
+    assert!(
+        screen.contains("✗ tenant id \"Bad-Id\" is not valid"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn new_tenant_dialog_submits_and_a_core_error_keeps_it_open() {
+    let mut app = app();
+    app.update(ch('n'));
+    typed(&mut app, "newco");
+    app.update(key(KeyCode::Tab));
+    typed(&mut app, "New Co");
+    app.update(key(KeyCode::Tab));
+    typed(&mut app, "plan=team seats=5");
+    let effects = app.update(key(KeyCode::Enter));
+    assert_eq!(
+        effects,
+        [Effect::Create(NewTenant {
+            id: "newco".into(),
+            name: Some("New Co".into()),
+            config: vec![("plan".into(), "team".into()), ("seats".into(), "5".into())],
+        })]
+    );
+    assert!(app.dialog.as_ref().unwrap().busy());
+    typed(&mut app, "xyz");
+    app.update(Action::Saved {
+        op: WriteOp::Create,
+        result: Err(ErrorText::plain("tenant \"newco\" already exists".into())),
+    });
+    let Some(Dialog::Provision(d)) = &app.dialog else {
+        panic!("the dialog closed on error")
+    };
+    assert!(!d.busy);
+    assert_eq!(d.inputs[0].value(), "newco", "keys while busy are ignored");
+    assert_eq!(d.inputs[1].value(), "New Co");
+    assert!(d.error.as_ref().unwrap().message.contains("already exists"));
+
+    // A retry that succeeds closes the dialog and selects the new row.
+    app.update(key(KeyCode::Enter));
+    let created = row(
+        "newco",
+        "New Co",
+        tenantctl::catalog::TenantStatus::Active,
+        Some(8192),
+        4,
+    );
+    let effects = app.update(Action::Saved {
+        op: WriteOp::Create,
+        result: Ok(created),
+    });
+    assert!(app.dialog.is_none());
+    assert_eq!(selected_id(&app), "newco");
+    assert_eq!(app.rows.len(), 13);
+    assert!(matches!(effects.as_slice(), [Effect::LoadDetail { .. }]));
+}
+
+#[test]
+fn bad_config_pair_is_refused_in_the_dialog() {
+    let mut app = app();
+    app.update(ch('n'));
+    typed(&mut app, "okid");
+    app.update(key(KeyCode::BackTab));
+    typed(&mut app, "novalue");
+    assert!(app.update(key(KeyCode::Enter)).is_empty());
+    let Some(Dialog::Provision(d)) = &app.dialog else {
+        panic!()
+    };
+    assert_eq!(d.focus, 2);
+    assert!(d.error.as_ref().unwrap().message.contains("KEY=VALUE"));
+}
+
+#[test]
+fn esc_cancels_a_dialog_and_n_types_into_it() {
+    let mut app = app();
+    app.update(ch('n'));
+    typed(&mut app, "nn");
+    let Some(Dialog::Provision(d)) = &app.dialog else {
+        panic!("n closed the dialog")
+    };
+    assert_eq!(d.inputs[0].value(), "nn");
+    app.update(key(KeyCode::Esc));
+    assert!(app.dialog.is_none());
+}
+
+#[test]
+fn read_only_refuses_n_with_a_message() {
+    let mut app = app_with(rows(), true);
+    for k in ['n', 'e', 'S', 'm'] {
+        let effects = app.update(ch(k));
+        assert!(effects.is_empty());
+        assert!(app.dialog.is_none(), "{k} opened a dialog");
+        let flash = app.flash.clone().unwrap();
+        assert!(flash.error && flash.text.contains("read-only"), "{flash:?}");
+    }
+    let footer: Vec<_> = keymap::footer(Context::Tenants, true)
+        .map(|b| b.keys_text)
+        .collect();
+    assert!(!footer.contains(&"n"), "{footer:?}");
+    assert!(footer.contains(&"/"));
+    let screen = draw(&app, 120, 36);
+    assert!(screen.contains("READ-ONLY"));
+    assert!(!screen.contains("n new"));
+    // The palette is no back door.
+    app.update(ch(':'));
+    typed(&mut app, "migrate all");
+    app.update(key(KeyCode::Enter));
+    assert!(app.dialog.is_none());
+}
+
+#[test]
+fn suspend_goes_through_the_confirmation() {
+    let mut app = app();
+    app.update(ch('S'));
+    let Some(Dialog::Confirm(c)) = &app.dialog else {
+        panic!()
+    };
+    assert_eq!(c.pending, Pending::Suspend("acme".into()));
+    assert!(app.update(ch('x')).is_empty());
+    assert_eq!(app.update(ch('y')), [Effect::Suspend("acme".into())]);
+    // A suspended tenant offers resume.
+    let mut app = tui_fixture::app();
+    app.update(ch('/'));
+    typed(&mut app, "initech");
+    app.update(key(KeyCode::Enter));
+    app.update(ch('S'));
+    let Some(Dialog::Confirm(c)) = &app.dialog else {
+        panic!()
+    };
+    assert_eq!(c.pending, Pending::Resume("initech".into()));
+    app.update(ch('n'));
+    assert!(app.dialog.is_none(), "n declines");
+}
+
+#[test]
+fn migrate_shows_progress_and_esc_cancels() {
+    let mut app = app();
+    app.update(ch('m'));
+    let effects = app.update(key(KeyCode::Enter));
+    assert_eq!(effects, [Effect::Migrate(Some(vec!["acme".into()]))]);
+    assert!(app.dialog.is_none());
+    assert!(app.migrate.is_some());
+    app.update(Action::Migrate(tenantctl::tui::core::MigrateProgress {
+        done: 1,
+        total: 1,
+        tenant: "acme".into(),
+        error: None,
+    }));
+    assert_eq!(app.migrate.as_ref().unwrap().done, 1);
+    assert_eq!(
+        app.update(key(KeyCode::Esc)),
+        [Effect::Cancel(JobKind::Migrate)]
+    );
+    let effects = app.update(Action::MigrateDone(Ok("1 migrated".into())));
+    assert!(app.migrate.is_none());
+    assert!(effects.contains(&Effect::LoadTenants));
+}
+
+#[test]
+fn palette_completes_and_runs() {
+    let mut app = app();
+    app.update(ch(':'));
+    typed(&mut app, "ac");
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.palette.as_ref().unwrap().input.value(), "activity");
+    let effects = app.update(key(KeyCode::Enter));
+    assert_eq!(effects, [Effect::LoadActivity]);
+    assert_eq!(app.screen, Screen::Activity);
+    app.update(key(KeyCode::Esc));
+    assert_eq!(app.screen, Screen::Tenants);
+
+    app.update(ch(':'));
+    typed(&mut app, "so");
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.palette.as_ref().unwrap().input.value(), "sort ");
+    typed(&mut app, "si");
+    app.update(key(KeyCode::Enter));
+    assert_eq!(app.sort, SortKey::Size);
+
+    app.update(ch(':'));
+    typed(&mut app, "bogus");
+    app.update(key(KeyCode::Enter));
+    assert!(app.palette.as_ref().unwrap().error.is_some());
+}
+
+#[test]
+fn exact_sizes_update_rows_in_place() {
+    let mut app = app();
+    app.sizes = Some(Progress {
+        label: "measuring sizes".into(),
+        done: 0,
+        total: 2,
+        failures: 0,
+    });
+    app.update(Action::Sizes {
+        sizes: vec![("tenant_globex".into(), 999)],
+        done: 1,
+        total: 2,
+    });
+    let globex = app.rows.iter().find(|r| r.id == "globex").unwrap();
+    assert_eq!(globex.size_bytes, Some(999));
+    assert!(globex.size_exact);
+    assert!(app.sizes.is_some());
+    app.update(Action::Sizes {
+        sizes: vec![],
+        done: 2,
+        total: 2,
+    });
+    assert!(app.sizes.is_none());
+}
+
+#[test]
+fn registry_load_starts_streaming_exact_sizes() {
+    let mut app = app_with(Vec::new(), false);
+    let effects = app.update(Action::Tenants(Ok(rows())));
+    let Some(Effect::ExactSizes(schemas)) = effects.first() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(schemas.len(), 11, "not the missing schema");
+    assert!(matches!(app.tenants, Load::Ready(())));
+}
+
+#[test]
+fn a_lost_connection_is_retried_with_backoff() {
+    let mut app = app();
+    let t0 = app.now;
+    let lost = ErrorText {
+        message: "connection lost".into(),
+        hint: None,
+        connection: true,
+    };
+    app.update(Action::Tenants(Err(lost.clone())));
+    let Conn::Down {
+        attempt, retry_at, ..
+    } = app.conn.clone()
+    else {
+        panic!("{:?}", app.conn)
+    };
+    assert_eq!(attempt, 1);
+    assert!(
+        app.update(Action::Tick(t0 + Duration::from_millis(500)))
+            .is_empty()
+    );
+    assert_eq!(app.update(Action::Tick(retry_at)), [Effect::LoadServer]);
+    app.update(Action::Server(Err(lost)));
+    let Conn::Down {
+        attempt,
+        retry_at: next,
+        ..
+    } = app.conn.clone()
+    else {
+        panic!()
+    };
+    assert_eq!(attempt, 2);
+    assert!(next - retry_at >= Duration::from_secs(4), "backoff grows");
+    let effects = app.update(Action::Server(Ok(tenantctl::catalog::ServerSummary {
+        server_version: "17".into(),
+        role: "marvin".into(),
+        database: "saas".into(),
+        in_recovery: false,
+    })));
+    assert_eq!(app.conn, Conn::Up);
+    assert!(effects.contains(&Effect::LoadTenants), "reloads once back");
+    assert!(!app.quit, "the console does not exit");
+}
+
+#[test]
+fn ctrl_c_and_q_quit_from_anywhere() {
+    let mut app = app();
+    app.update(ch('n'));
+    app.update(Action::Key(KeyEvent::new(
+        KeyCode::Char('c'),
+        KeyModifiers::CONTROL,
+    )));
+    assert!(app.quit);
+    let mut app = tui_fixture::app();
+    app.update(ch('q'));
+    assert!(app.quit);
+    let mut app = tui_fixture::app();
+    app.update(Action::Quit);
+    assert!(app.quit);
+}
+
+#[test]
+fn tab_cycles_panes_and_enter_opens_detail() {
+    use tenantctl::tui::app::Pane;
+    let mut app = app();
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.focus, Pane::Schema);
+    app.update(ch('j'));
+    assert_eq!(
+        app.selected, 0,
+        "arrows scroll the focused pane, not the list"
+    );
+    assert_eq!(app.pane_scroll[0], 1);
+    app.update(key(KeyCode::Tab));
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.focus, Pane::Tenants);
+    app.update(key(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Detail);
+    app.update(key(KeyCode::Esc));
+    assert_eq!(app.screen, Screen::Tenants);
+}
+
+#[test]
+fn help_is_generated_from_the_keymap() {
+    let mut app = app();
+    app.update(ch('?'));
+    assert_eq!(app.context(), Context::Help);
+    let screen = draw(&app, 120, 36);
+    for b in keymap::BINDINGS {
+        assert!(
+            screen.contains(b.keys_text),
+            "{} missing from help",
+            b.keys_text
+        );
+    }
+    app.update(key(KeyCode::Esc));
+    assert!(!app.help);
+}

@@ -1,0 +1,209 @@
+//! Snapshots of every pane and dialog at 120×36 and 80×24, from state built in memory.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod tui_fixture;
+
+use crossterm::event::KeyCode;
+use std::time::Duration;
+use tenantctl::tui::app::{Action, Conn, Load, Pane, Progress, Screen};
+use tui_fixture::*;
+
+const SIZES: [(u16, u16); 2] = [(120, 36), (80, 24)];
+
+fn snap(name: &str, app: &tenantctl::tui::app::App) {
+    for (w, h) in SIZES {
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), draw(app, w, h));
+    }
+}
+
+#[test]
+fn tenants_schema_and_grants_panes() {
+    snap("main", &app());
+}
+
+#[test]
+fn grants_pane_when_focused_on_a_narrow_terminal() {
+    let mut app = app();
+    app.update(key(KeyCode::Tab));
+    app.update(key(KeyCode::Tab));
+    assert_eq!(app.focus, Pane::Grants);
+    snap("grants_focused", &app);
+}
+
+#[test]
+fn tenant_detail_screen() {
+    let mut app = app();
+    app.update(key(KeyCode::Enter));
+    assert_eq!(app.screen, Screen::Detail);
+    snap("detail", &app);
+}
+
+#[test]
+fn filter_while_typing() {
+    let mut app = app();
+    app.update(ch('/'));
+    typed(&mut app, "co");
+    snap("filter", &app);
+}
+
+#[test]
+fn sorted_by_size() {
+    let mut app = app();
+    app.update(ch('s'));
+    app.update(ch('s'));
+    snap("sort_size", &app);
+}
+
+#[test]
+fn activity_view() {
+    let mut app = app();
+    app.screen = Screen::Activity;
+    app.activity = Load::Ready(vec![
+        log_entry(3, "create", "hooli", "ok"),
+        log_entry(2, "suspend", "initech", "ok"),
+        log_entry(
+            1,
+            "create",
+            "acme",
+            "failed: tenant \"acme\" already exists",
+        ),
+    ]);
+    snap("activity", &app);
+}
+
+#[test]
+fn audit_and_backups_placeholders() {
+    let mut app = app();
+    app.screen = Screen::Audit;
+    snap("audit", &app);
+    app.screen = Screen::Backups;
+    snap("backups", &app);
+}
+
+#[test]
+fn help_overlay() {
+    let mut app = app();
+    app.update(ch('?'));
+    snap("help", &app);
+}
+
+#[test]
+fn help_overlay_read_only_hides_write_keys() {
+    let mut app = app_with(rows(), true);
+    app.update(ch('?'));
+    snap("help_read_only", &app);
+}
+
+#[test]
+fn command_palette_with_completion() {
+    let mut app = app();
+    app.update(ch(':'));
+    typed(&mut app, "so");
+    snap("palette", &app);
+}
+
+#[test]
+fn new_tenant_dialog_with_a_bad_id() {
+    let mut app = app();
+    app.update(ch('n'));
+    typed(&mut app, "9lives");
+    snap("provision_bad_id", &app);
+}
+
+#[test]
+fn new_tenant_dialog_with_a_good_id_and_a_core_error() {
+    let mut app = app();
+    app.update(ch('n'));
+    typed(&mut app, "newco");
+    app.update(key(KeyCode::Tab));
+    typed(&mut app, "New Co");
+    app.update(key(KeyCode::Tab));
+    typed(&mut app, "plan=team");
+    app.update(key(KeyCode::Enter));
+    app.update(Action::Saved {
+        op: tenantctl::tui::app::WriteOp::Create,
+        result: Err(tenantctl::tui::app::ErrorText {
+            message: "create newco: tenant \"newco\" already exists".into(),
+            hint: None,
+            connection: false,
+        }),
+    });
+    snap("provision_core_error", &app);
+}
+
+#[test]
+fn edit_dialog() {
+    let mut app = app();
+    app.update(ch('e'));
+    snap("edit", &app);
+}
+
+#[test]
+fn confirm_dialog() {
+    let mut app = app();
+    app.update(ch('S'));
+    snap("confirm_suspend", &app);
+}
+
+#[test]
+fn read_only_console() {
+    let mut app = app_with(rows(), true);
+    app.update(ch('n'));
+    snap("read_only_refusal", &app);
+}
+
+#[test]
+fn connection_lost_header() {
+    let mut app = app();
+    app.conn = Conn::Down {
+        error: "reading the registry: connection lost (broken pipe)".into(),
+        attempt: 3,
+        retry_at: app.now + Duration::from_secs(8),
+    };
+    snap("connection_lost", &app);
+}
+
+#[test]
+fn progress_of_size_measurement() {
+    let mut app = app();
+    app.sizes = Some(Progress {
+        label: "measuring sizes".into(),
+        done: 500,
+        total: 1200,
+        failures: 0,
+    });
+    snap("sizes_progress", &app);
+}
+
+#[test]
+fn loading_registry() {
+    let mut app = app_with(Vec::new(), false);
+    app.tenants = Load::Loading;
+    app.detail = None;
+    snap("loading", &app);
+}
+
+#[test]
+fn too_small_terminal() {
+    let app = app();
+    insta::assert_snapshot!("too_small_20x5", draw(&app, 20, 5));
+    insta::assert_snapshot!("too_small_59x24", draw(&app, 59, 24));
+}
+
+#[test]
+fn no_size_panics() {
+    let mut app = app();
+    for (w, h) in [(0, 0), (1, 1), (20, 5), (60, 16), (61, 17), (300, 100)] {
+        draw_only(&app, w, h);
+    }
+    for _ in 0..3 {
+        app.update(key(KeyCode::Tab));
+        for (w, h) in [(60, 16), (80, 24), (200, 10)] {
+            draw_only(&app, w, h);
+        }
+    }
+    app.update(ch('n'));
+    for (w, h) in [(60, 16), (10, 3), (0, 0)] {
+        draw_only(&app, w, h);
+    }
+}
