@@ -269,7 +269,12 @@ pub struct App {
     pub tenants: Load<()>,
     /// The registry rows; never cloned for filtering or sorting.
     pub rows: Vec<TenantRow>,
-    /// Indices into `rows`: filtered, then sorted. What the list shows.
+    /// Indices into `rows` in the current sort order, unfiltered.
+    pub order: Vec<usize>,
+    /// Per row, `id` and `name` lowercased, built once per load so a filter keystroke is
+    /// one substring search per row.
+    haystacks: Vec<String>,
+    /// `order` filtered: what the list shows.
     pub visible: Vec<usize>,
     /// Position in `visible` of the selected row.
     pub selected: usize,
@@ -335,6 +340,8 @@ impl App {
             conn: Conn::Up,
             tenants: Load::Idle,
             rows: Vec::new(),
+            order: Vec::new(),
+            haystacks: Vec::new(),
             visible: Vec::new(),
             selected: 0,
             offset: Cell::new(0),
@@ -631,8 +638,18 @@ impl App {
             .enumerate()
             .map(|(i, r)| (r.id.clone(), i))
             .collect();
+        self.rebuild_haystacks();
         self.recount();
         self.refresh_view();
+    }
+
+    fn rebuild_haystacks(&mut self) {
+        // The separator cannot be typed, so a match never spans id and name.
+        self.haystacks = self
+            .rows
+            .iter()
+            .map(|r| format!("{}\u{1}{}", r.id.to_lowercase(), r.name.to_lowercase()))
+            .collect();
     }
 
     fn recount(&mut self) {
@@ -662,34 +679,24 @@ impl App {
         self.top = top;
     }
 
-    /// Recomputes `visible` from the filter and sort, keeping the selected tenant selected.
+    /// Re-sorts all rows and reapplies the filter, keeping the selected tenant selected.
     pub fn refresh_view(&mut self) {
-        let keep = self.selected_row().map(|r| r.id.clone());
-        let needle = self.filter.value().to_lowercase();
         let rows = &self.rows;
-        self.visible.clear();
-        self.visible.extend((0..rows.len()).filter(|&i| {
-            needle.is_empty() || {
-                let r = &rows[i];
-                contains_ci(&r.id, &needle) || contains_ci(&r.name, &needle)
-            }
-        }));
+        self.order.clear();
+        self.order.extend(0..rows.len());
         match self.sort {
-            SortKey::Id => self.visible.sort_by(|&a, &b| rows[a].id.cmp(&rows[b].id)),
-            SortKey::Name => self.visible.sort_by(|&a, &b| {
-                rows[a]
-                    .name
-                    .to_lowercase()
-                    .cmp(&rows[b].name.to_lowercase())
-                    .then_with(|| rows[a].id.cmp(&rows[b].id))
-            }),
-            SortKey::Size => self.visible.sort_by(|&a, &b| {
+            SortKey::Id => self.order.sort_by(|&a, &b| rows[a].id.cmp(&rows[b].id)),
+            // Lowercased once per row, not once per comparison.
+            SortKey::Name => self
+                .order
+                .sort_by_cached_key(|&i| (rows[i].name.to_lowercase(), rows[i].id.clone())),
+            SortKey::Size => self.order.sort_by(|&a, &b| {
                 rows[b]
                     .size_bytes
                     .cmp(&rows[a].size_bytes)
                     .then_with(|| rows[a].id.cmp(&rows[b].id))
             }),
-            SortKey::Status => self.visible.sort_by(|&a, &b| {
+            SortKey::Status => self.order.sort_by(|&a, &b| {
                 (rows[a].drift != Drift::None)
                     .cmp(&(rows[b].drift != Drift::None))
                     .reverse()
@@ -697,6 +704,21 @@ impl App {
                     .then_with(|| rows[a].id.cmp(&rows[b].id))
             }),
         }
+        self.refilter();
+    }
+
+    /// Reapplies the filter over the sorted order: one pass, no sorting, no row copies.
+    pub fn refilter(&mut self) {
+        let keep = self.selected_row().map(|r| r.id.clone());
+        let needle = self.filter.value().to_lowercase();
+        let haystacks = &self.haystacks;
+        self.visible.clear();
+        self.visible.extend(
+            self.order
+                .iter()
+                .copied()
+                .filter(|&i| needle.is_empty() || haystacks[i].contains(needle.as_str())),
+        );
         self.select_id(keep.as_deref());
     }
 
@@ -782,6 +804,7 @@ impl App {
                         self.rows.push(row);
                     }
                 }
+                self.rebuild_haystacks();
                 self.recount();
                 self.refresh_view();
                 self.select_id(Some(&id));
@@ -824,12 +847,12 @@ impl App {
                     Some(Command::Cancel) => {
                         self.filtering = false;
                         self.filter.reset();
-                        self.refresh_view();
+                        self.refilter();
                         self.detail_due = Some(self.now);
                     }
                     _ => {
                         if self.filter.handle_event(&Event::Key(key)).is_some() {
-                            self.refresh_view();
+                            self.refilter();
                             self.detail_due = Some(self.now + DETAIL_DEBOUNCE);
                         }
                     }
@@ -1039,7 +1062,7 @@ impl App {
                     self.focus = Pane::Tenants;
                 } else if !self.filter.value().is_empty() {
                     self.filter.reset();
-                    self.refresh_view();
+                    self.refilter();
                     self.detail_due = Some(self.now);
                 } else if self.sizes.is_some() {
                     self.sizes = None;
@@ -1145,18 +1168,5 @@ fn step(cmd: Command, cur: usize, len: usize, page: usize) -> usize {
         Command::Top => 0,
         Command::Bottom => last,
         _ => cur,
-    }
-}
-
-/// Case-insensitive substring test against an already-lowercased needle, without allocating
-/// for the common all-ASCII case.
-fn contains_ci(hay: &str, needle_lower: &str) -> bool {
-    if hay.is_ascii() && needle_lower.is_ascii() {
-        let (h, n) = (hay.as_bytes(), needle_lower.as_bytes());
-        n.is_empty()
-            || h.windows(n.len())
-                .any(|w| w.iter().zip(n).all(|(a, b)| a.to_ascii_lowercase() == *b))
-    } else {
-        hay.to_lowercase().contains(needle_lower)
     }
 }
