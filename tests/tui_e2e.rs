@@ -1,0 +1,261 @@
+//! The console in a pseudo-terminal against a real throwaway cluster: what an operator sees.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{TestDb, bin};
+use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tenantctl::tenant::{self, NewTenant};
+
+/// Longest wait for the screen to show something.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A running console and the screen it drew, as a terminal would show it.
+struct Console {
+    master: Box<dyn MasterPty + Send>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn Child + Send + Sync>,
+    parser: Arc<Mutex<vt100::Parser>>,
+}
+
+fn size(cols: u16, rows: u16) -> PtySize {
+    PtySize {
+        rows,
+        cols,
+        pixel_width: 0,
+        pixel_height: 0,
+    }
+}
+
+impl Console {
+    fn open(db: &TestDb, extra: &[&str]) -> Console {
+        let pair = native_pty_system().openpty(size(120, 36)).unwrap();
+        let mut cmd = CommandBuilder::new(bin());
+        cmd.args(extra);
+        cmd.env("TENANTCTL_CONFIG", db.config_file());
+        // The password goes through the environment, never argv.
+        cmd.env("PGPASSWORD", db.password());
+        cmd.env("TERM", "xterm-256color");
+        for var in ["PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "NO_COLOR"] {
+            cmd.env_remove(var);
+        }
+        let child = pair.slave.spawn_command(cmd).unwrap();
+        drop(pair.slave);
+        let parser = Arc::new(Mutex::new(vt100::Parser::new(36, 120, 0)));
+        let mut reader = pair.master.try_clone_reader().unwrap();
+        let sink = parser.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().process(&buf[..n]);
+            }
+        });
+        let writer = pair.master.take_writer().unwrap();
+        Console {
+            master: pair.master,
+            writer,
+            child,
+            parser,
+        }
+    }
+
+    fn screen(&self) -> String {
+        self.parser.lock().unwrap().screen().contents()
+    }
+
+    /// Polls the screen until `pred` holds; fails with the screen after [`WAIT`].
+    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if pred(&screen) {
+                return;
+            }
+            if start.elapsed() > WAIT {
+                panic!("timed out waiting for {what}; screen:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn wait_text(&self, text: &str) {
+        self.wait_for(text, |s| s.contains(text));
+    }
+
+    fn send(&mut self, bytes: &str) {
+        self.writer.write_all(bytes.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+    }
+
+    /// Esc, then a pause: a key right after a bare ESC byte would read as Alt+key.
+    fn esc(&mut self) {
+        self.send("\x1b");
+        std::thread::sleep(Duration::from_millis(150));
+    }
+
+    /// Types text one key at a time, as a person would.
+    fn type_text(&mut self, text: &str) {
+        for c in text.chars() {
+            self.send(&c.to_string());
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn resize(&mut self, cols: u16, rows: u16) {
+        self.parser
+            .lock()
+            .unwrap()
+            .screen_mut()
+            .set_size(rows, cols);
+        self.master.resize(size(cols, rows)).unwrap();
+    }
+
+    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if start.elapsed() > WAIT {
+                let _ = self.child.kill();
+                panic!("the console did not exit; screen:\n{}", self.screen());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn in_alternate_screen(&self) -> bool {
+        self.parser.lock().unwrap().screen().alternate_screen()
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+    }
+}
+
+async fn db_with_tenants(ids: &[&str]) -> (TestDb, tenantctl::session::Session) {
+    let (db, session) = TestDb::bootstrapped().await;
+    for id in ids {
+        tenant::create(
+            &session,
+            &NewTenant {
+                id: id.to_string(),
+                name: Some(format!("{id} Inc")),
+                config: vec![("plan".into(), "team".into())],
+            },
+        )
+        .await
+        .unwrap();
+    }
+    (db, session)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn console_shows_filters_provisions_resizes_and_quits() {
+    let (db, session) = db_with_tenants(&["alpha", "beta"]).await;
+    let mut c = tokio::task::block_in_place(|| Console::open(&db, &[]));
+    tokio::task::block_in_place(|| {
+        c.wait_text("alpha Inc");
+        c.wait_text("beta Inc");
+        c.wait_text("PostgreSQL");
+        assert!(c.in_alternate_screen());
+
+        // `/` filters as you type; Esc clears.
+        c.send("/");
+        c.type_text("bet");
+        c.wait_for("the filter to hide alpha", |s| {
+            s.contains("beta Inc") && !s.contains("alpha Inc")
+        });
+        c.esc();
+        c.wait_text("alpha Inc");
+
+        // `n`, type an id, Enter: provisioned.
+        c.send("n");
+        c.wait_text("New tenant");
+        c.type_text("Bad");
+        c.wait_text("is not valid");
+        c.send("\x7f\x7f\x7f");
+        c.type_text("gamma");
+        c.wait_text("schema tenant_gamma");
+        c.send("\t");
+        c.type_text("Gamma Ltd");
+        c.send("\r");
+        c.wait_text("created tenant gamma");
+        c.wait_text("Gamma Ltd");
+    });
+    let row = tenantctl::catalog::tenant_row(&session, "gamma")
+        .await
+        .unwrap();
+    let row = row.expect("gamma is in the registry");
+    assert_eq!(row.name, "Gamma Ltd");
+    assert_eq!(
+        row.drift,
+        tenantctl::catalog::Drift::None,
+        "its schema exists"
+    );
+
+    tokio::task::block_in_place(|| {
+        c.resize(80, 24);
+        c.wait_for("a redraw at 80x24", |s| {
+            s.contains("gamma") && s.lines().all(|l| l.chars().count() <= 80)
+        });
+        c.resize(20, 5);
+        c.wait_text("too small");
+        c.resize(120, 36);
+        c.wait_text("Gamma Ltd");
+
+        c.send("q");
+        let status = c.wait_exit();
+        assert!(status.success(), "{status:?}");
+        c.wait_for("the main screen back", |_| !c.in_alternate_screen());
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_console_refuses_n() {
+    let (db, _session) = db_with_tenants(&["alpha"]).await;
+    let mut c = tokio::task::block_in_place(|| Console::open(&db, &["--read-only"]));
+    tokio::task::block_in_place(|| {
+        c.wait_text("alpha Inc");
+        c.wait_text("READ-ONLY");
+        assert!(
+            !c.screen().contains("n new"),
+            "write keys hidden from the footer"
+        );
+        c.send("n");
+        c.wait_text("read-only console");
+        assert!(!c.screen().contains("New tenant"));
+        c.send("\x03");
+        let status = c.wait_exit();
+        assert!(status.success(), "{status:?}");
+        assert!(!c.in_alternate_screen());
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_restores_the_terminal() {
+    let (db, _session) = db_with_tenants(&["alpha"]).await;
+    let mut c = tokio::task::block_in_place(|| Console::open(&db, &[]));
+    tokio::task::block_in_place(|| {
+        c.wait_text("alpha Inc");
+        let pid = c.child.process_id().unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(pid as i32),
+            nix::sys::signal::Signal::SIGTERM,
+        )
+        .unwrap();
+        let status = c.wait_exit();
+        assert!(status.success(), "{status:?}");
+        c.wait_for("the main screen back", |_| !c.in_alternate_screen());
+    });
+}
