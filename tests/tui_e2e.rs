@@ -205,6 +205,42 @@ async fn console_shows_filters_provisions_resizes_and_quits() {
     );
 
     tokio::task::block_in_place(|| {
+        // `e`: set a config key on the selected (new) tenant.
+        c.send("e");
+        c.wait_text("Edit tenant gamma");
+        c.send("\t");
+        c.type_text("tier=gold");
+        c.send("\r");
+        c.wait_text("saved tenant gamma");
+        c.wait_text("tier=gold");
+
+        // `S`: suspend, through the confirmation.
+        c.send("S");
+        c.wait_text("Suspend tenant gamma?");
+        c.send("y");
+        c.wait_text("suspended tenant gamma");
+
+        // `m`: migrate the selected tenant, with its summary at the end.
+        c.send("m");
+        c.wait_text("Migrate gamma?");
+        c.send("\r");
+        c.wait_text("migrate: to v");
+
+        // `l`: the console log shows what was just done.
+        c.send("l");
+        c.wait_text("console log");
+        c.wait_text("tenant create");
+        c.esc();
+        c.wait_text("Gamma Ltd");
+    });
+    let row = tenantctl::catalog::tenant_row(&session, "gamma")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, tenantctl::catalog::TenantStatus::Suspended);
+    assert_eq!(row.config["tier"], "gold");
+
+    tokio::task::block_in_place(|| {
         c.resize(80, 24);
         c.wait_for("a redraw at 80x24", |s| {
             s.contains("gamma") && s.lines().all(|l| l.chars().count() <= 80)
@@ -258,4 +294,60 @@ async fn sigterm_restores_the_terminal() {
         assert!(status.success(), "{status:?}");
         c.wait_for("the main screen back", |_| !c.in_alternate_screen());
     });
+}
+
+#[test]
+fn demo_opens_the_console_and_cleans_up_on_quit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pair = native_pty_system().openpty(size(120, 36)).unwrap();
+    let mut cmd = CommandBuilder::new(bin());
+    cmd.args(["demo", "--tenants", "3"]);
+    cmd.env("TMPDIR", tmp.path());
+    cmd.env("TERM", "xterm-256color");
+    let child = pair.slave.spawn_command(cmd).unwrap();
+    drop(pair.slave);
+    let parser = Arc::new(Mutex::new(vt100::Parser::new(36, 120, 0)));
+    let mut reader = pair.master.try_clone_reader().unwrap();
+    let sink = parser.clone();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 8192];
+        while let Ok(n) = reader.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock().unwrap().process(&buf[..n]);
+        }
+    });
+    let writer = pair.master.take_writer().unwrap();
+    let mut c = Console {
+        master: pair.master,
+        writer,
+        child,
+        parser,
+    };
+    // Starting a cluster and three tenants takes longer than a screen update.
+    let start = Instant::now();
+    while !c.screen().contains("initech") {
+        assert!(
+            start.elapsed() < Duration::from_secs(90),
+            "demo never showed its tenants:\n{}",
+            c.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    c.wait_text("profile demo");
+    c.send("q");
+    let status = c.wait_exit();
+    assert!(status.success(), "{status:?}");
+    let left = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .file_name()
+                .to_string_lossy()
+                .starts_with("tenantctl-cluster-")
+        })
+        .count();
+    assert_eq!(left, 0, "the demo removed its cluster");
 }

@@ -46,6 +46,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         entries.len(),
     );
     app.activity_offset.set(offset);
+    // Narrow terminals drop the year rather than squeeze every column.
+    let (time_fmt, time_w) = if inner.width < 110 {
+        ("%m-%d %H:%M:%S", 14)
+    } else {
+        ("%Y-%m-%d %H:%M:%S", 19)
+    };
     let rows = entries
         .iter()
         .enumerate()
@@ -59,11 +65,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                 format!("✗ {}", e.outcome)
             };
             let row = Row::new([
-                Cell::from(e.at.format("%Y-%m-%d %H:%M:%S").to_string()),
-                Cell::from(fit(&format!("{}/{}", e.os_user, e.db_role), 20)),
+                Cell::from(e.at.format(time_fmt).to_string()),
+                Cell::from(fit(&format!("{}/{}", e.os_user, e.db_role), 16)),
                 Cell::from(e.action.clone()),
-                Cell::from(e.tenant_id.clone().unwrap_or_default()),
-                Cell::from(Span::styled(outcome, if ok { t.good() } else { t.bad() })),
+                Cell::from(fit(e.tenant_id.as_deref().unwrap_or_default(), 12)),
+                Cell::from(Span::styled(
+                    fit(&outcome, 16),
+                    if ok { t.good() } else { t.bad() },
+                )),
                 Cell::from(e.sql_summary.clone()),
             ]);
             if i == app.activity_selected {
@@ -75,11 +84,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let table = Table::new(
         rows,
         [
-            Constraint::Length(19),
-            Constraint::Length(20),
+            Constraint::Length(time_w),
+            Constraint::Length(16),
+            Constraint::Length(16),
             Constraint::Length(12),
-            Constraint::Length(12),
-            Constraint::Length(14),
+            Constraint::Length(16),
             Constraint::Min(10),
         ],
     )
