@@ -3,9 +3,9 @@
 use super::{fit, pane_block, tenants::scroll};
 use crate::tui::app::{App, Load};
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
-use ratatui::text::Span;
-use ratatui::widgets::{Cell, Paragraph, Row, Table};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row, Table, Wrap};
 
 /// Draws the view in `area`.
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
@@ -37,6 +37,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         );
         return;
     }
+    // The selected entry in full below the list: outcomes and SQL are cut in their columns.
+    let (inner, full) = if inner.height > 8 {
+        let [list, full] =
+            Layout::vertical([Constraint::Min(1), Constraint::Length(4)]).areas(inner);
+        (list, Some(full))
+    } else {
+        (inner, None)
+    };
     let height = (inner.height - 1) as usize;
     app.page.set(height);
     let offset = scroll(
@@ -47,10 +55,17 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     );
     app.activity_offset.set(offset);
     // Narrow terminals drop the year rather than squeeze every column.
-    let (time_fmt, time_w) = if inner.width < 110 {
+    let narrow = inner.width < 110;
+    let (time_fmt, time_w) = if narrow {
         ("%m-%d %H:%M:%S", 14)
     } else {
         ("%Y-%m-%d %H:%M:%S", 19)
+    };
+    // Widths of who, action, tenant, outcome.
+    let [who_w, action_w, tenant_w, outcome_w]: [u16; 4] = if narrow {
+        [12, 14, 10, 12]
+    } else {
+        [16, 16, 12, 16]
     };
     let rows = entries
         .iter()
@@ -66,11 +81,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             };
             let row = Row::new([
                 Cell::from(e.at.format(time_fmt).to_string()),
-                Cell::from(fit(&format!("{}/{}", e.os_user, e.db_role), 16)),
-                Cell::from(e.action.clone()),
-                Cell::from(fit(e.tenant_id.as_deref().unwrap_or_default(), 12)),
+                Cell::from(fit(&format!("{}/{}", e.os_user, e.db_role), who_w.into())),
+                Cell::from(fit(&e.action, action_w.into())),
+                Cell::from(fit(
+                    e.tenant_id.as_deref().unwrap_or_default(),
+                    tenant_w.into(),
+                )),
                 Cell::from(Span::styled(
-                    fit(&outcome, 16),
+                    fit(&outcome, outcome_w.into()),
                     if ok { t.good() } else { t.bad() },
                 )),
                 Cell::from(e.sql_summary.clone()),
@@ -85,13 +103,27 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         rows,
         [
             Constraint::Length(time_w),
-            Constraint::Length(16),
-            Constraint::Length(16),
-            Constraint::Length(12),
-            Constraint::Length(16),
+            Constraint::Length(who_w),
+            Constraint::Length(action_w),
+            Constraint::Length(tenant_w),
+            Constraint::Length(outcome_w),
             Constraint::Min(10),
         ],
     )
     .header(Row::new(["at (UTC)", "who", "action", "tenant", "outcome", "sql"]).style(t.dim()));
     frame.render_widget(table, inner);
+    if let (Some(area), Some(e)) = (full, entries.get(app.activity_selected)) {
+        let lines = vec![
+            Line::from(Span::styled("─".repeat(area.width as usize), t.dim())),
+            Line::from(vec![
+                Span::styled("outcome ", t.dim()),
+                Span::raw(e.outcome.clone()),
+            ]),
+            Line::from(vec![
+                Span::styled("sql     ", t.dim()),
+                Span::raw(e.sql_summary.clone()),
+            ]),
+        ];
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+    }
 }
