@@ -47,9 +47,9 @@ fn psql_ms(cluster: &Cluster, sql: &str, runs: usize) -> f64 {
         let text = String::from_utf8_lossy(&out.stdout);
         let ms: f64 = text
             .lines()
+            .rev()
             .filter_map(|l| l.strip_prefix("Time: "))
-            .filter_map(|l| l.split_whitespace().next()?.parse().ok())
-            .last()
+            .find_map(|l| l.split_whitespace().next()?.parse().ok())
             .unwrap_or(f64::NAN);
         times.push(ms);
     }
