@@ -662,3 +662,45 @@ async fn exact_sizes_stream_in_chunks() {
     let p = rx.recv().await.unwrap();
     assert_eq!((p.done, p.total), (3, 3));
 }
+
+#[tokio::test]
+async fn a_create_whose_connection_dies_leaves_nothing_and_names_the_step() {
+    let (_db, s) = TestDb::bootstrapped().await;
+    // Park the create on the tenant lock, then kill its backend as a network cut would.
+    let mut holder = s.pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('tenantctl:tenant:' || $1, 0))")
+        .bind("cut")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let killer = {
+        let pool = s.pool.clone();
+        tokio::spawn(async move {
+            for _ in 0..40 {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                let killed: Vec<bool> = sqlx::query_scalar(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE wait_event_type = 'Lock' AND query LIKE '%pg_advisory_xact_lock%'
+                       AND pid <> pg_backend_pid()",
+                )
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+                if !killed.is_empty() {
+                    return true;
+                }
+            }
+            false
+        })
+    };
+    let err = tenant::create(&s, &new("cut")).await.unwrap_err();
+    assert!(
+        killer.await.unwrap(),
+        "the waiting backend was found and terminated"
+    );
+    holder.rollback().await.unwrap();
+    let msg = err.to_string();
+    assert!(msg.contains("create cut: taking the tenant lock"), "{msg}");
+    assert!(msg.contains("terminating connection"), "{msg}");
+    assert_eq!(traces(&s, "cut").await, (false, false, false));
+}
