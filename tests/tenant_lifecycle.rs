@@ -681,7 +681,7 @@ async fn a_create_whose_connection_dies_leaves_nothing_and_names_the_step() {
                 let killed: Vec<bool> = sqlx::query_scalar(
                     "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                      WHERE wait_event_type = 'Lock' AND query LIKE '%pg_advisory_xact_lock%'
-                       AND pid <> pg_backend_pid()",
+                       AND datname = current_database() AND pid <> pg_backend_pid()",
                 )
                 .fetch_all(&pool)
                 .await
