@@ -476,25 +476,30 @@ impl ConnectionSpec {
         o
     }
 
-    /// Opens a pool of up to `max` sessions, testing one connection first so that
-    /// failures are reported at once and told apart.
+    /// Opens a pool of up to `max` sessions, after one direct connection attempt so that
+    /// failures are reported at once (the pool itself would retry until its timeout).
     pub async fn connect(&self, max: u32) -> Result<PgPool, ConnectError> {
-        let pool = PgPoolOptions::new()
+        use sqlx::Connection;
+        let options = self.options();
+        match tokio::time::timeout(CONNECT_TIMEOUT, sqlx::PgConnection::connect_with(&options))
+            .await
+        {
+            Ok(Ok(conn)) => {
+                let _ = conn.close().await;
+            }
+            Ok(Err(e)) => return Err(self.classify(e)),
+            Err(_) => {
+                return Err(ConnectError::Unreachable {
+                    target: self.host_port(),
+                    cause: format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+                });
+            }
+        }
+        Ok(PgPoolOptions::new()
             .max_connections(max)
             .min_connections(0)
             .acquire_timeout(CONNECT_TIMEOUT)
-            .connect_lazy_with(self.options());
-        match tokio::time::timeout(CONNECT_TIMEOUT, pool.acquire()).await {
-            Ok(Ok(conn)) => {
-                drop(conn);
-                Ok(pool)
-            }
-            Ok(Err(e)) => Err(self.classify(e)),
-            Err(_) => Err(ConnectError::Unreachable {
-                target: self.host_port(),
-                cause: format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
-            }),
-        }
+            .connect_lazy_with(options))
     }
 
     /// Turns a sqlx error from connecting into one of the failures users tell apart.

@@ -36,6 +36,11 @@ pub enum Error {
     Invalid(String),
     #[error("{0}")]
     Cancelled(String),
+    #[error("{error} (the failure could not be written to the console log: {log_error})")]
+    Unlogged {
+        error: Box<Error>,
+        log_error: String,
+    },
     #[error("{what}: {source}")]
     Io {
         what: String,
@@ -74,6 +79,7 @@ impl Error {
                 Some("run `tenantctl init` on this database first, as a superuser".into())
             }
             Error::NoSuchTenant(_) => Some("`tenantctl tenant list` shows the registry".into()),
+            Error::Unlogged { error, .. } => error.hint(),
             Error::Conflict(_) | Error::Invalid(_) | Error::Cancelled(_) | Error::Io { .. } => None,
         }
     }

@@ -78,3 +78,45 @@ impl Session {
         Ok(tx)
     }
 }
+
+/// A query future borrowing a connection.
+pub type ConnFuture<'c, T> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<T, sqlx::Error>> + Send + 'c>>;
+
+impl Session {
+    /// Runs `run` on a connection of its own. If `cancel` fires first, the server is asked
+    /// to cancel the statement (`pg_cancel_backend`) and the connection is discarded, so a
+    /// long catalog query never outlives the operator's patience.
+    pub async fn cancellable<T, F>(
+        &self,
+        cancel: &tokio_util::sync::CancellationToken,
+        during: &str,
+        run: F,
+    ) -> Result<T>
+    where
+        F: for<'c> FnOnce(&'c mut sqlx::PgConnection) -> ConnFuture<'c, T>,
+    {
+        let mut conn = self.pool.acquire().await.map_err(Error::db(during))?;
+        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(Error::db(during))?;
+        let outcome = tokio::select! {
+            r = run(&mut conn) => Some(r),
+            _ = cancel.cancelled() => None,
+        };
+        match outcome {
+            Some(r) => r.map_err(Error::db(during)),
+            None => {
+                conn.close_on_drop();
+                drop(conn);
+                // Best effort: if this fails the statement simply runs to its end server-side.
+                let _ = sqlx::query("SELECT pg_cancel_backend($1)")
+                    .bind(pid)
+                    .execute(&self.pool)
+                    .await;
+                Err(Error::Cancelled(format!("{during}: cancelled")))
+            }
+        }
+    }
+}

@@ -176,3 +176,26 @@ async fn init_with_admin_password_lets_the_admin_log_in() {
     let again = run_cli(&db, &["init"]);
     assert!(String::from_utf8_lossy(&again.stdout).contains("nothing to do"));
 }
+
+#[tokio::test]
+async fn init_refuses_a_database_bootstrapped_by_a_newer_release() {
+    let (_db, s) = TestDb::bootstrapped().await;
+    sqlx::query("UPDATE commons.tenantctl_meta SET value = '99' WHERE key = 'bootstrap_version'")
+        .execute(&s.pool)
+        .await
+        .unwrap();
+    let err = bootstrap::init(&s, &Default::default()).await.unwrap_err();
+    assert!(err.to_string().contains("newer tenantctl"), "{err}");
+}
+
+#[test]
+fn demo_without_server_binaries_names_the_package() {
+    let out = std::process::Command::new(common::bin())
+        .arg("demo")
+        .env("TENANTCTL_PG_BINDIR", "/nonexistent")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("apt-get install postgresql"), "{err}");
+}

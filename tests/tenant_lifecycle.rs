@@ -602,3 +602,105 @@ async fn read_only_refuses_every_write() {
     let out = run_cli(&db, &["--read-only", "tenant", "list"]);
     assert!(out.status.success());
 }
+
+#[tokio::test]
+async fn a_cancelled_catalog_query_is_cancelled_on_the_server() {
+    let (_db, s) = TestDb::bootstrapped().await;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let trigger = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        trigger.cancel();
+    });
+    let started = std::time::Instant::now();
+    let result: Result<(), Error> = s
+        .cancellable(&cancel, "sleeping", |conn| {
+            Box::pin(async move {
+                sqlx::query("SELECT pg_sleep(60) /* cancel-me */")
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            })
+        })
+        .await;
+    assert!(matches!(result, Err(Error::Cancelled(_))), "{result:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // The server stopped running it (pg_cancel_backend), not merely the client waiting.
+    let mut still = 1;
+    for _ in 0..50 {
+        still = sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query LIKE '%cancel-me%' AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(&s.pool)
+        .await
+        .unwrap();
+        if still == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(still, 0);
+}
+
+#[tokio::test]
+async fn exact_sizes_stream_in_chunks() {
+    let (_db, s) = TestDb::bootstrapped().await;
+    for id in ["a1", "a2"] {
+        tenant::create(&s, &new(id)).await.unwrap();
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let schemas = vec![
+        "tenant_a1".to_string(),
+        "tenant_a2".to_string(),
+        "tenant_nope".to_string(),
+    ];
+    let sizes = catalog::measure_sizes(&s, &schemas, Some(tx), &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(sizes.len(), 2, "a missing schema is left out: {sizes:?}");
+    assert!(sizes.iter().all(|(_, b)| *b > 0));
+    let p = rx.recv().await.unwrap();
+    assert_eq!((p.done, p.total), (3, 3));
+}
+
+#[tokio::test]
+async fn a_create_whose_connection_dies_leaves_nothing_and_names_the_step() {
+    let (_db, s) = TestDb::bootstrapped().await;
+    // Park the create on the tenant lock, then kill its backend as a network cut would.
+    let mut holder = s.pool.begin().await.unwrap();
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('tenantctl:tenant:' || $1, 0))")
+        .bind("cut")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let killer = {
+        let pool = s.pool.clone();
+        tokio::spawn(async move {
+            for _ in 0..40 {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                let killed: Vec<bool> = sqlx::query_scalar(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+                     WHERE wait_event_type = 'Lock' AND query LIKE '%pg_advisory_xact_lock%'
+                       AND datname = current_database() AND pid <> pg_backend_pid()",
+                )
+                .fetch_all(&pool)
+                .await
+                .unwrap();
+                if !killed.is_empty() {
+                    return true;
+                }
+            }
+            false
+        })
+    };
+    let err = tenant::create(&s, &new("cut")).await.unwrap_err();
+    assert!(
+        killer.await.unwrap(),
+        "the waiting backend was found and terminated"
+    );
+    holder.rollback().await.unwrap();
+    let msg = err.to_string();
+    assert!(msg.contains("create cut: taking the tenant lock"), "{msg}");
+    assert!(msg.contains("terminating connection"), "{msg}");
+    assert_eq!(traces(&s, "cut").await, (false, false, false));
+}

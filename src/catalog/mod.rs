@@ -1,14 +1,15 @@
 //! Read-only, set-based catalog queries: the registry with sizes, one tenant's tables and
 //! grants, and drift between registry and schemas. One query each, whatever the tenant count.
 
+mod exact;
 mod grants;
 mod registry;
 mod tables;
 
+pub use exact::{EXACT_CHUNK, SizeProgress, exact_sizes, measure_sizes};
 pub use grants::{DefaultPrivilege, GrantEntry, GrantMatrix, Membership, ObjectKind, grant_matrix};
 pub(crate) use registry::registry_error;
 pub use registry::{
-    Drift, ServerSummary, TenantRow, TenantStatus, exact_sizes, list_tenants, server_summary,
-    tenant_row,
+    Drift, ServerSummary, TenantRow, TenantStatus, list_tenants, server_summary, tenant_row,
 };
 pub use tables::{SchemaSize, TableInfo, schema_tables};

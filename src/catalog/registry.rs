@@ -187,22 +187,6 @@ pub async fn tenant_row(session: &Session, id: &str) -> Result<Option<TenantRow>
     Ok(query_rows(session, Some(id)).await?.into_iter().next())
 }
 
-/// Measured on-disk size (`pg_total_relation_size`) of each schema named; one query.
-/// Callers chunk the list to report progress and stay cancellable.
-pub async fn exact_sizes(session: &Session, schemas: &[String]) -> Result<Vec<(String, i64)>> {
-    const SQL: &str = r#"
-        SELECT n.nspname, coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint
-        FROM pg_namespace n
-        LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'm', 'S')
-        WHERE n.nspname = ANY($1)
-        GROUP BY n.nspname"#;
-    sqlx::query_as(SQL)
-        .bind(schemas)
-        .fetch_all(&session.pool)
-        .await
-        .map_err(Error::db("measuring schema sizes"))
-}
-
 /// Server version, connected role and database.
 pub async fn server_summary(session: &Session) -> Result<ServerSummary> {
     let (server_version, role, database, in_recovery): (String, String, String, bool) =

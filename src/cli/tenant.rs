@@ -206,7 +206,7 @@ async fn list(ctx: &Context, exact: bool) -> Result<u8> {
             .filter(|r| r.size_bytes.is_some())
             .map(|r| r.schema.clone())
             .collect();
-        let sizes = catalog::exact_sizes(&session, &schemas).await?;
+        let sizes = measure_with_progress(&session, &schemas).await?;
         let by_schema: std::collections::HashMap<String, i64> = sizes.into_iter().collect();
         for r in &mut rows {
             if let Some(b) = by_schema.get(&r.schema) {
@@ -220,6 +220,38 @@ async fn list(ctx: &Context, exact: bool) -> Result<u8> {
         Format::Text => print!("{}", tenant_table(&rows)),
     }
     Ok(EXIT_OK)
+}
+
+/// Measures exact sizes chunk by chunk, with progress on a terminal's stderr; Ctrl-C
+/// cancels the running query.
+async fn measure_with_progress(
+    session: &crate::session::Session,
+    schemas: &[String],
+) -> Result<Vec<(String, i64)>> {
+    use std::io::IsTerminal;
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let on_ctrl_c = cancel.clone();
+    let watcher = tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            on_ctrl_c.cancel();
+        }
+    });
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<catalog::SizeProgress>();
+    let show = std::io::stderr().is_terminal() && schemas.len() > catalog::EXACT_CHUNK;
+    let printer = tokio::spawn(async move {
+        while let Some(p) = rx.recv().await {
+            if show {
+                eprint!("\rmeasuring sizes: {}/{} schemas", p.done, p.total);
+            }
+        }
+        if show {
+            eprintln!();
+        }
+    });
+    let result = catalog::measure_sizes(session, schemas, Some(tx), &cancel).await;
+    let _ = printer.await;
+    watcher.abort();
+    result
 }
 
 /// The registry as an aligned table that fits 80 columns.

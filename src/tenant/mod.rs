@@ -34,8 +34,8 @@ pub(crate) async fn lock_tenant(
     Ok(())
 }
 
-/// Logs a failed change after its rollback and returns the original error; a failure to
-/// log is mentioned, not substituted.
+/// Logs a failed change after its rollback and returns the original error; if the log
+/// itself cannot be written, the error says so too.
 pub(crate) async fn failed<T>(
     session: &Session,
     action: &str,
@@ -50,15 +50,11 @@ pub(crate) async fn failed<T>(
         outcome: format!("failed: {err}"),
         detail: None,
     };
-    if let Some(log_err) = journal::record_failure(session, &entry).await {
-        eprintln_safe(&format!("note: the failure could not be logged: {log_err}"));
+    match journal::record_failure(session, &entry).await {
+        None => Err(err),
+        Some(log_error) => Err(Error::Unlogged {
+            error: Box::new(err),
+            log_error: log_error.to_string(),
+        }),
     }
-    Err(err)
-}
-
-/// The core never prints; this is the one exception, a last-resort note routed to stderr
-/// only when logging the failure itself failed.
-fn eprintln_safe(msg: &str) {
-    use std::io::Write;
-    let _ = writeln!(std::io::stderr(), "{msg}");
 }
