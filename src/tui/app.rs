@@ -29,8 +29,6 @@ const DETAIL_DEBOUNCE: Duration = Duration::from_millis(150);
 const HEARTBEAT: Duration = Duration::from_secs(10);
 /// Longest wait between reconnection attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
-/// Schemas measured per exact-size query.
-pub const SIZE_CHUNK: usize = 500;
 
 /// A core error made displayable and cloneable: cause, hint, and whether the link died.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -237,7 +235,7 @@ pub enum Action {
 pub enum Effect {
     LoadServer,
     LoadTenants,
-    /// Measure these schemas, in chunks of [`SIZE_CHUNK`].
+    /// Measure these schemas exactly, streaming chunks back as [`Action::Sizes`].
     ExactSizes(Vec<String>),
     LoadDetail {
         id: String,

@@ -1,7 +1,7 @@
 //! Long work on tokio tasks. A job gets a clone of the session, calls the core, and reports
 //! back with an [`Action`]; it never sees the state. Cancellable jobs hold a token.
 
-use super::app::{Action, Effect, ErrorText, JobKind, SIZE_CHUNK, WriteOp};
+use super::app::{Action, Effect, ErrorText, JobKind, WriteOp};
 use super::core;
 use crate::catalog;
 use crate::journal;
@@ -76,25 +76,22 @@ impl Jobs {
                 });
             }
             Effect::ExactSizes(schemas) => {
+                // The core measures in chunks of ~500 schemas and, on cancel, cancels the
+                // running query on the server too.
                 let cancel = self.token(JobKind::Sizes);
+                let (ptx, mut prx) = tokio::sync::mpsc::unbounded_channel();
+                let forward = send.clone();
                 tokio::spawn(async move {
-                    let total = schemas.len();
-                    let mut done = 0;
-                    for chunk in schemas.chunks(SIZE_CHUNK) {
-                        let result = tokio::select! {
-                            _ = cancel.cancelled() => return,
-                            r = catalog::exact_sizes(&s, chunk) => r,
-                        };
-                        match result {
-                            Ok(sizes) => {
-                                done += chunk.len();
-                                send(Action::Sizes { sizes, done, total });
-                            }
-                            Err(e) => {
-                                send(Action::SizesFailed(err(e)));
-                                return;
-                            }
-                        }
+                    while let Some(p) = prx.recv().await {
+                        let catalog::SizeProgress { done, total, sizes } = p;
+                        forward(Action::Sizes { sizes, done, total });
+                    }
+                });
+                tokio::spawn(async move {
+                    let result = catalog::measure_sizes(&s, &schemas, Some(ptx), &cancel).await;
+                    match result {
+                        Err(crate::error::Error::Cancelled(_)) | Ok(_) => {}
+                        Err(e) => send(Action::SizesFailed(err(e))),
                     }
                 });
             }
