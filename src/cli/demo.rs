@@ -157,22 +157,45 @@ async fn present(session: &Session) -> Result<u8> {
     if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
         return crate::tui::run(session.clone(), "demo".into()).await;
     }
+    // Listen before saying "press Ctrl-C": a signal sent right after the prompt would
+    // otherwise meet the default disposition and kill the demo before it cleans up.
+    let signals = ExitSignals::listen();
     let rows = crate::catalog::list_tenants(session).await?;
     print!("{}", super::tenant::tenant_table(&rows));
     println!("press Ctrl-C to stop the demo and remove its cluster");
-    wait_for_exit_signal().await;
+    signals.wait().await;
     Ok(EXIT_OK)
 }
 
-/// Waits for Ctrl-C, SIGTERM or SIGHUP.
-async fn wait_for_exit_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).ok();
-    let mut hup = signal(SignalKind::hangup()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = async { match term.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {}
-        _ = async { match hup.as_mut() { Some(s) => { s.recv().await; } None => std::future::pending().await } } => {}
+/// SIGINT, SIGTERM and SIGHUP handlers, installed when created.
+struct ExitSignals([Option<tokio::signal::unix::Signal>; 3]);
+
+impl ExitSignals {
+    fn listen() -> ExitSignals {
+        use tokio::signal::unix::{SignalKind, signal};
+        ExitSignals([
+            signal(SignalKind::interrupt()).ok(),
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::hangup()).ok(),
+        ])
+    }
+
+    /// Waits for any of them.
+    async fn wait(self) {
+        async fn recv(s: Option<tokio::signal::unix::Signal>) {
+            match s {
+                Some(mut s) => {
+                    s.recv().await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+        let [int, term, hup] = self.0;
+        tokio::select! {
+            _ = recv(int) => {}
+            _ = recv(term) => {}
+            _ = recv(hup) => {}
+        }
     }
 }
 
