@@ -207,3 +207,26 @@ fn no_size_panics() {
         draw_only(&app, w, h);
     }
 }
+
+#[test]
+fn monochrome_theme_uses_no_colours() {
+    use tenantctl::tui::theme::Theme;
+    let t = Theme::mono();
+    for style in [
+        t.bad(),
+        t.warn(),
+        t.good(),
+        t.key(),
+        t.title(),
+        t.bar(),
+        t.badge(),
+        t.dim(),
+    ] {
+        assert!(style.fg.is_none() && style.bg.is_none(), "{style:?}");
+    }
+    // Meaning survives without colour: deviations and drift carry a `!` marker.
+    let screen = draw(&app(), 120, 36);
+    assert!(screen.contains("! PUBLIC"));
+    assert!(screen.contains("! no schema"));
+    assert!(screen.contains("! unregistered"));
+}
