@@ -269,6 +269,8 @@ pub struct App {
     pub rows: Vec<TenantRow>,
     /// Indices into `rows` in the current sort order, unfiltered.
     pub order: Vec<usize>,
+    /// `order` for each sort key, kept until the rows change.
+    sorted: [Option<Vec<usize>>; 4],
     /// Per row, `id` and `name` lowercased, built once per load so a filter keystroke is
     /// one substring search per row.
     haystacks: Vec<String>,
@@ -339,6 +341,7 @@ impl App {
             tenants: Load::Idle,
             rows: Vec::new(),
             order: Vec::new(),
+            sorted: Default::default(),
             haystacks: Vec::new(),
             visible: Vec::new(),
             selected: 0,
@@ -450,6 +453,7 @@ impl App {
                     failures: 0,
                 });
                 self.recount();
+                self.sorted[SortKey::Size as usize] = None;
                 if self.sort == SortKey::Size {
                     self.refresh_view();
                 }
@@ -636,12 +640,14 @@ impl App {
             .enumerate()
             .map(|(i, r)| (r.id.clone(), i))
             .collect();
-        self.rebuild_haystacks();
+        self.index_rows();
         self.recount();
         self.refresh_view();
     }
 
-    fn rebuild_haystacks(&mut self) {
+    /// Rebuilds what is derived from the rows as a whole: search text, cached sort orders.
+    fn index_rows(&mut self) {
+        self.sorted = Default::default();
         // The separator cannot be typed, so a match never spans id and name.
         self.haystacks = self
             .rows
@@ -679,6 +685,12 @@ impl App {
 
     /// Re-sorts all rows and reapplies the filter, keeping the selected tenant selected.
     pub fn refresh_view(&mut self) {
+        // Each order is computed once per change of the rows, so `s` only swaps vectors.
+        if let Some(order) = &self.sorted[self.sort as usize] {
+            self.order.clone_from(order);
+            self.refilter();
+            return;
+        }
         let rows = &self.rows;
         self.order.clear();
         self.order.extend(0..rows.len());
@@ -702,6 +714,7 @@ impl App {
                     .then_with(|| rows[a].id.cmp(&rows[b].id))
             }),
         }
+        self.sorted[self.sort as usize] = Some(self.order.clone());
         self.refilter();
     }
 
@@ -802,7 +815,7 @@ impl App {
                         self.rows.push(row);
                     }
                 }
-                self.rebuild_haystacks();
+                self.index_rows();
                 self.recount();
                 self.refresh_view();
                 self.select_id(Some(&id));
