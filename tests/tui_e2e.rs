@@ -2,146 +2,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
+mod tui_pty;
 
 use common::{TestDb, bin};
-use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
-use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
+use portable_pty::CommandBuilder;
 use std::time::{Duration, Instant};
 use tenantctl::tenant::{self, NewTenant};
-
-/// Longest wait for the screen to show something.
-const WAIT: Duration = Duration::from_secs(10);
-
-/// A running console and the screen it drew, as a terminal would show it.
-struct Console {
-    master: Box<dyn MasterPty + Send>,
-    writer: Box<dyn Write + Send>,
-    child: Box<dyn Child + Send + Sync>,
-    parser: Arc<Mutex<vt100::Parser>>,
-}
-
-fn size(cols: u16, rows: u16) -> PtySize {
-    PtySize {
-        rows,
-        cols,
-        pixel_width: 0,
-        pixel_height: 0,
-    }
-}
-
-impl Console {
-    fn open(db: &TestDb, extra: &[&str]) -> Console {
-        let pair = native_pty_system().openpty(size(120, 36)).unwrap();
-        let mut cmd = CommandBuilder::new(bin());
-        cmd.args(extra);
-        cmd.env("TENANTCTL_CONFIG", db.config_file());
-        // The password goes through the environment, never argv.
-        cmd.env("PGPASSWORD", db.password());
-        cmd.env("TERM", "xterm-256color");
-        for var in ["PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "NO_COLOR"] {
-            cmd.env_remove(var);
-        }
-        let child = pair.slave.spawn_command(cmd).unwrap();
-        drop(pair.slave);
-        let parser = Arc::new(Mutex::new(vt100::Parser::new(36, 120, 0)));
-        let mut reader = pair.master.try_clone_reader().unwrap();
-        let sink = parser.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                sink.lock().unwrap().process(&buf[..n]);
-            }
-        });
-        let writer = pair.master.take_writer().unwrap();
-        Console {
-            master: pair.master,
-            writer,
-            child,
-            parser,
-        }
-    }
-
-    fn screen(&self) -> String {
-        self.parser.lock().unwrap().screen().contents()
-    }
-
-    /// Polls the screen until `pred` holds; fails with the screen after [`WAIT`].
-    fn wait_for(&self, what: &str, pred: impl Fn(&str) -> bool) {
-        let start = Instant::now();
-        loop {
-            let screen = self.screen();
-            if pred(&screen) {
-                return;
-            }
-            if start.elapsed() > WAIT {
-                panic!("timed out waiting for {what}; screen:\n{screen}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn wait_text(&self, text: &str) {
-        self.wait_for(text, |s| s.contains(text));
-    }
-
-    fn send(&mut self, bytes: &str) {
-        self.writer.write_all(bytes.as_bytes()).unwrap();
-        self.writer.flush().unwrap();
-    }
-
-    /// Esc, then a pause: a key right after a bare ESC byte would read as Alt+key.
-    fn esc(&mut self) {
-        self.send("\x1b");
-        std::thread::sleep(Duration::from_millis(150));
-    }
-
-    /// Types text one key at a time, as a person would.
-    fn type_text(&mut self, text: &str) {
-        for c in text.chars() {
-            self.send(&c.to_string());
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    fn resize(&mut self, cols: u16, rows: u16) {
-        self.parser
-            .lock()
-            .unwrap()
-            .screen_mut()
-            .set_size(rows, cols);
-        self.master.resize(size(cols, rows)).unwrap();
-    }
-
-    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            if start.elapsed() > WAIT {
-                let _ = self.child.kill();
-                panic!("the console did not exit; screen:\n{}", self.screen());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn in_alternate_screen(&self) -> bool {
-        self.parser.lock().unwrap().screen().alternate_screen()
-    }
-}
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-    }
-}
+use tui_pty::Console;
 
 async fn db_with_tenants(ids: &[&str]) -> (TestDb, tenantctl::session::Session) {
     let (db, session) = TestDb::bootstrapped().await;
@@ -299,32 +166,10 @@ async fn sigterm_restores_the_terminal() {
 #[test]
 fn demo_opens_the_console_and_cleans_up_on_quit() {
     let tmp = tempfile::tempdir().unwrap();
-    let pair = native_pty_system().openpty(size(120, 36)).unwrap();
     let mut cmd = CommandBuilder::new(bin());
     cmd.args(["demo", "--tenants", "3"]);
     cmd.env("TMPDIR", tmp.path());
-    cmd.env("TERM", "xterm-256color");
-    let child = pair.slave.spawn_command(cmd).unwrap();
-    drop(pair.slave);
-    let parser = Arc::new(Mutex::new(vt100::Parser::new(36, 120, 0)));
-    let mut reader = pair.master.try_clone_reader().unwrap();
-    let sink = parser.clone();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 8192];
-        while let Ok(n) = reader.read(&mut buf) {
-            if n == 0 {
-                break;
-            }
-            sink.lock().unwrap().process(&buf[..n]);
-        }
-    });
-    let writer = pair.master.take_writer().unwrap();
-    let mut c = Console {
-        master: pair.master,
-        writer,
-        child,
-        parser,
-    };
+    let mut c = Console::spawn(cmd);
     // Starting a cluster and three tenants takes longer than a screen update.
     let start = Instant::now();
     while !c.screen().contains("initech") {

@@ -44,13 +44,18 @@ impl ErrorText {
     pub fn from_error(e: &Error) -> ErrorText {
         let connection = match e {
             Error::Connect(_) => true,
-            Error::Db { source, .. } => matches!(
-                source,
-                sqlx::Error::Io(_)
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::WorkerCrashed
-            ),
+            Error::Db { source, .. } => {
+                matches!(
+                    source,
+                    sqlx::Error::Io(_)
+                        | sqlx::Error::PoolTimedOut
+                        | sqlx::Error::PoolClosed
+                        | sqlx::Error::WorkerCrashed
+                ) || crate::error::sqlstate(source).is_some_and(|code| {
+                    // Connection exceptions, and the server shutting down or starting up.
+                    code.starts_with("08") || matches!(code.as_str(), "57P01" | "57P02" | "57P03")
+                })
+            }
             _ => false,
         };
         ErrorText {
