@@ -146,20 +146,46 @@ async fn read_only_console_refuses_n() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigterm_restores_the_terminal() {
+async fn sigterm_and_sighup_restore_the_terminal() {
+    let (db, _session) = db_with_tenants(&["alpha"]).await;
+    for signal in [
+        nix::sys::signal::Signal::SIGTERM,
+        nix::sys::signal::Signal::SIGHUP,
+    ] {
+        let mut c = tokio::task::block_in_place(|| Console::open(&db, &[]));
+        tokio::task::block_in_place(|| {
+            c.wait_text("alpha Inc");
+            assert!(c.in_alternate_screen());
+            let pid = c.child.process_id().unwrap();
+            nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), signal).unwrap();
+            let status = c.wait_exit();
+            assert!(status.success(), "{signal}: {status:?}");
+            c.wait_for("the main screen back", |_| !c.in_alternate_screen());
+        });
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_color_means_no_colour_anywhere() {
     let (db, _session) = db_with_tenants(&["alpha"]).await;
     let mut c = tokio::task::block_in_place(|| Console::open(&db, &[]));
     tokio::task::block_in_place(|| {
         c.wait_text("alpha Inc");
-        let pid = c.child.process_id().unwrap();
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(pid as i32),
-            nix::sys::signal::Signal::SIGTERM,
-        )
-        .unwrap();
-        let status = c.wait_exit();
-        assert!(status.success(), "{status:?}");
-        c.wait_for("the main screen back", |_| !c.in_alternate_screen());
+        c.wait_text("● connected");
+        assert!(c.has_colour(), "colours by default");
+        c.send("q");
+        c.wait_exit();
+    });
+    let mut c = tokio::task::block_in_place(|| {
+        Console::open_with_env(&db, &["--read-only"], &[("NO_COLOR", "1")])
+    });
+    tokio::task::block_in_place(|| {
+        c.wait_text("alpha Inc");
+        c.wait_text("● connected");
+        c.wait_text("READ-ONLY");
+        assert!(!c.has_colour(), "NO_COLOR:\n{}", c.screen());
+        c.send("q");
+        c.wait_exit();
     });
 }
 

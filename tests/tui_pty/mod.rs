@@ -30,6 +30,11 @@ pub fn size(cols: u16, rows: u16) -> PtySize {
 impl Console {
     /// The console on `db`'s config, with `extra` arguments.
     pub fn open(db: &TestDb, extra: &[&str]) -> Console {
+        Console::open_with_env(db, extra, &[])
+    }
+
+    /// As [`Console::open`], with extra environment variables.
+    pub fn open_with_env(db: &TestDb, extra: &[&str], env: &[(&str, &str)]) -> Console {
         let mut cmd = CommandBuilder::new(bin());
         cmd.args(extra);
         cmd.env("TENANTCTL_CONFIG", db.config_file());
@@ -37,6 +42,9 @@ impl Console {
         cmd.env("PGPASSWORD", db.password());
         for var in ["PGHOST", "PGPORT", "PGUSER", "PGDATABASE", "NO_COLOR"] {
             cmd.env_remove(var);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
         }
         Console::spawn(cmd)
     }
@@ -143,5 +151,22 @@ impl Drop for Console {
         if let Ok(None) = self.child.try_wait() {
             let _ = self.child.kill();
         }
+    }
+}
+
+impl Console {
+    /// True when some cell on screen has a foreground or background colour.
+    pub fn has_colour(&self) -> bool {
+        let parser = self.parser.lock().unwrap();
+        let screen = parser.screen();
+        let (rows, cols) = screen.size();
+        (0..rows).any(|r| {
+            (0..cols).any(|c| {
+                screen.cell(r, c).is_some_and(|cell| {
+                    cell.fgcolor() != vt100::Color::Default
+                        || cell.bgcolor() != vt100::Color::Default
+                })
+            })
+        })
     }
 }
