@@ -131,17 +131,18 @@ async fn read_only_console_refuses_n() {
     tokio::task::block_in_place(|| {
         c.wait_text("alpha Inc");
         c.wait_text("READ-ONLY");
-        assert!(
-            !c.screen().contains("n new"),
-            "write keys hidden from the footer"
-        );
+        c.wait_for("the footer", |s| s.lines().any(|l| l.contains("? help")));
+        let screen = c.screen();
+        let footer = screen.lines().find(|l| l.contains("? help")).unwrap();
+        assert!(footer.contains("/ filter"), "{footer}");
+        assert!(!footer.contains("n new"), "write keys hidden: {footer}");
         c.send("n");
         c.wait_text("read-only console");
         assert!(!c.screen().contains("New tenant"));
         c.send("\x03");
         let status = c.wait_exit();
         assert!(status.success(), "{status:?}");
-        assert!(!c.in_alternate_screen());
+        c.wait_for("the main screen back", |_| !c.in_alternate_screen());
     });
 }
 
