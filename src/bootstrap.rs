@@ -158,8 +158,7 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
         let vars = names.template_vars();
         for (version, template) in STEPS.iter().filter(|(v, _)| *v > from_version) {
             let sql = vars.render(template)?;
-            sqlx::raw_sql(&sql)
-                .execute(&mut *tx)
+            crate::session::run_script(&mut tx, &sql)
                 .await
                 .map_err(Error::db(format!("init: bootstrap step {version}")))?;
         }

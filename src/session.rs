@@ -120,3 +120,11 @@ impl Session {
         }
     }
 }
+
+/// Runs a multi-statement script: a `&str` without arguments goes over the simple query
+/// protocol, as `raw_sql` would, but `raw_sql`'s future fails rustc's higher-ranked `Send`
+/// check, and the console spawns provisioning and migration on tasks.
+pub async fn run_script(conn: &mut sqlx::PgConnection, sql: &str) -> Result<(), sqlx::Error> {
+    sqlx::Executor::execute(conn, sql).await?;
+    Ok(())
+}

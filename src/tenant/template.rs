@@ -41,10 +41,14 @@ pub(crate) async fn apply(
         .execute(&mut *conn)
         .await
         .map_err(Error::db(format!("{action} {id}: setting search_path")))?;
-    for (version, sql) in VERSIONS.iter().filter(|(v, _)| *v > from && *v <= to) {
+    let steps: Vec<(i32, &str)> = VERSIONS
+        .iter()
+        .copied()
+        .filter(|(v, _)| *v > from && *v <= to)
+        .collect();
+    for (version, sql) in steps {
         let sql = vars.render(sql)?;
-        sqlx::raw_sql(&sql)
-            .execute(&mut *conn)
+        crate::session::run_script(conn, &sql)
             .await
             .map_err(Error::db(format!(
                 "{action} {id}: template version {version}"
@@ -52,8 +56,7 @@ pub(crate) async fn apply(
     }
     enable_rls_everywhere(conn, &schema, id, action).await?;
     let grants = vars.render(GRANTS)?;
-    sqlx::raw_sql(&grants)
-        .execute(&mut *conn)
+    crate::session::run_script(conn, &grants)
         .await
         .map_err(Error::db(format!("{action} {id}: granting privileges")))?;
     sqlx::query("SET LOCAL search_path = DEFAULT")

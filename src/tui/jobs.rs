@@ -121,7 +121,7 @@ impl Jobs {
                 });
             }
             Effect::Create(new) => {
-                spawn_unsend(move || async move {
+                tokio::spawn(async move {
                     let result = core::create(&s, &new).await.map_err(err);
                     send(Action::Saved {
                         op: WriteOp::Create,
@@ -165,24 +165,11 @@ impl Jobs {
                         forward(Action::Migrate(p));
                     }
                 });
-                spawn_unsend(move || async move {
+                tokio::spawn(async move {
                     let result = core::migrate(&s, ids, ptx, cancel).await.map_err(err);
                     send(Action::MigrateDone(result));
                 });
             }
         }
     }
-}
-
-/// Runs the future `make` builds on a blocking thread, driven by this runtime's I/O.
-/// For core futures whose `Send`-ness rustc cannot prove (the known higher-ranked lifetime
-/// limitation with sqlx executor borrows, hit by `tenant::create` and `tenant::migrate`):
-/// the future is built and polled on that one thread, so it never has to be `Send`.
-fn spawn_unsend<F, Fut>(make: F)
-where
-    F: FnOnce() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()>,
-{
-    let handle = tokio::runtime::Handle::current();
-    tokio::task::spawn_blocking(move || handle.block_on(make()));
 }
