@@ -134,7 +134,7 @@ impl Cluster {
         let mut cluster = Cluster {
             root,
             port: 0,
-            password: Secret::new(random_password()),
+            password: Secret::random(),
             server: None,
             watchdog: None,
             bindir,
@@ -384,15 +384,6 @@ if [ -d "$3" ]; then kill -QUIT "$2" 2>/dev/null; i=0; while kill -0 "$2" 2>/dev
 fn free_port() -> std::io::Result<u16> {
     let l = std::net::TcpListener::bind(("127.0.0.1", 0))?;
     Ok(l.local_addr()?.port())
-}
-
-fn random_password() -> String {
-    use rand::Rng;
-    rand::rng()
-        .sample_iter(rand::distr::Alphanumeric)
-        .take(32)
-        .map(char::from)
-        .collect()
 }
 
 fn last_lines(text: &str, n: usize) -> String {

@@ -23,6 +23,18 @@ impl Secret {
     pub fn new(s: impl Into<String>) -> Secret {
         Secret(s.into())
     }
+    /// A fresh random password (32 alphanumerics), for throwaway clusters and the demo.
+    pub fn random() -> Secret {
+        use rand::Rng;
+        Secret(
+            rand::rng()
+                .sample_iter(rand::distr::Alphanumeric)
+                .take(32)
+                .map(char::from)
+                .collect(),
+        )
+    }
+
     /// The password itself, for the one place that must hand it on.
     pub fn expose(&self) -> &str {
         &self.0

@@ -79,7 +79,7 @@ pub async fn prepare(cluster: &Cluster, tenants: usize, read_only: bool) -> Resu
         1,
     )
     .await?;
-    let admin_password = Secret::new(random_password());
+    let admin_password = Secret::random();
     bootstrap::init(
         &superuser,
         &InitOptions {
@@ -197,13 +197,4 @@ impl ExitSignals {
             _ = recv(hup) => {}
         }
     }
-}
-
-fn random_password() -> String {
-    use rand::Rng;
-    rand::rng()
-        .sample_iter(rand::distr::Alphanumeric)
-        .take(32)
-        .map(char::from)
-        .collect()
 }
