@@ -211,3 +211,14 @@ async fn bad_tenant_ids_are_refused_with_the_rule() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("KEY=VALUE"));
 }
+
+#[test]
+fn the_console_without_a_terminal_points_to_the_subcommands() {
+    let out = run(&[], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains("needs a terminal") && err.contains("tenant list"),
+        "{err}"
+    );
+}

@@ -171,6 +171,12 @@ async fn run(cli: Cli) -> u8 {
         let ctx = Context::new(&cli)?;
         match &cli.command {
             None => {
+                use std::io::IsTerminal;
+                if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+                    return Err(Error::Invalid(
+                        "the console needs a terminal; in scripts use a subcommand, e.g. `tenantctl tenant list --format json` (see --help)".into(),
+                    ));
+                }
                 let session = ctx.session().await?;
                 crate::tui::run(session, ctx.profile_name.clone()).await
             }
