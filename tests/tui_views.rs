@@ -153,6 +153,19 @@ fn read_only_console() {
 }
 
 #[test]
+fn header_gives_way_by_priority_on_a_narrow_terminal() {
+    // The profile goes first, then "PostgreSQL" shortens to "PG"; the read-only badge,
+    // the target and the server version stay whole at 80 columns.
+    let mut app = app_with(rows(), true);
+    app.profile = "production-eu-west".into();
+    if let Load::Ready(s) = &mut app.server {
+        s.server_version = "15.18 (Ubuntu 15.18-1.pgdg22.04+1)".into();
+        s.in_recovery = true;
+    }
+    snap("header_priority", &app);
+}
+
+#[test]
 fn connection_lost_header() {
     let mut app = app();
     app.conn = Conn::Down {

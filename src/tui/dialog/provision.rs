@@ -135,11 +135,19 @@ impl ProvisionDialog {
         for (i, a) in [(0, f0), (1, f1), (2, f2)] {
             field::render(frame, a, FIELDS[i], &self.inputs[i], self.focus == i, theme);
         }
-        let check_line = match &self.check {
-            Ok(derived) => Line::from(Span::styled(format!("  ✓ {derived}"), theme.good())),
-            Err(rule) => Line::from(Span::styled(format!("  ✗ {rule}"), theme.warn())),
+        // The mark sits in its own column so that a rule long enough to wrap continues
+        // under its first word, not at the dialog's border.
+        let (mark, text, style) = match &self.check {
+            Ok(derived) => ("  ✓ ", derived, theme.good()),
+            Err(rule) => ("  ✗ ", rule, theme.warn()),
         };
-        frame.render_widget(Paragraph::new(check_line).wrap(Wrap { trim: false }), check);
+        let [mark_area, text_area] =
+            Layout::horizontal([Constraint::Length(4), Constraint::Min(0)]).areas(check);
+        frame.render_widget(Paragraph::new(Span::styled(mark, style)), mark_area);
+        frame.render_widget(
+            Paragraph::new(Span::styled(text.as_str(), style)).wrap(Wrap { trim: false }),
+            text_area,
+        );
         frame.render_widget(
             Paragraph::new(Span::styled(
                 "  config: space-separated KEY=VALUE (JSON values allowed)",

@@ -11,29 +11,55 @@ use ratatui::widgets::Paragraph;
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let sep = || Span::styled(" │ ", t.dim());
-    let version = match &app.server {
+    let (version, short) = match &app.server {
         Load::Ready(s) => {
             let v = s.server_version.split_whitespace().next().unwrap_or("?");
             let recovery = if s.in_recovery { " (standby)" } else { "" };
-            format!("PostgreSQL {v}{recovery}")
+            (
+                format!("PostgreSQL {v}{recovery}"),
+                format!("PG {v}{recovery}"),
+            )
         }
-        Load::Failed(_) => "PostgreSQL ?".into(),
-        _ => format!("{} connecting", app.spinner()),
+        Load::Failed(_) => ("PostgreSQL ?".into(), "PG ?".into()),
+        _ => {
+            let connecting = format!("{} connecting", app.spinner());
+            (connecting.clone(), connecting)
+        }
     };
-    // The badge comes first so that no terminal width can cut it off.
-    let mut first = Vec::new();
-    if app.read_only {
-        first.push(Span::styled(" READ-ONLY ", t.badge()));
-    }
-    first.extend([
-        Span::styled(" tenantctl", t.title()),
-        sep(),
-        Span::raw(format!("profile {}", app.profile)),
-        sep(),
-        Span::raw(app.target.clone()),
-        sep(),
-        Span::raw(version),
-    ]);
+    // What must survive any width: the badge (first, so nothing can cut it off), where you
+    // are connected, and the server version. The rest gives way in order: the profile name,
+    // then "PostgreSQL" for "PG", then the program's name; only then does the line clip.
+    let first_line = |title: bool, profile: bool, version: &str| {
+        let mut spans = Vec::new();
+        if app.read_only {
+            spans.push(Span::styled(" READ-ONLY ", t.badge()));
+        }
+        if title {
+            spans.extend([Span::styled(" tenantctl", t.title()), sep()]);
+        } else {
+            spans.push(Span::raw(" "));
+        }
+        if profile {
+            spans.extend([Span::raw(format!("profile {}", app.profile)), sep()]);
+        }
+        spans.extend([
+            Span::raw(app.target.clone()),
+            sep(),
+            Span::raw(version.to_string()),
+        ]);
+        Line::from(spans)
+    };
+    let width = usize::from(area.width);
+    let ladder = [
+        (true, true, &version),
+        (true, false, &version),
+        (true, false, &short),
+    ];
+    let first = ladder
+        .into_iter()
+        .map(|(title, profile, v)| first_line(title, profile, v))
+        .find(|line| line.width() <= width)
+        .unwrap_or_else(|| first_line(false, false, &short));
     let conn = match &app.conn {
         Conn::Up if app.loading() => Span::styled(format!(" {} loading", app.spinner()), t.warn()),
         Conn::Up => Span::styled(" ● connected", t.good()),
@@ -78,8 +104,5 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             second.push(Span::styled(format!(" {name} "), t.dim()));
         }
     }
-    frame.render_widget(
-        Paragraph::new(vec![Line::from(first), Line::from(second)]),
-        area,
-    );
+    frame.render_widget(Paragraph::new(vec![first, Line::from(second)]), area);
 }

@@ -1,0 +1,105 @@
+//! The link to the database: heartbeat, loss, reconnection with backoff, and the reload
+//! once it is back.
+
+use super::{App, Effect, ErrorText, Flash, JobKind, Load, Screen};
+use crate::catalog::ServerSummary;
+use std::time::{Duration, Instant};
+
+/// How often a live connection is checked, so a drop shows without a keypress.
+pub(super) const HEARTBEAT: Duration = Duration::from_secs(10);
+/// Longest wait between reconnection attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// The state of the link to the database.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Conn {
+    Up,
+    /// Lost; the next attempt is due at `retry_at`.
+    Down {
+        error: String,
+        attempt: u32,
+        retry_at: Instant,
+    },
+}
+
+impl App {
+    /// Reports an error; a lost connection switches to reconnecting with backoff.
+    pub(super) fn fail(&mut self, e: ErrorText) -> Vec<Effect> {
+        if e.connection {
+            let attempt = match &self.conn {
+                Conn::Down { attempt, .. } => attempt + 1,
+                Conn::Up => 1,
+            };
+            let backoff = Duration::from_secs(1u64 << attempt.min(5)).min(MAX_BACKOFF);
+            self.conn = Conn::Down {
+                error: e.message,
+                attempt,
+                retry_at: self.now + backoff,
+            };
+        } else {
+            self.flash = Some(Flash {
+                text: match e.hint {
+                    Some(h) => format!("{} — {h}", e.message),
+                    None => e.message,
+                },
+                error: true,
+            });
+        }
+        Vec::new()
+    }
+
+    pub(super) fn on_tick(&mut self, now: Instant) -> Vec<Effect> {
+        self.now = now;
+        self.ticks = self.ticks.wrapping_add(1);
+        let mut effects = Vec::new();
+        match &self.conn {
+            Conn::Down { retry_at, .. } if now >= *retry_at => {
+                // Push the next attempt out until this one answers.
+                if let Conn::Down { retry_at, .. } = &mut self.conn {
+                    *retry_at = now + MAX_BACKOFF;
+                }
+                effects.push(Effect::LoadServer);
+            }
+            Conn::Up if now >= self.next_heartbeat => {
+                self.next_heartbeat = now + HEARTBEAT;
+                effects.push(Effect::LoadServer);
+            }
+            _ => {}
+        }
+        if self.detail_due.is_some_and(|due| now >= due) {
+            self.detail_due = None;
+            effects.extend(self.load_detail());
+        }
+        effects
+    }
+
+    pub(super) fn on_server(&mut self, r: Result<ServerSummary, ErrorText>) -> Vec<Effect> {
+        match r {
+            Ok(s) => {
+                self.server = Load::Ready(s);
+                if matches!(self.conn, Conn::Down { .. }) {
+                    // Back: reload what may have changed while away.
+                    self.conn = Conn::Up;
+                    self.flash("connection restored".into(), false);
+                    return self.reload();
+                }
+                Vec::new()
+            }
+            Err(e) => {
+                if !matches!(self.server, Load::Ready(_)) {
+                    self.server = Load::Failed(e.clone());
+                }
+                self.fail(e)
+            }
+        }
+    }
+
+    pub(super) fn reload(&mut self) -> Vec<Effect> {
+        self.tenants = Load::Loading;
+        let mut effects = vec![Effect::Cancel(JobKind::Sizes), Effect::LoadTenants];
+        if self.screen == Screen::Activity {
+            effects.push(Effect::LoadActivity);
+        }
+        effects
+    }
+}

@@ -1,0 +1,86 @@
+//! Dialogs: keys while one is open, what its submission starts, and the answer to a write.
+
+use super::{App, Effect, ErrorText, Progress, WriteOp};
+use crate::catalog::TenantRow;
+use crate::tui::dialog::{Dialog, Outcome};
+use crate::tui::keymap::Command;
+use crossterm::event::KeyEvent;
+
+impl App {
+    pub(super) fn on_dialog_key(&mut self, cmd: Option<Command>, key: KeyEvent) -> Vec<Effect> {
+        let names = &self.names;
+        let outcome = match self.dialog.as_mut() {
+            Some(Dialog::Provision(d)) => d.handle(cmd, &key, names),
+            Some(Dialog::Edit(d)) => d.handle(cmd, &key),
+            Some(Dialog::Confirm(d)) => d.handle(cmd),
+            None => Outcome::Stay,
+        };
+        match outcome {
+            Outcome::Stay => Vec::new(),
+            Outcome::Cancel => {
+                self.dialog = None;
+                Vec::new()
+            }
+            Outcome::Submit(Effect::Migrate(ids)) => {
+                // Migration is long: it runs behind a progress bar, not inside the dialog.
+                self.dialog = None;
+                self.migrate = Some(Progress {
+                    label: "migrating".into(),
+                    done: 0,
+                    total: ids.as_ref().map_or(self.totals.tenants, Vec::len),
+                    failures: 0,
+                });
+                vec![Effect::Migrate(ids)]
+            }
+            Outcome::Submit(effect) => vec![effect],
+        }
+    }
+
+    pub(super) fn on_saved(
+        &mut self,
+        op: WriteOp,
+        result: Result<TenantRow, ErrorText>,
+    ) -> Vec<Effect> {
+        match result {
+            Ok(row) => {
+                self.dialog = None;
+                let id = row.id.clone();
+                let verb = match op {
+                    WriteOp::Create => "created",
+                    WriteOp::Edit => "saved",
+                    WriteOp::Suspend => "suspended",
+                    WriteOp::Resume => "resumed",
+                };
+                self.flash(format!("{verb} tenant {id}"), false);
+                match self.by_id.get(&id) {
+                    Some(&i) => {
+                        if let Some(slot) = self.rows.get_mut(i) {
+                            *slot = row;
+                        }
+                    }
+                    None => {
+                        self.by_id.insert(id.clone(), self.rows.len());
+                        self.rows.push(row);
+                    }
+                }
+                self.index_rows();
+                self.recount();
+                self.refresh_view();
+                self.select_id(Some(&id));
+                self.load_detail()
+            }
+            Err(e) => match self.dialog.as_mut() {
+                // The dialog stays open with its input, showing the core's error.
+                Some(d) => {
+                    d.fail(e.clone());
+                    if e.connection {
+                        self.fail(e)
+                    } else {
+                        Vec::new()
+                    }
+                }
+                None => self.fail(e),
+            },
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! What a task hands back: a value being loaded, or an error made displayable.
+
+use crate::error::Error;
+use crate::tui::theme::Theme;
+use ratatui::text::{Line, Span};
+
+/// A core error made displayable and cloneable: cause, hint, and whether the link died.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ErrorText {
+    pub message: String,
+    pub hint: Option<String>,
+    /// The connection was lost (reconnect with backoff rather than just report).
+    pub connection: bool,
+}
+
+impl ErrorText {
+    /// From a core error.
+    pub fn from_error(e: &Error) -> ErrorText {
+        let connection = match e {
+            Error::Connect(_) => true,
+            Error::Db { source, .. } => {
+                matches!(
+                    source,
+                    sqlx::Error::Io(_)
+                        | sqlx::Error::PoolTimedOut
+                        | sqlx::Error::PoolClosed
+                        | sqlx::Error::WorkerCrashed
+                ) || crate::error::sqlstate(source).is_some_and(|code| {
+                    // Connection exceptions, and the server shutting down or starting up.
+                    code.starts_with("08") || matches!(code.as_str(), "57P01" | "57P02" | "57P03")
+                })
+            }
+            _ => false,
+        };
+        ErrorText {
+            message: e.to_string(),
+            hint: e.hint(),
+            connection,
+        }
+    }
+
+    /// A message of the console itself (validation).
+    pub fn plain(message: String) -> ErrorText {
+        ErrorText {
+            message,
+            hint: None,
+            connection: false,
+        }
+    }
+
+    /// One line: `✗ cause — hint`.
+    pub fn line(&self, theme: &Theme) -> Line<'static> {
+        let mut spans = vec![Span::styled(format!("✗ {}", self.message), theme.bad())];
+        if let Some(h) = &self.hint {
+            spans.push(Span::styled(format!(" — {h}"), theme.dim()));
+        }
+        Line::from(spans)
+    }
+}
+
+/// Something loaded on a task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Load<T> {
+    Idle,
+    Loading,
+    Ready(T),
+    Failed(ErrorText),
+}
+
+impl<T> Load<T> {
+    /// The value, when ready.
+    pub fn ready(&self) -> Option<&T> {
+        match self {
+            Load::Ready(v) => Some(v),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,369 @@
+//! The console's state, the [`Action`]s that change it, and [`App::update`].
+//!
+//! `update` is the only place state changes. It never awaits and never touches the
+//! database: it returns [`Effect`]s, which `jobs` runs on tokio tasks and answers with
+//! more `Action`s. That keeps it testable with plain key sequences.
+//!
+//! The state, the enums and the dispatcher live here; what each action does lives in a
+//! module named after what it handles:
+//!
+//! - `keys`: keys by context (help, palette, filter) and the palette's commands;
+//! - `commands`: commands of the main screens, with the read-only guard;
+//! - `dialogs`: keys in a dialog, its submission, and the answer to a write;
+//! - `results`: answers from the read jobs (registry, sizes, detail, activity, migrate);
+//! - `connection`: heartbeat, loss and reconnection with backoff;
+//! - `list`: the tenant list's sort orders, filter and selection;
+//! - `load`: [`Load`] and [`ErrorText`], what a task hands back.
+
+mod commands;
+mod connection;
+mod dialogs;
+mod keys;
+mod list;
+mod load;
+mod results;
+
+pub use connection::Conn;
+use connection::HEARTBEAT;
+pub use list::{SortKey, Totals};
+pub use load::{ErrorText, Load};
+
+use super::core::{Deviation, MigrateProgress, NewTenant, TenantChange};
+use super::dialog::{Dialog, Palette};
+use super::keymap::Context;
+use super::theme::Theme;
+use crate::catalog::{Drift, GrantMatrix, SchemaSize, ServerSummary, TenantRow, TenantStatus};
+use crate::journal::LogEntry;
+use crate::names::NamingPolicy;
+use crossterm::event::{KeyEvent, KeyEventKind};
+use ratatui::style::Style;
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+use tui_input::Input;
+
+/// How long the selection must rest before the detail panes load (holding ↓ stays cheap).
+const DETAIL_DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// Which full view is showing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    Tenants,
+    Detail,
+    Activity,
+    Audit,
+    Backups,
+}
+
+/// Panes of the tenants screen, in Tab order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pane {
+    Tenants,
+    Schema,
+    Grants,
+}
+
+/// A one-line message under the panes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flash {
+    pub text: String,
+    pub error: bool,
+}
+
+/// The selected tenant's schema and grants.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Detail {
+    pub id: String,
+    pub schema: Load<SchemaSize>,
+    pub grants: Load<GrantMatrix>,
+    pub deviations: Vec<Deviation>,
+}
+
+/// A long job with progress, cancellable with Esc.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    pub label: String,
+    pub done: usize,
+    pub total: usize,
+    pub failures: usize,
+}
+
+/// Long jobs the user can cancel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    Sizes,
+    Migrate,
+}
+
+/// Which write a result belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOp {
+    Create,
+    Edit,
+    Suspend,
+    Resume,
+}
+
+/// Everything that can happen to the console: keys, time, and job results.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Key(KeyEvent),
+    Resize(u16, u16),
+    Tick(Instant),
+    /// SIGTERM, SIGHUP: leave cleanly.
+    Quit,
+    Server(Result<ServerSummary, ErrorText>),
+    Tenants(Result<Vec<TenantRow>, ErrorText>),
+    /// A chunk of measured sizes (schema, bytes); `done` of `total` schemas measured.
+    Sizes {
+        sizes: Vec<(String, i64)>,
+        done: usize,
+        total: usize,
+    },
+    SizesFailed(ErrorText),
+    Detail {
+        id: String,
+        schema: Result<SchemaSize, ErrorText>,
+        grants: Result<GrantMatrix, ErrorText>,
+        deviations: Vec<Deviation>,
+    },
+    Activity(Result<Vec<LogEntry>, ErrorText>),
+    Saved {
+        op: WriteOp,
+        result: Result<TenantRow, ErrorText>,
+    },
+    Migrate(MigrateProgress),
+    MigrateDone(Result<String, ErrorText>),
+}
+
+/// Work `update` asks for; `jobs` runs it on a task.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    LoadServer,
+    LoadTenants,
+    /// Measure these schemas exactly, streaming chunks back as [`Action::Sizes`].
+    ExactSizes(Vec<String>),
+    LoadDetail {
+        id: String,
+        schema: String,
+    },
+    LoadActivity,
+    Create(NewTenant),
+    Set {
+        id: String,
+        change: TenantChange,
+    },
+    Suspend(String),
+    Resume(String),
+    Migrate(Option<Vec<String>>),
+    Cancel(JobKind),
+}
+
+/// The console's whole state.
+#[derive(Debug)]
+pub struct App {
+    pub profile: String,
+    /// `role@host:port/db`.
+    pub target: String,
+    pub read_only: bool,
+    pub names: NamingPolicy,
+    pub theme: Theme,
+    pub server: Load<ServerSummary>,
+    pub conn: Conn,
+    pub tenants: Load<()>,
+    /// The registry rows; never cloned for filtering or sorting.
+    pub rows: Vec<TenantRow>,
+    /// Indices into `rows` in the current sort order, unfiltered.
+    pub order: Vec<usize>,
+    /// `order` for each sort key, kept until the rows change.
+    sorted: [Option<Vec<usize>>; 4],
+    /// Per row, `id` and `name` lowercased, built once per load so a filter keystroke is
+    /// one substring search per row.
+    haystacks: Vec<String>,
+    /// `order` filtered: what the list shows.
+    pub visible: Vec<usize>,
+    /// Position in `visible` of the selected row.
+    pub selected: usize,
+    /// First visible row of the list; adjusted while drawing to keep the selection in view.
+    pub offset: Cell<usize>,
+    /// Rows the list showed last frame: the page for PgUp/PgDn.
+    pub page: Cell<usize>,
+    pub sort: SortKey,
+    pub filter: Input,
+    pub filtering: bool,
+    pub focus: Pane,
+    pub screen: Screen,
+    pub detail: Option<Detail>,
+    /// Scroll of the schema and grants panes.
+    pub pane_scroll: [u16; 2],
+    pub activity: Load<Vec<LogEntry>>,
+    pub activity_selected: usize,
+    /// First visible row of the activity list (see `offset`).
+    pub activity_offset: Cell<usize>,
+    pub dialog: Option<Dialog>,
+    pub palette: Option<Palette>,
+    pub help: bool,
+    pub flash: Option<Flash>,
+    pub sizes: Option<Progress>,
+    pub migrate: Option<Progress>,
+    /// Sum of sizes, count of registered tenants, and rows with drift.
+    pub totals: Totals,
+    /// Biggest tenants for the chart: (id, bytes), largest first.
+    pub top: Vec<(String, i64)>,
+    pub ticks: u64,
+    pub now: Instant,
+    detail_due: Option<Instant>,
+    next_heartbeat: Instant,
+    by_id: HashMap<String, usize>,
+    pub quit: bool,
+}
+
+impl App {
+    /// A console about to load; call [`App::start`] for its first effects.
+    pub fn new(
+        profile: String,
+        target: String,
+        read_only: bool,
+        names: NamingPolicy,
+        theme: Theme,
+    ) -> App {
+        let now = Instant::now();
+        App {
+            profile,
+            target,
+            read_only,
+            names,
+            theme,
+            server: Load::Idle,
+            conn: Conn::Up,
+            tenants: Load::Idle,
+            rows: Vec::new(),
+            order: Vec::new(),
+            sorted: Default::default(),
+            haystacks: Vec::new(),
+            visible: Vec::new(),
+            selected: 0,
+            offset: Cell::new(0),
+            page: Cell::new(10),
+            sort: SortKey::Id,
+            filter: Input::default(),
+            filtering: false,
+            focus: Pane::Tenants,
+            screen: Screen::Tenants,
+            detail: None,
+            pane_scroll: [0, 0],
+            activity: Load::Idle,
+            activity_selected: 0,
+            activity_offset: Cell::new(0),
+            dialog: None,
+            palette: None,
+            help: false,
+            flash: None,
+            sizes: None,
+            migrate: None,
+            totals: Totals::default(),
+            top: Vec::new(),
+            ticks: 0,
+            now,
+            detail_due: None,
+            next_heartbeat: now + HEARTBEAT,
+            by_id: HashMap::new(),
+            quit: false,
+        }
+    }
+
+    /// The first loads: server facts and the registry.
+    pub fn start(&mut self) -> Vec<Effect> {
+        self.server = Load::Loading;
+        self.tenants = Load::Loading;
+        vec![Effect::LoadServer, Effect::LoadTenants]
+    }
+
+    /// Where the keyboard is.
+    pub fn context(&self) -> Context {
+        if self.help {
+            Context::Help
+        } else if self.palette.is_some() {
+            Context::Palette
+        } else if let Some(d) = &self.dialog {
+            d.context()
+        } else if self.filtering {
+            Context::Filter
+        } else {
+            match self.screen {
+                Screen::Tenants => Context::Tenants,
+                Screen::Detail => Context::Detail,
+                Screen::Activity | Screen::Audit | Screen::Backups => Context::Activity,
+            }
+        }
+    }
+
+    /// The selected registry row.
+    pub fn selected_row(&self) -> Option<&TenantRow> {
+        self.visible
+            .get(self.selected)
+            .and_then(|&i| self.rows.get(i))
+    }
+
+    /// True while anything is loading (for the spinner).
+    pub fn loading(&self) -> bool {
+        matches!(self.tenants, Load::Loading)
+            || matches!(self.server, Load::Loading)
+            || self.sizes.is_some()
+            || self.migrate.is_some()
+            || self.dialog.as_ref().is_some_and(Dialog::busy)
+            || self.detail.as_ref().is_some_and(|d| {
+                matches!(d.schema, Load::Loading) || matches!(d.grants, Load::Loading)
+            })
+    }
+
+    /// The spinner's current frame.
+    pub fn spinner(&self) -> &'static str {
+        const FRAMES: [&str; 10] = ["⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"];
+        FRAMES[(self.ticks % FRAMES.len() as u64) as usize]
+    }
+
+    /// Applies one action; returns the jobs to start.
+    /// Applies one action; returns the jobs to start.
+    pub fn update(&mut self, action: Action) -> Vec<Effect> {
+        match action {
+            Action::Key(key) if key.kind != KeyEventKind::Release => self.on_key(key),
+            Action::Key(_) | Action::Resize(..) => Vec::new(),
+            Action::Tick(now) => self.on_tick(now),
+            Action::Quit => {
+                self.quit = true;
+                Vec::new()
+            }
+            Action::Server(r) => self.on_server(r),
+            Action::Tenants(r) => self.on_tenants(r),
+            Action::Sizes { sizes, done, total } => self.on_sizes(sizes, done, total),
+            Action::SizesFailed(e) => {
+                self.sizes = None;
+                self.fail(e)
+            }
+            Action::Detail {
+                id,
+                schema,
+                grants,
+                deviations,
+            } => self.on_detail(id, schema, grants, deviations),
+            Action::Activity(r) => self.on_activity(r),
+            Action::Saved { op, result } => self.on_saved(op, result),
+            Action::Migrate(p) => self.on_migrate(p),
+            Action::MigrateDone(r) => self.on_migrate_done(r),
+        }
+    }
+
+    pub(super) fn flash(&mut self, text: String, error: bool) {
+        self.flash = Some(Flash { text, error });
+    }
+
+    /// Style for a row's status word (the word carries the meaning; colour only repeats it).
+    pub fn status_style(&self, row: &TenantRow) -> Style {
+        match (row.drift, row.status) {
+            (Drift::None, TenantStatus::Active) => self.theme.text(),
+            (Drift::None, _) => self.theme.warn(),
+            _ => self.theme.bad(),
+        }
+    }
+}
