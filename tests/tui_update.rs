@@ -5,10 +5,10 @@ mod tui_fixture;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::time::Duration;
+use tenantctl::tenant::NewTenant;
 use tenantctl::tui::app::{
     Action, Conn, Effect, ErrorText, JobKind, Load, Progress, Screen, SortKey, WriteOp,
 };
-use tenantctl::tui::core::NewTenant;
 use tenantctl::tui::dialog::{Dialog, Pending};
 use tenantctl::tui::keymap::{self, Context};
 use tui_fixture::*;
@@ -284,7 +284,7 @@ fn migrate_shows_progress_and_esc_cancels() {
     assert_eq!(effects, [Effect::Migrate(Some(vec!["acme".into()]))]);
     assert!(app.dialog.is_none());
     assert!(app.migrate.is_some());
-    app.update(Action::Migrate(tenantctl::tui::core::MigrateProgress {
+    app.update(Action::Migrate(tenantctl::tenant::MigrateProgress {
         done: 1,
         total: 1,
         tenant: "acme".into(),

@@ -166,26 +166,7 @@ async fn migrate(ctx: &Context, id: Option<&str>, all: bool) -> Result<u8> {
     match ctx.format {
         Format::Json => output::print_json(&report)?,
         Format::Text => {
-            let migrated = report
-                .outcomes
-                .iter()
-                .filter(|o| o.result == "migrated")
-                .count();
-            let current = report
-                .outcomes
-                .iter()
-                .filter(|o| o.result == "current")
-                .count();
-            println!(
-                "template v{}: {migrated} migrated, {current} already current, {} failed{}",
-                report.target_version,
-                report.failures(),
-                if report.cancelled {
-                    " (cancelled; rerun to continue)"
-                } else {
-                    ""
-                }
-            );
+            println!("{}", report.summary());
         }
     }
     if report.failures() > 0 {

@@ -41,12 +41,30 @@ pub struct MigrateReport {
 }
 
 impl MigrateReport {
+    /// Tenants whose result was `result` (`migrated`, `current` or `failed`).
+    pub fn count(&self, result: &str) -> usize {
+        self.outcomes.iter().filter(|o| o.result == result).count()
+    }
+
     /// Tenants that failed.
     pub fn failures(&self) -> usize {
-        self.outcomes
-            .iter()
-            .filter(|o| o.result == "failed")
-            .count()
+        self.count("failed")
+    }
+
+    /// One line: how many were migrated, already current and failed.
+    pub fn summary(&self) -> String {
+        format!(
+            "template v{}: {} migrated, {} already current, {} failed{}",
+            self.target_version,
+            self.count("migrated"),
+            self.count("current"),
+            self.failures(),
+            if self.cancelled {
+                " (cancelled; rerun to continue)"
+            } else {
+                ""
+            }
+        )
     }
 }
 

@@ -2,10 +2,10 @@
 //! back with an [`Action`]; it never sees the state. Cancellable jobs hold a token.
 
 use super::app::{Action, Effect, ErrorText, JobKind, WriteOp};
-use super::core;
 use crate::catalog;
 use crate::journal;
 use crate::session::Session;
+use crate::tenant;
 use std::collections::HashMap;
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
@@ -102,7 +102,7 @@ impl Jobs {
                         catalog::grant_matrix(&s, &schema)
                     );
                     let deviations = match (&tables, &grants) {
-                        (Ok(t), Ok(g)) => core::policy_deviations(&s.names, &id, g, t),
+                        (Ok(t), Ok(g)) => crate::policy::policy_deviations(&s.names, &id, g, t),
                         _ => Vec::new(),
                     };
                     send(Action::Detail {
@@ -122,7 +122,7 @@ impl Jobs {
             }
             Effect::Create(new) => {
                 tokio::spawn(async move {
-                    let result = core::create(&s, &new).await.map_err(err);
+                    let result = tenant::create(&s, &new).await.map_err(err);
                     send(Action::Saved {
                         op: WriteOp::Create,
                         result,
@@ -131,7 +131,7 @@ impl Jobs {
             }
             Effect::Set { id, change } => {
                 tokio::spawn(async move {
-                    let result = core::set(&s, &id, &change).await.map_err(err);
+                    let result = tenant::set(&s, &id, &change).await.map_err(err);
                     send(Action::Saved {
                         op: WriteOp::Edit,
                         result,
@@ -140,7 +140,7 @@ impl Jobs {
             }
             Effect::Suspend(id) => {
                 tokio::spawn(async move {
-                    let result = core::suspend(&s, &id).await.map_err(err);
+                    let result = tenant::suspend(&s, &id).await.map_err(err);
                     send(Action::Saved {
                         op: WriteOp::Suspend,
                         result,
@@ -149,7 +149,7 @@ impl Jobs {
             }
             Effect::Resume(id) => {
                 tokio::spawn(async move {
-                    let result = core::resume(&s, &id).await.map_err(err);
+                    let result = tenant::resume(&s, &id).await.map_err(err);
                     send(Action::Saved {
                         op: WriteOp::Resume,
                         result,
@@ -166,7 +166,10 @@ impl Jobs {
                     }
                 });
                 tokio::spawn(async move {
-                    let result = core::migrate(&s, ids, ptx, cancel).await.map_err(err);
+                    let result = tenant::migrate(&s, ids, ptx, cancel)
+                        .await
+                        .map(|report| report.summary())
+                        .map_err(err);
                     send(Action::MigrateDone(result));
                 });
             }

@@ -5,7 +5,6 @@
 //! actions; [`view::render`] draws the state. The loop below only wires these together.
 
 pub mod app;
-pub mod core;
 pub mod dialog;
 pub mod event;
 pub mod jobs;

@@ -11,8 +11,8 @@ use tenantctl::catalog::{
 };
 use tenantctl::journal::LogEntry;
 use tenantctl::names::NamingPolicy;
+use tenantctl::policy::Deviation;
 use tenantctl::tui::app::{Action, App, Detail, Load};
-use tenantctl::tui::core::Deviation;
 use tenantctl::tui::theme::Theme;
 use tenantctl::tui::view;
 

@@ -28,13 +28,14 @@ use connection::HEARTBEAT;
 pub use list::{SortKey, Totals};
 pub use load::{ErrorText, Load};
 
-use super::core::{Deviation, MigrateProgress, NewTenant, TenantChange};
 use super::dialog::{Dialog, Palette};
 use super::keymap::Context;
 use super::theme::Theme;
 use crate::catalog::{Drift, GrantMatrix, SchemaSize, ServerSummary, TenantRow, TenantStatus};
 use crate::journal::LogEntry;
 use crate::names::NamingPolicy;
+use crate::policy::Deviation;
+use crate::tenant::{MigrateProgress, NewTenant, TenantChange};
 use crossterm::event::{KeyEvent, KeyEventKind};
 use ratatui::style::Style;
 use std::cell::Cell;

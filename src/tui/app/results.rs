@@ -4,7 +4,8 @@
 use super::{App, Detail, Effect, ErrorText, Load, Progress, SortKey};
 use crate::catalog::{Drift, GrantMatrix, SchemaSize, TenantRow};
 use crate::journal::LogEntry;
-use crate::tui::core::{Deviation, MigrateProgress};
+use crate::policy::Deviation;
+use crate::tenant::MigrateProgress;
 
 impl App {
     pub(super) fn on_tenants(&mut self, r: Result<Vec<TenantRow>, ErrorText>) -> Vec<Effect> {

@@ -2,8 +2,8 @@
 
 use super::{Outcome, centered, field, parse_pairs, shown_value};
 use crate::catalog::TenantRow;
+use crate::tenant::TenantChange;
 use crate::tui::app::{Effect, ErrorText};
-use crate::tui::core::TenantChange;
 use crate::tui::keymap::Command;
 use crate::tui::theme::Theme;
 use crossterm::event::{Event, KeyEvent};

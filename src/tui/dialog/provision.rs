@@ -2,8 +2,8 @@
 
 use super::{Outcome, centered, field, parse_pairs};
 use crate::names::NamingPolicy;
+use crate::tenant::NewTenant;
 use crate::tui::app::{Effect, ErrorText};
-use crate::tui::core::NewTenant;
 use crate::tui::keymap::Command;
 use crate::tui::theme::Theme;
 use crossterm::event::{Event, KeyEvent};

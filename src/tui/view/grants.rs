@@ -4,8 +4,8 @@
 
 use super::{fit, pane_block};
 use crate::catalog::{GrantMatrix, ObjectKind};
+use crate::policy::Deviation;
 use crate::tui::app::{App, Detail, Load, Pane};
-use crate::tui::core::Deviation;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
