@@ -29,8 +29,8 @@ Operate a PostgreSQL database that is multi-tenant by schema per tenant.
 
 Without a subcommand, tenantctl opens the interactive console. Every subcommand
 is the same operation headless, for scripts: `--format json` gives stable keys,
-and the exit code is 0 (done), 1 (audit findings at or above --fail-on) or 2
-(anything else; one line on stderr says why and what to do next).
+and the exit code is 0 when done and 2 when anything went wrong (stderr then
+says why in one line, and what to do next).
 
 Connection settings come from --dsn, else the config profile, else the libpq
 environment (PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, PGPASSFILE,
@@ -39,9 +39,17 @@ PGSSLMODE, PGSSLROOTCERT, PGAPPNAME) and ~/.pgpass, as psql takes them.
 Try it without a database: `tenantctl demo` starts a throwaway PostgreSQL with
 sample tenants and opens the console on it.";
 
+const EXAMPLES: &str = "\
+Examples:
+  tenantctl demo                                   try it on a throwaway database
+  PGUSER=postgres tenantctl init                   bootstrap roles, commons, registry
+  tenantctl tenant create acme --name 'Acme' --set plan=team
+  tenantctl tenant list --format json              the registry, for scripts
+  tenantctl --profile prod --read-only             the console, unable to change anything";
+
 /// Command-line arguments.
 #[derive(Debug, Parser)]
-#[command(name = "tenantctl", version, about = ABOUT, long_about = LONG_ABOUT)]
+#[command(name = "tenantctl", version, about = ABOUT, long_about = LONG_ABOUT, after_help = EXAMPLES)]
 pub struct Cli {
     /// Config file [default: $TENANTCTL_CONFIG, else ~/.config/tenantctl/config.toml]
     #[arg(long, global = true, value_name = "PATH")]
