@@ -154,4 +154,41 @@ async fn main() {
         "  psql bare exact query                           {:>8.1} ms",
         psql_ms(&cluster, BARE_EXACT, runs)
     );
+    // The whole command, as an operator runs it: start, connect, query, format, print.
+    let bin = std::env::current_exe()
+        .ok()
+        .and_then(|p| Some(p.parent()?.parent()?.join("tenantctl")))
+        .filter(|p| p.is_file());
+    let Some(bin) = bin else {
+        println!("  (build the binary as well, e.g. `cargo build --release`, to time the command)");
+        return;
+    };
+    let password = cluster.superuser_spec("bench").password.unwrap();
+    for (label, extra) in [
+        ("tenantctl tenant list", None),
+        ("tenantctl tenant list --exact", Some("--exact")),
+    ] {
+        let mut times = Vec::new();
+        for _ in 0..runs {
+            let mut cmd = Command::new(&bin);
+            cmd.args(["tenant", "list"])
+                .args(extra)
+                .env("PGHOST", "127.0.0.1")
+                .env("PGPORT", cluster.port().to_string())
+                .env("PGUSER", "postgres")
+                .env("PGDATABASE", "bench")
+                .env("PGSSLMODE", "disable")
+                .env("PGPASSWORD", password.expose())
+                .env("TENANTCTL_CONFIG", "/dev/null");
+            let t = Instant::now();
+            let out = cmd.output().expect("tenantctl");
+            times.push(t.elapsed());
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        println!("  {label:<48}{:>8.1} ms", ms(median(times)));
+    }
 }
