@@ -1,11 +1,14 @@
 //! One labelled `tui-input` line, with its cursor and horizontal scroll.
 
+use crate::tui::keymap::Command;
 use crate::tui::theme::Theme;
+use crossterm::event::{Event, KeyEvent};
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use tui_input::Input;
+use tui_input::backend::crossterm::EventHandler;
 
 /// Draws `label: value` on one line; the focused field gets a `›` marker and the cursor.
 pub fn render(
@@ -38,5 +41,49 @@ pub fn render(
     if focused {
         let x = area.x + prefix_w + (input.visual_cursor().saturating_sub(scroll)) as u16;
         frame.set_cursor_position(Position::new(x.min(area.right().saturating_sub(1)), area.y));
+    }
+}
+
+/// What a key did to a form of fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormKey {
+    Cancel,
+    Submit,
+    /// The focused field's text changed.
+    Edited,
+    /// Focus moved, or the key did nothing.
+    Other,
+}
+
+/// The key handling every form shares: Esc cancels, Enter submits, Tab and Shift-Tab move
+/// between fields, anything else edits the focused field.
+pub fn handle_key(
+    inputs: &mut [Input],
+    focus: &mut usize,
+    cmd: Option<Command>,
+    key: &KeyEvent,
+) -> FormKey {
+    let n = inputs.len().max(1);
+    match cmd {
+        Some(Command::Cancel) => FormKey::Cancel,
+        Some(Command::Submit) => FormKey::Submit,
+        Some(Command::NextField) => {
+            *focus = (*focus + 1) % n;
+            FormKey::Other
+        }
+        Some(Command::PrevField) => {
+            *focus = (*focus + n - 1) % n;
+            FormKey::Other
+        }
+        _ => {
+            let changed = inputs
+                .get_mut(*focus)
+                .and_then(|input| input.handle_event(&Event::Key(*key)));
+            if changed.is_some() {
+                FormKey::Edited
+            } else {
+                FormKey::Other
+            }
+        }
     }
 }

@@ -6,13 +6,12 @@ use crate::tenant::NewTenant;
 use crate::tui::app::{Effect, ErrorText};
 use crate::tui::keymap::Command;
 use crate::tui::theme::Theme;
-use crossterm::event::{Event, KeyEvent};
+use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use tui_input::Input;
-use tui_input::backend::crossterm::EventHandler;
 
 /// Field labels, in Tab order.
 pub const FIELDS: [&str; 3] = ["id", "name", "config"];
@@ -64,29 +63,17 @@ impl ProvisionDialog {
         if self.busy {
             return Outcome::Stay;
         }
-        match cmd {
-            Some(Command::Cancel) => Outcome::Cancel,
-            Some(Command::NextField) => {
-                self.focus = (self.focus + 1) % FIELDS.len();
-                Outcome::Stay
-            }
-            Some(Command::PrevField) => {
-                self.focus = (self.focus + FIELDS.len() - 1) % FIELDS.len();
-                Outcome::Stay
-            }
-            Some(Command::Submit) => self.submit(),
-            _ => {
-                if self.inputs[self.focus]
-                    .handle_event(&Event::Key(*key))
-                    .is_some()
-                {
-                    if self.focus == 0 {
-                        self.revalidate(names);
-                    }
-                    self.error = None;
+        match field::handle_key(&mut self.inputs, &mut self.focus, cmd, key) {
+            field::FormKey::Cancel => Outcome::Cancel,
+            field::FormKey::Submit => self.submit(),
+            field::FormKey::Edited => {
+                if self.focus == 0 {
+                    self.revalidate(names);
                 }
+                self.error = None;
                 Outcome::Stay
             }
+            field::FormKey::Other => Outcome::Stay,
         }
     }
 
