@@ -27,17 +27,3 @@ pub fn human_count(n: i64) -> String {
         n => format!("{:.1}G", n as f64 / 1e9),
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sizes_read_like_pg_size_pretty() {
-        assert_eq!(human_bytes(0), "0 B");
-        assert_eq!(human_bytes(1536), "1.5 kB");
-        assert_eq!(human_bytes(8192 * 1024), "8.0 MB");
-        assert_eq!(human_bytes(300 * 1024 * 1024), "300 MB");
-        assert_eq!(human_count(1_234_567), "1.2M");
-    }
-}

@@ -135,14 +135,15 @@ mod tests {
     }
 
     #[test]
-    fn every_template_version_renders() {
+    fn every_template_version_renders() -> std::result::Result<(), Box<dyn std::error::Error>> {
         let names = NamingPolicy::default();
-        let id = names.tenant_id("acme").unwrap();
+        let id = names.tenant_id("acme")?;
         let vars = tenant_vars(&names, &id);
         for (_, sql) in VERSIONS {
-            vars.render(sql).unwrap();
+            vars.render(sql)?;
         }
-        let grants = vars.render(GRANTS).unwrap();
+        let grants = vars.render(GRANTS)?;
         assert!(grants.contains(r#"GRANT USAGE ON SCHEMA "tenant_acme" TO "user_tenant_owner""#));
+        Ok(())
     }
 }

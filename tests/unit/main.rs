@@ -1,0 +1,9 @@
+//! Unit tests of the core's pure parts through their public API (no database needed),
+//! gathered in one test binary to keep link time down.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod config;
+mod connect;
+mod names;
+mod output;
+mod units;
