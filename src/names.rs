@@ -164,6 +164,13 @@ impl NamingPolicy {
         self.readonly_role_pattern.replace("{id}", id.as_str())
     }
 
+    /// The tenant id a role name would be the read-only role of, if it fits the pattern.
+    pub fn tenant_of_readonly_role<'a>(&self, role: &'a str) -> Option<&'a str> {
+        let (prefix, suffix) = self.readonly_role_pattern.split_once("{id}")?;
+        let id = role.strip_prefix(prefix)?.strip_suffix(suffix)?;
+        (!id.is_empty()).then_some(id)
+    }
+
     /// The tenant id a schema name would belong to, if it carries the prefix.
     pub fn id_from_schema<'a>(&self, schema: &'a str) -> Option<&'a str> {
         schema.strip_prefix(self.schema_prefix.as_str())

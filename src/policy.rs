@@ -1,6 +1,6 @@
 //! The expected grants of a tenant schema, and how a schema's actual grants deviate from them.
 
-use crate::catalog::{GrantMatrix, ObjectKind, SchemaSize};
+use crate::catalog::{GrantMatrix, ObjectKind, SchemaSize, TenantStatus};
 use crate::names::NamingPolicy;
 use serde::Serialize;
 
@@ -19,13 +19,16 @@ pub struct Deviation {
 
 const SERVICE_TABLE: [&str; 4] = ["SELECT", "INSERT", "UPDATE", "DELETE"];
 
-/// Deviations of one tenant schema from the model in `product.md`.
+/// Deviations of one tenant schema from the model in `product.md`. A suspended tenant is
+/// expected to deny the service role USAGE on its schema.
 pub fn policy_deviations(
     names: &NamingPolicy,
     tenant_id: &str,
+    status: TenantStatus,
     matrix: &GrantMatrix,
     tables: &SchemaSize,
 ) -> Vec<Deviation> {
+    let suspended = status == TenantStatus::Suspended;
     let ro = match names.tenant_id(tenant_id) {
         Ok(id) => names.readonly_role_of(&id),
         Err(_) => names.readonly_role_pattern.replace("{id}", tenant_id),
@@ -45,20 +48,30 @@ pub fn policy_deviations(
         })
     };
 
-    if !matrix.schema_owner.is_empty() && matrix.schema_owner != admin {
+    // Owners hold every privilege implicitly, including DROP: only the admin role may own.
+    for o in matrix.owners.iter().filter(|o| o.owner != admin) {
+        let object = if o.kind == ObjectKind::Schema {
+            "schema".to_string()
+        } else {
+            o.object.clone()
+        };
         dev(
-            &matrix.schema_owner,
-            "schema",
+            &o.owner,
+            &object,
             "OWNER",
             false,
-            format!("the schema should be owned by the admin role {admin}"),
+            format!(
+                "owned by {}, who may therefore alter or drop it; only the admin role {admin} may own tenant objects",
+                o.owner
+            ),
         );
     }
     // What each role may hold; anything else held by a non-owner is a deviation.
     let allowed = |role: &str, kind: ObjectKind, privilege: &str| -> bool {
         match kind {
             ObjectKind::Schema => {
-                privilege == "USAGE" && (role == service || role == rls || role == ro)
+                privilege == "USAGE"
+                    && ((role == service && !suspended) || role == rls || role == ro)
             }
             ObjectKind::Table | ObjectKind::View | ObjectKind::Column => {
                 (role == service && SERVICE_TABLE.contains(&privilege))
@@ -77,7 +90,9 @@ pub fn policy_deviations(
         } else {
             e.object.clone()
         };
-        let reason = if e.grantee == "PUBLIC" {
+        let reason = if e.grantee == service && suspended && e.kind == ObjectKind::Schema {
+            "the tenant is suspended, yet the service role can still reach its schema".to_string()
+        } else if e.grantee == "PUBLIC" {
             format!("every role can use this {}", e.kind.as_str())
         } else if e.kind == ObjectKind::Schema && e.privilege == "CREATE" {
             "only the admin role may create objects in a tenant schema".into()
@@ -88,7 +103,7 @@ pub fn policy_deviations(
             )
         } else if e.grantee == rls || e.grantee == ro {
             format!("{} should hold SELECT only", e.grantee)
-        } else if e.grantee.ends_with("_ro") || names.id_from_schema(&e.grantee).is_some() {
+        } else if names.tenant_of_readonly_role(&e.grantee).is_some() {
             format!(
                 "{} belongs to another tenant: cross-tenant reach",
                 e.grantee
@@ -103,9 +118,12 @@ pub fn policy_deviations(
         matrix.has(role, kind, object, privilege)
     };
     for role in [service, rls, ro.as_str()] {
+        if role == service && suspended {
+            continue;
+        }
         if !has(role, ObjectKind::Schema, schema, "USAGE") {
             let reason = if role == service {
-                "the service role cannot reach this tenant (expected while it is suspended)"
+                "the service role cannot reach this active tenant"
             } else {
                 "cannot reach the schema, so its SELECT grants are useless"
             };

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{TestDb, run_cli};
-use tenantctl::catalog;
+use tenantctl::catalog::{self, TenantStatus};
 use tenantctl::error::Error;
 use tenantctl::policy::policy_deviations;
 use tenantctl::session::Session;
@@ -109,14 +109,17 @@ async fn create_leaves_exactly_the_policy() {
     // The policy check agrees: no deviations on a fresh tenant.
     let matrix = catalog::grant_matrix(&s, "tenant_acme").await.unwrap();
     let size = catalog::schema_tables(&s, "tenant_acme").await.unwrap();
-    assert_eq!(policy_deviations(&s.names, "acme", &matrix, &size), vec![]);
+    assert_eq!(
+        policy_deviations(&s.names, "acme", TenantStatus::Active, &matrix, &size),
+        vec![]
+    );
     // And it does see a deviation once one is made.
     sqlx::query(&format!("GRANT TRUNCATE ON tenant_acme.orders TO {svc}"))
         .execute(&s.pool)
         .await
         .unwrap();
     let matrix = catalog::grant_matrix(&s, "tenant_acme").await.unwrap();
-    let devs = policy_deviations(&s.names, "acme", &matrix, &size);
+    let devs = policy_deviations(&s.names, "acme", TenantStatus::Active, &matrix, &size);
     assert_eq!(devs.len(), 1, "{devs:?}");
     assert_eq!(
         (devs[0].object.as_str(), devs[0].privilege.as_str()),
@@ -426,7 +429,10 @@ async fn migrate_carries_on_past_a_failing_tenant() {
     // The migrated tenants got grants on the new table (default privileges + regrant).
     let matrix = catalog::grant_matrix(&s, "tenant_m1").await.unwrap();
     let size = catalog::schema_tables(&s, "tenant_m1").await.unwrap();
-    assert_eq!(policy_deviations(&s.names, "m1", &matrix, &size), vec![]);
+    assert_eq!(
+        policy_deviations(&s.names, "m1", TenantStatus::Active, &matrix, &size),
+        vec![]
+    );
 
     // Resumable: after fixing m3, a rerun migrates only it.
     let mut tx = s.begin_change("test").await.unwrap();
@@ -703,4 +709,95 @@ async fn a_create_whose_connection_dies_leaves_nothing_and_names_the_step() {
     assert!(msg.contains("create cut: taking the tenant lock"), "{msg}");
     assert!(msg.contains("terminating connection"), "{msg}");
     assert_eq!(traces(&s, "cut").await, (false, false, false));
+}
+
+#[tokio::test]
+async fn migrating_a_suspended_tenant_keeps_it_closed_to_the_service_role() {
+    let (db, s) = TestDb::bootstrapped().await;
+    tenant::create_at_version(&s, &new("sleepy"), 1)
+        .await
+        .unwrap();
+    tenant::suspend(&s, "sleepy").await.unwrap();
+    let (ptx, _prx) = tokio::sync::mpsc::unbounded_channel();
+    let report = tenant::migrate(&s, None, ptx, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(report.count("migrated"), 1, "{report:?}");
+    let usage = "SELECT has_schema_privilege($1, 'tenant_sleepy', 'USAGE')";
+    assert!(!yes(&s, usage, &[&db.names.service_role]).await);
+    assert!(yes(&s, usage, &[&db.names.rls_role]).await);
+    // The policy agrees: closed is right for a suspended tenant, and so is nothing else.
+    let matrix = catalog::grant_matrix(&s, "tenant_sleepy").await.unwrap();
+    let size = catalog::schema_tables(&s, "tenant_sleepy").await.unwrap();
+    assert_eq!(
+        policy_deviations(&s.names, "sleepy", TenantStatus::Suspended, &matrix, &size),
+        vec![]
+    );
+    // Reopened behind the registry's back, it is flagged.
+    sqlx::query(&format!(
+        "GRANT USAGE ON SCHEMA tenant_sleepy TO {}",
+        db.names.service_role
+    ))
+    .execute(&s.pool)
+    .await
+    .unwrap();
+    let matrix = catalog::grant_matrix(&s, "tenant_sleepy").await.unwrap();
+    let devs = policy_deviations(&s.names, "sleepy", TenantStatus::Suspended, &matrix, &size);
+    assert_eq!(devs.len(), 1, "{devs:?}");
+    assert!(devs[0].reason.contains("suspended"), "{devs:?}");
+}
+
+#[tokio::test]
+async fn the_policy_flags_objects_owned_by_another_role() {
+    let (db, s) = TestDb::bootstrapped().await;
+    tenant::create(&s, &new("acme")).await.unwrap();
+    sqlx::query(&format!(
+        "ALTER TABLE tenant_acme.orders OWNER TO {}",
+        db.names.service_role
+    ))
+    .execute(&s.pool)
+    .await
+    .unwrap();
+    let matrix = catalog::grant_matrix(&s, "tenant_acme").await.unwrap();
+    let size = catalog::schema_tables(&s, "tenant_acme").await.unwrap();
+    let devs = policy_deviations(&s.names, "acme", TenantStatus::Active, &matrix, &size);
+    // The table's identity sequence moves with it.
+    let owned: Vec<(&str, &str)> = devs
+        .iter()
+        .filter(|d| d.privilege == "OWNER")
+        .map(|d| (d.role.as_str(), d.object.as_str()))
+        .collect();
+    let svc = db.names.service_role.as_str();
+    assert_eq!(
+        owned,
+        vec![(svc, "orders"), (svc, "orders_id_seq")],
+        "{devs:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_create_failing_after_its_schema_and_role_exist_leaves_nothing() {
+    let (_db, s) = TestDb::bootstrapped().await;
+    // An event trigger (superuser) that refuses one table of one tenant: the failure comes
+    // after the registry row, the schema and the role were made, inside the template.
+    sqlx::raw_sql(
+        "CREATE FUNCTION refuse_boom() RETURNS event_trigger LANGUAGE plpgsql AS $$
+         BEGIN
+           IF EXISTS (SELECT 1 FROM pg_event_trigger_ddl_commands()
+                      WHERE object_identity = 'tenant_boom.orders') THEN
+             RAISE EXCEPTION 'orders refused for boom';
+           END IF;
+         END $$;
+         CREATE EVENT TRIGGER refuse_boom ON ddl_command_end EXECUTE FUNCTION refuse_boom();",
+    )
+    .execute(&s.pool)
+    .await
+    .unwrap();
+    let err = tenant::create(&s, &new("boom")).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("create boom: template version 1"), "{msg}");
+    assert!(msg.contains("orders refused for boom"), "{msg}");
+    assert_eq!(traces(&s, "boom").await, (false, false, false));
+    // Others are unaffected.
+    tenant::create(&s, &new("fine")).await.unwrap();
 }

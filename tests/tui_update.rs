@@ -109,7 +109,8 @@ fn selection_loads_the_detail_once_it_rests() {
         effects,
         [Effect::LoadDetail {
             id: "cyberdyne".into(),
-            schema: "tenant_cyberdyne".into()
+            schema: "tenant_cyberdyne".into(),
+            status: tenantctl::catalog::TenantStatus::Active,
         }]
     );
 }

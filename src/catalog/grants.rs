@@ -78,12 +78,23 @@ pub struct Membership {
     pub inherits: bool,
 }
 
+/// Who owns one object of the schema (owners hold every privilege implicitly).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ObjectOwner {
+    pub kind: ObjectKind,
+    pub object: String,
+    pub owner: String,
+}
+
 /// Everything granted on one schema.
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct GrantMatrix {
     pub schema: String,
+    /// From `pg_namespace.nspowner`, whatever the ACL says.
     pub schema_owner: String,
     pub entries: Vec<GrantEntry>,
+    /// The owner of the schema and of each relation and function in it.
+    pub owners: Vec<ObjectOwner>,
     pub defaults: Vec<DefaultPrivilege>,
     pub memberships: Vec<Membership>,
 }
@@ -164,11 +175,11 @@ WITH RECURSIVE holders AS (
     WHERE n.nspname = $1 AND x.grantee <> 0
 ),
 chain(member, roleid, inherits, depth) AS (
-    SELECT m.member, m.roleid, r.rolinherit, 1
+    SELECT m.member, m.roleid, {inherit}, 1
     FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member
     WHERE m.roleid IN (SELECT roleid FROM holders)
     UNION
-    SELECT m.member, chain.roleid, chain.inherits AND r.rolinherit, chain.depth + 1
+    SELECT m.member, chain.roleid, chain.inherits AND {inherit}, chain.depth + 1
     FROM chain
     JOIN pg_auth_members m ON m.roleid = chain.member
     JOIN pg_roles r ON r.oid = m.member
@@ -180,61 +191,95 @@ FROM chain
 ORDER BY 1, 2
 "#;
 
-/// Reads the grant matrix of `schema` (three set-based queries: ACLs, defaults, members).
+/// Whether a membership grant passes privileges on: per grant since PostgreSQL 16
+/// (`pg_auth_members.inherit_option`), per member role before. Read through `to_jsonb` so
+/// one text runs on both.
+const INHERIT: &str = "coalesce((to_jsonb(m) ->> 'inherit_option')::boolean, r.rolinherit)";
+
+const OWNERS_SQL: &str = r#"
+WITH n AS (SELECT oid, nspname, nspowner FROM pg_namespace WHERE nspname = $1)
+SELECT 'schema' AS kind, n.nspname::text AS object, pg_get_userbyid(n.nspowner)::text AS owner
+FROM n
+UNION ALL
+SELECT CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' WHEN 'm' THEN 'view'
+            ELSE 'table' END,
+       c.relname::text, pg_get_userbyid(c.relowner)::text
+FROM pg_class c JOIN n ON c.relnamespace = n.oid
+WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
+UNION ALL
+SELECT 'function', p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
+       pg_get_userbyid(p.proowner)::text
+FROM pg_proc p JOIN n ON p.pronamespace = n.oid
+ORDER BY 1, 2
+"#;
+
+/// Reads the grant matrix of `schema`: four set-based queries (ACLs, owners, defaults,
+/// members), run side by side.
 pub async fn grant_matrix(session: &Session, schema: &str) -> Result<GrantMatrix> {
-    let during = || format!("reading the grants of {schema}");
-    let rows: Vec<(String, String, String, String, bool, bool)> = sqlx::query_as(ENTRIES_SQL)
-        .bind(schema)
-        .fetch_all(&session.pool)
-        .await
-        .map_err(Error::db(during()))?;
-    let mut matrix = GrantMatrix {
-        schema: schema.into(),
-        ..GrantMatrix::default()
-    };
-    for (kind, object, grantee, privilege, grantable, owner) in rows {
-        let kind = ObjectKind::parse(&kind);
-        if kind == ObjectKind::Schema && owner {
-            matrix.schema_owner = grantee.clone();
-        }
-        matrix.entries.push(GrantEntry {
-            grantee,
-            kind,
+    let members_sql = MEMBERS_SQL.replace("{inherit}", INHERIT);
+    let (rows, owners, defaults, members) = tokio::try_join!(
+        sqlx::query_as::<_, (String, String, String, String, bool, bool)>(ENTRIES_SQL)
+            .bind(schema)
+            .fetch_all(&session.pool),
+        sqlx::query_as::<_, (String, String, String)>(OWNERS_SQL)
+            .bind(schema)
+            .fetch_all(&session.pool),
+        sqlx::query_as::<_, (String, bool, String, String, String)>(DEFAULTS_SQL)
+            .bind(schema)
+            .fetch_all(&session.pool),
+        sqlx::query_as::<_, (String, String, bool)>(&members_sql)
+            .bind(schema)
+            .fetch_all(&session.pool),
+    )
+    .map_err(Error::db(format!("reading the grants of {schema}")))?;
+    let owners: Vec<ObjectOwner> = owners
+        .into_iter()
+        .map(|(kind, object, owner)| ObjectOwner {
+            kind: ObjectKind::parse(&kind),
             object,
-            privilege,
-            grantable,
             owner,
-        });
-    }
-    let defaults: Vec<(String, bool, String, String, String)> = sqlx::query_as(DEFAULTS_SQL)
-        .bind(schema)
-        .fetch_all(&session.pool)
-        .await
-        .map_err(Error::db(during()))?;
-    matrix.defaults = defaults
-        .into_iter()
-        .map(
-            |(owner, in_schema, object_type, grantee, privilege)| DefaultPrivilege {
-                owner,
-                in_schema,
-                object_type,
-                grantee,
-                privilege,
-            },
-        )
-        .collect();
-    let members: Vec<(String, String, bool)> = sqlx::query_as(MEMBERS_SQL)
-        .bind(schema)
-        .fetch_all(&session.pool)
-        .await
-        .map_err(Error::db(during()))?;
-    matrix.memberships = members
-        .into_iter()
-        .map(|(member, role, inherits)| Membership {
-            member,
-            role,
-            inherits,
         })
         .collect();
-    Ok(matrix)
+    Ok(GrantMatrix {
+        schema: schema.into(),
+        schema_owner: owners
+            .iter()
+            .find(|o| o.kind == ObjectKind::Schema)
+            .map(|o| o.owner.clone())
+            .unwrap_or_default(),
+        entries: rows
+            .into_iter()
+            .map(
+                |(kind, object, grantee, privilege, grantable, owner)| GrantEntry {
+                    grantee,
+                    kind: ObjectKind::parse(&kind),
+                    object,
+                    privilege,
+                    grantable,
+                    owner,
+                },
+            )
+            .collect(),
+        owners,
+        defaults: defaults
+            .into_iter()
+            .map(
+                |(owner, in_schema, object_type, grantee, privilege)| DefaultPrivilege {
+                    owner,
+                    in_schema,
+                    object_type,
+                    grantee,
+                    privilege,
+                },
+            )
+            .collect(),
+        memberships: members
+            .into_iter()
+            .map(|(member, role, inherits)| Membership {
+                member,
+                role,
+                inherits,
+            })
+            .collect(),
+    })
 }

@@ -7,7 +7,9 @@ mod registry;
 mod tables;
 
 pub use exact::{EXACT_CHUNK, SizeProgress, exact_sizes, measure_sizes};
-pub use grants::{DefaultPrivilege, GrantEntry, GrantMatrix, Membership, ObjectKind, grant_matrix};
+pub use grants::{
+    DefaultPrivilege, GrantEntry, GrantMatrix, Membership, ObjectKind, ObjectOwner, grant_matrix,
+};
 pub(crate) use registry::registry_error;
 pub use registry::{
     Drift, ServerSummary, TenantRow, TenantStatus, list_tenants, server_summary, tenant_row,

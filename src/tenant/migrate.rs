@@ -150,8 +150,8 @@ async fn migrate_one(session: &Session, raw_id: &str, target: i32) -> Result<i32
         let mut tx = session.begin_change(ACTION).await?;
         lock_tenant(&mut tx, id.as_str(), "migrate").await?;
         // Re-read under the lock: another session may have migrated it meanwhile.
-        let from: i32 = sqlx::query_scalar(&format!(
-            "SELECT template_version FROM {} WHERE id = $1",
+        let (from, status): (i32, String) = sqlx::query_as(&format!(
+            "SELECT template_version, status FROM {} WHERE id = $1",
             session.names.registry()
         ))
         .bind(id.as_str())
@@ -162,7 +162,16 @@ async fn migrate_one(session: &Session, raw_id: &str, target: i32) -> Result<i32
         if from >= target {
             return Ok(from);
         }
-        template::apply(&mut tx, &session.names, &id, from, target, "migrate").await?;
+        let suspended = status == "suspended";
+        template::apply(
+            &mut tx,
+            &session.names,
+            &id,
+            (from, target),
+            suspended,
+            "migrate",
+        )
+        .await?;
         sqlx::query(&format!(
             "UPDATE {} SET template_version = $2, updated_at = now() WHERE id = $1",
             session.names.registry()

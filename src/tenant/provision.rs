@@ -139,7 +139,7 @@ async fn provision(
     .execute(&mut *tx)
     .await
     .map_err(Error::db(format!("{ACTION} {id}: creating role {ro}")))?;
-    template::apply(&mut tx, names, id, 0, version, ACTION).await?;
+    template::apply(&mut tx, names, id, (0, version), false, ACTION).await?;
     journal::record(
         &mut tx,
         session,

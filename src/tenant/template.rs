@@ -26,13 +26,14 @@ pub(crate) fn tenant_vars(names: &NamingPolicy, id: &TenantId) -> SqlVars {
 }
 
 /// Applies template versions `(from, to]` in `schema`, then enables RLS on every table,
-/// then (re)applies the grants. The caller holds the transaction.
+/// then (re)applies the grants, keeping a suspended tenant closed to the service role.
+/// The caller holds the transaction.
 pub(crate) async fn apply(
     conn: &mut PgConnection,
     names: &NamingPolicy,
     id: &TenantId,
-    from: i32,
-    to: i32,
+    (from, to): (i32, i32),
+    suspended: bool,
     action: &str,
 ) -> Result<()> {
     let schema = names.schema_of(id);
@@ -59,6 +60,19 @@ pub(crate) async fn apply(
     crate::session::run_script(conn, &grants)
         .await
         .map_err(Error::db(format!("{action} {id}: granting privileges")))?;
+    if suspended {
+        let revoke = format!(
+            "REVOKE USAGE ON SCHEMA {} FROM {}",
+            quote_ident(&schema),
+            quote_ident(&names.service_role)
+        );
+        sqlx::query(&revoke)
+            .execute(&mut *conn)
+            .await
+            .map_err(Error::db(format!(
+                "{action} {id}: keeping the suspended tenant closed"
+            )))?;
+    }
     sqlx::query("SET LOCAL search_path = DEFAULT")
         .execute(&mut *conn)
         .await

@@ -95,14 +95,16 @@ impl Jobs {
                     }
                 });
             }
-            Effect::LoadDetail { id, schema } => {
+            Effect::LoadDetail { id, schema, status } => {
                 tokio::spawn(async move {
                     let (tables, grants) = tokio::join!(
                         catalog::schema_tables(&s, &schema),
                         catalog::grant_matrix(&s, &schema)
                     );
                     let deviations = match (&tables, &grants) {
-                        (Ok(t), Ok(g)) => crate::policy::policy_deviations(&s.names, &id, g, t),
+                        (Ok(t), Ok(g)) => {
+                            crate::policy::policy_deviations(&s.names, &id, status, g, t)
+                        }
                         _ => Vec::new(),
                     };
                     send(Action::Detail {

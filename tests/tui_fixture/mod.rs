@@ -234,6 +234,7 @@ pub fn grants() -> GrantMatrix {
         schema: "tenant_acme".into(),
         schema_owner: "marvin".into(),
         entries,
+        owners: Vec::new(),
         defaults: vec![
             d("tenant_acme_ro", "table", "SELECT"),
             d("tenant_user", "table", "SELECT"),

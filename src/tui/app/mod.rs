@@ -147,6 +147,8 @@ pub enum Effect {
     LoadDetail {
         id: String,
         schema: String,
+        /// The policy expects a suspended tenant's schema closed to the service role.
+        status: TenantStatus,
     },
     LoadActivity,
     Create(NewTenant),

@@ -155,6 +155,7 @@ impl App {
         let effect = Effect::LoadDetail {
             id: row.id.clone(),
             schema: row.schema.clone(),
+            status: row.status,
         };
         self.detail = Some(Detail {
             id: row.id.clone(),
