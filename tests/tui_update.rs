@@ -463,3 +463,28 @@ fn help_is_generated_from_the_keymap() {
     app.update(key(KeyCode::Esc));
     assert!(!app.help);
 }
+
+#[test]
+fn a_connection_lost_during_a_write_is_a_connection_loss() {
+    use tenantctl::error::Error;
+    let lost = || Error::Db {
+        during: "suspend tenant".into(),
+        source: sqlx::Error::PoolClosed,
+    };
+    assert!(ErrorText::from_error(&lost()).connection);
+    let unlogged = Error::Unlogged {
+        error: Box::new(lost()),
+        log_error: "connection closed".into(),
+    };
+    assert!(ErrorText::from_error(&unlogged).connection);
+    let twice = Error::Unlogged {
+        error: Box::new(unlogged),
+        log_error: "again".into(),
+    };
+    assert!(ErrorText::from_error(&twice).connection);
+    let not_lost = Error::Unlogged {
+        error: Box::new(Error::Conflict("tenant exists".into())),
+        log_error: "connection closed".into(),
+    };
+    assert!(!ErrorText::from_error(&not_lost).connection);
+}

@@ -16,26 +16,10 @@ pub struct ErrorText {
 impl ErrorText {
     /// From a core error.
     pub fn from_error(e: &Error) -> ErrorText {
-        let connection = match e {
-            Error::Connect(_) => true,
-            Error::Db { source, .. } => {
-                matches!(
-                    source,
-                    sqlx::Error::Io(_)
-                        | sqlx::Error::PoolTimedOut
-                        | sqlx::Error::PoolClosed
-                        | sqlx::Error::WorkerCrashed
-                ) || crate::error::sqlstate(source).is_some_and(|code| {
-                    // Connection exceptions, and the server shutting down or starting up.
-                    code.starts_with("08") || matches!(code.as_str(), "57P01" | "57P02" | "57P03")
-                })
-            }
-            _ => false,
-        };
         ErrorText {
             message: e.to_string(),
             hint: e.hint(),
-            connection,
+            connection: connection_lost(e),
         }
     }
 
@@ -55,6 +39,28 @@ impl ErrorText {
             spans.push(Span::styled(format!(" — {h}"), theme.dim()));
         }
         Line::from(spans)
+    }
+}
+
+/// True when `e` means the link to the server died; a write whose failure could not be
+/// logged is judged by the failure itself.
+fn connection_lost(e: &Error) -> bool {
+    match e {
+        Error::Connect(_) => true,
+        Error::Unlogged { error, .. } => connection_lost(error),
+        Error::Db { source, .. } => {
+            matches!(
+                source,
+                sqlx::Error::Io(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::WorkerCrashed
+            ) || crate::error::sqlstate(source).is_some_and(|code| {
+                // Connection exceptions, and the server shutting down or starting up.
+                code.starts_with("08") || matches!(code.as_str(), "57P01" | "57P02" | "57P03")
+            })
+        }
+        _ => false,
     }
 }
 
