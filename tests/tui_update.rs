@@ -488,3 +488,40 @@ fn a_connection_lost_during_a_write_is_a_connection_loss() {
     };
     assert!(!ErrorText::from_error(&not_lost).connection);
 }
+
+#[test]
+fn a_very_long_palette_input_does_not_overflow_the_cursor() {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use tenantctl::tui::dialog::Palette;
+    for len in [65_535, 70_000] {
+        let mut app = app();
+        app.palette = Some(Palette {
+            input: tui_input::Input::new("x".repeat(len)),
+            error: None,
+        });
+        let mut terminal = Terminal::new(TestBackend::new(120, 36)).unwrap();
+        terminal
+            .draw(|f| tenantctl::tui::view::render(f, &app))
+            .unwrap();
+        let at = terminal.get_cursor_position().unwrap();
+        assert!(at.x < 120 && at.y < 36, "{at:?}");
+    }
+}
+
+#[test]
+fn a_very_long_dialog_field_keeps_the_cursor_inside() {
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    let mut app = app();
+    app.update(ch('n'));
+    if let Some(Dialog::Provision(d)) = app.dialog.as_mut() {
+        d.inputs[0] = tui_input::Input::new("x".repeat(70_000));
+    }
+    let mut terminal = Terminal::new(TestBackend::new(80, 24)).unwrap();
+    terminal
+        .draw(|f| tenantctl::tui::view::render(f, &app))
+        .unwrap();
+    let at = terminal.get_cursor_position().unwrap();
+    assert!(at.x < 80 && at.y < 24, "{at:?}");
+}

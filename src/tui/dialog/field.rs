@@ -23,8 +23,8 @@ pub fn render(
         return;
     }
     let prefix = format!("{} {label:<7} ", if focused { "›" } else { " " });
-    let prefix_w = prefix.chars().count() as u16;
-    let width = area.width.saturating_sub(prefix_w + 1) as usize;
+    let prefix_w = u16::try_from(prefix.chars().count()).unwrap_or(u16::MAX);
+    let width = area.width.saturating_sub(prefix_w.saturating_add(1)) as usize;
     let scroll = input.visual_scroll(width);
     let value: String = input.value().chars().skip(scroll).take(width).collect();
     let label_style = if focused { theme.key() } else { theme.dim() };
@@ -39,7 +39,11 @@ pub fn render(
     ]);
     frame.render_widget(Paragraph::new(line), area);
     if focused {
-        let x = area.x + prefix_w + (input.visual_cursor().saturating_sub(scroll)) as u16;
+        let cursor = input.visual_cursor().saturating_sub(scroll);
+        let x = area
+            .x
+            .saturating_add(prefix_w)
+            .saturating_add(u16::try_from(cursor).unwrap_or(u16::MAX));
         frame.set_cursor_position(Position::new(x.min(area.right().saturating_sub(1)), area.y));
     }
 }

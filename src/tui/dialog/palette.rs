@@ -84,13 +84,17 @@ impl Palette {
         if height < 3 || width < 10 {
             return;
         }
-        let rect = Rect::new(area.x, area.bottom() - height, width, height);
+        let rect = Rect::new(area.x, area.bottom().saturating_sub(height), width, height);
         frame.render_widget(Clear, rect);
         let block = Block::bordered()
             .title(Span::styled(" : command ", theme.title()))
             .border_style(theme.focus_border());
         let inner = block.inner(rect);
         frame.render_widget(block, rect);
+        // The input scrolls sideways so the cursor stays on it (one column for `:`).
+        let scroll = self
+            .input
+            .visual_scroll(inner.width.saturating_sub(2) as usize);
         let mut lines: Vec<Line> = matches
             .iter()
             .take(shown as usize)
@@ -104,7 +108,8 @@ impl Palette {
         if let Some(e) = &self.error {
             lines.push(Line::from(Span::styled(format!("✗ {e}"), theme.bad())));
         } else {
-            lines.push(Line::from(format!(":{}", self.input.value())));
+            let value: String = self.input.value().chars().skip(scroll).collect();
+            lines.push(Line::from(format!(":{value}")));
         }
         let skip = lines.len().saturating_sub(inner.height as usize);
         frame.render_widget(
@@ -112,10 +117,14 @@ impl Palette {
             inner,
         );
         if self.error.is_none() && inner.height > 0 {
-            let x = inner.x + 1 + self.input.visual_cursor() as u16;
+            let cursor = self.input.visual_cursor().saturating_sub(scroll);
+            let x = inner
+                .x
+                .saturating_add(1)
+                .saturating_add(u16::try_from(cursor).unwrap_or(u16::MAX));
             frame.set_cursor_position(Position::new(
                 x.min(inner.right().saturating_sub(1)),
-                inner.bottom() - 1,
+                inner.bottom().saturating_sub(1),
             ));
         }
     }
