@@ -471,6 +471,147 @@ fn help_is_generated_from_the_keymap() {
     assert!(!app.help);
 }
 
+fn load_details(effects: &[Effect]) -> usize {
+    effects
+        .iter()
+        .filter(|e| matches!(e, Effect::LoadDetail { .. }))
+        .count()
+}
+
+fn exact_sizes(effects: &[Effect]) -> Option<&Vec<String>> {
+    effects.iter().find_map(|e| match e {
+        Effect::ExactSizes(s) => Some(s),
+        _ => None,
+    })
+}
+
+/// Rows as the registry query returns them: estimated sizes.
+fn estimated_rows() -> Vec<tenantctl::catalog::TenantRow> {
+    let mut rows = rows();
+    for r in &mut rows {
+        r.size_exact = false;
+        r.size_bytes = r.size_bytes.map(|b| b + 1);
+    }
+    rows
+}
+
+#[test]
+fn exact_sizes_are_measured_on_first_load_and_refresh_only() {
+    let mut app = app_with(Vec::new(), false);
+    let effects = app.update(Action::Tenants(Ok(estimated_rows())));
+    let schemas = exact_sizes(&effects)
+        .expect("the first load measures")
+        .clone();
+    app.update(Action::Sizes {
+        sizes: schemas.iter().map(|s| (s.clone(), 7)).collect(),
+        done: schemas.len(),
+        total: schemas.len(),
+    });
+
+    // A reload that is not a refresh (migrate done) carries the measured sizes over.
+    let mut rows = estimated_rows();
+    rows.push(row(
+        "newco",
+        "New Co",
+        tenantctl::catalog::TenantStatus::Active,
+        Some(4096),
+        4,
+    ));
+    rows.last_mut().unwrap().size_exact = false;
+    let effects = app.update(Action::MigrateDone(Ok("done".into())));
+    assert!(effects.contains(&Effect::LoadTenants));
+    let effects = app.update(Action::Tenants(Ok(rows.clone())));
+    assert_eq!(exact_sizes(&effects), None, "{effects:?}");
+    assert!(app.sizes.is_none(), "no progress bar without a measurement");
+    let acme = app.rows.iter().find(|r| r.id == "acme").unwrap();
+    assert_eq!((acme.size_bytes, acme.size_exact), (Some(7), true));
+    let newco = app.rows.iter().find(|r| r.id == "newco").unwrap();
+    assert_eq!((newco.size_bytes, newco.size_exact), (Some(4096), false));
+
+    // Reconnecting reloads without measuring.
+    app.update(Action::Server(Err(ErrorText {
+        message: "connection lost".into(),
+        hint: None,
+        connection: true,
+    })));
+    let effects = app.update(Action::Server(Ok(tenantctl::catalog::ServerSummary {
+        server_version: "17".into(),
+        role: "marvin".into(),
+        database: "saas".into(),
+        in_recovery: false,
+    })));
+    assert!(effects.contains(&Effect::LoadTenants));
+    let effects = app.update(Action::Tenants(Ok(rows.clone())));
+    assert_eq!(exact_sizes(&effects), None);
+    assert!(app.rows.iter().find(|r| r.id == "acme").unwrap().size_exact);
+
+    // `R` measures again, everything.
+    app.update(ch('R'));
+    let effects = app.update(Action::Tenants(Ok(rows.clone())));
+    assert_eq!(exact_sizes(&effects).map(Vec::len), Some(12), "with newco");
+
+    // And so does `:refresh`.
+    app.update(ch(':'));
+    typed(&mut app, "refresh");
+    app.update(key(KeyCode::Enter));
+    let effects = app.update(Action::Tenants(Ok(rows)));
+    assert_eq!(exact_sizes(&effects).map(Vec::len), Some(12), "with newco");
+}
+
+#[test]
+fn a_registry_load_loads_the_detail_once() {
+    let mut app = app_with(Vec::new(), false);
+    app.detail = None;
+    let t = app.now;
+    let mut n = load_details(&app.update(Action::Tenants(Ok(rows()))));
+    n += load_details(&app.update(Action::Tick(t + Duration::from_secs(1))));
+    assert_eq!(n, 1, "first load");
+
+    let mut n = load_details(&app.update(ch('R')));
+    n += load_details(&app.update(Action::Tenants(Ok(rows()))));
+    n += load_details(&app.update(Action::Tick(t + Duration::from_secs(2))));
+    assert_eq!(n, 1, "R reloads the detail once");
+
+    let mut n = load_details(&app.update(Action::MigrateDone(Ok("done".into()))));
+    n += load_details(&app.update(Action::Tenants(Ok(rows()))));
+    n += load_details(&app.update(Action::Tick(t + Duration::from_secs(3))));
+    assert_eq!(n, 1, "a migration may have changed the schema");
+}
+
+#[test]
+fn filtering_without_changing_the_selection_does_not_reload_the_detail() {
+    let mut app = app();
+    let t = app.now;
+    let mut effects = Vec::new();
+    app.update(ch('/'));
+    typed(&mut app, "acme");
+    effects.extend(app.update(Action::Tick(t + Duration::from_secs(1))));
+    app.update(key(KeyCode::Esc));
+    effects.extend(app.update(Action::Tick(t + Duration::from_secs(2))));
+    // Esc on the list clears a kept filter.
+    app.update(ch('/'));
+    typed(&mut app, "acm");
+    app.update(key(KeyCode::Enter));
+    effects.extend(app.update(key(KeyCode::Esc)));
+    effects.extend(app.update(Action::Tick(t + Duration::from_secs(3))));
+    assert_eq!(selected_id(&app), "acme");
+    assert_eq!(load_details(&effects), 0, "{effects:?}");
+
+    // Moving away and back within the debounce does not reload either.
+    app.update(ch('j'));
+    app.update(ch('k'));
+    let effects = app.update(Action::Tick(t + Duration::from_secs(4)));
+    assert_eq!(load_details(&effects), 0, "{effects:?}");
+    // But a new selection does, once.
+    app.update(ch('j'));
+    let effects = app.update(Action::Tick(t + Duration::from_secs(5)));
+    assert_eq!(load_details(&effects), 1);
+    assert!(
+        app.update(Action::Tick(t + Duration::from_secs(6)))
+            .is_empty()
+    );
+}
+
 #[test]
 fn a_connection_lost_during_a_write_is_a_connection_loss() {
     use tenantctl::error::Error;
@@ -531,4 +672,39 @@ fn a_very_long_dialog_field_keeps_the_cursor_inside() {
         .unwrap();
     let at = terminal.get_cursor_position().unwrap();
     assert!(at.x < 80 && at.y < 24, "{at:?}");
+}
+
+#[test]
+fn a_measurement_cut_short_by_a_reload_is_finished_not_restarted() {
+    let mut app = app_with(Vec::new(), false);
+    let effects = app.update(Action::Tenants(Ok(estimated_rows())));
+    let schemas = exact_sizes(&effects).unwrap().clone();
+    assert_eq!(schemas.len(), 11);
+    app.update(Action::Sizes {
+        sizes: schemas[..3].iter().map(|s| (s.clone(), 7)).collect(),
+        done: 3,
+        total: 11,
+    });
+    let effects = app.update(Action::MigrateDone(Ok("done".into())));
+    assert!(effects.contains(&Effect::Cancel(JobKind::Sizes)));
+    assert!(app.sizes.is_none(), "the cancelled measurement's bar goes");
+    let effects = app.update(Action::Tenants(Ok(estimated_rows())));
+    let rest = exact_sizes(&effects).expect("the rest is measured");
+    assert_eq!(rest.as_slice(), &schemas[3..]);
+    assert!(app.sizes.is_some());
+    app.update(Action::Sizes {
+        sizes: rest.iter().map(|s| (s.clone(), 9)).collect(),
+        done: 8,
+        total: 8,
+    });
+    let effects = app.update(Action::MigrateDone(Ok("done".into())));
+    assert!(effects.contains(&Effect::LoadTenants));
+    let effects = app.update(Action::Tenants(Ok(estimated_rows())));
+    assert_eq!(exact_sizes(&effects), None, "all measured: nothing to do");
+    assert!(
+        app.rows
+            .iter()
+            .filter(|r| r.size_bytes.is_some())
+            .all(|r| r.size_exact)
+    );
 }

@@ -1,6 +1,6 @@
 //! Commands of the main screens (tenants, detail, activity), with the read-only guard.
 
-use super::{App, Effect, JobKind, Load, Pane, Screen};
+use super::{App, Effect, JobKind, Load, Measure, Pane, Screen};
 use crate::catalog::TenantStatus;
 use crate::tui::dialog::{ConfirmDialog, Dialog, EditDialog, Palette, Pending, ProvisionDialog};
 use crate::tui::keymap::{self, Command};
@@ -89,9 +89,7 @@ impl App {
                 if self.selected_row().is_some() {
                     self.screen = Screen::Detail;
                     self.focus = Pane::Schema;
-                    if self.detail.as_ref().map(|d| &d.id) != self.selected_row().map(|r| &r.id) {
-                        return self.load_detail();
-                    }
+                    return self.ensure_detail();
                 }
             }
             Command::Back => {
@@ -104,7 +102,7 @@ impl App {
                 } else if !self.filter.value().is_empty() {
                     self.filter.reset();
                     self.refilter();
-                    self.detail_due = Some(self.now);
+                    return self.ensure_detail();
                 } else if self.sizes.is_some() {
                     self.sizes = None;
                     return vec![Effect::Cancel(JobKind::Sizes)];
@@ -167,8 +165,9 @@ impl App {
             Command::Refresh => {
                 self.flash = None;
                 let mut effects = self.reload();
+                // Asked for: measure every size again (the detail reloads with the registry).
+                self.measure = Measure::All;
                 effects.push(Effect::LoadServer);
-                effects.extend(self.load_detail());
                 return effects;
             }
             Command::Activity => {

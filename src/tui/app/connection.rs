@@ -1,7 +1,7 @@
 //! The link to the database: heartbeat, loss, reconnection with backoff, and the reload
 //! once it is back.
 
-use super::{App, Effect, ErrorText, Flash, JobKind, Load, Screen};
+use super::{App, Effect, ErrorText, Flash, JobKind, Load, Measure, Screen};
 use crate::catalog::ServerSummary;
 use std::time::{Duration, Instant};
 
@@ -68,7 +68,7 @@ impl App {
         }
         if self.detail_due.is_some_and(|due| now >= due) {
             self.detail_due = None;
-            effects.extend(self.load_detail());
+            effects.extend(self.ensure_detail());
         }
         effects
     }
@@ -94,8 +94,15 @@ impl App {
         }
     }
 
+    /// Reloads the registry (and the activity log when it shows). Sizes measured so far
+    /// are carried over; the detail reloads once the registry is in.
     pub(super) fn reload(&mut self) -> Vec<Effect> {
         self.tenants = Load::Loading;
+        self.detail_stale = true;
+        // The measurement running now is cancelled: the next load finishes it.
+        if self.sizes.take().is_some() && self.measure == Measure::Nothing {
+            self.measure = Measure::Missing;
+        }
         let mut effects = vec![Effect::Cancel(JobKind::Sizes), Effect::LoadTenants];
         if self.screen == Screen::Activity {
             effects.push(Effect::LoadActivity);

@@ -52,6 +52,9 @@ impl App {
                     WriteOp::Resume => "resumed",
                 };
                 self.flash(format!("{verb} tenant {id}"), false);
+                let mut row = [row];
+                self.carry_exact_sizes(&mut row);
+                let [row] = row;
                 match self.by_id.get(&id) {
                     Some(&i) => {
                         if let Some(slot) = self.rows.get_mut(i) {

@@ -30,7 +30,7 @@ impl App {
                         self.filtering = false;
                         self.filter.reset();
                         self.refilter();
-                        self.detail_due = Some(self.now);
+                        return self.ensure_detail();
                     }
                     _ => {
                         if self.filter.handle_event(&Event::Key(key)).is_some() {

@@ -46,6 +46,18 @@ use tui_input::Input;
 /// How long the selection must rest before the detail panes load (holding ↓ stays cheap).
 const DETAIL_DEBOUNCE: Duration = Duration::from_millis(150);
 
+/// Which exact sizes the next registry load measures (`pg_total_relation_size` over many
+/// schemas is seconds of server I/O, so ordinary reloads carry sizes over instead).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Measure {
+    /// None: keep the sizes already measured, estimates for the rest.
+    Nothing,
+    /// Schemas without a measured size: a measurement that was cut short.
+    Missing,
+    /// Every schema: the first load, and `R` / `:refresh`.
+    All,
+}
+
 /// Which full view is showing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Screen {
@@ -216,6 +228,10 @@ pub struct App {
     pub ticks: u64,
     pub now: Instant,
     detail_due: Option<Instant>,
+    /// The registry was reloaded since the detail loaded: load it again even if it shows
+    /// the selected tenant.
+    detail_stale: bool,
+    measure: Measure,
     next_heartbeat: Instant,
     by_id: HashMap<String, usize>,
     pub quit: bool,
@@ -269,6 +285,8 @@ impl App {
             ticks: 0,
             now,
             detail_due: None,
+            detail_stale: false,
+            measure: Measure::All,
             next_heartbeat: now + HEARTBEAT,
             by_id: HashMap::new(),
             quit: false,
@@ -327,7 +345,6 @@ impl App {
     }
 
     /// Applies one action; returns the jobs to start.
-    /// Applies one action; returns the jobs to start.
     pub fn update(&mut self, action: Action) -> Vec<Effect> {
         match action {
             Action::Key(key) if key.kind != KeyEventKind::Release => self.on_key(key),
@@ -342,6 +359,10 @@ impl App {
             Action::Sizes { sizes, done, total } => self.on_sizes(sizes, done, total),
             Action::SizesFailed(e) => {
                 self.sizes = None;
+                if e.connection && self.measure == Measure::Nothing {
+                    // Finish the measurement once the connection is back.
+                    self.measure = Measure::Missing;
+                }
                 self.fail(e)
             }
             Action::Detail {

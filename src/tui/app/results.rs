@@ -1,24 +1,34 @@
 //! Answers from the read jobs: the registry, measured sizes, the detail panes, the
 //! activity log, and migration progress.
 
-use super::{App, Detail, Effect, ErrorText, Load, Progress, SortKey};
+use super::{App, Detail, Effect, ErrorText, Load, Measure, Progress, SortKey};
 use crate::catalog::{Drift, GrantMatrix, SchemaSize, TenantRow};
 use crate::journal::LogEntry;
 use crate::policy::Deviation;
 use crate::tenant::MigrateProgress;
+use std::collections::HashMap;
 
 impl App {
     pub(super) fn on_tenants(&mut self, r: Result<Vec<TenantRow>, ErrorText>) -> Vec<Effect> {
         match r {
-            Ok(rows) => {
+            Ok(mut rows) => {
                 self.tenants = Load::Ready(());
                 let keep = self.selected_row().map(|r| r.id.clone());
+                let measure = std::mem::replace(&mut self.measure, Measure::Nothing);
+                if measure != Measure::All {
+                    self.carry_exact_sizes(&mut rows);
+                }
                 self.set_rows(rows);
                 self.select_id(keep.as_deref());
                 let schemas: Vec<String> = self
                     .rows
                     .iter()
                     .filter(|r| r.drift != Drift::MissingSchema)
+                    .filter(|r| match measure {
+                        Measure::Nothing => false,
+                        Measure::Missing => !r.size_exact,
+                        Measure::All => true,
+                    })
                     .map(|r| r.schema.clone())
                     .collect();
                 let mut effects = Vec::new();
@@ -31,8 +41,7 @@ impl App {
                     });
                     effects.push(Effect::ExactSizes(schemas));
                 }
-                self.detail_due = Some(self.now);
-                effects.extend(self.load_detail());
+                effects.extend(self.ensure_detail());
                 effects
             }
             Err(e) => {
@@ -132,7 +141,42 @@ impl App {
         }
     }
 
+    /// Gives `rows` (fresh from the registry, sizes estimated) the exact sizes already
+    /// measured for the schemas they share with the rows shown now.
+    pub(super) fn carry_exact_sizes(&self, rows: &mut [TenantRow]) {
+        let measured: HashMap<&str, i64> = self
+            .rows
+            .iter()
+            .filter(|r| r.size_exact && r.drift != Drift::MissingSchema)
+            .filter_map(|r| Some((r.schema.as_str(), r.size_bytes?)))
+            .collect();
+        for r in rows.iter_mut().filter(|r| r.drift != Drift::MissingSchema) {
+            if let Some(&bytes) = measured.get(r.schema.as_str()) {
+                r.size_bytes = Some(bytes);
+                r.size_exact = true;
+            }
+        }
+    }
+
+    /// Loads the selected tenant's detail, unless the panes already show that tenant and
+    /// nothing was reloaded since.
+    pub(super) fn ensure_detail(&mut self) -> Vec<Effect> {
+        let shown = match (&self.detail, self.selected_row()) {
+            (Some(d), Some(r)) => d.id == r.id,
+            (None, None) => true,
+            _ => false,
+        };
+        if shown && !self.detail_stale {
+            self.detail_due = None;
+            return Vec::new();
+        }
+        self.load_detail()
+    }
+
+    /// Loads the selected tenant's detail (4 catalog queries), unconditionally.
     pub(super) fn load_detail(&mut self) -> Vec<Effect> {
+        self.detail_due = None;
+        self.detail_stale = false;
         let Some(row) = self.selected_row() else {
             self.detail = None;
             return Vec::new();
