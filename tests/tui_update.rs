@@ -613,6 +613,95 @@ fn filtering_without_changing_the_selection_does_not_reload_the_detail() {
 }
 
 #[test]
+fn palette_suspend_and_resume_refuse_the_wrong_state() {
+    // acme is active: `:resume` is refused, `:suspend` asks.
+    let mut app = app();
+    app.update(ch(':'));
+    typed(&mut app, "resume");
+    assert!(app.update(key(KeyCode::Enter)).is_empty());
+    assert!(app.dialog.is_none(), "resume suspended: {:?}", app.dialog);
+    let flash = app.flash.clone().unwrap();
+    assert!(
+        flash.error && flash.text.contains("not suspended"),
+        "{flash:?}"
+    );
+    app.update(ch(':'));
+    typed(&mut app, "suspend");
+    app.update(key(KeyCode::Enter));
+    let Some(Dialog::Confirm(c)) = &app.dialog else {
+        panic!("{:?}", app.dialog)
+    };
+    assert_eq!(c.pending, Pending::Suspend("acme".into()));
+
+    // initech is suspended: `:suspend` is refused, `:resume` asks.
+    let mut app = tui_fixture::app();
+    app.update(ch('/'));
+    typed(&mut app, "initech");
+    app.update(key(KeyCode::Enter));
+    app.update(ch(':'));
+    typed(&mut app, "suspend");
+    app.update(key(KeyCode::Enter));
+    assert!(app.dialog.is_none(), "suspend resumed: {:?}", app.dialog);
+    let flash = app.flash.clone().unwrap();
+    assert!(
+        flash.error && flash.text.contains("already suspended"),
+        "{flash:?}"
+    );
+    app.update(ch(':'));
+    typed(&mut app, "resume");
+    app.update(key(KeyCode::Enter));
+    let Some(Dialog::Confirm(c)) = &app.dialog else {
+        panic!("{:?}", app.dialog)
+    };
+    assert_eq!(c.pending, Pending::Resume("initech".into()));
+
+    // Read-only refuses both.
+    let mut app = app_with(rows(), true);
+    app.update(ch(':'));
+    typed(&mut app, "suspend");
+    app.update(key(KeyCode::Enter));
+    assert!(app.dialog.is_none());
+    assert!(app.flash.clone().unwrap().text.contains("read-only"));
+}
+
+#[test]
+fn m_without_a_registered_tenant_does_not_migrate_everything() {
+    let mut app = app();
+    app.update(ch('/'));
+    typed(&mut app, "soylent");
+    app.update(key(KeyCode::Enter));
+    assert_eq!(
+        app.selected_row().unwrap().status,
+        tenantctl::catalog::TenantStatus::Unregistered
+    );
+    assert!(app.update(ch('m')).is_empty());
+    assert!(app.dialog.is_none(), "{:?}", app.dialog);
+    let flash = app.flash.clone().unwrap();
+    assert!(flash.error, "{flash:?}");
+    assert_eq!(
+        flash.text,
+        "no registered tenant selected; use :migrate all"
+    );
+
+    // An empty list.
+    let mut app = tui_fixture::app();
+    app.update(ch('/'));
+    typed(&mut app, "zzz");
+    app.update(key(KeyCode::Enter));
+    assert!(app.update(ch('m')).is_empty());
+    assert!(app.dialog.is_none(), "{:?}", app.dialog);
+
+    // `:migrate all` still asks to migrate everything.
+    app.update(ch(':'));
+    typed(&mut app, "migrate all");
+    app.update(key(KeyCode::Enter));
+    let Some(Dialog::Confirm(c)) = &app.dialog else {
+        panic!()
+    };
+    assert_eq!(c.pending, Pending::Migrate(None));
+}
+
+#[test]
 fn a_connection_lost_during_a_write_is_a_connection_loss() {
     use tenantctl::error::Error;
     let lost = || Error::Db {

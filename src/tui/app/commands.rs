@@ -131,21 +131,7 @@ impl App {
                 }
                 None => self.flash("no tenant selected".into(), true),
             },
-            Command::SuspendResume => match self.selected_row() {
-                Some(row) => {
-                    let pending = match row.status {
-                        TenantStatus::Active => Pending::Suspend(row.id.clone()),
-                        TenantStatus::Suspended => Pending::Resume(row.id.clone()),
-                        TenantStatus::Unregistered => {
-                            let msg = format!("{} has no registry row", row.schema);
-                            self.flash(msg, true);
-                            return Vec::new();
-                        }
-                    };
-                    self.dialog = Some(Dialog::Confirm(ConfirmDialog::new(pending)));
-                }
-                None => self.flash("no tenant selected".into(), true),
-            },
+            Command::SuspendResume => return self.suspend_resume(None),
             Command::Migrate => {
                 if self.migrate.is_some() {
                     self.flash(
@@ -154,11 +140,18 @@ impl App {
                     );
                     return Vec::new();
                 }
+                // Never widened to every tenant: that is `:migrate all`, asked for by name.
                 let pending = match self.selected_row() {
                     Some(row) if row.status != TenantStatus::Unregistered => {
                         Pending::Migrate(Some(vec![row.id.clone()]))
                     }
-                    _ => Pending::Migrate(None),
+                    _ => {
+                        self.flash(
+                            "no registered tenant selected; use :migrate all".into(),
+                            true,
+                        );
+                        return Vec::new();
+                    }
                 };
                 self.dialog = Some(Dialog::Confirm(ConfirmDialog::new(pending)));
             }
@@ -184,6 +177,39 @@ impl App {
             | Command::Complete
             | Command::Confirm => {}
         }
+        Vec::new()
+    }
+}
+
+impl App {
+    /// Asks to suspend or resume the selected tenant. `to` is the status asked for by
+    /// name (`:suspend`, `:resume`), refused when the tenant is already there; `None`
+    /// (`S`) toggles.
+    pub(super) fn suspend_resume(&mut self, to: Option<TenantStatus>) -> Vec<Effect> {
+        let Some(row) = self.selected_row() else {
+            self.flash("no tenant selected".into(), true);
+            return Vec::new();
+        };
+        let refusal = match (row.status, to) {
+            (TenantStatus::Unregistered, _) => format!("{} has no registry row", row.schema),
+            (TenantStatus::Active, None | Some(TenantStatus::Suspended)) => {
+                let pending = Pending::Suspend(row.id.clone());
+                self.dialog = Some(Dialog::Confirm(ConfirmDialog::new(pending)));
+                return Vec::new();
+            }
+            (TenantStatus::Suspended, None | Some(TenantStatus::Active)) => {
+                let pending = Pending::Resume(row.id.clone());
+                self.dialog = Some(Dialog::Confirm(ConfirmDialog::new(pending)));
+                return Vec::new();
+            }
+            (TenantStatus::Active, Some(_)) => {
+                format!("tenant {} is not suspended; nothing to resume", row.id)
+            }
+            (TenantStatus::Suspended, Some(_)) => {
+                format!("tenant {} is already suspended", row.id)
+            }
+        };
+        self.flash(refusal, true);
         Vec::new()
     }
 }

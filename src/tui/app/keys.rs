@@ -1,6 +1,7 @@
 //! Keys by context: help, the palette, dialogs, the filter line, and the main screens.
 
 use super::{App, DETAIL_DEBOUNCE, Effect, Screen, SortKey};
+use crate::catalog::TenantStatus;
 use crate::tui::dialog::{ConfirmDialog, Dialog, Pending};
 use crate::tui::keymap::{self, Command, Context};
 use crossterm::event::{Event, KeyEvent};
@@ -98,7 +99,17 @@ impl App {
             "backups" => self.go(Screen::Backups),
             "new" => self.run(Command::New),
             "edit" => self.run(Command::Edit),
-            "suspend" | "resume" => self.run(Command::SuspendResume),
+            "suspend" | "resume" => {
+                if self.refuse_write(command) {
+                    return Vec::new();
+                }
+                let to = if command == "suspend" {
+                    TenantStatus::Suspended
+                } else {
+                    TenantStatus::Active
+                };
+                self.suspend_resume(Some(to))
+            }
             "migrate" => self.run(Command::Migrate),
             "migrate all" => {
                 if self.refuse_write("migrate all") {
