@@ -2,7 +2,7 @@
 //! versioned so that a second run is a no-op and a newer release upgrades in place.
 
 use crate::connect::Secret;
-use crate::error::{Error, Result, sqlstate};
+use crate::error::{Error, Result};
 use crate::journal::{self, Entry};
 use crate::names::{quote_ident, quote_literal};
 use crate::session::Session;
@@ -121,7 +121,7 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
     }
     if !is_super {
         // A CREATEROLE bootstrapper must be able to act as the admin role it made.
-        let member: bool = sqlx::query_scalar("SELECT pg_has_role(current_user, $1, 'USAGE')")
+        let member: bool = sqlx::query_scalar("SELECT pg_has_role(current_user, $1, 'MEMBER')")
             .bind(&names.admin_role)
             .fetch_one(&mut *tx)
             .await
@@ -148,13 +148,9 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
         .map_err(Error::db("init: letting the admin role create schemas"))?;
 
     if from_version < to_version || !report.roles_created.is_empty() || report.admin_login {
-        sqlx::query(&format!(
-            "SET LOCAL ROLE {}",
-            quote_ident(&names.admin_role)
-        ))
-        .execute(&mut *tx)
-        .await
-        .map_err(Error::db("init: switching to the admin role"))?;
+        crate::session::act_as_admin(&mut tx, names)
+            .await
+            .map_err(Error::db("init: switching to the admin role"))?;
         let vars = names.template_vars();
         for (version, template) in STEPS.iter().filter(|(v, _)| *v > from_version) {
             let sql = vars.render(template)?;
@@ -228,32 +224,6 @@ async fn installed_version(conn: &mut PgConnection, session: &Session) -> Result
     .await
     .map_err(Error::db("init: reading the bootstrap version"))?;
     Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
-}
-
-/// The bootstrap version of the session's database, or `NotBootstrapped`.
-pub async fn require_bootstrapped(session: &Session) -> Result<i32> {
-    let meta = format!(
-        "{}.tenantctl_meta",
-        quote_ident(&session.names.common_schema)
-    );
-    let sql = format!("SELECT value FROM {meta} WHERE key = 'bootstrap_version'");
-    match sqlx::query_scalar::<_, String>(&sql)
-        .fetch_optional(&session.pool)
-        .await
-    {
-        Ok(Some(v)) => Ok(v.parse().unwrap_or(0)),
-        Ok(None) => Err(Error::NotBootstrapped(
-            "no bootstrap version is recorded".into(),
-        )),
-        Err(e) if matches!(sqlstate(&e).as_deref(), Some("42P01") | Some("3F000")) => {
-            Err(Error::NotBootstrapped(format!("{meta} does not exist")))
-        }
-        Err(e) if sqlstate(&e).as_deref() == Some("42501") => Err(Error::Invalid(format!(
-            "{:?} may not read {meta}; connect as the admin role {:?} or a superuser",
-            session.spec.user, session.names.admin_role
-        ))),
-        Err(e) => Err(Error::db("reading the bootstrap version")(e)),
-    }
 }
 
 /// Creates `role` with `attrs` unless it exists; true when created. An existing role keeps

@@ -233,6 +233,8 @@ impl Cluster {
         &mut self,
         owner: Option<(nix::unistd::Uid, nix::unistd::Gid)>,
     ) -> Result<(), ClusterError> {
+        // A previous attempt that timed out may still be running: never leave it orphaned.
+        self.shut_down_server();
         let log = fs::File::create(self.log_file()).map_err(step("creating the server log"))?;
         if let Some((uid, gid)) = owner {
             let _ = nix::unistd::chown(self.log_file().as_path(), Some(uid), Some(gid));
@@ -332,6 +334,13 @@ impl Cluster {
 
     /// Stops the server (fast shutdown, then immediate) and removes every file.
     pub fn stop(&mut self) {
+        self.shut_down_server();
+        let _ = fs::remove_dir_all(&self.root);
+    }
+
+    /// Stops the server process (fast shutdown, then immediate) and its watchdog, keeping
+    /// the files: a failed start attempt is retried in the same data dir.
+    fn shut_down_server(&mut self) {
         if let Some(mut child) = self.server.take() {
             let pid = nix::unistd::Pid::from_raw(child.id() as i32);
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT);
@@ -348,7 +357,6 @@ impl Cluster {
                 }
             }
         }
-        let _ = fs::remove_dir_all(&self.root);
         if let Some(mut w) = self.watchdog.take() {
             let _ = w.kill();
             let _ = w.wait();

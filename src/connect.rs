@@ -181,11 +181,12 @@ fn parse_dsn(dsn: &str) -> Result<Fields, ConnectError> {
             url.scheme()
         )));
     }
+    // Userinfo and path are percent-encoded, with '+' literal (unlike a query string).
     let decode = |s: &str| -> Result<String, ConnectError> {
-        url::form_urlencoded::parse(format!("x={s}").as_bytes())
-            .next()
-            .map(|(_, v)| v.into_owned())
-            .ok_or_else(|| ConnectError::BadDsn("bad percent-encoding".into()))
+        percent_encoding::percent_decode_str(s)
+            .decode_utf8()
+            .map(|v| v.into_owned())
+            .map_err(|_| ConnectError::BadDsn("percent-encoding that is not UTF-8".into()))
     };
     let mut f = Fields {
         host: url
@@ -199,8 +200,7 @@ fn parse_dsn(dsn: &str) -> Result<Fields, ConnectError> {
         f.user = Some(decode(url.username())?);
     }
     if let Some(p) = url.password() {
-        // '+' is literal in a URL's userinfo, unlike in a query string.
-        f.password = Some(Secret::new(decode(&p.replace('+', "%2B"))?));
+        f.password = Some(Secret::new(decode(p)?));
     }
     let path = url.path().trim_start_matches('/');
     if !path.is_empty() {
@@ -457,14 +457,6 @@ impl ConnectionSpec {
 
     fn host_port(&self) -> String {
         format!("{}:{}", self.host, self.port)
-    }
-
-    /// The same spec aimed at another database.
-    pub fn with_dbname(&self, dbname: &str) -> ConnectionSpec {
-        ConnectionSpec {
-            dbname: dbname.into(),
-            ..self.clone()
-        }
     }
 
     /// sqlx options for this spec.

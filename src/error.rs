@@ -36,6 +36,8 @@ pub enum Error {
     Invalid(String),
     #[error("{0}")]
     Cancelled(String),
+    #[error("{done}, but reading it back failed: {cause}")]
+    Committed { done: String, cause: Box<Error> },
     #[error("{error} (the failure could not be written to the console log: {log_error})")]
     Unlogged {
         error: Box<Error>,
@@ -80,6 +82,7 @@ impl Error {
             }
             Error::NoSuchTenant(_) => Some("`tenantctl tenant list` shows the registry".into()),
             Error::Unlogged { error, .. } => error.hint(),
+            Error::Committed { .. } => Some("the change itself was made and logged; `tenantctl tenant show ID` shows it once the server answers".into()),
             Error::Conflict(_) | Error::Invalid(_) | Error::Cancelled(_) | Error::Io { .. } => None,
         }
     }

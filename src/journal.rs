@@ -64,11 +64,7 @@ pub async fn record_failure(session: &Session, entry: &Entry<'_>) -> Option<Erro
         Ok(t) => t,
         Err(e) => return Some(Error::db("writing the console log")(e)),
     };
-    let role = format!(
-        "SET LOCAL ROLE {}",
-        crate::names::quote_ident(&session.names.admin_role)
-    );
-    if let Err(e) = sqlx::query(&role).execute(&mut *tx).await {
+    if let Err(e) = crate::session::act_as_admin(&mut tx, &session.names).await {
         return Some(Error::db("writing the console log")(e));
     }
     if let Err(e) = record(&mut tx, session, entry).await {

@@ -65,8 +65,7 @@ impl Session {
             .execute(&mut *tx)
             .await
             .map_err(Error::db(format!("{action}: setting lock_timeout")))?;
-        sqlx::query(&format!("SET LOCAL ROLE {}", quote_ident(&self.names.admin_role)))
-            .execute(&mut *tx)
+        act_as_admin(&mut tx, &self.names)
             .await
             .map_err(|e| match crate::error::sqlstate(&e).as_deref() {
                 Some("42501") | Some("42704") => Error::Invalid(format!(
@@ -77,6 +76,21 @@ impl Session {
             })?;
         Ok(tx)
     }
+}
+
+/// Acts as the admin role for the rest of the transaction, so that everything created is
+/// owned by it whoever connected (the admin itself, or a superuser).
+pub async fn act_as_admin(
+    conn: &mut sqlx::PgConnection,
+    names: &NamingPolicy,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "SET LOCAL ROLE {}",
+        quote_ident(&names.admin_role)
+    ))
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// A query future borrowing a connection.

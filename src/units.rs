@@ -18,6 +18,19 @@ pub fn human_bytes(bytes: i64) -> String {
     }
 }
 
+/// Cuts `s` to at most `width` characters, marking a cut with `…` (nothing fits in 0).
+pub fn fit(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let mut out: String = s.chars().take(width - 1).collect();
+    out.push('…');
+    out
+}
+
 /// `12345678` → `12.3M`, for row estimates in narrow columns.
 pub fn human_count(n: i64) -> String {
     match n {

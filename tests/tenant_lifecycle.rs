@@ -801,3 +801,50 @@ async fn a_create_failing_after_its_schema_and_role_exist_leaves_nothing() {
     // Others are unaffected.
     tenant::create(&s, &new("fine")).await.unwrap();
 }
+
+#[tokio::test]
+async fn secret_config_values_stay_out_of_output_and_the_log() {
+    let (db, s) = TestDb::bootstrapped().await;
+    let out = run_cli(
+        &db,
+        &[
+            "tenant",
+            "create",
+            "acme",
+            "--set",
+            "smtp_password=hunter2",
+            "--set",
+            "plan=team",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for args in [
+        vec!["tenant", "show", "acme"],
+        vec!["tenant", "show", "acme", "--format", "json"],
+        vec!["tenant", "list", "--format", "json"],
+        vec!["log", "--format", "json"],
+    ] {
+        let out = run_cli(&db, &args);
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(!text.contains("hunter2"), "{args:?}: {text}");
+    }
+    let out = run_cli(&db, &["tenant", "list", "--format", "json"]);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list[0]["config"]["smtp_password"], tenant::MASK);
+    assert_eq!(list[0]["config"]["plan"], "team");
+    // The registry keeps the real value; the log's detail does not.
+    let (real, logged): (String, String) = sqlx::query_as(
+        "SELECT (SELECT config->>'smtp_password' FROM commons.tenants WHERE id = 'acme'),
+                (SELECT detail::text FROM commons.admin_log WHERE action = 'tenant create')",
+    )
+    .fetch_one(&s.pool)
+    .await
+    .unwrap();
+    assert_eq!(real, "hunter2");
+    assert!(!logged.contains("hunter2"), "{logged}");
+}

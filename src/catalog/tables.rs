@@ -33,16 +33,19 @@ pub struct SchemaSize {
 const TABLES_SQL: &str = r#"
 SELECT c.relname::text AS name,
        CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END AS row_estimate,
-       pg_relation_size(c.oid) AS table_bytes,
+       pg_table_size(c.oid) - toast.bytes AS table_bytes,
        pg_indexes_size(c.oid) AS index_bytes,
-       CASE WHEN c.reltoastrelid = 0 THEN 0
-            ELSE pg_total_relation_size(c.reltoastrelid) END AS toast_bytes,
+       toast.bytes AS toast_bytes,
        pg_total_relation_size(c.oid) AS total_bytes,
        c.relrowsecurity AS rls_enabled,
        c.relforcerowsecurity AS rls_forced,
        (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid) AS policies
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN c.reltoastrelid = 0 THEN 0
+                ELSE pg_total_relation_size(c.reltoastrelid) END AS bytes
+) toast
 WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
 ORDER BY total_bytes DESC, name
 "#;

@@ -70,7 +70,7 @@ impl Table {
             let mut parts = Vec::with_capacity(n);
             for (i, width) in widths.iter().enumerate() {
                 let cell = cells.get(i).map(String::as_str).unwrap_or("");
-                let cell = fit(cell, *width);
+                let cell = crate::units::fit(cell, *width);
                 let pad = width - cell.chars().count();
                 let last = i + 1 == n;
                 parts.push(match self.aligns[i] {
@@ -94,14 +94,4 @@ impl Table {
         }
         out
     }
-}
-
-/// Cuts `s` to `width` characters, marking the cut with `…`.
-pub fn fit(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        return s.to_string();
-    }
-    let mut out: String = s.chars().take(width.saturating_sub(1)).collect();
-    out.push('…');
-    out
 }

@@ -67,12 +67,7 @@ pub enum TenantCommand {
     },
 }
 
-fn parse_pair(raw: &str) -> std::result::Result<(String, String), String> {
-    match raw.split_once('=') {
-        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-        _ => Err(format!("{raw:?} is not KEY=VALUE")),
-    }
-}
+use crate::tenant::parse_pair;
 
 /// Runs a tenant subcommand.
 pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
@@ -129,9 +124,15 @@ pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
     }
 }
 
+/// A row as it may be printed: secret-looking config values masked.
+fn shown(mut row: TenantRow) -> TenantRow {
+    row.config = tenant::masked(&row.config);
+    row
+}
+
 fn changed(ctx: &Context, row: &TenantRow, message: &str) -> Result<u8> {
     match ctx.format {
-        Format::Json => output::print_json(row)?,
+        Format::Json => output::print_json(&shown(row.clone()))?,
         Format::Text => println!("{message}"),
     }
     Ok(EXIT_OK)
@@ -180,7 +181,11 @@ async fn migrate(ctx: &Context, id: Option<&str>, all: bool) -> Result<u8> {
 
 async fn list(ctx: &Context, exact: bool) -> Result<u8> {
     let session = ctx.session().await?;
-    let mut rows = catalog::list_tenants(&session).await?;
+    let mut rows: Vec<TenantRow> = catalog::list_tenants(&session)
+        .await?
+        .into_iter()
+        .map(shown)
+        .collect();
     if exact {
         let schemas: Vec<String> = rows
             .iter()
@@ -271,22 +276,30 @@ pub fn tenant_table(rows: &[TenantRow]) -> String {
 async fn show(ctx: &Context, id: &str) -> Result<u8> {
     let session = ctx.session().await?;
     let id = session.names.tenant_id(id)?;
-    let row = catalog::tenant_row(&session, id.as_str())
-        .await?
-        .ok_or_else(|| Error::NoSuchTenant(id.to_string()))?;
-    let size = catalog::schema_tables(&session, &row.schema).await?;
-    let grants = catalog::grant_matrix(&session, &row.schema).await?;
+    let mut row = shown(
+        catalog::tenant_row(&session, id.as_str())
+            .await?
+            .ok_or_else(|| Error::NoSuchTenant(id.to_string()))?,
+    );
+    let (size, grants, measured) = tokio::try_join!(
+        catalog::schema_tables(&session, &row.schema),
+        catalog::grant_matrix(&session, &row.schema),
+        catalog::exact_sizes(&session, std::slice::from_ref(&row.schema)),
+    )?;
+    // The same measure as `tenant list --exact`, so the two agree.
+    if let Some((_, bytes)) = measured.first() {
+        row.size_bytes = Some(*bytes);
+        row.size_exact = true;
+    }
+    let deviations =
+        crate::policy::policy_deviations(&session.names, &row.id, row.status, &grants, &size);
     match ctx.format {
         Format::Json => {
             let mut v = serde_json::to_value(&row)
                 .map_err(|e| Error::Invalid(format!("cannot encode JSON output: {e}")))?;
             if let Some(obj) = v.as_object_mut() {
-                obj.insert("size_bytes".into(), serde_json::json!(size.total_bytes));
-                obj.insert(
-                    "size_exact".into(),
-                    serde_json::json!(row.drift != Drift::MissingSchema),
-                );
                 obj.insert("schema_size".into(), serde_json::json!(size));
+                obj.insert("deviations".into(), serde_json::json!(deviations));
                 obj.insert("grants".into(), serde_json::json!(grants));
                 obj.insert("backups".into(), serde_json::json!([]));
             }
@@ -301,7 +314,7 @@ async fn show(ctx: &Context, id: &str) -> Result<u8> {
             println!("config    {}", row.config);
             println!(
                 "size      {} (tables {}, indexes {}, TOAST {})",
-                human_bytes(size.total_bytes),
+                human_bytes(row.size_bytes.unwrap_or(size.total_bytes)),
                 human_bytes(size.table_bytes),
                 human_bytes(size.index_bytes),
                 human_bytes(size.toast_bytes)
@@ -341,6 +354,19 @@ async fn show(ctx: &Context, id: &str) -> Result<u8> {
                 g.row(vec![role, kind, object, privs]);
             }
             print!("{}", g.render(80));
+            println!();
+            if deviations.is_empty() {
+                println!("grants match the model");
+            } else {
+                println!("{} deviation(s) from the model:", deviations.len());
+                for d in &deviations {
+                    let what = if d.missing { "lacks" } else { "holds" };
+                    println!(
+                        "  ! {} {what} {} on {}: {}",
+                        d.role, d.privilege, d.object, d.reason
+                    );
+                }
+            }
         }
     }
     Ok(EXIT_OK)

@@ -1,6 +1,6 @@
 //! `tenant set`, `suspend`, `resume`: registry changes, each one transaction and one log row.
 
-use super::template::config_object;
+use super::values::{check_name, config_object, masked};
 use super::{failed, lock_tenant};
 use crate::catalog::{self, TenantRow};
 use crate::error::{Error, Result};
@@ -33,12 +33,8 @@ pub async fn set(session: &Session, id: &str, change: &TenantChange) -> Result<T
             "nothing to change: give --name, --set KEY=VALUE or --unset KEY".into(),
         ));
     }
-    if let Some(n) = &change.name
-        && (n.trim().is_empty() || n.chars().count() > 200)
-    {
-        return Err(Error::Invalid(
-            "tenant name must be 1 to 200 characters".into(),
-        ));
+    if let Some(n) = &change.name {
+        check_name(n)?;
     }
     let patch = config_object(&change.set)?;
     let summary = format!(
@@ -63,7 +59,7 @@ pub async fn set(session: &Session, id: &str, change: &TenantChange) -> Result<T
     );
     let name = change.name.as_ref().map(|n| n.trim().to_string());
     let unset = change.unset.clone();
-    let detail = serde_json::json!({ "name": name, "set": patch, "unset": unset });
+    let detail = serde_json::json!({ "name": name, "set": masked(&patch), "unset": unset });
     let tid = id.to_string();
     run_change(session, &id, "tenant set", &summary, detail, |tx| {
         Box::pin(async move {
@@ -191,9 +187,7 @@ where
     }
     .await;
     match result {
-        Ok(()) => catalog::tenant_row(session, id.as_str())
-            .await?
-            .ok_or_else(|| Error::NoSuchTenant(id.to_string())),
+        Ok(()) => super::read_back(session, id.as_str(), "changed").await,
         Err(e @ Error::NoSuchTenant(_)) | Err(e @ Error::ReadOnly { .. }) => Err(e),
         Err(e) => failed(session, action, id.as_str(), summary, e).await,
     }

@@ -5,12 +5,15 @@ mod change;
 mod migrate;
 mod provision;
 mod template;
+mod values;
 
 pub use change::{TenantChange, resume, set, suspend};
 pub use migrate::{MigrateOutcome, MigrateProgress, MigrateReport, migrate};
 pub use provision::{NewTenant, create, create_at_version};
-pub use template::{latest_version, parse_config_value};
+pub use template::latest_version;
+pub use values::{MASK, check_name, is_secret_key, masked, parse_config_value, parse_pair};
 
+use crate::catalog::{self, TenantRow};
 use crate::error::{Error, Result};
 use crate::journal::{self, Entry};
 use crate::session::Session;
@@ -32,6 +35,22 @@ pub(crate) async fn lock_tenant(
             _ => Error::db(format!("{action} {id}: taking the tenant lock"))(e),
         })?;
     Ok(())
+}
+
+/// The registry row after a committed change; a failure to read it says the change was made.
+pub(crate) async fn read_back(session: &Session, id: &str, done: &str) -> Result<TenantRow> {
+    let done = || format!("tenant {id} was {done}");
+    match catalog::tenant_row(session, id).await {
+        Ok(Some(row)) => Ok(row),
+        Ok(None) => Err(Error::Committed {
+            done: done(),
+            cause: Box::new(Error::NoSuchTenant(id.into())),
+        }),
+        Err(e) => Err(Error::Committed {
+            done: done(),
+            cause: Box::new(e),
+        }),
+    }
 }
 
 /// Logs a failed change after its rollback and returns the original error; if the log

@@ -1,7 +1,8 @@
 //! `tenant create`: registry row, schema, template, RLS, grants, read-only role and
 //! default privileges, in one transaction.
 
-use super::template::{self, config_object};
+use super::template;
+use super::values::{check_name, config_object, masked};
 use super::{failed, lock_tenant};
 use crate::catalog::{self, TenantRow};
 use crate::error::{Error, Result};
@@ -40,11 +41,7 @@ pub async fn create_at_version(
     let names = &session.names;
     let id = names.tenant_id(&new.id)?;
     let name = new.name.clone().unwrap_or_else(|| id.to_string());
-    if name.trim().is_empty() || name.chars().count() > 200 {
-        return Err(Error::Invalid(
-            "tenant name must be 1 to 200 characters".into(),
-        ));
-    }
+    check_name(&name)?;
     let config = config_object(&new.config)?;
     session.ensure_writable("tenant create")?;
     let summary = format!(
@@ -54,9 +51,7 @@ pub async fn create_at_version(
         version
     );
     match provision(session, &id, &name, &config, &summary, version).await {
-        Ok(()) => catalog::tenant_row(session, id.as_str())
-            .await?
-            .ok_or_else(|| Error::NoSuchTenant(id.to_string())),
+        Ok(()) => super::read_back(session, id.as_str(), "created").await,
         Err(e) => failed(session, "tenant create", id.as_str(), &summary, e).await,
     }
 }
@@ -148,7 +143,7 @@ async fn provision(
             tenant: Some(id.as_str()),
             sql_summary: summary.into(),
             outcome: "ok".into(),
-            detail: Some(serde_json::json!({ "name": name.trim(), "config": config })),
+            detail: Some(serde_json::json!({ "name": name.trim(), "config": masked(config) })),
         },
     )
     .await?;

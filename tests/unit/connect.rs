@@ -173,3 +173,17 @@ fn secrets_do_not_show_in_debug() {
     assert!(!format!("{s:?}").contains("hunter2"));
     assert_eq!(s.target(), "u@h:5432/d");
 }
+
+#[test]
+fn dsn_userinfo_and_path_keep_plus_and_decode_percent() {
+    let s = resolve(
+        Some("postgres://app+ro:p%40ss+w@db/sales%2Beu"),
+        &Profile::default(),
+        false,
+        &env_of(&[]),
+    )
+    .unwrap();
+    assert_eq!(s.user, "app+ro");
+    assert_eq!(s.password.unwrap().expose(), "p@ss+w");
+    assert_eq!(s.dbname, "sales+eu");
+}

@@ -1,0 +1,114 @@
+//! What operators type about a tenant: its name and `KEY=VALUE` config entries; and how
+//! config values are shown, with secrets masked.
+
+use crate::error::{Error, Result};
+use serde_json::Value;
+
+/// Longest display name, in characters.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// Checks a display name: 1 to 200 characters, not only spaces.
+pub fn check_name(name: &str) -> Result<()> {
+    if name.trim().is_empty() || name.chars().count() > MAX_NAME_CHARS {
+        return Err(Error::Invalid(format!(
+            "tenant name must be 1 to {MAX_NAME_CHARS} characters"
+        )));
+    }
+    Ok(())
+}
+
+/// Splits one `KEY=VALUE` (the value may hold `=` and spaces).
+pub fn parse_pair(raw: &str) -> std::result::Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("{raw:?} is not KEY=VALUE")),
+    }
+}
+
+/// A config value as typed: JSON when it parses (`42`, `true`, `{"a":1}`), else the text
+/// itself as a JSON string.
+pub fn parse_config_value(raw: &str) -> Value {
+    serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.to_string()))
+}
+
+/// Turns `KEY=VALUE` pairs into a JSON object, refusing empty keys.
+pub(crate) fn config_object(pairs: &[(String, String)]) -> Result<Value> {
+    let mut map = serde_json::Map::new();
+    for (k, v) in pairs {
+        let key = k.trim();
+        if key.is_empty() {
+            return Err(Error::Invalid(format!(
+                "config key is empty in {k:?}={v:?}; write KEY=VALUE"
+            )));
+        }
+        map.insert(key.to_string(), parse_config_value(v));
+    }
+    Ok(Value::Object(map))
+}
+
+/// True for keys whose values are credentials (`db_password`, `apiKey`, `stripe_token`, …).
+pub fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "apikey",
+        "api_key",
+        "credential",
+        "private_key",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
+}
+
+/// Shown in place of a secret value.
+pub const MASK: &str = "••••••";
+
+/// A copy of a config object with the values of secret-looking keys masked, at any depth,
+/// for output, logs and screens; the registry keeps the real values.
+pub fn masked(config: &Value) -> Value {
+    match config {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| {
+                    let v = if is_secret_key(k) {
+                        Value::String(MASK.into())
+                    } else {
+                        masked(v)
+                    };
+                    (k.clone(), v)
+                })
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(masked).collect()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_values_are_json_when_they_parse() {
+        assert_eq!(parse_config_value("42"), serde_json::json!(42));
+        assert_eq!(parse_config_value("true"), serde_json::json!(true));
+        assert_eq!(parse_config_value("eu-west"), serde_json::json!("eu-west"));
+        assert_eq!(
+            parse_config_value(r#"{"a":1}"#),
+            serde_json::json!({"a": 1})
+        );
+        assert!(config_object(&[(" ".into(), "x".into())]).is_err());
+    }
+
+    #[test]
+    fn secrets_are_masked_at_any_depth() {
+        let c = serde_json::json!({"plan": "team", "smtp": {"host": "mx", "password": "pw"}, "apiKey": "k"});
+        assert_eq!(
+            masked(&c),
+            serde_json::json!({"plan": "team", "smtp": {"host": "mx", "password": MASK}, "apiKey": MASK})
+        );
+    }
+}
