@@ -719,6 +719,12 @@ fn a_connection_lost_during_a_write_is_a_connection_loss() {
         log_error: "again".into(),
     };
     assert!(ErrorText::from_error(&twice).connection);
+    // Committed, then the read-back lost the connection: reconnect (and reload) too.
+    let committed = Error::Committed {
+        done: "tenant acme suspended".into(),
+        cause: Box::new(lost()),
+    };
+    assert!(ErrorText::from_error(&committed).connection);
     let not_lost = Error::Unlogged {
         error: Box::new(Error::Conflict("tenant exists".into())),
         log_error: "connection closed".into(),

@@ -43,11 +43,12 @@ impl ErrorText {
 }
 
 /// True when `e` means the link to the server died; a write whose failure could not be
-/// logged is judged by the failure itself.
+/// logged, or whose read-back failed after the commit, is judged by the inner error.
 fn connection_lost(e: &Error) -> bool {
     match e {
         Error::Connect(_) => true,
         Error::Unlogged { error, .. } => connection_lost(error),
+        Error::Committed { cause, .. } => connection_lost(cause),
         Error::Db { source, .. } => {
             matches!(
                 source,
