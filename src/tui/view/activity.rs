@@ -1,7 +1,8 @@
 //! The Activity view: the console log, newest first.
 
-use super::{fit, pane_block, tenants::scroll};
+use super::{pane_block, tenants::scroll};
 use crate::tui::app::{App, Load};
+use crate::units::fit;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};

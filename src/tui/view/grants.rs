@@ -2,10 +2,11 @@
 //! their reasons, RLS per table, default privileges and membership chains. Deviations are
 //! marked with `!` as well as coloured.
 
-use super::{fit, pane_block};
+use super::pane_block;
 use crate::catalog::{GrantMatrix, ObjectKind};
 use crate::policy::Deviation;
 use crate::tui::app::{App, Detail, Load, Pane};
+use crate::units::fit;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};

@@ -48,7 +48,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                 l
             } else {
                 let style = l.spans.first().map(|s| s.style).unwrap_or_default();
-                Line::from(Span::styled(super::fit(&text, col_w), style))
+                Line::from(Span::styled(crate::units::fit(&text, col_w), style))
             }
         })
         .collect();

@@ -120,16 +120,3 @@ pub fn pane_block<'a>(app: &App, title: String, focused: bool) -> Block<'a> {
         .border_style(style)
         .title(Span::styled(format!("{marker}{title} "), app.theme.title()))
 }
-
-/// Cuts `s` to `width` characters, marking the cut with `…`.
-pub fn fit(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        s.to_string()
-    } else if width == 0 {
-        String::new()
-    } else {
-        let mut out: String = s.chars().take(width - 1).collect();
-        out.push('…');
-        out
-    }
-}

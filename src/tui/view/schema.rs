@@ -1,10 +1,11 @@
 //! The Schema pane: the selected tenant's size split, row estimates, largest tables, and a
 //! bar chart of the biggest tenants.
 
-use super::{fit, pane_block};
+use super::pane_block;
 use crate::catalog::SchemaSize;
 use crate::tui::app::{App, Load, Pane};
 use crate::tui::dialog::shown_value;
+use crate::units::fit;
 use crate::units::{human_bytes, human_count};
 use ratatui::Frame;
 use ratatui::layout::Rect;

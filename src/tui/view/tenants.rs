@@ -1,9 +1,10 @@
 //! The Tenants pane: the registry as a list. Only the rows on screen are built, so a
 //! 10,000-tenant registry draws as fast as a 10-tenant one.
 
-use super::{fit, pane_block};
+use super::pane_block;
 use crate::catalog::{Drift, TenantRow};
 use crate::tui::app::{App, Load, Pane};
+use crate::units::fit;
 use crate::units::human_bytes;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
