@@ -106,24 +106,14 @@ pub fn parse_pairs(text: &str) -> Result<Vec<(String, String)>, String> {
         .collect()
 }
 
-/// A config value for the screen: values under secret-looking keys are masked.
+/// A config value for the screen: values under secret-looking keys are masked, by the
+/// same rule as every other output.
 pub fn shown_value(key: &str, value: &serde_json::Value) -> String {
-    let k = key.to_ascii_lowercase();
-    if [
-        "password",
-        "secret",
-        "token",
-        "apikey",
-        "api_key",
-        "credential",
-    ]
-    .iter()
-    .any(|s| k.contains(s))
-    {
-        return "••••••".into();
+    if crate::tenant::is_secret_key(key) {
+        return crate::tenant::MASK.into();
     }
-    match value {
-        serde_json::Value::String(s) => s.clone(),
+    match crate::tenant::masked(value) {
+        serde_json::Value::String(s) => s,
         other => other.to_string(),
     }
 }
