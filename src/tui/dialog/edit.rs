@@ -141,13 +141,14 @@ impl EditDialog {
             )),
             hint,
         );
-        let status = if self.busy {
-            Line::from(format!("  {spinner} saving…"))
-        } else if let Some(e) = &self.error {
-            e.line(theme)
-        } else {
-            Line::default()
-        };
-        frame.render_widget(Paragraph::new(status).wrap(Wrap { trim: false }), msg);
+        field::render_status(
+            frame,
+            msg,
+            self.busy,
+            "saving",
+            self.error.as_ref(),
+            spinner,
+            theme,
+        );
     }
 }

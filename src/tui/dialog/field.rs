@@ -91,3 +91,24 @@ pub fn handle_key(
         }
     }
 }
+
+/// The last line of a form: a spinner while its job runs, else the core's error, if any.
+pub fn render_status(
+    frame: &mut Frame,
+    area: Rect,
+    busy: bool,
+    doing: &str,
+    error: Option<&crate::tui::app::ErrorText>,
+    spinner: &str,
+    theme: &Theme,
+) {
+    let status = match (busy, error) {
+        (true, _) => Line::from(format!("  {spinner} {doing}…")),
+        (false, Some(e)) => e.line(theme),
+        (false, None) => Line::default(),
+    };
+    frame.render_widget(
+        Paragraph::new(status).wrap(ratatui::widgets::Wrap { trim: false }),
+        area,
+    );
+}

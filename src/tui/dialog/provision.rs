@@ -9,7 +9,7 @@ use crate::tui::theme::Theme;
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
-use ratatui::text::{Line, Span};
+use ratatui::text::Span;
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use tui_input::Input;
 
@@ -142,13 +142,14 @@ impl ProvisionDialog {
             )),
             hint,
         );
-        let status = if self.busy {
-            Line::from(format!("  {spinner} provisioning…"))
-        } else if let Some(e) = &self.error {
-            e.line(theme)
-        } else {
-            Line::default()
-        };
-        frame.render_widget(Paragraph::new(status).wrap(Wrap { trim: false }), msg);
+        field::render_status(
+            frame,
+            msg,
+            self.busy,
+            "provisioning",
+            self.error.as_ref(),
+            spinner,
+            theme,
+        );
     }
 }
