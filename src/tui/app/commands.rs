@@ -44,33 +44,20 @@ impl App {
             | Command::PageUp
             | Command::PageDown
             | Command::Top
-            | Command::Bottom
-                if self.screen == Screen::Activity =>
-            {
-                let len = self.activity.ready().map_or(0, Vec::len);
-                let cur = self.activity_selected;
-                self.activity_selected = step(cmd, cur, len, page);
-            }
-            Command::Up
-            | Command::Down
-            | Command::PageUp
-            | Command::PageDown
-            | Command::Top
-            | Command::Bottom
-                if on_list =>
-            {
-                let to = step(cmd, self.selected, self.visible.len(), page);
-                self.move_selection(to);
-            }
-            Command::Up
-            | Command::Down
-            | Command::PageUp
-            | Command::PageDown
-            | Command::Top
             | Command::Bottom => {
-                let i = if self.focus == Pane::Grants { 1 } else { 0 };
-                let cur = self.pane_scroll[i] as usize;
-                self.pane_scroll[i] = step(cmd, cur, 500, page) as u16;
+                // One movement, aimed at whatever has focus: the log, the list, or a pane.
+                if self.screen == Screen::Activity {
+                    let len = self.activity.ready().map_or(0, Vec::len);
+                    let cur = self.activity_selected;
+                    self.activity_selected = step(cmd, cur, len, page);
+                } else if on_list {
+                    let to = step(cmd, self.selected, self.visible.len(), page);
+                    self.move_selection(to);
+                } else {
+                    let i = if self.focus == Pane::Grants { 1 } else { 0 };
+                    let cur = self.pane_scroll[i] as usize;
+                    self.pane_scroll[i] = step(cmd, cur, 500, page) as u16;
+                }
             }
             Command::NextPane | Command::PrevPane => {
                 const ORDER: [Pane; 3] = [Pane::Tenants, Pane::Schema, Pane::Grants];

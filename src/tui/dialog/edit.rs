@@ -1,6 +1,6 @@
 //! The edit dialog: a tenant's name, config keys to set and keys to unset.
 
-use super::{Outcome, centered, field, parse_pairs, shown_value};
+use super::{Outcome, centered, field, open_frame, parse_pairs, shown_value};
 use crate::catalog::TenantRow;
 use crate::tenant::TenantChange;
 use crate::tui::app::{Effect, ErrorText};
@@ -10,7 +10,7 @@ use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 use tui_input::Input;
 
 /// Field labels, in Tab order.
@@ -105,15 +105,7 @@ impl EditDialog {
     /// Draws the dialog centred in `area`.
     pub fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme, spinner: &str) {
         let rect = centered(area, 72, 11);
-        frame.render_widget(Clear, rect);
-        let block = Block::bordered()
-            .title(Span::styled(
-                format!(" Edit tenant {} ", self.id),
-                theme.title(),
-            ))
-            .border_style(theme.focus_border());
-        let inner = block.inner(rect);
-        frame.render_widget(block, rect);
+        let inner = open_frame(frame, rect, format!(" Edit tenant {} ", self.id), theme);
         let [current, f0, f1, f2, hint, msg] = Layout::vertical([
             Constraint::Length(2),
             Constraint::Length(1),

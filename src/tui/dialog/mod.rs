@@ -83,6 +83,17 @@ impl Dialog {
     }
 }
 
+/// Clears `rect`, draws the dialog's focused border with `title`, and returns the inside.
+pub fn open_frame(frame: &mut Frame, rect: Rect, title: String, theme: &Theme) -> Rect {
+    frame.render_widget(ratatui::widgets::Clear, rect);
+    let block = ratatui::widgets::Block::bordered()
+        .title(ratatui::text::Span::styled(title, theme.title()))
+        .border_style(theme.focus_border());
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    inner
+}
+
 /// A centred rectangle of at most `width`×`height` inside `area`.
 pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     let [row] = Layout::vertical([Constraint::Length(height.min(area.height))])

@@ -4,7 +4,7 @@ use crate::tui::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::widgets::Paragraph;
 use tui_input::Input;
 
 /// Every palette command and what it does.
@@ -85,12 +85,7 @@ impl Palette {
             return;
         }
         let rect = Rect::new(area.x, area.bottom().saturating_sub(height), width, height);
-        frame.render_widget(Clear, rect);
-        let block = Block::bordered()
-            .title(Span::styled(" : command ", theme.title()))
-            .border_style(theme.focus_border());
-        let inner = block.inner(rect);
-        frame.render_widget(block, rect);
+        let inner = super::open_frame(frame, rect, " : command ".into(), theme);
         // The input scrolls sideways so the cursor stays on it (one column for `:`).
         let scroll = self
             .input

@@ -1,6 +1,6 @@
 //! The new-tenant dialog: id (validated as you type, with the rule shown), name, config.
 
-use super::{Outcome, centered, field, parse_pairs};
+use super::{Outcome, centered, field, open_frame, parse_pairs};
 use crate::names::NamingPolicy;
 use crate::tenant::NewTenant;
 use crate::tui::app::{Effect, ErrorText};
@@ -10,7 +10,7 @@ use crossterm::event::KeyEvent;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::Span;
-use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::widgets::{Paragraph, Wrap};
 use tui_input::Input;
 
 /// Field labels, in Tab order.
@@ -104,12 +104,7 @@ impl ProvisionDialog {
     /// Draws the dialog centred in `area`.
     pub fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme, spinner: &str) {
         let rect = centered(area, 72, 12);
-        frame.render_widget(Clear, rect);
-        let block = Block::bordered()
-            .title(Span::styled(" New tenant ", theme.title()))
-            .border_style(theme.focus_border());
-        let inner = block.inner(rect);
-        frame.render_widget(block, rect);
+        let inner = open_frame(frame, rect, " New tenant ".into(), theme);
         let [f0, check, f1, f2, hint, msg] = Layout::vertical([
             Constraint::Length(1),
             Constraint::Length(2),
