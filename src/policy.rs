@@ -81,7 +81,26 @@ pub fn policy_deviations(
             ObjectKind::Function => false,
         }
     };
+    // The RLS role is shared by all tenants: what row security cannot filter, it must not read.
+    let rls_unsafe = |kind: ObjectKind, object: &str| -> bool {
+        let relation = match kind {
+            ObjectKind::Column => object.split_once('.').map_or(object, |(r, _)| r),
+            ObjectKind::Table | ObjectKind::View => object,
+            _ => return false,
+        };
+        matrix.rls_unsafe.iter().any(|u| u == relation)
+    };
     for e in matrix.entries.iter().filter(|e| !e.owner) {
+        if e.grantee == rls && rls_unsafe(e.kind, &e.object) {
+            dev(
+                rls,
+                &e.object,
+                &e.privilege,
+                false,
+                "returns rows with its owner's rights, past row security: the RLS role would read every tenant's rows (a view needs security_invoker = on)".into(),
+            );
+            continue;
+        }
         if allowed(&e.grantee, e.kind, &e.privilege) {
             continue;
         }
@@ -153,6 +172,15 @@ pub fn policy_deviations(
                 );
             }
         }
+        if !t.tenant_bound {
+            dev(
+                rls,
+                &t.name,
+                "TENANT BINDING",
+                true,
+                "not bound to its tenant: a session of the RLS role routed to another tenant could read it (tenant migrate adds the binding)".into(),
+            );
+        }
         if !t.rls_enabled {
             dev(
                 rls,
@@ -200,7 +228,20 @@ pub fn policy_deviations(
             );
         }
     }
-    for role in [rls, ro.as_str()] {
+    if let Some(d) = matrix
+        .defaults
+        .iter()
+        .find(|d| d.owner == admin && d.object_type == "table" && d.grantee == rls)
+    {
+        dev(
+            rls,
+            "default privileges (table)",
+            &d.privilege,
+            false,
+            "tables added later would be readable by the RLS role before they are bound to their tenant".into(),
+        );
+    }
+    for role in [ro.as_str()] {
         if !has_default("table", role, "SELECT") {
             dev(
                 role,

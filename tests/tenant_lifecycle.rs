@@ -148,7 +148,8 @@ async fn a_table_added_later_is_granted_by_default_privileges() {
     let n = &db.names;
     let tp = "SELECT has_table_privilege($1, 'tenant_acme.notes', $2)";
     assert!(yes(&s, tp, &[&n.service_role, "INSERT"]).await);
-    assert!(yes(&s, tp, &[&n.rls_role, "SELECT"]).await);
+    // The shared RLS role waits for the tenant binding (the next migration adds it).
+    assert!(!yes(&s, tp, &[&n.rls_role, "SELECT"]).await);
     assert!(
         yes(
             &s,
@@ -408,14 +409,15 @@ async fn migrate_carries_on_past_a_failing_tenant() {
             .fetch_all(&s.pool)
             .await
             .unwrap();
+    let v = tenant::latest_version();
     assert_eq!(
         versions,
         vec![
-            ("m1".into(), 2),
-            ("m2".into(), 2),
+            ("m1".into(), v),
+            ("m2".into(), v),
             ("m3".into(), 1),
-            ("m4".into(), 2),
-            ("m5".into(), 2)
+            ("m4".into(), v),
+            ("m5".into(), v)
         ]
     );
     // m3 was rolled back whole: its customers table has no v2 column.
