@@ -319,11 +319,16 @@ async fn suspend_revokes_and_resume_restores_the_service_role() {
     let usage = "SELECT has_schema_privilege($1, 'tenant_acme', 'USAGE')";
     let row = tenant::suspend(&s, "acme").await.unwrap();
     assert_eq!(row.status.as_str(), "suspended");
-    assert!(!yes(&s, usage, &[&db.names.service_role]).await);
-    assert!(yes(&s, usage, &[&db.names.rls_role]).await);
+    let ro = db.names.readonly_role_pattern.replace("{id}", "acme");
+    // Closed to every application role, not only the service role.
+    for role in [&db.names.service_role, &db.names.rls_role, &ro] {
+        assert!(!yes(&s, usage, &[role]).await, "{role}");
+    }
     let row = tenant::resume(&s, "acme").await.unwrap();
     assert_eq!(row.status.as_str(), "active");
-    assert!(yes(&s, usage, &[&db.names.service_role]).await);
+    for role in [&db.names.service_role, &db.names.rls_role, &ro] {
+        assert!(yes(&s, usage, &[role]).await, "{role}");
+    }
     let err = tenant::suspend(&s, "nobody").await.unwrap_err();
     assert!(matches!(err, Error::NoSuchTenant(_)), "{err}");
 }
@@ -727,7 +732,7 @@ async fn migrating_a_suspended_tenant_keeps_it_closed_to_the_service_role() {
     assert_eq!(report.count("migrated"), 1, "{report:?}");
     let usage = "SELECT has_schema_privilege($1, 'tenant_sleepy', 'USAGE')";
     assert!(!yes(&s, usage, &[&db.names.service_role]).await);
-    assert!(yes(&s, usage, &[&db.names.rls_role]).await);
+    assert!(!yes(&s, usage, &[&db.names.rls_role]).await);
     // The policy agrees: closed is right for a suspended tenant, and so is nothing else.
     let matrix = catalog::grant_matrix(&s, "tenant_sleepy").await.unwrap();
     let size = catalog::schema_tables(&s, "tenant_sleepy").await.unwrap();

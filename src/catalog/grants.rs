@@ -100,6 +100,8 @@ pub struct GrantMatrix {
     /// Relations row security cannot protect: views without `security_invoker`,
     /// materialized views and foreign tables return rows with their owner's rights.
     pub rls_unsafe: Vec<String>,
+    /// Every role may create in schema `public` (on the application's `search_path`).
+    pub public_schema_create: bool,
 }
 
 impl GrantMatrix {
@@ -221,11 +223,15 @@ FROM pg_proc p JOIN n ON p.pronamespace = n.oid
 ORDER BY 1, 2
 "#;
 
-/// Reads the grant matrix of `schema`: four set-based queries (ACLs, owners, defaults,
-/// members), run side by side.
+const PUBLIC_CREATE_SQL: &str =
+    "SELECT coalesce((SELECT has_schema_privilege('public', n.oid, 'CREATE')
+    FROM pg_namespace n WHERE n.nspname = 'public'), false)";
+
+/// Reads the grant matrix of `schema`: five set-based queries (ACLs, owners, defaults,
+/// members, schema public), run side by side.
 pub async fn grant_matrix(session: &Session, schema: &str) -> Result<GrantMatrix> {
     let members_sql = MEMBERS_SQL.replace("{inherit}", INHERIT);
-    let (rows, owners, defaults, members) = tokio::try_join!(
+    let (rows, owners, defaults, members, public_schema_create) = tokio::try_join!(
         sqlx::query_as::<_, (String, String, String, String, bool, bool)>(ENTRIES_SQL)
             .bind(schema)
             .fetch_all(&session.pool),
@@ -238,6 +244,7 @@ pub async fn grant_matrix(session: &Session, schema: &str) -> Result<GrantMatrix
         sqlx::query_as::<_, (String, String, bool)>(&members_sql)
             .bind(schema)
             .fetch_all(&session.pool),
+        sqlx::query_scalar::<_, bool>(PUBLIC_CREATE_SQL).fetch_one(&session.pool),
     )
     .map_err(Error::db(format!("reading the grants of {schema}")))?;
     let rls_unsafe: Vec<String> = owners.iter().filter(|o| o.3).map(|o| o.1.clone()).collect();
@@ -291,5 +298,6 @@ pub async fn grant_matrix(session: &Session, schema: &str) -> Result<GrantMatrix
             })
             .collect(),
         rls_unsafe,
+        public_schema_create,
     })
 }

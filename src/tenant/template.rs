@@ -42,6 +42,20 @@ pub fn latest_version() -> i32 {
     VERSIONS.last().map(|(v, _)| *v).unwrap_or(0)
 }
 
+/// The roles a suspension closes the schema to, quoted and comma-separated: the service
+/// role, the RLS role and the tenant's read-only role.
+pub(crate) fn app_roles(names: &NamingPolicy, id: &TenantId) -> String {
+    [
+        names.service_role.clone(),
+        names.rls_role.clone(),
+        names.readonly_role_of(id),
+    ]
+    .iter()
+    .map(|r| quote_ident(r))
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
 /// Placeholders for one tenant's SQL.
 pub(crate) fn tenant_vars(names: &NamingPolicy, id: &TenantId) -> SqlVars {
     let mut vars = names.template_vars();
@@ -51,7 +65,7 @@ pub(crate) fn tenant_vars(names: &NamingPolicy, id: &TenantId) -> SqlVars {
 }
 
 /// Applies template versions `(from, to]` in `schema`, then enables RLS on every table,
-/// then (re)applies the grants, keeping a suspended tenant closed to the service role.
+/// then (re)applies the grants, keeping a suspended tenant closed to the application roles.
 /// The caller holds the transaction.
 pub(crate) async fn apply(
     conn: &mut PgConnection,
@@ -90,7 +104,7 @@ pub(crate) async fn apply(
         let revoke = format!(
             "REVOKE USAGE ON SCHEMA {} FROM {}",
             quote_ident(&schema),
-            quote_ident(&names.service_role)
+            app_roles(names, id)
         );
         sqlx::query(&revoke)
             .execute(&mut *conn)
@@ -99,7 +113,8 @@ pub(crate) async fn apply(
                 "{action} {id}: keeping the suspended tenant closed"
             )))?;
     }
-    sqlx::query("SET LOCAL search_path = DEFAULT")
+    sqlx::query("SELECT pg_catalog.set_config('search_path', $1, true)")
+        .bind(crate::connect::PINNED_SEARCH_PATH)
         .execute(&mut *conn)
         .await
         .map_err(Error::db(format!("{action} {id}: resetting search_path")))?;

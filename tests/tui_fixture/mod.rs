@@ -250,6 +250,7 @@ pub fn grants() -> GrantMatrix {
             inherits: true,
         }],
         rls_unsafe: vec![],
+        public_schema_create: false,
     }
 }
 
