@@ -13,6 +13,7 @@ use sqlx::PgConnection;
 const STEPS: &[(i32, &str)] = &[
     (1, include_str!("../assets/bootstrap/v1.sql")),
     (2, include_str!("../assets/bootstrap/v2.sql")),
+    (3, include_str!("../assets/bootstrap/v3.sql")),
 ];
 
 /// The newest bootstrap version this release knows.
