@@ -268,6 +268,9 @@ pub fn resolve(
         ),
         None => None,
     };
+    // A profile's password_command is for the profile's own server only.
+    let own_server = (d.host.is_none() || d.host == profile.host)
+        && (d.port.is_none() || d.port == profile.port);
     let host = d
         .host
         .or_else(|| profile.host.clone())
@@ -321,7 +324,7 @@ pub fn resolve(
     if let Some(p) = d.password {
         spec.password = Some(p);
         spec.password_source = PasswordSource::Dsn;
-    } else if let Some(cmd) = &profile.password_command {
+    } else if let Some(cmd) = profile.password_command.as_ref().filter(|_| own_server) {
         spec.password = Some(run_password_command(cmd)?);
         spec.password_source = PasswordSource::Command;
     } else if let Some(p) = env("PGPASSWORD") {
@@ -476,7 +479,13 @@ impl ConnectionSpec {
             .application_name(&self.application_name)
             .ssl_mode(PgSslMode::from_str(&self.sslmode).unwrap_or(PgSslMode::Prefer));
         if let Some(p) = &self.password {
-            o = o.password(p.expose());
+            // SASLprep, as libpq does before SCRAM (sqlx sends the bytes as they are): a
+            // non-ASCII password then matches a verifier made by the server or by init.
+            // Like libpq, a password SASLprep rejects is sent unchanged.
+            let prepared = stringprep::saslprep(p.expose())
+                .map(|c| c.into_owned())
+                .unwrap_or_else(|_| p.expose().to_string());
+            o = o.password(&prepared);
         }
         if let Some(c) = &self.sslrootcert {
             o = o.ssl_root_cert(c);
