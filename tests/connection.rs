@@ -250,3 +250,112 @@ async fn a_read_only_session_whose_setting_was_dropped_is_refused() {
         .unwrap();
     assert_eq!(path, "pg_catalog, pg_temp");
 }
+
+fn run_with_stdin(db: &TestDb, args: &[&str], stdin: &str) -> std::process::Output {
+    use std::io::Write;
+    let mut child = std::process::Command::new(bin())
+        .args(args)
+        .env("TENANTCTL_CONFIG", db.config_file())
+        .env("PGPASSWORD", db.password())
+        .env_remove("PGHOST")
+        .env_remove("PGPORT")
+        .env_remove("PGUSER")
+        .env_remove("PGDATABASE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[tokio::test]
+async fn secrets_come_from_stdin_or_a_file_and_never_show() {
+    let (db, s) = TestDb::bootstrapped().await;
+    let file = db.dir.path().join("key.pem");
+    std::fs::write(&file, "file-secret-42\n").unwrap();
+    let set_file = format!("signing_key={}", file.display());
+    let out = run_with_stdin(
+        &db,
+        &[
+            "tenant",
+            "create",
+            "acme",
+            "--set",
+            "smtp_passphrase=-",
+            "--set-file",
+            &set_file,
+            "--set",
+            "billing=postgres://app:url-secret-7@db/x",
+            "--format",
+            "json",
+        ],
+        "stdin-secret-9\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let config: serde_json::Value =
+        sqlx::query_scalar("SELECT config FROM commons.tenants WHERE id = 'acme'")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+    assert_eq!(config["smtp_passphrase"], "stdin-secret-9");
+    assert_eq!(config["signing_key"], "file-secret-42");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let log: String =
+        sqlx::query_scalar("SELECT string_agg(detail::text, ' ') FROM commons.admin_log")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+    for secret in ["stdin-secret-9", "file-secret-42", "url-secret-7"] {
+        assert!(!stdout.contains(secret), "{secret} in {stdout}");
+        assert!(!log.contains(secret), "{secret} in the log: {log}");
+    }
+    for key in [
+        "pwd",
+        "passphrase",
+        "auth_header",
+        "dsn",
+        "stripe_key",
+        "key",
+    ] {
+        assert!(tenantctl::tenant::is_secret_key(key), "{key}");
+    }
+    // An entry with an empty key is refused without echoing what followed the =.
+    let out = run_with_stdin(&db, &["tenant", "set", "acme", "--set", "=hunter2"], "");
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!all.contains("hunter2"), "{all}");
+}
+
+#[tokio::test]
+async fn control_characters_in_names_never_reach_the_terminal() {
+    let (db, _s) = TestDb::bootstrapped().await;
+    let evil = "Evil\u{1b}]0;pwned\u{7}\u{1b}[2JCorp\r";
+    let out = run_with_stdin(&db, &["tenant", "create", "evil", "--name", evil], "");
+    assert!(out.status.success(), "{out:?}");
+    for args in [&["tenant", "list"][..], &["tenant", "show", "evil"][..]] {
+        let out = run_with_stdin(&db, args, "");
+        assert!(out.status.success(), "{out:?}");
+        assert!(
+            !out.stdout
+                .iter()
+                .any(|b| *b == 0x1b || *b == 0x07 || *b == b'\r'),
+            "{args:?}: {:?}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("Evil\\u{1b}"),
+            "{args:?}"
+        );
+    }
+}
