@@ -499,8 +499,26 @@ impl ConnectionSpec {
     /// Opens a pool of up to `max` sessions, after one direct connection attempt so that
     /// failures are reported at once (the pool itself would retry until its timeout).
     pub async fn connect(&self, max: u32) -> Result<PgPool, ConnectError> {
+        self.connect_tls(max).await.map(|(pool, _)| pool)
+    }
+
+    /// As [`connect`](Self::connect), also saying which TLS protection is in force.
+    /// TLS is set up by [`crate::tls`], by libpq's rules.
+    pub async fn connect_tls(
+        &self,
+        max: u32,
+    ) -> Result<(PgPool, crate::tls::TlsState), ConnectError> {
         use sqlx::Connection;
-        let options = self.options();
+        let (route, state) = crate::tls::route(self).await?;
+        let options = match route {
+            crate::tls::Route::Direct { sslmode_for_sqlx } => self
+                .options()
+                .ssl_mode(PgSslMode::from_str(&sslmode_for_sqlx).unwrap_or(PgSslMode::Disable)),
+            crate::tls::Route::Relayed { dir } => self
+                .options()
+                .host(&dir.to_string_lossy())
+                .ssl_mode(PgSslMode::Disable),
+        };
         match tokio::time::timeout(CONNECT_TIMEOUT, sqlx::PgConnection::connect_with(&options))
             .await
         {
@@ -527,7 +545,7 @@ impl ConnectionSpec {
             }
         }
         let read_only = self.read_only;
-        Ok(PgPoolOptions::new()
+        let pool = PgPoolOptions::new()
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     prepare(conn, read_only).await.map_err(|e| match e {
@@ -541,7 +559,8 @@ impl ConnectionSpec {
             .max_connections(max)
             .min_connections(0)
             .acquire_timeout(CONNECT_TIMEOUT)
-            .connect_lazy_with(options))
+            .connect_lazy_with(options);
+        Ok((pool, state))
     }
 
     /// Turns a sqlx error from connecting into one of the failures users tell apart.
