@@ -343,6 +343,10 @@ async fn control_characters_in_names_never_reach_the_terminal() {
     let evil = "Evil\u{1b}]0;pwned\u{7}\u{1b}[2JCorp\r";
     let out = run_with_stdin(&db, &["tenant", "create", "evil", "--name", evil], "");
     assert!(out.status.success(), "{out:?}");
+    // The JSON says which TLS state is in force (the test profile uses sslmode=disable).
+    let out = run_with_stdin(&db, &["tenant", "show", "evil", "--format", "json"], "");
+    let show: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(show["connection"]["tls"], "off", "{show}");
     for args in [&["tenant", "list"][..], &["tenant", "show", "evil"][..]] {
         let out = run_with_stdin(&db, args, "");
         assert!(out.status.success(), "{out:?}");

@@ -371,6 +371,10 @@ async fn show(ctx: &Context, id: &str) -> Result<u8> {
                 obj.insert("deviations".into(), serde_json::json!(deviations));
                 obj.insert("grants".into(), serde_json::json!(grants));
                 obj.insert("backups".into(), serde_json::json!([]));
+                obj.insert(
+                    "connection".into(),
+                    serde_json::json!({ "target": session.spec.target(), "tls": session.tls }),
+                );
             }
             output::print_json(&v)?;
         }
