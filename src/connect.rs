@@ -287,21 +287,27 @@ pub fn resolve(
         .or_else(|| profile.dbname.clone())
         .or_else(|| env("PGDATABASE"))
         .unwrap_or_else(|| user.clone());
+    let sslrootcert = d
+        .sslrootcert
+        .or_else(|| profile.sslrootcert.clone())
+        .or_else(|| env("PGSSLROOTCERT").map(PathBuf::from));
+    // libpq: with the OS store as anchors, the default becomes verify-full.
+    let default_mode = if sslrootcert.as_deref() == Some(Path::new("system")) {
+        "verify-full"
+    } else {
+        "prefer"
+    };
     let sslmode = d
         .sslmode
         .or_else(|| profile.sslmode.clone())
         .or_else(|| env("PGSSLMODE"))
-        .unwrap_or_else(|| "prefer".into());
+        .unwrap_or_else(|| default_mode.into());
     if !SSLMODES.contains(&sslmode.as_str()) {
         return Err(ConnectError::BadSetting(format!(
             "sslmode {sslmode:?} is not one of {}",
             SSLMODES.join(", ")
         )));
     }
-    let sslrootcert = d
-        .sslrootcert
-        .or_else(|| profile.sslrootcert.clone())
-        .or_else(|| env("PGSSLROOTCERT").map(PathBuf::from));
     let application_name = d
         .application_name
         .or_else(|| profile.application_name.clone())
