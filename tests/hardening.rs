@@ -173,6 +173,14 @@ async fn init_refuses_application_roles_with_dangerous_powers_and_says_how_to_re
     let db = TestDb::new().await;
     let s = db.superuser_session().await;
     let n = &db.names;
+    // pg_read_all_data exists from PostgreSQL 14.
+    let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
+        .fetch_one(&s.pool)
+        .await
+        .unwrap();
+    if version < 140000 {
+        return;
+    }
     sqlx::raw_sql(&format!(
         "CREATE ROLE {svc} LOGIN BYPASSRLS CREATEDB;
          CREATE ROLE {rls} NOLOGIN;
