@@ -7,10 +7,11 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::time::Duration;
 use tenantctl::tenant::NewTenant;
 use tenantctl::tui::app::{
-    Action, Conn, Effect, ErrorText, JobKind, Load, Progress, Screen, SortKey, WriteOp,
+    Action, Conn, Effect, ErrorText, JobEnd, JobId, JobKind, Landed, Load, LongJob, Screen,
+    SortKey, Write,
 };
-use tenantctl::tui::dialog::{Dialog, Pending};
-use tenantctl::tui::keymap::{self, Context};
+use tenantctl::tui::dialog::Dialog;
+use tenantctl::tui::keymap::{CommandId, Context};
 use tui_fixture::*;
 
 fn selected_id(app: &tenantctl::tui::app::App) -> String {
@@ -161,16 +162,16 @@ fn new_tenant_dialog_submits_and_a_core_error_keeps_it_open() {
     let effects = app.update(key(KeyCode::Enter));
     assert_eq!(
         effects,
-        [Effect::Create(NewTenant {
+        [Effect::Write(Write::Create(NewTenant {
             id: "newco".into(),
             name: Some("New Co".into()),
             config: vec![("plan".into(), "team".into()), ("seats".into(), "5".into())],
-        })]
+        }))]
     );
     assert!(app.dialog.as_ref().unwrap().busy());
     typed(&mut app, "xyz");
     app.update(Action::Saved {
-        op: WriteOp::Create,
+        command: CommandId::New,
         result: Err(ErrorText::plain("tenant \"newco\" already exists".into())),
     });
     let Some(Dialog::Provision(d)) = &app.dialog else {
@@ -191,7 +192,7 @@ fn new_tenant_dialog_submits_and_a_core_error_keeps_it_open() {
         4,
     );
     let effects = app.update(Action::Saved {
-        op: WriteOp::Create,
+        command: CommandId::New,
         result: Ok(created),
     });
     assert!(app.dialog.is_none());
@@ -240,11 +241,14 @@ fn read_only_refuses_n_with_a_message() {
         let flash = app.flash.clone().unwrap();
         assert!(flash.error && flash.text.contains("read-only"), "{flash:?}");
     }
-    let footer: Vec<_> = keymap::footer(Context::Tenants, true)
-        .map(|b| b.keys_text)
+    let footer: Vec<_> = app
+        .keymap
+        .footer(Context::Tenants, true)
+        .into_iter()
+        .map(|(_, keys, _)| keys)
         .collect();
-    assert!(!footer.contains(&"n"), "{footer:?}");
-    assert!(footer.contains(&"/"));
+    assert!(!footer.contains(&"n".to_string()), "{footer:?}");
+    assert!(footer.contains(&"/".to_string()));
     let screen = draw(&app, 120, 36);
     assert!(screen.contains("READ-ONLY"));
     assert!(!screen.contains("n new"));
@@ -262,9 +266,12 @@ fn suspend_goes_through_the_confirmation() {
     let Some(Dialog::Confirm(c)) = &app.dialog else {
         panic!()
     };
-    assert_eq!(c.pending, Pending::Suspend("acme".into()));
+    assert_eq!(c.pending, Write::Suspend("acme".into()));
     assert!(app.update(ch('x')).is_empty());
-    assert_eq!(app.update(ch('y')), [Effect::Suspend("acme".into())]);
+    assert_eq!(
+        app.update(ch('y')),
+        [Effect::Write(Write::Suspend("acme".into()))]
+    );
     // A suspended tenant offers resume.
     let mut app = tui_fixture::app();
     app.update(ch('/'));
@@ -274,7 +281,7 @@ fn suspend_goes_through_the_confirmation() {
     let Some(Dialog::Confirm(c)) = &app.dialog else {
         panic!()
     };
-    assert_eq!(c.pending, Pending::Resume("initech".into()));
+    assert_eq!(c.pending, Write::Resume("initech".into()));
     app.update(ch('n'));
     assert!(app.dialog.is_none(), "n declines");
 }
@@ -284,23 +291,39 @@ fn migrate_shows_progress_and_esc_cancels() {
     let mut app = app();
     app.update(ch('m'));
     let effects = app.update(key(KeyCode::Enter));
-    assert_eq!(effects, [Effect::Migrate(Some(vec!["acme".into()]))]);
+    let [Effect::StartJob { id, job }] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(job, &LongJob::Migrate(Some(vec!["acme".into()])));
+    let id = *id;
     assert!(app.dialog.is_none());
-    assert!(app.migrate.is_some());
-    app.update(Action::Migrate(tenantctl::tenant::MigrateProgress {
+    assert_eq!(app.jobs.focused().unwrap().kind, JobKind::Migrate);
+    app.update(Action::JobProgress {
+        id,
         done: 1,
-        total: 1,
-        tenant: "acme".into(),
-        error: None,
-    }));
-    assert_eq!(app.migrate.as_ref().unwrap().done, 1);
-    assert_eq!(
-        app.update(key(KeyCode::Esc)),
-        [Effect::Cancel(JobKind::Migrate)]
-    );
-    let effects = app.update(Action::MigrateDone(Ok("1 migrated".into())));
-    assert!(app.migrate.is_none());
+        total: 2,
+        current: "acme".into(),
+        failed: 0,
+        landed: Landed::Migrate(Vec::new()),
+    });
+    assert_eq!(app.jobs.focused().unwrap().done, 1);
+    assert!(draw(&app, 120, 36).contains("migrating 1/2"));
+    assert_eq!(app.update(key(KeyCode::Esc)), [Effect::CancelJob(id)]);
+    let effects = app.update(Action::JobDone {
+        id,
+        result: Ok(JobEnd {
+            summary: "1 migrated".into(),
+            shortfall: Some("1 tenant(s) not tried (globex)".into()),
+        }),
+    });
+    assert!(app.jobs.running.is_empty());
     assert!(effects.contains(&Effect::LoadTenants));
+    let flash = app.flash.clone().unwrap();
+    assert!(
+        flash.error,
+        "a cancelled migration is no success: {flash:?}"
+    );
+    assert!(flash.text.contains("not tried (globex)"), "{flash:?}");
 }
 
 #[test]
@@ -333,34 +356,57 @@ fn palette_completes_and_runs() {
 #[test]
 fn exact_sizes_update_rows_in_place() {
     let mut app = app();
-    app.sizes = Some(Progress {
-        label: "measuring sizes".into(),
-        done: 0,
-        total: 2,
-        failures: 0,
-    });
-    app.update(Action::Sizes {
-        sizes: vec![("tenant_globex".into(), 999)],
-        done: 1,
-        total: 2,
-    });
+    let id = app.jobs.add(JobKind::Sizes, 2);
+    app.update(sizes(id, vec![("tenant_globex".into(), 999)], 1, 2));
     let globex = app.rows.iter().find(|r| r.id == "globex").unwrap();
     assert_eq!(globex.size_bytes, Some(999));
     assert!(globex.size_exact);
-    assert!(app.sizes.is_some());
-    app.update(Action::Sizes {
-        sizes: vec![],
-        done: 2,
-        total: 2,
-    });
-    assert!(app.sizes.is_none());
+    assert!(app.jobs.of_kind(JobKind::Sizes).is_some());
+    app.update(done(id));
+    assert!(app.jobs.running.is_empty());
+}
+
+/// A chunk of measured sizes from job `id`.
+fn sizes(id: JobId, sizes: Vec<(String, i64)>, done: usize, total: usize) -> Action {
+    Action::JobProgress {
+        id,
+        done,
+        total,
+        current: String::new(),
+        failed: 0,
+        landed: Landed::Sizes(sizes),
+    }
+}
+
+/// Job `id` finished every item.
+fn done(id: JobId) -> Action {
+    Action::JobDone {
+        id,
+        result: Ok(JobEnd {
+            summary: "done".into(),
+            shortfall: None,
+        }),
+    }
+}
+
+/// A migration registered and finished: the console reloads.
+fn migrate_done(app: &mut tenantctl::tui::app::App) -> Vec<Effect> {
+    let id = app.jobs.add(JobKind::Migrate, 1);
+    app.update(done(id))
+}
+
+fn sizes_job(app: &tenantctl::tui::app::App) -> JobId {
+    app.jobs
+        .of_kind(JobKind::Sizes)
+        .expect("a measurement runs")
+        .id
 }
 
 #[test]
 fn registry_load_starts_streaming_exact_sizes() {
     let mut app = app_with(Vec::new(), false);
     let effects = app.update(Action::Tenants(Ok(rows())));
-    let Some(Effect::ExactSizes(schemas)) = effects.first() else {
+    let Some(schemas) = exact_sizes(&effects) else {
         panic!("{effects:?}")
     };
     assert_eq!(schemas.len(), 11, "not the missing schema");
@@ -439,7 +485,7 @@ fn tab_cycles_panes_and_enter_opens_detail() {
         app.selected, 0,
         "arrows scroll the focused pane, not the list"
     );
-    assert_eq!(app.pane_scroll[0], 1);
+    assert_eq!(app.schema_scroll, 1);
     app.update(key(KeyCode::Tab));
     app.update(key(KeyCode::Tab));
     assert_eq!(app.focus, Pane::Tenants);
@@ -455,17 +501,22 @@ fn help_is_generated_from_the_keymap() {
     app.update(ch('?'));
     assert_eq!(app.context(), Context::Help);
     let screen = draw(&app, 160, 60);
-    // Every binding of the screens the overlay lists (its own keys are not among them).
-    let listed = keymap::BINDINGS
+    // Every row the keymap gives the overlay, as the overlay draws it.
+    let groups = app.keymap.help(false);
+    let key_w = groups
         .iter()
-        .filter(|b| b.contexts.iter().any(|c| *c != Context::Help));
-    for b in listed {
-        // The whole entry as the overlay draws it: a one-letter key alone is on every screen.
-        let entry = format!(" {:<7}{}", b.keys_text, b.help);
-        assert!(
-            screen.contains(&entry),
-            "{entry:?} missing from help:\n{screen}"
-        );
+        .flat_map(|(_, rows)| rows.iter().map(|(k, _)| k.chars().count()))
+        .max()
+        .unwrap()
+        .clamp(7, 14);
+    for (_, rows) in groups {
+        for (keys, help) in rows {
+            let entry = format!(" {keys:<key_w$} {help}");
+            assert!(
+                screen.contains(&entry),
+                "{entry:?} missing from help:\n{screen}"
+            );
+        }
     }
     app.update(key(KeyCode::Esc));
     assert!(!app.help);
@@ -480,7 +531,10 @@ fn load_details(effects: &[Effect]) -> usize {
 
 fn exact_sizes(effects: &[Effect]) -> Option<&Vec<String>> {
     effects.iter().find_map(|e| match e {
-        Effect::ExactSizes(s) => Some(s),
+        Effect::StartJob {
+            job: LongJob::Sizes(s),
+            ..
+        } => Some(s),
         _ => None,
     })
 }
@@ -502,11 +556,15 @@ fn exact_sizes_are_measured_on_first_load_and_refresh_only() {
     let schemas = exact_sizes(&effects)
         .expect("the first load measures")
         .clone();
-    app.update(Action::Sizes {
-        sizes: schemas.iter().map(|s| (s.clone(), 7)).collect(),
-        done: schemas.len(),
-        total: schemas.len(),
-    });
+    let id = sizes_job(&app);
+    let n = schemas.len();
+    app.update(sizes(
+        id,
+        schemas.iter().map(|s| (s.clone(), 7)).collect(),
+        n,
+        n,
+    ));
+    app.update(done(id));
 
     // A reload that is not a refresh (migrate done) carries the measured sizes over.
     let mut rows = estimated_rows();
@@ -518,11 +576,14 @@ fn exact_sizes_are_measured_on_first_load_and_refresh_only() {
         4,
     ));
     rows.last_mut().unwrap().size_exact = false;
-    let effects = app.update(Action::MigrateDone(Ok("done".into())));
+    let effects = migrate_done(&mut app);
     assert!(effects.contains(&Effect::LoadTenants));
     let effects = app.update(Action::Tenants(Ok(rows.clone())));
     assert_eq!(exact_sizes(&effects), None, "{effects:?}");
-    assert!(app.sizes.is_none(), "no progress bar without a measurement");
+    assert!(
+        app.jobs.running.is_empty(),
+        "no progress bar without a measurement"
+    );
     let acme = app.rows.iter().find(|r| r.id == "acme").unwrap();
     assert_eq!((acme.size_bytes, acme.size_exact), (Some(7), true));
     let newco = app.rows.iter().find(|r| r.id == "newco").unwrap();
@@ -572,7 +633,7 @@ fn a_registry_load_loads_the_detail_once() {
     n += load_details(&app.update(Action::Tick(t + Duration::from_secs(2))));
     assert_eq!(n, 1, "R reloads the detail once");
 
-    let mut n = load_details(&app.update(Action::MigrateDone(Ok("done".into()))));
+    let mut n = load_details(&migrate_done(&mut app));
     n += load_details(&app.update(Action::Tenants(Ok(rows()))));
     n += load_details(&app.update(Action::Tick(t + Duration::from_secs(3))));
     assert_eq!(n, 1, "a migration may have changed the schema");
@@ -631,9 +692,9 @@ fn palette_suspend_and_resume_refuse_the_wrong_state() {
     let Some(Dialog::Confirm(c)) = &app.dialog else {
         panic!("{:?}", app.dialog)
     };
-    assert_eq!(c.pending, Pending::Suspend("acme".into()));
+    assert_eq!(c.pending, Write::Suspend("acme".into()));
 
-    // initech is suspended: `:suspend` is refused, `:resume` asks.
+    // initech is suspended: `:suspend` (like `S`) offers to resume it, and so does `:resume`.
     let mut app = tui_fixture::app();
     app.update(ch('/'));
     typed(&mut app, "initech");
@@ -641,19 +702,18 @@ fn palette_suspend_and_resume_refuse_the_wrong_state() {
     app.update(ch(':'));
     typed(&mut app, "suspend");
     app.update(key(KeyCode::Enter));
-    assert!(app.dialog.is_none(), "suspend resumed: {:?}", app.dialog);
-    let flash = app.flash.clone().unwrap();
-    assert!(
-        flash.error && flash.text.contains("already suspended"),
-        "{flash:?}"
-    );
+    let Some(Dialog::Confirm(c)) = &app.dialog else {
+        panic!("{:?}", app.dialog)
+    };
+    assert_eq!(c.pending, Write::Resume("initech".into()));
+    app.update(key(KeyCode::Esc));
     app.update(ch(':'));
     typed(&mut app, "resume");
     app.update(key(KeyCode::Enter));
     let Some(Dialog::Confirm(c)) = &app.dialog else {
         panic!("{:?}", app.dialog)
     };
-    assert_eq!(c.pending, Pending::Resume("initech".into()));
+    assert_eq!(c.pending, Write::Resume("initech".into()));
 
     // Read-only refuses both.
     let mut app = app_with(rows(), true);
@@ -698,7 +758,7 @@ fn m_without_a_registered_tenant_does_not_migrate_everything() {
     let Some(Dialog::Confirm(c)) = &app.dialog else {
         panic!()
     };
-    assert_eq!(c.pending, Pending::Migrate(None));
+    assert_eq!(c.pending, Write::Migrate(None));
 }
 
 #[test]
@@ -739,10 +799,9 @@ fn a_very_long_palette_input_does_not_overflow_the_cursor() {
     use tenantctl::tui::dialog::Palette;
     for len in [65_535, 70_000] {
         let mut app = app();
-        app.palette = Some(Palette {
-            input: tui_input::Input::new("x".repeat(len)),
-            error: None,
-        });
+        let mut palette = Palette::new(Context::Tenants, false);
+        palette.input = tui_input::Input::new("x".repeat(len));
+        app.palette = Some(palette);
         let mut terminal = Terminal::new(TestBackend::new(120, 36)).unwrap();
         terminal
             .draw(|f| tenantctl::tui::view::render(f, &app))
@@ -775,24 +834,31 @@ fn a_measurement_cut_short_by_a_reload_is_finished_not_restarted() {
     let effects = app.update(Action::Tenants(Ok(estimated_rows())));
     let schemas = exact_sizes(&effects).unwrap().clone();
     assert_eq!(schemas.len(), 11);
-    app.update(Action::Sizes {
-        sizes: schemas[..3].iter().map(|s| (s.clone(), 7)).collect(),
-        done: 3,
-        total: 11,
-    });
-    let effects = app.update(Action::MigrateDone(Ok("done".into())));
-    assert!(effects.contains(&Effect::Cancel(JobKind::Sizes)));
-    assert!(app.sizes.is_none(), "the cancelled measurement's bar goes");
+    let id = sizes_job(&app);
+    app.update(sizes(
+        id,
+        schemas[..3].iter().map(|s| (s.clone(), 7)).collect(),
+        3,
+        11,
+    ));
+    let effects = migrate_done(&mut app);
+    assert!(effects.contains(&Effect::CancelJob(id)));
+    assert!(
+        app.jobs.of_kind(JobKind::Sizes).is_none(),
+        "the cancelled measurement's bar goes"
+    );
     let effects = app.update(Action::Tenants(Ok(estimated_rows())));
     let rest = exact_sizes(&effects).expect("the rest is measured");
     assert_eq!(rest.as_slice(), &schemas[3..]);
-    assert!(app.sizes.is_some());
-    app.update(Action::Sizes {
-        sizes: rest.iter().map(|s| (s.clone(), 9)).collect(),
-        done: 8,
-        total: 8,
-    });
-    let effects = app.update(Action::MigrateDone(Ok("done".into())));
+    let id = sizes_job(&app);
+    app.update(sizes(
+        id,
+        rest.iter().map(|s| (s.clone(), 9)).collect(),
+        8,
+        8,
+    ));
+    app.update(done(id));
+    let effects = migrate_done(&mut app);
     assert!(effects.contains(&Effect::LoadTenants));
     let effects = app.update(Action::Tenants(Ok(estimated_rows())));
     assert_eq!(exact_sizes(&effects), None, "all measured: nothing to do");

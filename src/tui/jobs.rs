@@ -1,8 +1,11 @@
-//! Long work on tokio tasks. A job gets a clone of the session, calls the core, and reports
-//! back with an [`Action`]; it never sees the state. Cancellable jobs hold a token.
+//! Work on tokio tasks. A job gets a clone of the session, calls the core, and reports
+//! back with an [`Action`]; it never sees the state. Long jobs follow the core's one
+//! contract ([`crate::job`]): a progress channel and a cancellation token, held here by
+//! job id, and a report that says what was done, failed and not tried.
 
-use super::app::{Action, Effect, ErrorText, JobKind, WriteOp};
+use super::app::{Action, Effect, ErrorText, JobEnd, JobId, Landed, LongJob};
 use crate::catalog;
+use crate::job::{JobReport, Progress, progress_channel};
 use crate::journal;
 use crate::session::Session;
 use crate::tenant;
@@ -17,7 +20,7 @@ const ACTIVITY_LIMIT: i64 = 500;
 pub struct Jobs {
     session: Session,
     tx: UnboundedSender<Action>,
-    cancels: HashMap<JobKind, CancellationToken>,
+    cancels: HashMap<JobId, CancellationToken>,
 }
 
 impl Jobs {
@@ -30,20 +33,11 @@ impl Jobs {
         }
     }
 
-    /// Cancels every cancellable job (on quit).
+    /// Cancels every long job (on quit).
     pub fn cancel_all(&mut self) {
         for (_, token) in self.cancels.drain() {
             token.cancel();
         }
-    }
-
-    fn token(&mut self, kind: JobKind) -> CancellationToken {
-        // A new job of a kind replaces the old one.
-        let token = CancellationToken::new();
-        if let Some(old) = self.cancels.insert(kind, token.clone()) {
-            old.cancel();
-        }
-        token
     }
 
     /// Starts the job `effect` asks for.
@@ -56,10 +50,15 @@ impl Jobs {
         };
         let err = |e: crate::error::Error| ErrorText::from_error(&e);
         match effect {
-            Effect::Cancel(kind) => {
-                if let Some(token) = self.cancels.remove(&kind) {
+            Effect::CancelJob(id) => {
+                if let Some(token) = self.cancels.remove(&id) {
                     token.cancel();
                 }
+            }
+            Effect::StartJob { id, job } => {
+                let cancel = CancellationToken::new();
+                self.cancels.insert(id, cancel.clone());
+                start_long_job(s, id, job, cancel, send);
             }
             Effect::LoadServer => {
                 tokio::spawn(async move {
@@ -75,43 +74,14 @@ impl Jobs {
                     ));
                 });
             }
-            Effect::ExactSizes(schemas) => {
-                // The core measures in chunks of ~500 schemas and, on cancel, cancels the
-                // running query on the server too.
-                let cancel = self.token(JobKind::Sizes);
-                let (ptx, mut prx) = tokio::sync::mpsc::unbounded_channel();
-                let forward = send.clone();
-                tokio::spawn(async move {
-                    while let Some(p) = prx.recv().await {
-                        let catalog::SizeProgress { done, total, sizes } = p;
-                        forward(Action::Sizes { sizes, done, total });
-                    }
-                });
-                tokio::spawn(async move {
-                    let result = catalog::measure_sizes(&s, &schemas, Some(ptx), &cancel).await;
-                    match result {
-                        Err(crate::error::Error::Cancelled(_)) | Ok(_) => {}
-                        Err(e) => send(Action::SizesFailed(err(e))),
-                    }
-                });
-            }
             Effect::LoadDetail { id, schema, status } => {
                 tokio::spawn(async move {
-                    let (tables, grants) = tokio::join!(
-                        catalog::schema_tables(&s, &schema),
-                        catalog::grant_matrix(&s, &schema)
-                    );
-                    let deviations = match (&tables, &grants) {
-                        (Ok(t), Ok(g)) => {
-                            crate::policy::policy_deviations(&s.names, &id, status, g, t)
-                        }
-                        _ => Vec::new(),
-                    };
+                    let parts = tenant::inspect_schema(&s, &id, &schema, status).await;
                     send(Action::Detail {
                         id,
-                        schema: tables.map_err(err),
-                        grants: grants.map_err(err),
-                        deviations,
+                        schema: parts.tables.map_err(err),
+                        grants: parts.grants.map_err(err),
+                        deviations: parts.deviations.map_err(err),
                     });
                 });
             }
@@ -122,59 +92,84 @@ impl Jobs {
                     ));
                 });
             }
-            Effect::Create(new) => {
+            Effect::Write(write) => {
                 tokio::spawn(async move {
-                    let result = tenant::create(&s, &new).await.map_err(err);
-                    send(Action::Saved {
-                        op: WriteOp::Create,
-                        result,
-                    });
+                    let command = write.command();
+                    let result = write.run(&s).await.map_err(err);
+                    send(Action::Saved { command, result });
                 });
             }
-            Effect::Set { id, change } => {
-                tokio::spawn(async move {
-                    let result = tenant::set(&s, &id, &change).await.map_err(err);
-                    send(Action::Saved {
-                        op: WriteOp::Edit,
-                        result,
-                    });
+        }
+    }
+}
+
+/// Runs one long job under the core's contract: its progress forwarded as
+/// [`Action::JobProgress`], its report (or error) as [`Action::JobDone`].
+fn start_long_job<F>(s: Session, id: JobId, job: LongJob, cancel: CancellationToken, send: F)
+where
+    F: Fn(Action) + Clone + Send + 'static,
+{
+    fn forward<T: Send + 'static, F: Fn(Action) + Send + 'static>(
+        id: JobId,
+        mut rx: tokio::sync::mpsc::UnboundedReceiver<Progress<T>>,
+        landed: fn(Vec<T>) -> Landed,
+        send: F,
+    ) -> tokio::task::JoinHandle<()> {
+        tokio::spawn(async move {
+            while let Some(p) = rx.recv().await {
+                send(Action::JobProgress {
+                    id,
+                    done: p.done,
+                    total: p.total,
+                    current: p.current,
+                    failed: p.failed.len(),
+                    landed: landed(p.landed),
                 });
             }
-            Effect::Suspend(id) => {
-                tokio::spawn(async move {
-                    let result = tenant::suspend(&s, &id).await.map_err(err);
-                    send(Action::Saved {
-                        op: WriteOp::Suspend,
-                        result,
-                    });
+        })
+    }
+    fn end<T>(report: JobReport<T>, summary: String, noun: &str) -> JobEnd {
+        JobEnd {
+            shortfall: report.shortfall(noun),
+            summary,
+        }
+    }
+    let err = |e: crate::error::Error| ErrorText::from_error(&e);
+    match job {
+        LongJob::Sizes(schemas) => {
+            let (ptx, prx) = progress_channel();
+            let progress = forward(id, prx, Landed::Sizes, send.clone());
+            tokio::spawn(async move {
+                let result = catalog::measure_sizes(&s, &schemas, &ptx, &cancel).await;
+                drop(ptx);
+                // Progress first, so every landed size is in before the job is done.
+                let _ = progress.await;
+                let result = result.map(|r| {
+                    let summary = format!("{} schemas measured", r.done.len());
+                    end(r, summary, "schemas")
                 });
-            }
-            Effect::Resume(id) => {
-                tokio::spawn(async move {
-                    let result = tenant::resume(&s, &id).await.map_err(err);
-                    send(Action::Saved {
-                        op: WriteOp::Resume,
-                        result,
-                    });
+                send(Action::JobDone {
+                    id,
+                    result: result.map_err(err),
                 });
-            }
-            Effect::Migrate(ids) => {
-                let cancel = self.token(JobKind::Migrate);
-                let (ptx, mut prx) = tokio::sync::mpsc::unbounded_channel();
-                let forward = send.clone();
-                tokio::spawn(async move {
-                    while let Some(p) = prx.recv().await {
-                        forward(Action::Migrate(p));
-                    }
+            });
+        }
+        LongJob::Migrate(ids) => {
+            let (ptx, prx) = progress_channel();
+            let progress = forward(id, prx, Landed::Migrate, send.clone());
+            tokio::spawn(async move {
+                let result = tenant::migrate(&s, ids, &ptx, &cancel).await;
+                drop(ptx);
+                let _ = progress.await;
+                let result = result.map(|r| {
+                    let summary = r.summary();
+                    end(r, summary, "tenants")
                 });
-                tokio::spawn(async move {
-                    let result = tenant::migrate(&s, ids, ptx, cancel)
-                        .await
-                        .map(|report| report.summary())
-                        .map_err(err);
-                    send(Action::MigrateDone(result));
+                send(Action::JobDone {
+                    id,
+                    result: result.map_err(err),
                 });
-            }
+            });
         }
     }
 }

@@ -297,7 +297,7 @@ pub fn app_with(rows: Vec<TenantRow>, read_only: bool) -> App {
         id: "acme".into(),
         schema: Load::Ready(schema()),
         grants: Load::Ready(grants()),
-        deviations: deviations(),
+        deviations: Load::Ready(deviations()),
     });
     app
 }

@@ -156,7 +156,8 @@ impl App {
         let to = to.min(self.visible.len().saturating_sub(1));
         if to != self.selected {
             self.selected = to;
-            self.pane_scroll = [0, 0];
+            self.schema_scroll = 0;
+            self.grants_scroll = 0;
             self.detail_due = Some(self.now + DETAIL_DEBOUNCE);
         }
     }

@@ -1,8 +1,9 @@
-//! The `?` overlay, generated from the keymap table (write keys hidden when read-only).
+//! The `?` overlay, generated from the command table with the keys in force (write
+//! commands hidden when read-only). It covers the body only: the footer stays visible and
+//! shows the keys that close it.
 
 use crate::tui::app::App;
 use crate::tui::dialog::centered;
-use crate::tui::keymap;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -12,24 +13,33 @@ use ratatui::widgets::{Block, Clear, Paragraph};
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let mut lines: Vec<Line> = Vec::new();
-    for (ctx, bindings) in keymap::help(app.read_only) {
+    let groups = app.keymap.help(app.read_only);
+    // Keys in one column as wide as the widest (palette words are long), within reason.
+    let key_w = groups
+        .iter()
+        .flat_map(|(_, rows)| rows.iter().map(|(k, _)| k.chars().count()))
+        .max()
+        .unwrap_or(7)
+        .clamp(7, 14);
+    for (ctx, rows) in groups {
         if !lines.is_empty() {
             lines.push(Line::default());
         }
         lines.push(Line::from(Span::styled(ctx.title(), t.title())));
-        for b in bindings {
+        for (keys, help) in rows {
             lines.push(Line::from(vec![
-                Span::styled(format!(" {:<7}", b.keys_text), t.key()),
-                Span::raw(b.help),
+                Span::styled(format!(" {keys:<key_w$} "), t.key()),
+                Span::raw(help),
             ]));
         }
     }
     let rect = centered(area, area.width.saturating_sub(4).max(1), area.height);
     frame.render_widget(Clear, rect);
+    let close = app.keymap.keys_text(crate::tui::keymap::CommandId::Cancel);
     let title = if app.read_only {
-        " Keys (read-only: write keys hidden) "
+        format!(" Keys (read-only: write keys hidden) · {close} closes ")
     } else {
-        " Keys "
+        format!(" Keys · {close} closes ")
     };
     let block = Block::bordered()
         .title(Span::styled(title, t.title()))

@@ -6,7 +6,6 @@ pub mod footer;
 pub mod grants;
 pub mod header;
 pub mod help;
-pub mod placeholder;
 pub mod schema;
 pub mod tenants;
 
@@ -41,20 +40,17 @@ pub fn render(frame: &mut Frame, app: &App) {
         Screen::Tenants => tenants_screen(frame, body, app),
         Screen::Detail => detail_screen(frame, body, app),
         Screen::Activity => activity::render(frame, body, app),
-        Screen::Audit => placeholder::render(frame, body, app, "Audit", "`tenantctl audit`"),
-        Screen::Backups => {
-            placeholder::render(frame, body, app, "Backups", "`tenantctl backups list`")
-        }
     }
     footer::render(frame, foot, app);
     if let Some(d) = &app.dialog {
-        d.render(frame, body, &app.theme, app.spinner());
+        d.render(frame, body, &app.theme, app.spinner(), &app.keymap);
     }
     if let Some(p) = &app.palette {
         p.render(frame, body, &app.theme);
     }
     if app.help {
-        help::render(frame, area, app);
+        // Over the body only: the footer below says how to close it.
+        help::render(frame, body, app);
     }
 }
 
