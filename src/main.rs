@@ -31,19 +31,41 @@ fn main() -> ExitCode {
     ExitCode::from(code)
 }
 
-/// Checks the `[keys]` remapping, runs the console, and tears the demo down after it.
+/// Checks the `[keys]` remapping and the terminal, connects (unless the demo already
+/// did), runs the console, and tears the demo down after it.
 async fn console_face(console: cli::Console) -> u8 {
     let cli::Console {
+        context,
         session,
         profile,
         keys,
         cluster,
     } = console;
-    let code = match tui::keymap::Keymap::from_config(&keys) {
+    let opened = async {
+        let keymap = tui::keymap::Keymap::from_config(&keys)?;
+        let session = match (session, &context) {
+            (Some(s), _) => s,
+            (None, Some(ctx)) => {
+                cli::require_terminal()?;
+                ctx.session().await?
+            }
+            (None, None) => {
+                return Err(tenantctl::error::Error::Invalid(
+                    "the console was asked for without a connection; please report it".into(),
+                ));
+            }
+        };
+        Ok((keymap, session))
+    }
+    .await;
+    let code = match opened {
         Err(e) => Err(e),
-        Ok(keymap) => tui::run(session.clone(), profile, keymap).await,
+        Ok((keymap, session)) => {
+            let code = tui::run(session.clone(), profile, keymap).await;
+            session.pool.close().await;
+            code
+        }
     };
-    session.pool.close().await;
     drop(cluster);
     match code {
         Ok(code) => code,

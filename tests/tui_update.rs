@@ -11,7 +11,7 @@ use tenantctl::tui::app::{
     SortKey, Write,
 };
 use tenantctl::tui::dialog::Dialog;
-use tenantctl::tui::keymap::{CommandId, Context};
+use tenantctl::tui::keymap::{self, CommandId, Context};
 use tui_fixture::*;
 
 fn selected_id(app: &tenantctl::tui::app::App) -> String {
@@ -868,4 +868,250 @@ fn a_measurement_cut_short_by_a_reload_is_finished_not_restarted() {
             .filter(|r| r.size_bytes.is_some())
             .all(|r| r.size_exact)
     );
+}
+
+/// The keymap from a config file's text.
+fn keymap_of(text: &str) -> Result<tenantctl::tui::keymap::Keymap, String> {
+    let path = std::path::Path::new("/home/op/.config/tenantctl/config.toml");
+    let config = tenantctl::config::Config::parse(text, path).map_err(|e| e.to_string())?;
+    let keys = tenantctl::config::KeyConfig {
+        path: path.display().to_string(),
+        entries: config.key_entries,
+    };
+    tenantctl::tui::keymap::Keymap::from_config(&keys).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_remapped_key_works_and_the_old_one_does_not() {
+    let mut app = app();
+    app.keymap = keymap_of("[keys]\nsuspend = \"ctrl-s\"\nhelp = [\"F1\", \"?\"]\n").unwrap();
+    assert!(app.update(ch('S')).is_empty());
+    assert!(app.dialog.is_none(), "the old key still suspends");
+    app.update(Action::Key(KeyEvent::new(
+        KeyCode::Char('s'),
+        KeyModifiers::CONTROL,
+    )));
+    let Some(Dialog::Confirm(c)) = &app.dialog else {
+        panic!("ctrl-s did not ask to suspend: {:?}", app.dialog)
+    };
+    assert_eq!(c.pending, Write::Suspend("acme".into()));
+    app.update(key(KeyCode::Esc));
+    app.update(key(KeyCode::F(1)));
+    assert!(app.help, "F1 opens the help");
+    // Footer and help show the keys in force.
+    let screen = draw(&app, 120, 36);
+    assert!(screen.contains("C-s "), "{screen}");
+    assert!(screen.contains("F1/?"), "{screen}");
+    app.update(key(KeyCode::Esc));
+    let screen = draw(&app, 120, 36);
+    assert!(screen.contains("C-s suspend"), "{screen}");
+    assert!(!screen.contains("S suspend"), "{screen}");
+}
+
+#[test]
+fn bad_key_remapping_is_refused_with_file_and_line() {
+    let err = keymap_of("[keys]\nhelp = \"F1\"\nsuspnd = \"x\"\n").unwrap_err();
+    assert!(
+        err.contains("config.toml, line 3") && err.contains("\"suspnd\" is not a console command"),
+        "{err}"
+    );
+    let err = keymap_of("[keys]\n\nmigrate = \"ctrl-foo\"\n").unwrap_err();
+    assert!(err.contains("line 3") && err.contains("not a key"), "{err}");
+    let err = keymap_of("[keys]\nmigrate = \"hyper-x\"\n").unwrap_err();
+    assert!(err.contains("line 2") && err.contains("not a key"), "{err}");
+    // Two commands on one key where both apply: `n` is new's key on the tenant list.
+    let err = keymap_of("[keys]\nrefresh = \"F5\"\nsuspend = \"n\"\n").unwrap_err();
+    assert!(
+        err.contains("line 3") && err.contains("new") && err.contains("suspend"),
+        "{err}"
+    );
+    // A swap is fine, and so is the same key in contexts that never meet.
+    keymap_of("[keys]\nnew = \"S\"\nsuspend = \"n\"\n").unwrap();
+    keymap_of("[keys]\nconfirm = \"ctrl-y\"\nnew = \"ctrl-y\"\n").unwrap();
+    // A printable key cannot run a command where text is typed.
+    let err = keymap_of("[keys]\ncancel = \"x\"\n").unwrap_err();
+    assert!(err.contains("line 2") && err.contains("typed"), "{err}");
+}
+
+#[test]
+fn the_default_keys_never_conflict() {
+    keymap_of("").unwrap();
+    // Every command can be named in [keys], by a name of its own.
+    let mut names: Vec<&str> = keymap::COMMANDS.iter().map(|c| c.name).collect();
+    names.sort_unstable();
+    let before = names.len();
+    names.dedup();
+    assert_eq!(names.len(), before, "two commands share a [keys] name");
+}
+
+/// One sample change per writing command: a new writing command without a sample fails
+/// `every_write_is_unreachable_when_read_only` below.
+fn sample_writes() -> Vec<Write> {
+    vec![
+        Write::Create(NewTenant {
+            id: "newco".into(),
+            name: None,
+            config: Vec::new(),
+        }),
+        Write::Set {
+            id: "acme".into(),
+            change: tenantctl::tenant::TenantChange {
+                name: Some("A".into()),
+                ..Default::default()
+            },
+        },
+        Write::Suspend("acme".into()),
+        Write::Resume("initech".into()),
+        Write::Migrate(Some(vec!["acme".into()])),
+        Write::Migrate(None),
+    ]
+}
+
+fn is_write(e: &Effect) -> bool {
+    matches!(
+        e,
+        Effect::Write(_)
+            | Effect::StartJob {
+                job: LongJob::Migrate(_),
+                ..
+            }
+    )
+}
+
+#[test]
+fn every_write_is_unreachable_when_read_only() {
+    let writes: Vec<_> = keymap::COMMANDS.iter().filter(|c| c.writes).collect();
+    assert!(writes.len() >= 6, "the table lost its writes");
+    for spec in writes {
+        // From a key, in every context the command applies in.
+        for ctx in spec.contexts {
+            for k in app().keymap.keys(spec.id).to_vec() {
+                let mut app = app_with(rows(), true);
+                if *ctx == Context::Detail {
+                    app.update(key(KeyCode::Enter));
+                }
+                assert_eq!(app.context(), *ctx, "{}", spec.name);
+                let mut effects = app.update(Action::Key(KeyEvent::new(k.code, k.mods)));
+                // Whatever opened, accepting it must not write either.
+                effects.extend(app.update(key(KeyCode::Enter)));
+                effects.extend(app.update(ch('y')));
+                assert!(
+                    !effects.iter().any(is_write),
+                    "{} by key: {effects:?}",
+                    spec.name
+                );
+                assert!(
+                    app.dialog.is_none(),
+                    "{} opened {:?}",
+                    spec.name,
+                    app.dialog
+                );
+                let flash = app
+                    .flash
+                    .clone()
+                    .unwrap_or_else(|| panic!("{} silent", spec.name));
+                assert!(flash.error && flash.text.contains("read-only"), "{flash:?}");
+            }
+        }
+        // From the palette, typed in full.
+        if let Some(word) = spec.palette {
+            let mut app = app_with(rows(), true);
+            app.update(ch(':'));
+            typed(&mut app, word);
+            let mut effects = app.update(key(KeyCode::Enter));
+            effects.extend(app.update(key(KeyCode::Enter)));
+            effects.extend(app.update(ch('y')));
+            assert!(
+                !effects.iter().any(is_write),
+                "{word} by palette: {effects:?}"
+            );
+            assert!(app.dialog.is_none(), ":{word} opened {:?}", app.dialog);
+            assert!(app.flash.clone().unwrap().text.contains("read-only"));
+        }
+        // From a dialog, however it came to be open.
+        let samples: Vec<Write> = sample_writes()
+            .into_iter()
+            .filter(|w| w.command() == spec.id)
+            .collect();
+        assert!(!samples.is_empty(), "no sample write for {}", spec.name);
+        for write in samples {
+            let mut app = app_with(rows(), true);
+            app.dialog = Some(Dialog::Confirm(tenantctl::tui::dialog::ConfirmDialog::new(
+                write.clone(),
+            )));
+            let effects = app.update(ch('y'));
+            assert!(
+                !effects.iter().any(is_write),
+                "{write:?} by dialog: {effects:?}"
+            );
+            assert!(app.flash.clone().unwrap().text.contains("read-only"));
+        }
+    }
+}
+
+#[test]
+fn secret_config_values_are_masked_while_typed_until_revealed() {
+    let mut app = app();
+    app.update(ch('n'));
+    typed(&mut app, "newco");
+    app.update(key(KeyCode::Tab));
+    app.update(key(KeyCode::Tab));
+    typed(&mut app, "plan=team db_password=hunter2 note=\"x y\"");
+    let screen = draw(&app, 120, 36);
+    assert!(!screen.contains("hunter2"), "{screen}");
+    assert!(screen.contains("db_password=•••••••"), "{screen}");
+    assert!(screen.contains("plan=team"), "{screen}");
+    app.update(Action::Key(KeyEvent::new(
+        KeyCode::Char('r'),
+        KeyModifiers::CONTROL,
+    )));
+    assert!(draw(&app, 120, 36).contains("db_password=hunter2"));
+    // What is submitted is what was typed, quotes keeping the space.
+    let effects = app.update(key(KeyCode::Enter));
+    let [Effect::Write(Write::Create(new))] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(
+        new.config,
+        vec![
+            ("plan".into(), "team".into()),
+            ("db_password".into(), "hunter2".into()),
+            ("note".into(), "x y".into()),
+        ]
+    );
+}
+
+#[test]
+fn a_terminal_read_error_closes_the_console_with_the_error() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let _guard = tenantctl::tui::event::spawn_reader(tx, |_| {
+        Err(std::io::Error::other("input/output error"))
+    });
+    let action = rx.blocking_recv().expect("the reader said nothing");
+    let Action::InputFailed(e) = &action else {
+        panic!("{action:?}")
+    };
+    assert!(e.contains("input/output error"));
+    let mut app = app();
+    app.update(action);
+    assert!(app.quit);
+    assert!(app.fatal.as_deref().unwrap().contains("input/output error"));
+}
+
+#[test]
+fn grants_that_cannot_be_judged_say_so() {
+    let mut app = app();
+    app.update(Action::Detail {
+        id: "acme".into(),
+        schema: Err(ErrorText::plain(
+            "reading the tables of tenant_acme: permission denied".into(),
+        )),
+        grants: Ok(grants()),
+        deviations: Err(ErrorText::plain(
+            "grants cannot be judged: the tables could not be read".into(),
+        )),
+    });
+    let screen = draw(&app, 120, 36);
+    assert!(screen.contains("not judged"), "{screen}");
+    assert!(screen.contains("grants cannot be judged"), "{screen}");
 }

@@ -33,7 +33,8 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> Result<Next> {
     );
     if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
         return Ok(Next::Console(Box::new(super::Console {
-            session,
+            context: None,
+            session: Some(session),
             profile: "demo".into(),
             keys: ctx.loaded.keys(),
             cluster: Some(cluster),

@@ -23,9 +23,13 @@ pub enum Next {
     Console(Box<Console>),
 }
 
-/// Everything the console needs, prepared by the command line.
+/// Everything the console needs, prepared by the command line. The entry point checks the
+/// `[keys]` remapping and the terminal before it connects, so a bad config fails fast.
 pub struct Console {
-    pub session: Session,
+    /// Where to connect, when the session is not open yet.
+    pub context: Option<Context>,
+    /// The session, when already open (the demo's).
+    pub session: Option<Session>,
     /// Profile name for the header.
     pub profile: String,
     /// The config's `[keys]` remapping, unchecked (the console checks it).
@@ -169,25 +173,17 @@ pub async fn run(cli: Cli) -> Next {
             "warning: --dsn holds a password, which other users can see in the process list; prefer PGPASSWORD, ~/.pgpass or password_command"
         );
     }
-    let result = async {
+    let result = async move {
         let ctx = Context::new(&cli)?;
         let exit = |r: Result<u8>| r.map(Next::Exit);
         match &cli.command {
-            None => {
-                use std::io::IsTerminal;
-                if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
-                    return Err(Error::Invalid(
-                        "the console needs a terminal; in scripts use a subcommand, e.g. `tenantctl tenant list --format json` (see --help)".into(),
-                    ));
-                }
-                let session = ctx.session().await?;
-                Ok(Next::Console(Box::new(Console {
-                    session,
-                    profile: ctx.profile_name.clone(),
-                    keys: ctx.loaded.keys(),
-                    cluster: None,
-                })))
-            }
+            None => Ok(Next::Console(Box::new(Console {
+                session: None,
+                profile: ctx.profile_name.clone(),
+                keys: ctx.loaded.keys(),
+                cluster: None,
+                context: Some(ctx),
+            }))),
             Some(Command::Demo(args)) => demo::run(&ctx, args).await,
             Some(Command::Init(args)) => exit(init::run(&ctx, args).await),
             Some(Command::Tenant(cmd)) => exit(tenant::run(&ctx, cmd).await),
@@ -202,6 +198,17 @@ pub async fn run(cli: Cli) -> Next {
             Next::Exit(EXIT_ERROR)
         }
     }
+}
+
+/// Refuses to open the console without a terminal, saying what to use instead.
+pub fn require_terminal() -> Result<()> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Err(Error::Invalid(
+            "the console needs a terminal; in scripts use a subcommand, e.g. `tenantctl tenant list --format json` (see --help)".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Prints an error as one line of cause and one of what to do next.
