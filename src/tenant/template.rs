@@ -1,7 +1,8 @@
 //! The tenant template (numbered versions under `assets/template/`) and tenant grants.
 
 use crate::error::{Error, Result};
-use crate::names::{NamingPolicy, SqlVars, TenantId, quote_ident};
+use crate::names::{NamingPolicy, TenantId};
+use crate::sql::SqlVars;
 use sqlx::PgConnection;
 
 /// Template versions, in order.
@@ -38,7 +39,7 @@ pub(crate) async fn apply(
 ) -> Result<()> {
     let schema = names.schema_of(id);
     let vars = tenant_vars(names, id);
-    sqlx::query(&format!("SET LOCAL search_path = {}", quote_ident(&schema)))
+    sqlx::query(&vars.render("SET LOCAL search_path = {{schema}}")?)
         .execute(&mut *conn)
         .await
         .map_err(Error::db(format!("{action} {id}: setting search_path")))?;
@@ -61,11 +62,7 @@ pub(crate) async fn apply(
         .await
         .map_err(Error::db(format!("{action} {id}: granting privileges")))?;
     if suspended {
-        let revoke = format!(
-            "REVOKE USAGE ON SCHEMA {} FROM {}",
-            quote_ident(&schema),
-            quote_ident(&names.service_role)
-        );
+        let revoke = vars.render("REVOKE USAGE ON SCHEMA {{schema}} FROM {{service}}")?;
         sqlx::query(&revoke)
             .execute(&mut *conn)
             .await
@@ -99,10 +96,9 @@ async fn enable_rls_everywhere(
         "{action} {id}: listing tables without RLS"
     )))?;
     for table in unprotected {
-        let sql = format!(
-            "ALTER TABLE {} ENABLE ROW LEVEL SECURITY",
-            crate::names::qualified(schema, &table)
-        );
+        let sql = SqlVars::new()
+            .qualified("table", schema, &table)
+            .render("ALTER TABLE {{table}} ENABLE ROW LEVEL SECURITY")?;
         sqlx::query(&sql)
             .execute(&mut *conn)
             .await
