@@ -167,13 +167,33 @@ async fn migrate(ctx: &Context, id: Option<&str>, all: bool) -> Result<u8> {
             "not_tried": report.not_tried,
             "cancelled": report.cancelled,
         }))?,
-        Format::Text => println!("{}", report.summary()),
+        Format::Text => {
+            println!("{}", report.summary());
+            for f in &report.failed {
+                println!("failed: {}: {}", f.item, f.error);
+            }
+            if !report.not_tried.is_empty() {
+                println!("not tried: {}", report.not_tried.join(" "));
+            }
+        }
     }
     match report.shortfall("tenant(s)") {
         None => Ok(EXIT_OK),
-        Some(shortfall) => Err(Error::Incomplete(format!(
-            "migrate did not finish: {shortfall}; failed tenants were left at their old version, the others were migrated; rerun to continue, `tenantctl log` has the causes"
-        ))),
+        Some(shortfall) => {
+            let mut next = Vec::new();
+            if !report.failed.is_empty() {
+                next.push(
+                    "failed tenants were left at their old version; `tenantctl log` has the causes",
+                );
+            }
+            if !report.not_tried.is_empty() {
+                next.push("rerun to continue");
+            }
+            Err(Error::Incomplete(format!(
+                "migrate did not finish: {shortfall}; {}",
+                next.join("; ")
+            )))
+        }
     }
 }
 
@@ -373,7 +393,7 @@ async fn show(ctx: &Context, id: &str) -> Result<u8> {
 }
 
 /// Grants folded to one line per role and object.
-pub fn grouped_grants(m: &catalog::GrantMatrix) -> Vec<(String, String, String, String)> {
+fn grouped_grants(m: &catalog::GrantMatrix) -> Vec<(String, String, String, String)> {
     let mut out: Vec<(String, String, String, String)> = Vec::new();
     for e in &m.entries {
         // Compared by the role's display form, which carries the owner mark.
@@ -398,5 +418,54 @@ fn role_shown(e: &catalog::GrantEntry) -> String {
         format!("{} (owner)", e.grantee)
     } else {
         e.grantee.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grouped_grants;
+    use crate::catalog::{GrantEntry, GrantMatrix, ObjectKind};
+
+    fn entry(grantee: &str, privilege: &str, owner: bool) -> GrantEntry {
+        GrantEntry {
+            grantee: grantee.into(),
+            kind: ObjectKind::Table,
+            object: "customers".into(),
+            privilege: privilege.into(),
+            grantable: owner,
+            owner,
+        }
+    }
+
+    #[test]
+    fn the_owners_privileges_fold_into_one_line() {
+        let m = GrantMatrix {
+            entries: vec![
+                entry("marvin", "DELETE", true),
+                entry("marvin", "INSERT", true),
+                entry("marvin", "SELECT", true),
+                entry("svc", "INSERT", false),
+                entry("svc", "SELECT", false),
+            ],
+            ..GrantMatrix::default()
+        };
+        let rows = grouped_grants(&m);
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    "marvin (owner)".to_string(),
+                    "table".to_string(),
+                    "customers".to_string(),
+                    "DELETE,INSERT,SELECT".to_string()
+                ),
+                (
+                    "svc".to_string(),
+                    "table".to_string(),
+                    "customers".to_string(),
+                    "INSERT,SELECT".to_string()
+                ),
+            ]
+        );
     }
 }
