@@ -4,12 +4,56 @@ use crate::catalog::{GrantMatrix, ObjectKind, SchemaSize, TenantStatus};
 use crate::names::NamingPolicy;
 use serde::Serialize;
 
+/// What a deviation is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DeviationObject {
+    /// The tenant schema itself.
+    Schema,
+    /// A table, view, sequence, `table.column` or function of the schema, by name.
+    Object(String),
+    /// The schema's default privileges for objects of this kind created later.
+    DefaultPrivileges(DefaultsFor),
+}
+
+/// The kinds of object default privileges are checked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DefaultsFor {
+    Table,
+    Sequence,
+}
+
+impl DeviationObject {
+    /// As shown and as written in JSON: `schema`, the object's name, or
+    /// `default privileges (table)`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            DeviationObject::Schema => "schema",
+            DeviationObject::Object(name) => name,
+            DeviationObject::DefaultPrivileges(DefaultsFor::Table) => "default privileges (table)",
+            DeviationObject::DefaultPrivileges(DefaultsFor::Sequence) => {
+                "default privileges (sequence)"
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for DeviationObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for DeviationObject {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// One difference between the model and what the catalog says.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Deviation {
     pub role: String,
-    /// `schema`, a table, `table.column`, a sequence, or `default privileges (table)`.
-    pub object: String,
+    pub object: DeviationObject,
     pub privilege: String,
     /// True when the privilege is expected and absent; false when present and not expected.
     pub missing: bool,
@@ -38,26 +82,27 @@ pub fn policy_deviations(
     let rls = names.rls_role.as_str();
     let schema = matrix.schema.as_str();
     let mut out = Vec::new();
-    let mut dev = |role: &str, object: &str, privilege: &str, missing: bool, reason: String| {
-        out.push(Deviation {
-            role: role.into(),
-            object: object.into(),
-            privilege: privilege.into(),
-            missing,
-            reason,
-        })
-    };
+    let mut dev =
+        |role: &str, object: DeviationObject, privilege: &str, missing: bool, reason: String| {
+            out.push(Deviation {
+                role: role.into(),
+                object,
+                privilege: privilege.into(),
+                missing,
+                reason,
+            })
+        };
 
     // Owners hold every privilege implicitly, including DROP: only the admin role may own.
     for o in matrix.owners.iter().filter(|o| o.owner != admin) {
         let object = if o.kind == ObjectKind::Schema {
-            "schema".to_string()
+            DeviationObject::Schema
         } else {
-            o.object.clone()
+            DeviationObject::Object(o.object.clone())
         };
         dev(
             &o.owner,
-            &object,
+            object,
             "OWNER",
             false,
             format!(
@@ -86,9 +131,9 @@ pub fn policy_deviations(
             continue;
         }
         let object = if e.kind == ObjectKind::Schema {
-            "schema".to_string()
+            DeviationObject::Schema
         } else {
-            e.object.clone()
+            DeviationObject::Object(e.object.clone())
         };
         let reason = if e.grantee == service && suspended && e.kind == ObjectKind::Schema {
             "the tenant is suspended, yet the service role can still reach its schema".to_string()
@@ -111,7 +156,7 @@ pub fn policy_deviations(
         } else {
             format!("{} is not one of this tenant's roles", e.grantee)
         };
-        dev(&e.grantee, &object, &e.privilege, false, reason);
+        dev(&e.grantee, object, &e.privilege, false, reason);
     }
 
     let has = |role: &str, kind: ObjectKind, object: &str, privilege: &str| {
@@ -127,7 +172,7 @@ pub fn policy_deviations(
             } else {
                 "cannot reach the schema, so its SELECT grants are useless"
             };
-            dev(role, "schema", "USAGE", true, reason.into());
+            dev(role, DeviationObject::Schema, "USAGE", true, reason.into());
         }
     }
     for t in &tables.tables {
@@ -135,7 +180,7 @@ pub fn policy_deviations(
             if !has(service, ObjectKind::Table, &t.name, p) {
                 dev(
                     service,
-                    &t.name,
+                    DeviationObject::Object(t.name.clone()),
                     p,
                     true,
                     "the service role needs it to serve the tenant".into(),
@@ -146,7 +191,7 @@ pub fn policy_deviations(
             if !has(role, ObjectKind::Table, &t.name, "SELECT") {
                 dev(
                     role,
-                    &t.name,
+                    DeviationObject::Object(t.name.clone()),
                     "SELECT",
                     true,
                     "expected SELECT on every tenant table".into(),
@@ -156,7 +201,7 @@ pub fn policy_deviations(
         if !t.rls_enabled {
             dev(
                 rls,
-                &t.name,
+                DeviationObject::Object(t.name.clone()),
                 "RLS",
                 true,
                 "row-level security is off: the RLS role would read every row".into(),
@@ -173,7 +218,7 @@ pub fn policy_deviations(
         if !has(service, ObjectKind::Sequence, &seq, "USAGE") {
             dev(
                 service,
-                &seq,
+                DeviationObject::Object(seq.clone()),
                 "USAGE",
                 true,
                 "inserts that draw from this sequence would fail".into(),
@@ -193,7 +238,7 @@ pub fn policy_deviations(
         if !has_default("table", service, p) {
             dev(
                 service,
-                "default privileges (table)",
+                DeviationObject::DefaultPrivileges(DefaultsFor::Table),
                 p,
                 true,
                 "tables added later would not be granted".into(),
@@ -204,7 +249,7 @@ pub fn policy_deviations(
         if !has_default("table", role, "SELECT") {
             dev(
                 role,
-                "default privileges (table)",
+                DeviationObject::DefaultPrivileges(DefaultsFor::Table),
                 "SELECT",
                 true,
                 "tables added later would not be granted".into(),
@@ -214,7 +259,7 @@ pub fn policy_deviations(
     if !has_default("sequence", service, "USAGE") {
         dev(
             service,
-            "default privileges (sequence)",
+            DeviationObject::DefaultPrivileges(DefaultsFor::Sequence),
             "USAGE",
             true,
             "sequences added later would not be granted".into(),

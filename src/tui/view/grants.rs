@@ -4,7 +4,7 @@
 
 use super::pane_block;
 use crate::catalog::{GrantMatrix, ObjectKind};
-use crate::policy::Deviation;
+use crate::policy::{Deviation, DeviationObject};
 use crate::tui::app::{App, Detail, Load, Pane};
 use crate::units::fit;
 use ratatui::Frame;
@@ -145,7 +145,9 @@ fn matrix_lines<'a>(app: &App, m: &GrantMatrix, d: &Detail, width: usize) -> Vec
             let deviates = role_devs.iter().any(|x| {
                 x.privilege == *privilege
                     && match group {
-                        Group::Schema => x.object == "schema" || x.object == m.schema,
+                        Group::Schema => {
+                            x.object == DeviationObject::Schema || x.object.as_str() == m.schema
+                        }
                         Group::Tables => tables.contains(x.object.as_str()),
                         Group::Sequences => sequences.contains(x.object.as_str()),
                     }
