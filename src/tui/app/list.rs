@@ -5,7 +5,7 @@ use super::{App, DETAIL_DEBOUNCE};
 use crate::catalog::{Drift, TenantRow, TenantStatus};
 
 /// Sort orders, cycled by `s`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SortKey {
     Id,
     Name,
@@ -58,7 +58,7 @@ impl App {
 
     /// Rebuilds what is derived from the rows as a whole: search text, cached sort orders.
     pub(super) fn index_rows(&mut self) {
-        self.sorted = Default::default();
+        self.sorted.clear();
         // The separator cannot be typed, so a match never spans id and name.
         self.haystacks = self
             .rows
@@ -97,7 +97,7 @@ impl App {
     /// Re-sorts all rows and reapplies the filter, keeping the selected tenant selected.
     pub fn refresh_view(&mut self) {
         // Each order is computed once per change of the rows, so `s` only swaps vectors.
-        if let Some(order) = &self.sorted[self.sort as usize] {
+        if let Some(order) = self.sorted.get(&self.sort) {
             self.order.clone_from(order);
             self.refilter();
             return;
@@ -125,7 +125,7 @@ impl App {
                     .then_with(|| rows[a].id.cmp(&rows[b].id))
             }),
         }
-        self.sorted[self.sort as usize] = Some(self.order.clone());
+        self.sorted.insert(self.sort, self.order.clone());
         self.refilter();
     }
 

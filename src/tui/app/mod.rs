@@ -180,7 +180,7 @@ pub struct App {
     /// Indices into `rows` in the current sort order, unfiltered.
     pub order: Vec<usize>,
     /// `order` for each sort key, kept until the rows change.
-    sorted: [Option<Vec<usize>>; 4],
+    sorted: HashMap<SortKey, Vec<usize>>,
     /// Per row, `id` and `name` lowercased, built once per load so a filter keystroke is
     /// one substring search per row.
     haystacks: Vec<String>,
@@ -252,7 +252,7 @@ impl App {
             tenants: Load::Idle,
             rows: Vec::new(),
             order: Vec::new(),
-            sorted: Default::default(),
+            sorted: HashMap::new(),
             haystacks: Vec::new(),
             visible: Vec::new(),
             selected: 0,

@@ -229,7 +229,7 @@ impl App {
             }
         }
         self.recount();
-        self.sorted[SortKey::Size as usize] = None;
+        self.sorted.remove(&SortKey::Size);
         if self.sort == SortKey::Size {
             self.refresh_view();
         }
