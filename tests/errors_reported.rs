@@ -222,3 +222,32 @@ async fn a_cancelled_migrate_exits_2_and_names_the_tenants_not_tried() {
             .unwrap();
     assert!(migrated < 40, "all migrated before the cancel: {seen}");
 }
+
+#[tokio::test]
+async fn an_unknown_registry_status_is_an_error_naming_the_row() {
+    let (_db, s) = TestDb::bootstrapped().await;
+    tenant::create(&s, &new("zed")).await.unwrap();
+    tenant::create(&s, &new("ok")).await.unwrap();
+    let check: String = sqlx::query_scalar(
+        "SELECT conname::text FROM pg_constraint WHERE conrelid = 'commons.tenants'::regclass AND contype = 'c' AND pg_get_constraintdef(oid) LIKE '%status%'",
+    )
+    .fetch_one(&s.pool)
+    .await
+    .unwrap();
+    sqlx::query(&format!(
+        "ALTER TABLE commons.tenants DROP CONSTRAINT {check}"
+    ))
+    .execute(&s.pool)
+    .await
+    .unwrap();
+    sqlx::query("UPDATE commons.tenants SET status = 'archived' WHERE id = 'zed'")
+        .execute(&s.pool)
+        .await
+        .unwrap();
+    let err = tenantctl::catalog::list_tenants(&s).await.unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("\"zed\"") && msg.contains("\"archived\""),
+        "{msg}"
+    );
+}

@@ -607,9 +607,10 @@ pub const COMMANDS: &[CommandSpec] = &[
     },
 ];
 
-/// The row of `id`.
-pub fn spec(id: CommandId) -> &'static CommandSpec {
-    COMMANDS.iter().find(|c| c.id == id).unwrap_or(&COMMANDS[0])
+/// The row of `id`; `None` only for an id someone forgot to give a row (which the
+/// read-only gate then treats as a write).
+pub fn spec(id: CommandId) -> Option<&'static CommandSpec> {
+    COMMANDS.iter().find(|c| c.id == id)
 }
 
 /// The keys in force: the table's defaults with the config's `[keys]` applied.
@@ -819,7 +820,7 @@ impl Keymap {
 pub fn palette(ctx: Context, read_only: bool) -> Vec<(&'static str, &'static str)> {
     COMMANDS
         .iter()
-        .filter(|c| c.contexts.contains(&ctx) || c.id == CommandId::Tenants)
+        .filter(|c| c.contexts.contains(&ctx))
         .filter(|c| !(read_only && c.writes))
         .filter_map(|c| Some((c.palette?, c.help)))
         .collect()

@@ -12,8 +12,9 @@ impl App {
     /// message; true when refused. The only read-only check of the console.
     pub(super) fn refused(&mut self, command: CommandId) -> bool {
         let spec = keymap::spec(command);
-        if self.read_only && spec.writes {
-            let what = spec.palette.unwrap_or(spec.name);
+        // A command without a row is treated as a write: forgetting the row never opens a door.
+        if self.read_only && spec.is_none_or(|s| s.writes) {
+            let what = spec.map_or("that", |s| s.palette.unwrap_or(s.name));
             self.flash(
                 format!("read-only console: {what} is not allowed (started with --read-only)"),
                 true,

@@ -67,7 +67,7 @@ impl App {
                 // A write hidden from a read-only palette, typed in full: run it so the
                 // gate refuses it with the read-only message, not "unknown command".
                 keymap::by_palette(p.input.value().trim())
-                    .filter(|c| keymap::spec(*c).contexts.contains(&p.context))
+                    .filter(|c| keymap::spec(*c).is_some_and(|s| s.contexts.contains(&p.context)))
             }) {
                 Some(chosen) => {
                     self.palette = None;

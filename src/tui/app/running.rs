@@ -37,6 +37,14 @@ impl LongJob {
 }
 
 impl JobKind {
+    /// Started by the operator (not in the background on a load).
+    pub fn asked_for(self) -> bool {
+        match self {
+            JobKind::Sizes => false,
+            JobKind::Migrate => true,
+        }
+    }
+
     /// What the progress line says it is doing.
     pub fn label(self) -> &'static str {
         match self {
@@ -130,8 +138,11 @@ impl App {
             effects.push(Effect::CancelJob(old));
         }
         let id = self.jobs.add(job.kind(), total);
-        // The progress line takes the status line: an older message would hide it.
-        self.flash = None;
+        if job.kind().asked_for() {
+            // The progress of what was just asked for takes the status line; a
+            // background measurement waits behind the last message instead.
+            self.flash = None;
+        }
         effects.push(Effect::StartJob { id, job });
         effects
     }
