@@ -4,6 +4,7 @@ mod demo;
 mod init;
 mod log;
 pub mod output;
+mod progress;
 pub mod tenant;
 
 use crate::config::{LoadedConfig, Profile};

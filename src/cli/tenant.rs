@@ -146,7 +146,7 @@ async fn migrate(ctx: &Context, id: Option<&str>, all: bool) -> Result<u8> {
         id.map(|i| vec![i.to_string()])
     };
     let (tx, mut rx) = crate::job::progress_channel::<tenant::MigrateOutcome>();
-    let cancel = ctrl_c_cancels("cancelling after the tenant in progress…");
+    let cancel = super::progress::ctrl_c_cancels("cancelling after the tenant in progress…");
     let printer = tokio::spawn(async move {
         while let Some(p) = rx.recv().await {
             match p.failed.first() {
@@ -197,19 +197,6 @@ async fn migrate(ctx: &Context, id: Option<&str>, all: bool) -> Result<u8> {
     }
 }
 
-/// A cancellation token that Ctrl-C fires (saying `message` on stderr).
-fn ctrl_c_cancels(message: &'static str) -> tokio_util::sync::CancellationToken {
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let on_ctrl_c = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("{message}");
-            on_ctrl_c.cancel();
-        }
-    });
-    cancel
-}
-
 async fn list(ctx: &Context, exact: bool) -> Result<u8> {
     let session = ctx.session().await?;
     let mut rows: Vec<TenantRow> = catalog::list_tenants(&session)
@@ -246,7 +233,7 @@ async fn measure_with_progress(
     schemas: &[String],
 ) -> Result<Vec<(String, i64)>> {
     use std::io::IsTerminal;
-    let cancel = ctrl_c_cancels("cancelling the measurement…");
+    let cancel = super::progress::ctrl_c_cancels("cancelling the measurement…");
     let (tx, mut rx) = crate::job::progress_channel::<(String, i64)>();
     let show = std::io::stderr().is_terminal() && schemas.len() > catalog::EXACT_CHUNK;
     let printer = tokio::spawn(async move {

@@ -104,72 +104,81 @@ impl Jobs {
 }
 
 /// Runs one long job under the core's contract: its progress forwarded as
-/// [`Action::JobProgress`], its report (or error) as [`Action::JobDone`].
+/// [`Action::JobProgress`], its report (or error) as [`Action::JobDone`]. A new kind of
+/// long job is one arm here naming its core call, how its results land, its summary and
+/// the noun of its items.
 fn start_long_job<F>(s: Session, id: JobId, job: LongJob, cancel: CancellationToken, send: F)
 where
-    F: Fn(Action) + Clone + Send + 'static,
+    F: Fn(Action) + Clone + Send + Sync + 'static,
 {
-    fn forward<T: Send + 'static, F: Fn(Action) + Send + 'static>(
-        id: JobId,
-        mut rx: tokio::sync::mpsc::UnboundedReceiver<Progress<T>>,
-        landed: fn(Vec<T>) -> Landed,
-        send: F,
-    ) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move {
-            while let Some(p) = rx.recv().await {
-                send(Action::JobProgress {
-                    id,
-                    done: p.done,
-                    total: p.total,
-                    current: p.current,
-                    failed: p.failed.len(),
-                    landed: landed(p.landed),
-                });
-            }
-        })
-    }
-    fn end<T>(report: JobReport<T>, summary: String, noun: &str) -> JobEnd {
-        JobEnd {
-            shortfall: report.shortfall(noun),
-            summary,
-        }
-    }
-    let err = |e: crate::error::Error| ErrorText::from_error(&e);
     match job {
-        LongJob::Sizes(schemas) => {
-            let (ptx, prx) = progress_channel();
-            let progress = forward(id, prx, Landed::Sizes, send.clone());
-            tokio::spawn(async move {
-                let result = catalog::measure_sizes(&s, &schemas, &ptx, &cancel).await;
-                drop(ptx);
-                // Progress first, so every landed size is in before the job is done.
-                let _ = progress.await;
-                let result = result.map(|r| {
-                    let summary = format!("{} schemas measured", r.done.len());
-                    end(r, summary, "schemas")
-                });
-                send(Action::JobDone {
-                    id,
-                    result: result.map_err(err),
-                });
-            });
-        }
-        LongJob::Migrate(ids) => {
-            let (ptx, prx) = progress_channel();
-            let progress = forward(id, prx, Landed::Migrate, send.clone());
-            tokio::spawn(async move {
-                let result = tenant::migrate(&s, ids, &ptx, &cancel).await;
-                drop(ptx);
-                let _ = progress.await;
-                let result = result.map(|r| {
-                    let summary = r.summary();
-                    end(r, summary, "tenants")
-                });
-                send(Action::JobDone {
-                    id,
-                    result: result.map_err(err),
-                });
-            });
-        }
+        LongJob::Sizes(schemas) => run_job(
+            id,
+            send,
+            Landed::Sizes,
+            |r| format!("{} schemas measured", r.done.len()),
+            "schemas",
+            move |progress| async move {
+                catalog::measure_sizes(&s, &schemas, &progress, &cancel).await
+            },
+        ),
+        LongJob::Migrate(ids) => run_job(
+            id,
+            send,
+            Landed::Migrate,
+            |r| r.summary(),
+            "tenants",
+            move |progress| async move { tenant::migrate(&s, ids, &progress, &cancel).await },
+        ),
     }
+}
+
+/// Spawns `work` with a progress channel; forwards its progress, then its end.
+fn run_job<T, F, W, Fut>(
+    id: JobId,
+    send: F,
+    landed: fn(Vec<T>) -> Landed,
+    summary: fn(&JobReport<T>) -> String,
+    noun: &'static str,
+    work: W,
+) where
+    T: Send + 'static,
+    F: Fn(Action) + Clone + Send + Sync + 'static,
+    W: FnOnce(crate::job::ProgressSender<T>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = crate::error::Result<JobReport<T>>> + Send + 'static,
+{
+    let (ptx, mut prx) = progress_channel::<T>();
+    let forward = send.clone();
+    let progress = tokio::spawn(async move {
+        while let Some(p) = prx.recv().await {
+            let Progress {
+                done,
+                total,
+                current,
+                landed: items,
+                failed,
+            } = p;
+            forward(Action::JobProgress {
+                id,
+                done,
+                total,
+                current,
+                failed: failed.len(),
+                landed: landed(items),
+            });
+        }
+    });
+    tokio::spawn(async move {
+        // The work owns the only sender: when it ends, the forwarder drains and stops.
+        let result = work(ptx).await;
+        // Progress first, so everything landed is in before the job is done.
+        let _ = progress.await;
+        let result = result
+            .map(|r| JobEnd {
+                summary: summary(&r),
+                shortfall: r.shortfall(noun),
+            })
+            .map_err(|e| ErrorText::from_error(&e));
+        send(Action::JobDone { id, result });
+    });
 }

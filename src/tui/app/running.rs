@@ -2,6 +2,12 @@
 //! The footer shows the focused job; Esc cancels it. A job's answers
 //! ([`Action::JobProgress`](super::Action), `JobDone`) find it by id, so an answer from a
 //! job already replaced or cancelled is recognised and dropped.
+//!
+//! Adding a long job (audit, dump, restore): its core call follows `crate::job`'s
+//! contract; here it gets a [`LongJob`] variant (what to do), a [`JobKind`] (label, and
+//! whether the operator asked for it), a [`Landed`] variant (what its progress carries)
+//! and its arms in `on_job_progress` / `on_job_done`; `tui::jobs` gets one arm naming the
+//! core call. Registry, footer, `Esc` and shutdown need nothing new.
 
 use super::{App, Effect, ErrorText, Measure, SortKey};
 use crate::tenant::MigrateOutcome;
