@@ -501,21 +501,14 @@ fn help_is_generated_from_the_keymap() {
     app.update(ch('?'));
     assert_eq!(app.context(), Context::Help);
     let screen = draw(&app, 160, 60);
-    // Every row the keymap gives the overlay, as the overlay draws it.
-    let groups = app.keymap.help(false);
-    let key_w = groups
-        .iter()
-        .flat_map(|(_, rows)| rows.iter().map(|(k, _)| k.chars().count()))
-        .max()
-        .unwrap()
-        .clamp(7, 14);
-    for (_, rows) in groups {
+    // Every row the keymap gives the overlay: its keys, then its help, on one line.
+    for (_, rows) in app.keymap.help(false) {
         for (keys, help) in rows {
-            let entry = format!(" {keys:<key_w$} {help}");
-            assert!(
-                screen.contains(&entry),
-                "{entry:?} missing from help:\n{screen}"
-            );
+            let shown = screen.lines().any(|l| {
+                l.find(&format!(" {keys} "))
+                    .is_some_and(|at| l[at..].contains(help))
+            });
+            assert!(shown, "{keys:?} {help:?} missing from help:\n{screen}");
         }
     }
     app.update(key(KeyCode::Esc));

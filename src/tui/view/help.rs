@@ -9,29 +9,24 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-/// Draws the overlay over `area`, in as many columns as the height needs.
+/// One line of the overlay before it is laid out in columns.
+enum Entry {
+    Title(&'static str),
+    Blank,
+    Row(String, &'static str),
+}
+
+/// Draws the overlay over `area`, in as many columns as the height needs; each column's
+/// keys are as wide as its widest (palette words are long), within reason.
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
-    let mut lines: Vec<Line> = Vec::new();
-    let groups = app.keymap.help(app.read_only);
-    // Keys in one column as wide as the widest (palette words are long), within reason.
-    let key_w = groups
-        .iter()
-        .flat_map(|(_, rows)| rows.iter().map(|(k, _)| k.chars().count()))
-        .max()
-        .unwrap_or(7)
-        .clamp(7, 14);
-    for (ctx, rows) in groups {
-        if !lines.is_empty() {
-            lines.push(Line::default());
+    let mut entries: Vec<Entry> = Vec::new();
+    for (ctx, rows) in app.keymap.help(app.read_only) {
+        if !entries.is_empty() {
+            entries.push(Entry::Blank);
         }
-        lines.push(Line::from(Span::styled(ctx.title(), t.title())));
-        for (keys, help) in rows {
-            lines.push(Line::from(vec![
-                Span::styled(format!(" {keys:<key_w$} "), t.key()),
-                Span::raw(help),
-            ]));
-        }
+        entries.push(Entry::Title(ctx.title()));
+        entries.extend(rows.into_iter().map(|(keys, help)| Entry::Row(keys, help)));
     }
     let rect = centered(area, area.width.saturating_sub(4).max(1), area.height);
     frame.render_widget(Clear, rect);
@@ -47,26 +42,37 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let h = inner.height.max(1) as usize;
-    let columns = lines.len().div_ceil(h).max(1);
+    let columns = entries.len().div_ceil(h).max(1);
     let col_w = (inner.width as usize / columns).saturating_sub(1);
-    let lines: Vec<Line> = lines
-        .into_iter()
-        .map(|l| {
-            // Cut each entry to its column so neighbours never overlap.
-            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
-            if text.chars().count() <= col_w {
-                l
-            } else {
-                let style = l.spans.first().map(|s| s.style).unwrap_or_default();
-                Line::from(Span::styled(crate::units::fit(&text, col_w), style))
-            }
-        })
-        .collect();
     let areas =
         Layout::horizontal(vec![Constraint::Ratio(1, columns as u32); columns]).split(inner);
-    for (i, chunk) in lines.chunks(h).enumerate() {
-        if let Some(a) = areas.get(i) {
-            frame.render_widget(Paragraph::new(chunk.to_vec()), *a);
-        }
+    for (i, chunk) in entries.chunks(h).enumerate() {
+        let Some(a) = areas.get(i) else { continue };
+        let key_w = chunk
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Row(k, _) => Some(k.chars().count()),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(5)
+            .clamp(5, 14);
+        let lines: Vec<Line> = chunk
+            .iter()
+            .map(|e| match e {
+                Entry::Title(title) => Line::from(Span::styled(*title, t.title())),
+                Entry::Blank => Line::default(),
+                Entry::Row(keys, help) => {
+                    // Cut each entry to its column so neighbours never overlap.
+                    let keys = format!(" {keys:<key_w$} ");
+                    let room = col_w.saturating_sub(keys.chars().count());
+                    Line::from(vec![
+                        Span::styled(crate::units::fit(&keys, col_w), t.key()),
+                        Span::raw(crate::units::fit(help, room)),
+                    ])
+                }
+            })
+            .collect();
+        frame.render_widget(Paragraph::new(lines), *a);
     }
 }
