@@ -58,7 +58,7 @@ fn sorted_by_size() {
 fn activity_view() {
     let mut app = app();
     app.screen = Screen::Activity;
-    app.activity = Load::Ready(vec![
+    app.activity.entries = Load::Ready(vec![
         log_entry(3, "create", "hooli", "ok"),
         log_entry(2, "suspend", "initech", "ok"),
         log_entry(

@@ -66,9 +66,9 @@ impl App {
             | CommandId::Bottom => {
                 // One movement, aimed at whatever has focus: the log, the list, or a pane.
                 if self.screen == Screen::Activity {
-                    let len = self.activity.ready().map_or(0, Vec::len);
-                    let cur = self.activity_selected;
-                    self.activity_selected = step(cmd, cur, len, page);
+                    let len = self.activity.entries.ready().map_or(0, Vec::len);
+                    let cur = self.activity.selected;
+                    self.activity.selected = step(cmd, cur, len, page);
                 } else if on_list {
                     let to = step(cmd, self.selected, self.visible.len(), page);
                     self.move_selection(to);
@@ -183,8 +183,8 @@ impl App {
             }
             CommandId::Activity => {
                 self.screen = Screen::Activity;
-                self.activity = Load::Loading;
-                self.activity_selected = 0;
+                self.activity.entries = Load::Loading;
+                self.activity.selected = 0;
                 return vec![Effect::LoadActivity];
             }
             CommandId::Quit => self.quit = true,

@@ -43,8 +43,9 @@ impl ErrorText {
 }
 
 /// Something loaded on a task.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Load<T> {
+    #[default]
     Idle,
     Loading,
     Ready(T),

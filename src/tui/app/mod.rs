@@ -87,6 +87,15 @@ pub struct Flash {
     pub error: bool,
 }
 
+/// The Activity view: the newest console-log rows and where the cursor is.
+#[derive(Debug, Default)]
+pub struct ActivityLog {
+    pub entries: Load<Vec<LogEntry>>,
+    pub selected: usize,
+    /// First visible row (adjusted while drawing, like the tenant list's).
+    pub offset: Cell<usize>,
+}
+
 /// The selected tenant's schema and grants.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Detail {
@@ -202,10 +211,8 @@ pub struct App {
     pub schema_scroll: u16,
     /// Scroll of the grants pane.
     pub grants_scroll: u16,
-    pub activity: Load<Vec<LogEntry>>,
-    pub activity_selected: usize,
-    /// First visible row of the activity list (see `offset`).
-    pub activity_offset: Cell<usize>,
+    /// The console log view.
+    pub activity: ActivityLog,
     pub dialog: Option<Dialog>,
     pub palette: Option<Palette>,
     pub help: bool,
@@ -266,9 +273,7 @@ impl App {
             detail: None,
             schema_scroll: 0,
             grants_scroll: 0,
-            activity: Load::Idle,
-            activity_selected: 0,
-            activity_offset: Cell::new(0),
+            activity: ActivityLog::default(),
             dialog: None,
             palette: None,
             help: false,

@@ -66,11 +66,11 @@ impl App {
     pub(super) fn on_activity(&mut self, r: Result<Vec<LogEntry>, ErrorText>) -> Vec<Effect> {
         match r {
             Ok(entries) => {
-                self.activity = Load::Ready(entries);
+                self.activity.entries = Load::Ready(entries);
                 Vec::new()
             }
             Err(e) => {
-                self.activity = Load::Failed(e.clone());
+                self.activity.entries = Load::Failed(e.clone());
                 if e.connection {
                     self.fail(e)
                 } else {
