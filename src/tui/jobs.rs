@@ -10,17 +10,21 @@ use crate::journal;
 use crate::session::Session;
 use crate::tenant;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 /// Rows of the console log the Activity view shows.
 const ACTIVITY_LIMIT: i64 = 500;
 
+/// Cancellation tokens of the running long jobs; a job removes its own when it ends.
+type Cancels = Arc<Mutex<HashMap<JobId, CancellationToken>>>;
+
 /// Starts jobs and cancels them.
 pub struct Jobs {
     session: Session,
     tx: UnboundedSender<Action>,
-    cancels: HashMap<JobId, CancellationToken>,
+    cancels: Cancels,
 }
 
 impl Jobs {
@@ -29,14 +33,16 @@ impl Jobs {
         Jobs {
             session,
             tx,
-            cancels: HashMap::new(),
+            cancels: Cancels::default(),
         }
     }
 
     /// Cancels every long job (on quit).
     pub fn cancel_all(&mut self) {
-        for (_, token) in self.cancels.drain() {
-            token.cancel();
+        if let Ok(mut cancels) = self.cancels.lock() {
+            for (_, token) in cancels.drain() {
+                token.cancel();
+            }
         }
     }
 
@@ -51,13 +57,26 @@ impl Jobs {
         let err = |e: crate::error::Error| ErrorText::from_error(&e);
         match effect {
             Effect::CancelJob(id) => {
-                if let Some(token) = self.cancels.remove(&id) {
+                let token = self.cancels.lock().ok().and_then(|mut c| c.remove(&id));
+                if let Some(token) = token {
                     token.cancel();
                 }
             }
             Effect::StartJob { id, job } => {
                 let cancel = CancellationToken::new();
-                self.cancels.insert(id, cancel.clone());
+                if let Ok(mut cancels) = self.cancels.lock() {
+                    cancels.insert(id, cancel.clone());
+                }
+                // The job forgets its token when it ends, whichever way.
+                let cancels = self.cancels.clone();
+                let send = move |a: Action| {
+                    if matches!(a, Action::JobDone { .. })
+                        && let Ok(mut c) = cancels.lock()
+                    {
+                        c.remove(&id);
+                    }
+                    send(a);
+                };
                 start_long_job(s, id, job, cancel, send);
             }
             Effect::LoadServer => {
