@@ -19,9 +19,10 @@ fn selected_id(app: &tenantctl::tui::app::App) -> String {
 }
 
 fn ids(app: &tenantctl::tui::app::App) -> Vec<String> {
-    app.visible
+    app.list
+        .visible
         .iter()
-        .map(|&i| app.rows[i].id.clone())
+        .map(|&i| app.list.rows[i].id.clone())
         .collect()
 }
 
@@ -43,20 +44,20 @@ fn filter_narrows_as_you_type_and_esc_clears_it() {
     assert_eq!(ids(&app).len(), 12, "Esc on the list clears it");
     app.update(ch('/'));
     typed(&mut app, "zzz");
-    assert!(app.visible.is_empty());
+    assert!(app.list.visible.is_empty());
     app.update(key(KeyCode::Esc));
     assert_eq!(ids(&app).len(), 12);
-    assert!(!app.filtering);
+    assert!(!app.list.filtering);
 }
 
 #[test]
 fn filter_does_not_clone_rows() {
     let mut app = app();
-    let before = app.rows.as_ptr();
+    let before = app.list.rows.as_ptr();
     app.update(ch('/'));
     typed(&mut app, "a");
-    assert_eq!(app.rows.as_ptr(), before);
-    assert_eq!(app.rows.len(), 12);
+    assert_eq!(app.list.rows.as_ptr(), before);
+    assert_eq!(app.list.rows.len(), 12);
 }
 
 #[test]
@@ -65,37 +66,37 @@ fn sort_cycles_id_name_size_status_and_keeps_the_selection() {
     app.update(ch('j'));
     assert_eq!(selected_id(&app), "aperture");
     app.update(ch('s'));
-    assert_eq!(app.sort, SortKey::Name);
+    assert_eq!(app.list.sort, SortKey::Name);
     assert_eq!(ids(&app)[0], "soylent", "empty name sorts first");
     app.update(ch('s'));
-    assert_eq!(app.sort, SortKey::Size);
+    assert_eq!(app.list.sort, SortKey::Size);
     assert_eq!(&ids(&app)[..3], ["cyberdyne", "umbrella", "acme"]);
     assert_eq!(ids(&app).last().unwrap(), "tyrell", "no size sorts last");
     assert_eq!(selected_id(&app), "aperture");
     app.update(ch('s'));
-    assert_eq!(app.sort, SortKey::Status);
+    assert_eq!(app.list.sort, SortKey::Status);
     assert_eq!(&ids(&app)[..2], ["tyrell", "soylent"], "drift first");
     app.update(ch('s'));
-    assert_eq!(app.sort, SortKey::Id);
+    assert_eq!(app.list.sort, SortKey::Id);
 }
 
 #[test]
 fn movement_keys() {
     let mut app = app();
-    app.page.set(5);
+    app.list.page.set(5);
     app.update(ch('G'));
     assert_eq!(selected_id(&app), "wonka");
     app.update(ch('g'));
     assert_eq!(selected_id(&app), "acme");
     app.update(key(KeyCode::PageDown));
-    assert_eq!(app.selected, 5);
+    assert_eq!(app.list.selected, 5);
     app.update(key(KeyCode::Down));
     app.update(ch('k'));
     app.update(ch('k'));
-    assert_eq!(app.selected, 4);
+    assert_eq!(app.list.selected, 4);
     app.update(key(KeyCode::PageUp));
     app.update(key(KeyCode::Up));
-    assert_eq!(app.selected, 0);
+    assert_eq!(app.list.selected, 0);
 }
 
 #[test]
@@ -197,7 +198,7 @@ fn new_tenant_dialog_submits_and_a_core_error_keeps_it_open() {
     });
     assert!(app.dialog.is_none());
     assert_eq!(selected_id(&app), "newco");
-    assert_eq!(app.rows.len(), 13);
+    assert_eq!(app.list.rows.len(), 13);
     assert!(matches!(effects.as_slice(), [Effect::LoadDetail { .. }]));
 }
 
@@ -345,7 +346,7 @@ fn palette_completes_and_runs() {
     assert_eq!(app.palette.as_ref().unwrap().input.value(), "sort ");
     typed(&mut app, "si");
     app.update(key(KeyCode::Enter));
-    assert_eq!(app.sort, SortKey::Size);
+    assert_eq!(app.list.sort, SortKey::Size);
 
     app.update(ch(':'));
     typed(&mut app, "bogus");
@@ -358,7 +359,7 @@ fn exact_sizes_update_rows_in_place() {
     let mut app = app();
     let id = app.jobs.add(JobKind::Sizes, 2);
     app.update(sizes(id, vec![("tenant_globex".into(), 999)], 1, 2));
-    let globex = app.rows.iter().find(|r| r.id == "globex").unwrap();
+    let globex = app.list.rows.iter().find(|r| r.id == "globex").unwrap();
     assert_eq!(globex.size_bytes, Some(999));
     assert!(globex.size_exact);
     assert!(app.jobs.of_kind(JobKind::Sizes).is_some());
@@ -482,7 +483,7 @@ fn tab_cycles_panes_and_enter_opens_detail() {
     assert_eq!(app.focus, Pane::Schema);
     app.update(ch('j'));
     assert_eq!(
-        app.selected, 0,
+        app.list.selected, 0,
         "arrows scroll the focused pane, not the list"
     );
     assert_eq!(app.schema_scroll, 1);
@@ -577,9 +578,9 @@ fn exact_sizes_are_measured_on_first_load_and_refresh_only() {
         app.jobs.running.is_empty(),
         "no progress bar without a measurement"
     );
-    let acme = app.rows.iter().find(|r| r.id == "acme").unwrap();
+    let acme = app.list.rows.iter().find(|r| r.id == "acme").unwrap();
     assert_eq!((acme.size_bytes, acme.size_exact), (Some(7), true));
-    let newco = app.rows.iter().find(|r| r.id == "newco").unwrap();
+    let newco = app.list.rows.iter().find(|r| r.id == "newco").unwrap();
     assert_eq!((newco.size_bytes, newco.size_exact), (Some(4096), false));
 
     // Reconnecting reloads without measuring.
@@ -597,7 +598,14 @@ fn exact_sizes_are_measured_on_first_load_and_refresh_only() {
     assert!(effects.contains(&Effect::LoadTenants));
     let effects = app.update(Action::Tenants(Ok(rows.clone())));
     assert_eq!(exact_sizes(&effects), None);
-    assert!(app.rows.iter().find(|r| r.id == "acme").unwrap().size_exact);
+    assert!(
+        app.list
+            .rows
+            .iter()
+            .find(|r| r.id == "acme")
+            .unwrap()
+            .size_exact
+    );
 
     // `R` measures again, everything.
     app.update(ch('R'));
@@ -856,7 +864,8 @@ fn a_measurement_cut_short_by_a_reload_is_finished_not_restarted() {
     let effects = app.update(Action::Tenants(Ok(estimated_rows())));
     assert_eq!(exact_sizes(&effects), None, "all measured: nothing to do");
     assert!(
-        app.rows
+        app.list
+            .rows
             .iter()
             .filter(|r| r.size_bytes.is_some())
             .all(|r| r.size_exact)

@@ -50,10 +50,10 @@ impl App {
         if self.refused(cmd) {
             return Vec::new();
         }
-        let page = self.page.get().max(1);
+        let page = self.list.page.get().max(1);
         let on_list = self.screen == Screen::Tenants && self.focus == Pane::Tenants;
         let sort = |app: &mut App, key| {
-            app.sort = key;
+            app.list.sort = key;
             app.refresh_view();
             Vec::new()
         };
@@ -70,7 +70,7 @@ impl App {
                     let cur = self.activity.selected;
                     self.activity.selected = step(cmd, cur, len, page);
                 } else if on_list {
-                    let to = step(cmd, self.selected, self.visible.len(), page);
+                    let to = step(cmd, self.list.selected, self.list.visible.len(), page);
                     self.move_selection(to);
                 } else {
                     let scroll = if self.focus == Pane::Grants {
@@ -109,19 +109,19 @@ impl App {
                 if self.screen != Screen::Tenants {
                     self.screen = Screen::Tenants;
                     self.focus = Pane::Tenants;
-                } else if !self.filter.value().is_empty() {
-                    self.filter.reset();
+                } else if !self.list.filter.value().is_empty() {
+                    self.list.filter.reset();
                     self.refilter();
                     return self.ensure_detail();
                 }
             }
             CommandId::Filter => {
                 self.screen = Screen::Tenants;
-                self.filtering = true;
+                self.list.filtering = true;
                 self.focus = Pane::Tenants;
             }
             CommandId::Sort => {
-                let next = self.sort.next();
+                let next = self.list.sort.next();
                 return sort(self, next);
             }
             CommandId::SortId => return sort(self, SortKey::Id),

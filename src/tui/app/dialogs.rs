@@ -39,15 +39,15 @@ impl App {
                 let mut row = [row];
                 self.carry_exact_sizes(&mut row);
                 let [row] = row;
-                match self.by_id.get(&id) {
+                match self.list.by_id.get(&id) {
                     Some(&i) => {
-                        if let Some(slot) = self.rows.get_mut(i) {
+                        if let Some(slot) = self.list.rows.get_mut(i) {
                             *slot = row;
                         }
                     }
                     None => {
-                        self.by_id.insert(id.clone(), self.rows.len());
-                        self.rows.push(row);
+                        self.list.by_id.insert(id.clone(), self.list.rows.len());
+                        self.list.rows.push(row);
                     }
                 }
                 self.index_rows();

@@ -26,15 +26,15 @@ impl App {
             Context::Dialog | Context::Confirm => self.on_dialog_key(cmd, key),
             Context::Filter => {
                 match cmd {
-                    Some(CommandId::Submit) => self.filtering = false,
+                    Some(CommandId::Submit) => self.list.filtering = false,
                     Some(CommandId::Cancel) => {
-                        self.filtering = false;
-                        self.filter.reset();
+                        self.list.filtering = false;
+                        self.list.filter.reset();
                         self.refilter();
                         return self.ensure_detail();
                     }
                     _ => {
-                        if self.filter.handle_event(&Event::Key(key)).is_some() {
+                        if self.list.filter.handle_event(&Event::Key(key)).is_some() {
                             self.refilter();
                             self.detail_due = Some(self.now + DETAIL_DEBOUNCE);
                         }

@@ -30,7 +30,7 @@ mod writes;
 
 pub use connection::Conn;
 use connection::HEARTBEAT;
-pub use list::{SortKey, Totals};
+pub use list::{SortKey, TenantList, Totals};
 pub use load::{ErrorText, Load};
 pub use running::{JobEnd, JobId, JobKind, JobRegistry, Landed, LongJob, RunningJob};
 pub use writes::Write;
@@ -45,9 +45,7 @@ use crate::policy::Deviation;
 use crossterm::event::{KeyEvent, KeyEventKind};
 use ratatui::style::Style;
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use tui_input::Input;
 
 /// How long the selection must rest before the detail panes load (holding ↓ stays cheap).
 const DETAIL_DEBOUNCE: Duration = Duration::from_millis(150);
@@ -184,26 +182,8 @@ pub struct App {
     pub server: Load<ServerSummary>,
     pub conn: Conn,
     pub tenants: Load<()>,
-    /// The registry rows; never cloned for filtering or sorting.
-    pub rows: Vec<TenantRow>,
-    /// Indices into `rows` in the current sort order, unfiltered.
-    pub order: Vec<usize>,
-    /// `order` for each sort key, kept until the rows change.
-    sorted: HashMap<SortKey, Vec<usize>>,
-    /// Per row, `id` and `name` lowercased, built once per load so a filter keystroke is
-    /// one substring search per row.
-    haystacks: Vec<String>,
-    /// `order` filtered: what the list shows.
-    pub visible: Vec<usize>,
-    /// Position in `visible` of the selected row.
-    pub selected: usize,
-    /// First visible row of the list; adjusted while drawing to keep the selection in view.
-    pub offset: Cell<usize>,
-    /// Rows the list showed last frame: the page for PgUp/PgDn.
-    pub page: Cell<usize>,
-    pub sort: SortKey,
-    pub filter: Input,
-    pub filtering: bool,
+    /// The tenant list: rows, sort orders, filter, selection.
+    pub list: TenantList,
     pub focus: Pane,
     pub screen: Screen,
     pub detail: Option<Detail>,
@@ -231,7 +211,6 @@ pub struct App {
     detail_stale: bool,
     measure: Measure,
     next_heartbeat: Instant,
-    by_id: HashMap<String, usize>,
     pub quit: bool,
     /// Why the console must close with an error (the terminal could not be read).
     pub fatal: Option<String>,
@@ -257,17 +236,7 @@ impl App {
             server: Load::Idle,
             conn: Conn::Up,
             tenants: Load::Idle,
-            rows: Vec::new(),
-            order: Vec::new(),
-            sorted: HashMap::new(),
-            haystacks: Vec::new(),
-            visible: Vec::new(),
-            selected: 0,
-            offset: Cell::new(0),
-            page: Cell::new(10),
-            sort: SortKey::Id,
-            filter: Input::default(),
-            filtering: false,
+            list: TenantList::default(),
             focus: Pane::Tenants,
             screen: Screen::Tenants,
             detail: None,
@@ -287,7 +256,6 @@ impl App {
             detail_stale: false,
             measure: Measure::All,
             next_heartbeat: now + HEARTBEAT,
-            by_id: HashMap::new(),
             quit: false,
             fatal: None,
         }
@@ -308,7 +276,7 @@ impl App {
             Context::Palette
         } else if let Some(d) = &self.dialog {
             d.context()
-        } else if self.filtering {
+        } else if self.list.filtering {
             Context::Filter
         } else {
             match self.screen {
@@ -321,9 +289,10 @@ impl App {
 
     /// The selected registry row.
     pub fn selected_row(&self) -> Option<&TenantRow> {
-        self.visible
-            .get(self.selected)
-            .and_then(|&i| self.rows.get(i))
+        self.list
+            .visible
+            .get(self.list.selected)
+            .and_then(|&i| self.list.rows.get(i))
     }
 
     /// True while anything is loading (for the spinner).

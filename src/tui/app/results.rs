@@ -20,6 +20,7 @@ impl App {
                 self.set_rows(rows);
                 self.select_id(keep.as_deref());
                 let schemas: Vec<String> = self
+                    .list
                     .rows
                     .iter()
                     .filter(|r| r.drift != Drift::MissingSchema)
@@ -84,6 +85,7 @@ impl App {
     /// measured for the schemas they share with the rows shown now.
     pub(super) fn carry_exact_sizes(&self, rows: &mut [TenantRow]) {
         let measured: HashMap<&str, i64> = self
+            .list
             .rows
             .iter()
             .filter(|r| r.size_exact && r.drift != Drift::MissingSchema)

@@ -239,15 +239,15 @@ impl App {
     fn on_sizes(&mut self, sizes: Vec<(String, i64)>) -> Vec<Effect> {
         for (schema, bytes) in sizes {
             let id = self.names.id_from_schema(&schema).map(str::to_string);
-            let at = id.as_ref().and_then(|id| self.by_id.get(id)).copied();
-            if let Some(row) = at.and_then(|i| self.rows.get_mut(i)) {
+            let at = id.as_ref().and_then(|id| self.list.by_id.get(id)).copied();
+            if let Some(row) = at.and_then(|i| self.list.rows.get_mut(i)) {
                 row.size_bytes = Some(bytes);
                 row.size_exact = true;
             }
         }
         self.recount();
-        self.sorted.remove(&SortKey::Size);
-        if self.sort == SortKey::Size {
+        self.list.sorted.remove(&SortKey::Size);
+        if self.list.sort == SortKey::Size {
             self.refresh_view();
         }
         Vec::new()

@@ -47,7 +47,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         (inner, None)
     };
     let height = (inner.height - 1) as usize;
-    app.page.set(height);
+    app.list.page.set(height);
     let offset = scroll(
         app.activity.offset.get(),
         app.activity.selected,

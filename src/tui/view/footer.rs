@@ -11,12 +11,12 @@ use ratatui::widgets::Paragraph;
 /// Draws the status line and the key line.
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
-    let status = if app.filtering {
+    let status = if app.list.filtering {
         Line::from(vec![
             Span::styled(" /", t.key()),
-            Span::raw(app.filter.value().to_string()),
+            Span::raw(app.list.filter.value().to_string()),
             Span::styled("▏", t.key()),
-            Span::styled(format!("  {} match", app.visible.len()), t.dim()),
+            Span::styled(format!("  {} match", app.list.visible.len()), t.dim()),
         ])
     } else if let Some(f) = &app.flash {
         let (mark, style) = if f.error {
