@@ -673,16 +673,25 @@ impl Keymap {
                         ),
                     )
                 })?;
-                if key.is_text() && COMMANDS[i].contexts.iter().any(|c| c.takes_text()) {
-                    return Err(bad(
-                        entry.line,
-                        format!(
-                            "[keys] {}: {key} would be typed into the input, not run the command; use a key with ctrl- or a named key",
-                            entry.id
-                        ),
-                    ));
-                }
                 keys.push(key);
+            }
+            // Where text is typed, printable keys type: such a command needs one other key.
+            let typed_in = COMMANDS[i].contexts.iter().find(|c| c.takes_text());
+            if let Some(ctx) = typed_in
+                && keys.iter().all(Key::is_text)
+            {
+                return Err(bad(
+                    entry.line,
+                    format!(
+                        "[keys] {}: it also works in {} where {} would be typed, not run; add a key with ctrl- or a named key (e.g. \"esc\", \"F2\")",
+                        entry.id,
+                        ctx.title(),
+                        keys.iter()
+                            .map(Key::to_string)
+                            .collect::<Vec<_>>()
+                            .join("/")
+                    ),
+                ));
             }
             map.keys[i] = keys;
             line_of[i] = Some(entry.line);
