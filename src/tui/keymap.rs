@@ -432,7 +432,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "palette",
         keys: &[k(':')],
         footer: Some("cmd"),
-        help: "command palette (Tab completes)",
+        help: "command palette, with completion",
         ..ROW
     },
     CommandSpec {
@@ -532,7 +532,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         keys: &[k('q'), ctrl('c')],
         palette: Some("quit"),
         footer: Some("quit"),
-        help: "quit (Ctrl-C anywhere)",
+        help: "quit (from anywhere)",
         contexts: &Context::ALL,
         ..ROW
     },
