@@ -151,8 +151,9 @@ impl App {
             CommandId::Resume => return self.suspend_resume(Some(TenantStatus::Active)),
             CommandId::Migrate | CommandId::MigrateAll => {
                 if self.jobs.of_kind(super::JobKind::Migrate).is_some() {
+                    let back = self.keymap.keys_text(CommandId::Back);
                     self.flash(
-                        "a migration is already running (Esc cancels it)".into(),
+                        format!("a migration is already running ({back} cancels it)"),
                         true,
                     );
                     return Vec::new();

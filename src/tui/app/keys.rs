@@ -50,6 +50,9 @@ impl App {
     }
 
     fn on_palette_key(&mut self, cmd: Option<CommandId>, key: KeyEvent) -> Vec<Effect> {
+        let complete = self
+            .keymap
+            .keys_text_in(CommandId::Complete, Context::Palette);
         let Some(p) = self.palette.as_mut() else {
             return Vec::new();
         };
@@ -75,7 +78,7 @@ impl App {
                 }
                 None => {
                     p.error = Some(format!(
-                        "unknown or ambiguous command {:?}; Tab completes",
+                        "unknown or ambiguous command {:?}; {complete} completes",
                         p.input.value()
                     ));
                     Vec::new()

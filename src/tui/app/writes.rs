@@ -81,7 +81,7 @@ impl Write {
                 "Migrate every tenant?".into(),
                 vec![
                     "Applies the newest template version to every tenant, one by one;".into(),
-                    "each is all-or-nothing. Esc cancels between tenants.".into(),
+                    "each is all-or-nothing; it can be cancelled between tenants.".into(),
                 ],
             ),
             Write::Create(new) => (format!("Create tenant {}?", new.id), Vec::new()),

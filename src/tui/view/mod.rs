@@ -26,7 +26,7 @@ const WIDE: u16 = 110;
 pub fn render(frame: &mut Frame, app: &App) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-        too_small(frame, area);
+        too_small(frame, area, app);
         return;
     }
     let [head, body, foot] = Layout::vertical([
@@ -54,9 +54,10 @@ pub fn render(frame: &mut Frame, app: &App) {
     }
 }
 
-fn too_small(frame: &mut Frame, area: Rect) {
+fn too_small(frame: &mut Frame, area: Rect, app: &App) {
+    let quit = app.keymap.keys_text(crate::tui::keymap::CommandId::Quit);
     let text = format!(
-        "terminal too small: {}×{}, need {MIN_WIDTH}×{MIN_HEIGHT} (q quits)",
+        "terminal too small: {}×{}, need {MIN_WIDTH}×{MIN_HEIGHT} ({quit} quits)",
         area.width, area.height
     );
     frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);

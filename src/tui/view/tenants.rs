@@ -42,10 +42,17 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         _ => {}
     }
     if app.list.visible.is_empty() {
+        use crate::tui::keymap::CommandId;
         let msg = if app.list.rows.is_empty() {
-            " no tenants yet — n provisions one"
+            format!(
+                " no tenants yet — {} provisions one",
+                app.keymap.keys_text(CommandId::New)
+            )
         } else {
-            " nothing matches the filter — Esc clears it"
+            format!(
+                " nothing matches the filter — {} clears it",
+                app.keymap.keys_text(CommandId::Back)
+            )
         };
         frame.render_widget(Paragraph::new(Span::styled(msg, t.dim())), inner);
         return;
