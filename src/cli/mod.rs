@@ -82,6 +82,10 @@ pub struct Cli {
     /// Change nothing: every session runs with default_transaction_read_only = on
     #[arg(long, global = true)]
     pub read_only: bool,
+    /// Folder of V<number>__<description>.sql tenant template versions [default: the
+    /// config's template_dir, else the built-in sample template]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub template_dir: Option<PathBuf>,
     /// Output format
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -119,6 +123,10 @@ pub struct Context {
     pub dsn: Option<String>,
     /// Name of the profile in use, for the console header.
     pub profile_name: String,
+    /// `--template-dir`, else the config's `template_dir`.
+    pub template_dir: Option<PathBuf>,
+    /// Connections the session's pool may open.
+    pub max_connections: u32,
 }
 
 impl Context {
@@ -138,12 +146,14 @@ impl Context {
             )
         };
         Ok(Context {
-            loaded,
             profile,
             format: cli.format,
             read_only: cli.read_only,
             dsn: cli.dsn.clone(),
             profile_name,
+            template_dir: cli.template_dir.clone().or_else(|| loaded.template_dir()),
+            loaded,
+            max_connections: 4,
         })
     }
 
@@ -161,16 +171,27 @@ impl Context {
         Ok(spec)
     }
 
-    /// Opens a session on the target database.
+    /// The tenant template in force, read and checked whole.
+    pub fn template(&self) -> Result<crate::tenant::Template> {
+        match &self.template_dir {
+            Some(dir) => crate::tenant::Template::load_dir(dir),
+            None => Ok(crate::tenant::Template::builtin()),
+        }
+    }
+
+    /// Opens a session on the target database. The template is checked first, so a bad
+    /// template folder fails before anything connects.
     pub async fn session(&self) -> Result<Session> {
+        let template = self.template()?;
         let spec = self.spec()?;
-        Session::open(
+        Ok(Session::open(
             spec,
             self.loaded.config.naming.clone(),
             self.loaded.config.lock_timeout(),
-            4,
+            self.max_connections,
         )
-        .await
+        .await?
+        .with_template(template))
     }
 }
 

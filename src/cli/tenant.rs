@@ -230,14 +230,18 @@ async fn migrate(ctx: &Context, id: Option<&str>, all: bool) -> Result<u8> {
     let report = report?;
     match ctx.format {
         Format::Json => output::print_json(&serde_json::json!({
-            "target_version": tenant::latest_version(),
+            "target_version": session.template.latest(),
             "done": report.done,
             "failed": report.failed,
             "not_tried": report.not_tried,
             "cancelled": report.cancelled,
         }))?,
         Format::Text => {
-            println!("{}", report.summary());
+            println!(
+                "template v{}: {}",
+                session.template.latest(),
+                report.summary()
+            );
             for f in &report.failed {
                 println!("failed: {}: {}", f.item, f.error);
             }

@@ -45,8 +45,7 @@ impl JobReport<MigrateOutcome> {
     /// One line: how many were migrated, already current, failed and not tried.
     pub fn summary(&self) -> String {
         let mut s = format!(
-            "template v{}: {} migrated, {} already current, {} failed",
-            template::latest_version(),
+            "{} migrated, {} already current, {} failed",
             self.count(MigrateResult::Migrated),
             self.count(MigrateResult::Current),
             self.failed.len(),
@@ -76,7 +75,7 @@ pub async fn migrate(
     cancel: &CancellationToken,
 ) -> Result<MigrateReport> {
     session.ensure_writable("tenant migrate")?;
-    let target = template::latest_version();
+    let target = session.template.latest();
     let vars = session.names.template_vars();
     let rows: Vec<(String, i32)> = sqlx::query_as(&vars.render(TENANTS_SQL)?)
         .bind(&ids)
@@ -192,6 +191,7 @@ async fn migrate_one(session: &Session, raw_id: &str, target: i32) -> Result<One
         template::apply(
             &mut tx,
             &session.names,
+            &session.template,
             &id,
             (from, target),
             status == TenantStatus::Suspended,

@@ -7,6 +7,7 @@ mod migrate;
 mod provision;
 mod template;
 mod values;
+mod versions;
 
 pub use change::{TenantChange, resume, set, suspend};
 pub use inspect::{SchemaInspection, TenantDetail, inspect, inspect_schema};
@@ -16,6 +17,7 @@ pub use template::{BINDING_POLICY, latest_version};
 pub use values::{
     MASK, check_name, is_secret_key, masked, parse_config_value, parse_pair, parse_pairs,
 };
+pub use versions::{PLACEHOLDERS, Template, TemplateSource, TemplateVersion, checksum};
 
 use crate::catalog::{self, TenantRow};
 use crate::error::{Error, Result};

@@ -1,16 +1,10 @@
 //! The tenant template (numbered versions under `assets/template/`) and tenant grants.
 
+use super::versions::Template;
 use crate::error::{Error, Result};
 use crate::names::{NamingPolicy, TenantId};
 use crate::sql::SqlVars;
 use sqlx::PgConnection;
-
-/// Template versions, in order.
-const VERSIONS: &[(i32, &str)] = &[
-    (1, include_str!("../../assets/template/v1.sql")),
-    (2, include_str!("../../assets/template/v2.sql")),
-    (3, include_str!("../../assets/template/v3.sql")),
-];
 
 const GRANTS: &str = include_str!("../../assets/template/grants.sql");
 
@@ -38,16 +32,29 @@ WHERE n.nspname = $1
 ORDER BY 1
 "#;
 
-/// The newest template version.
+/// The newest version of the built-in sample template.
 pub fn latest_version() -> i32 {
-    VERSIONS.last().map(|(v, _)| *v).unwrap_or(0)
+    Template::builtin().latest()
 }
 
 /// Placeholders for one tenant's SQL.
 pub(crate) fn tenant_vars(names: &NamingPolicy, id: &TenantId) -> SqlVars {
     let mut vars = names.template_vars();
     vars.ident("schema", &names.schema_of(id))
-        .ident("ro", &names.readonly_role_of(id));
+        .ident("ro", &names.readonly_role_of(id))
+        .literal("tenant_id", id.as_str());
+    vars
+}
+
+/// The placeholders a template version sees, and nothing else of tenantctl's.
+fn version_vars(names: &NamingPolicy, id: &TenantId) -> SqlVars {
+    let mut vars = SqlVars::new();
+    vars.ident("schema", &names.schema_of(id))
+        .ident("ro", &names.readonly_role_of(id))
+        .literal("tenant_id", id.as_str())
+        .ident("admin", &names.admin_role)
+        .ident("service", &names.service_role)
+        .ident("rls", &names.rls_role);
     vars
 }
 
@@ -57,6 +64,7 @@ pub(crate) fn tenant_vars(names: &NamingPolicy, id: &TenantId) -> SqlVars {
 pub(crate) async fn apply(
     conn: &mut PgConnection,
     names: &NamingPolicy,
+    template: &Template,
     id: &TenantId,
     (from, to): (i32, i32),
     suspended: bool,
@@ -68,17 +76,14 @@ pub(crate) async fn apply(
         .execute(&mut *conn)
         .await
         .map_err(Error::db(format!("{action} {id}: setting search_path")))?;
-    let steps: Vec<(i32, &str)> = VERSIONS
-        .iter()
-        .copied()
-        .filter(|(v, _)| *v > from && *v <= to)
-        .collect();
-    for (version, sql) in steps {
-        let sql = vars.render(sql)?;
+    let version_vars = version_vars(names, id);
+    for step in template.steps(from, to) {
+        let sql = version_vars.render(&step.sql)?;
         crate::session::run_script(conn, &sql)
             .await
             .map_err(Error::db(format!(
-                "{action} {id}: template version {version}"
+                "{action} {id}: template version {} ({})",
+                step.version, step.file
             )))?;
     }
     enable_rls_everywhere(conn, &schema, id, action).await?;
