@@ -14,6 +14,7 @@ const STEPS: &[(i32, &str)] = &[
     (1, include_str!("../assets/bootstrap/v1.sql")),
     (2, include_str!("../assets/bootstrap/v2.sql")),
     (3, include_str!("../assets/bootstrap/v3.sql")),
+    (4, include_str!("../assets/bootstrap/v4.sql")),
 ];
 
 /// The newest bootstrap version this release knows.
@@ -180,7 +181,7 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
                 .map_err(Error::db(format!("init: bootstrap step {version}")))?;
         }
         let meta = vars.render(
-            "INSERT INTO {{commons}}.tenantctl_meta (key, value) VALUES ('bootstrap_version', $1)
+            "INSERT INTO {{meta}}.tenantctl_meta (key, value) VALUES ('bootstrap_version', $1)
              ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
         )?;
         sqlx::query(&meta)
@@ -341,27 +342,41 @@ async fn installed_version(conn: &mut PgConnection, session: &Session) -> Result
     if !schema_exists {
         return Ok(0);
     }
-    let vars = names.template_vars();
-    // A name for to_regclass (a value, bound) and the same name in the query.
-    let meta = vars.render("{{commons}}.tenantctl_meta")?;
-    let has_meta: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
-        .bind(&meta)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(Error::db("init: looking for tenantctl's bookkeeping"))?;
+    // Since bootstrap 4 the bookkeeping is in the meta schema; before, in commons.
+    let mut found = None;
+    for schema in [&names.meta_schema, &names.common_schema] {
+        let table = SqlVars::new()
+            .qualified("t", schema, "tenantctl_meta")
+            .render("{{t}}")?;
+        // The name as a value for to_regclass (bound), and the same name in the query.
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+            .bind(&table)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(Error::db("init: looking for tenantctl's bookkeeping"))?;
+        if exists {
+            found = Some((schema.clone(), table));
+            break;
+        }
+    }
+    let has_meta = found.is_some();
     if !has_meta {
         return Err(Error::Conflict(format!(
             "schema {:?} exists but was not made by tenantctl; drop it, or name another common_schema in the config's [naming]",
             names.common_schema
         )));
     }
-    let v: Option<String> =
-        sqlx::query_scalar(&vars.render(
-            "SELECT value FROM {{commons}}.tenantctl_meta WHERE key = 'bootstrap_version'",
-        )?)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(Error::db("init: reading the bootstrap version"))?;
+    let Some((meta_schema, meta)) = found else {
+        return Ok(0);
+    };
+    let v: Option<String> = sqlx::query_scalar(
+        &SqlVars::new()
+            .qualified("meta", &meta_schema, "tenantctl_meta")
+            .render("SELECT value FROM {{meta}} WHERE key = 'bootstrap_version'")?,
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(Error::db("init: reading the bootstrap version"))?;
     match v {
         None => Err(Error::Conflict(format!(
             "{meta} exists but records no bootstrap version; init will not guess (rerunning step 1 could undo later steps); restore the row (key 'bootstrap_version')"

@@ -424,6 +424,10 @@ async fn a_log_written_before_the_chain_is_chained_by_the_upgrade() {
          DROP TRIGGER admin_log_no_truncate ON commons.admin_log;
          DROP FUNCTION commons.admin_log_chain(); DROP FUNCTION commons.admin_log_refuse();
          ALTER TABLE commons.admin_log DROP COLUMN seq, DROP COLUMN prev_hash, DROP COLUMN row_hash;
+         ALTER TABLE tenantctl.tenantctl_meta SET SCHEMA commons;
+         DROP SCHEMA tenantctl CASCADE;
+         ALTER TABLE commons.tenants DROP COLUMN pinned_version;
+         ALTER TABLE commons.tenants ALTER COLUMN template_version SET NOT NULL;
          UPDATE commons.tenantctl_meta SET value = '2' WHERE key = 'bootstrap_version';",
     )
     .execute(&s.pool)
@@ -434,7 +438,7 @@ async fn a_log_written_before_the_chain_is_chained_by_the_upgrade() {
     let report = tenantctl::bootstrap::init(&s, &Default::default())
         .await
         .unwrap();
-    assert_eq!((report.from_version, report.to_version), (2, 3));
+    assert_eq!((report.from_version, report.to_version), (2, 4));
     tenant::create(&s, &new("new")).await.unwrap();
     let chain = tenantctl::journal::verify(&s).await.unwrap();
     assert!(chain.intact(), "{chain:?}");

@@ -125,8 +125,6 @@ pub struct Context {
     pub profile_name: String,
     /// `--template-dir`, else the config's `template_dir`.
     pub template_dir: Option<PathBuf>,
-    /// Connections the session's pool may open.
-    pub max_connections: u32,
 }
 
 impl Context {
@@ -153,7 +151,6 @@ impl Context {
             profile_name,
             template_dir: cli.template_dir.clone().or_else(|| loaded.template_dir()),
             loaded,
-            max_connections: 4,
         })
     }
 
@@ -182,13 +179,18 @@ impl Context {
     /// Opens a session on the target database. The template is checked first, so a bad
     /// template folder fails before anything connects.
     pub async fn session(&self) -> Result<Session> {
+        self.session_with(4).await
+    }
+
+    /// [`Context::session`] with a pool of up to `max_connections` (parallel jobs).
+    pub async fn session_with(&self, max_connections: u32) -> Result<Session> {
         let template = self.template()?;
         let spec = self.spec()?;
         Ok(Session::open(
             spec,
             self.loaded.config.naming.clone(),
             self.loaded.config.lock_timeout(),
-            self.max_connections,
+            max_connections,
         )
         .await?
         .with_template(template))

@@ -64,14 +64,31 @@ pub enum TenantCommand {
         /// Tenant id
         id: String,
     },
-    /// Bring tenants to the newest template version, each in its own transaction
+    /// Bring tenants to the newest template version (or --to N), each in its own
+    /// transaction, several at once; pinned tenants are held at their pin
     Migrate {
-        /// Tenant id
+        /// Tenant ids
         #[arg(required_unless_present = "all", conflicts_with = "all")]
-        id: Option<String>,
+        ids: Vec<String>,
         /// Every tenant in the registry
         #[arg(long)]
         all: bool,
+        /// Target version [default: the template's newest]
+        #[arg(long, value_name = "N")]
+        to: Option<i32>,
+        /// Tenants migrated at once, one connection each (capped by the free max_connections)
+        #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+        jobs: u16,
+        /// Migrate this tenant first, alone; if it fails, nothing else is tried
+        #[arg(long, value_name = "ID")]
+        canary: Option<String>,
+        /// Print, per version, how many tenants it would touch and the SQL of the first; change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Accept that the applied file of version V changed: the history records its new
+        /// checksum (tenants keep what the old file did)
+        #[arg(long = "accept-checksum", value_name = "V")]
+        accept_checksum: Vec<i32>,
     },
 }
 
@@ -136,7 +153,28 @@ pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
             let row = tenant::resume(&session, id).await?;
             changed(ctx, &row, &format!("resumed tenant {}", row.id))
         }
-        TenantCommand::Migrate { id, all } => migrate(ctx, id.as_deref(), *all).await,
+        TenantCommand::Migrate {
+            ids,
+            all,
+            to,
+            jobs,
+            canary,
+            dry_run,
+            accept_checksum,
+        } => {
+            let opts = tenant::MigrateOptions {
+                ids: if *all { None } else { Some(ids.clone()) },
+                to: *to,
+                jobs: usize::from(*jobs),
+                canary: canary.clone(),
+                accept_checksums: accept_checksum.clone(),
+            };
+            if *dry_run {
+                migrate_plan(ctx, &opts).await
+            } else {
+                migrate(ctx, &opts).await
+            }
+        }
     }
 }
 
@@ -207,13 +245,51 @@ fn changed(ctx: &Context, row: &TenantRow, message: &str) -> Result<u8> {
     Ok(EXIT_OK)
 }
 
-async fn migrate(ctx: &Context, id: Option<&str>, all: bool) -> Result<u8> {
+async fn migrate_plan(ctx: &Context, opts: &tenant::MigrateOptions) -> Result<u8> {
     let session = ctx.session().await?;
-    let ids = if all {
-        None
-    } else {
-        id.map(|i| vec![i.to_string()])
-    };
+    let plan = tenant::plan(&session, opts).await?;
+    match ctx.format {
+        Format::Json => output::print_json(&plan)?,
+        Format::Text => {
+            println!(
+                "dry run: target template v{}, {} job(s); nothing was changed",
+                plan.target_version, plan.jobs
+            );
+            if plan.versions.is_empty() {
+                println!("no tenant needs a version");
+            }
+            for v in &plan.versions {
+                println!(
+                    "\nversion {} ({}): {} tenant(s); SQL for {}:",
+                    v.version, v.file, v.tenants, v.first_tenant
+                );
+                println!("{}", v.first_sql.trim_end());
+            }
+            println!(
+                "\n{} already current, {} pinned{}",
+                plan.current.len(),
+                plan.pinned.len(),
+                if plan.pinned.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", plan.pinned.join(" "))
+                }
+            );
+            if !plan.unversioned.is_empty() {
+                println!(
+                    "without a version (left alone): {}",
+                    plan.unversioned.join(" ")
+                );
+            }
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+async fn migrate(ctx: &Context, opts: &tenant::MigrateOptions) -> Result<u8> {
+    // One connection per job, and one for the run itself.
+    let pool = u32::try_from(opts.jobs).unwrap_or(4).max(4) + 1;
+    let session = ctx.session_with(pool).await?;
     let (tx, mut rx) = crate::job::progress_channel::<tenant::MigrateOutcome>();
     let cancel = super::progress::ctrl_c_cancels("cancelling after the tenant in progress…");
     let printer = tokio::spawn(async move {
@@ -224,24 +300,29 @@ async fn migrate(ctx: &Context, id: Option<&str>, all: bool) -> Result<u8> {
             }
         }
     });
-    let report = tenant::migrate(&session, ids, &tx, &cancel).await;
+    let report = tenant::migrate_with(&session, opts, &tx, &cancel).await;
     drop(tx);
     let _ = printer.await;
     let report = report?;
     match ctx.format {
         Format::Json => output::print_json(&serde_json::json!({
-            "target_version": session.template.latest(),
+            "target_version": opts.to.unwrap_or(session.template.latest()),
             "done": report.done,
             "failed": report.failed,
             "not_tried": report.not_tried,
             "cancelled": report.cancelled,
         }))?,
         Format::Text => {
-            println!(
-                "template v{}: {}",
-                session.template.latest(),
-                report.summary()
-            );
+            println!("{}", report.summary());
+            let pinned: Vec<&str> = report
+                .done
+                .iter()
+                .filter(|o| o.result == tenant::MigrateResult::Pinned)
+                .map(|o| o.tenant.as_str())
+                .collect();
+            if !pinned.is_empty() {
+                println!("pinned (skipped): {}", pinned.join(" "));
+            }
             for f in &report.failed {
                 println!("failed: {}: {}", f.item, f.error);
             }
@@ -259,7 +340,13 @@ async fn migrate(ctx: &Context, id: Option<&str>, all: bool) -> Result<u8> {
                     "failed tenants were left at their old version; `tenantctl log` has the causes",
                 );
             }
-            if !report.not_tried.is_empty() {
+            let canary_failed = opts
+                .canary
+                .as_ref()
+                .is_some_and(|c| report.failed.iter().any(|f| &f.item == c));
+            if canary_failed {
+                next.push("the canary failed, so no other tenant was tried; fix it and rerun");
+            } else if !report.not_tried.is_empty() {
                 next.push("rerun to continue");
             }
             Err(Error::Incomplete(format!(

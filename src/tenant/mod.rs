@@ -11,7 +11,10 @@ mod versions;
 
 pub use change::{TenantChange, resume, set, suspend};
 pub use inspect::{SchemaInspection, TenantDetail, inspect, inspect_schema};
-pub use migrate::{MigrateOutcome, MigrateProgress, MigrateReport, MigrateResult, migrate};
+pub use migrate::{
+    MigrateOptions, MigrateOutcome, MigratePlan, MigrateProgress, MigrateReport, MigrateResult,
+    PlannedVersion, migrate, migrate_with, plan,
+};
 pub use provision::{NewTenant, create, create_at_version};
 pub use template::{BINDING_POLICY, latest_version};
 pub use values::{

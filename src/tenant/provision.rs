@@ -119,6 +119,12 @@ async fn provision(
             }
             _ => Error::db(format!("{ACTION} {id}: inserting the registry row"))(e),
         })?;
+    // History left by a dropped tenant of the same id is not this tenant's.
+    sqlx::query(&vars.render("DELETE FROM {{history}} WHERE tenant_id = $1")?)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::db(format!("{ACTION} {id}: clearing an old history")))?;
     sqlx::query(&vars.render("CREATE SCHEMA {{schema}} AUTHORIZATION {{admin}}")?)
         .execute(&mut *tx)
         .await
@@ -135,6 +141,7 @@ async fn provision(
         &mut tx,
         names,
         &session.template,
+        &session.os_user,
         id,
         (0, version),
         false,

@@ -14,6 +14,14 @@ const BIND: &str = include_str!("../../assets/template/bind.sql");
 /// The RLS role may read a security-invoker view: row security applies beneath it.
 const GRANT_VIEW: &str = "GRANT SELECT ON {{schema}}.{{table}} TO {{rls}}";
 
+/// One applied version, in the history; the database role is recorded beside the OS user.
+const RECORD_HISTORY: &str = "INSERT INTO {{history}} \
+    (tenant_id, version, description, file, checksum, applied_by, duration_ms) \
+    VALUES ($1, $2, $3, $4, $5, $6 OPERATOR(pg_catalog.||) ' as ' OPERATOR(pg_catalog.||) session_user, $7) \
+    ON CONFLICT (tenant_id, version) DO UPDATE SET description = EXCLUDED.description, \
+    file = EXCLUDED.file, checksum = EXCLUDED.checksum, applied_at = EXCLUDED.applied_at, \
+    applied_by = EXCLUDED.applied_by, duration_ms = EXCLUDED.duration_ms";
+
 /// Name of the policy tenantctl adds to every tenant table.
 pub const BINDING_POLICY: &str = "tenantctl_tenant_bound";
 
@@ -58,6 +66,15 @@ fn version_vars(names: &NamingPolicy, id: &TenantId) -> SqlVars {
     vars
 }
 
+/// The SQL of one version as it would run for `id`.
+pub(crate) fn render_version(
+    names: &NamingPolicy,
+    id: &TenantId,
+    step: &super::versions::TemplateVersion,
+) -> Result<String> {
+    Ok(version_vars(names, id).render(&step.sql)?)
+}
+
 /// Applies template versions `(from, to]` in `schema`, then enables RLS on every table,
 /// then (re)applies the grants, keeping a suspended tenant closed to the application roles.
 /// The caller holds the transaction.
@@ -65,6 +82,7 @@ pub(crate) async fn apply(
     conn: &mut PgConnection,
     names: &NamingPolicy,
     template: &Template,
+    applied_by: &str,
     id: &TenantId,
     (from, to): (i32, i32),
     suspended: bool,
@@ -77,13 +95,30 @@ pub(crate) async fn apply(
         .await
         .map_err(Error::db(format!("{action} {id}: setting search_path")))?;
     let version_vars = version_vars(names, id);
+    let record = vars.render(RECORD_HISTORY)?;
     for step in template.steps(from, to) {
         let sql = version_vars.render(&step.sql)?;
+        let started = std::time::Instant::now();
         crate::session::run_script(conn, &sql)
             .await
             .map_err(Error::db(format!(
                 "{action} {id}: template version {} ({})",
                 step.version, step.file
+            )))?;
+        let ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        sqlx::query(&record)
+            .bind(id.as_str())
+            .bind(step.version)
+            .bind(&step.description)
+            .bind(&step.file)
+            .bind(&step.checksum)
+            .bind(applied_by)
+            .bind(ms)
+            .execute(&mut *conn)
+            .await
+            .map_err(Error::db(format!(
+                "{action} {id}: recording template version {} in the history",
+                step.version
             )))?;
     }
     enable_rls_everywhere(conn, &schema, id, action).await?;
