@@ -192,10 +192,10 @@ fn target_of(template: &Template, opts: &MigrateOptions) -> Result<i32> {
 /// The registry rows to migrate, in id order, with every named tenant checked.
 async fn candidates(session: &Session, opts: &MigrateOptions) -> Result<Vec<Candidate>> {
     let mut ids = opts.ids.clone();
-    if let (Some(list), Some(c)) = (&mut ids, &opts.canary) {
-        if !list.contains(c) {
-            list.push(c.clone());
-        }
+    if let (Some(list), Some(c)) = (&mut ids, &opts.canary)
+        && !list.contains(c)
+    {
+        list.push(c.clone());
     }
     if let Some(list) = &ids {
         for w in list {
@@ -419,18 +419,19 @@ pub async fn migrate_with(
     let mut done = 0;
     let mut queue: VecDeque<Candidate> = rows.into();
 
-    if let Some(canary) = &opts.canary {
-        if let Some(pos) = queue.iter().position(|c| &c.id == canary) {
-            if let Some(c) = queue.remove(pos) {
-                let outcome = run_one(session, &c, target).await;
-                let canary_failed = outcome.is_err();
-                done += 1;
-                land(&mut report, progress, done, total, &c.id, outcome);
-                if canary_failed {
-                    report.not_tried.extend(queue.into_iter().map(|c| c.id));
-                    return Ok(report);
-                }
-            }
+    let canary = opts
+        .canary
+        .as_ref()
+        .and_then(|id| queue.iter().position(|c| &c.id == id))
+        .and_then(|pos| queue.remove(pos));
+    if let Some(c) = canary {
+        let outcome = run_one(session, &c, target).await;
+        let canary_failed = outcome.is_err();
+        done += 1;
+        land(&mut report, progress, done, total, &c.id, outcome);
+        if canary_failed {
+            report.not_tried.extend(queue.into_iter().map(|c| c.id));
+            return Ok(report);
         }
     }
 
