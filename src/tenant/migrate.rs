@@ -463,11 +463,11 @@ pub async fn migrate_with(
         land(&mut report, progress, done, total, &id, outcome);
     }
     while workers.join_next().await.is_some() {}
-    if let Ok(mut q) = queue.lock() {
-        if !q.is_empty() {
-            report.cancelled = true;
-            report.not_tried.extend(q.drain(..).map(|c| c.id));
-        }
+    if let Ok(mut q) = queue.lock()
+        && !q.is_empty()
+    {
+        report.cancelled = true;
+        report.not_tried.extend(q.drain(..).map(|c| c.id));
     }
     report.done.sort_by(|a, b| a.tenant.cmp(&b.tenant));
     report.failed.sort_by(|a, b| a.item.cmp(&b.item));
@@ -566,9 +566,7 @@ async fn migrate_one(session: &Session, raw_id: &str, target: i32) -> Result<One
         let status = TenantStatus::from_registry(id.as_str(), &status)?;
         template::apply(
             &mut tx,
-            &session.names,
-            &session.template,
-            &session.os_user,
+            session,
             &id,
             (from, to),
             status == TenantStatus::Suspended,

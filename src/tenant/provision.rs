@@ -137,17 +137,7 @@ async fn provision(
     .execute(&mut *tx)
     .await
     .map_err(Error::db(format!("{ACTION} {id}: creating role {ro}")))?;
-    template::apply(
-        &mut tx,
-        names,
-        &session.template,
-        &session.os_user,
-        id,
-        (0, version),
-        false,
-        ACTION,
-    )
-    .await?;
+    template::apply(&mut tx, session, id, (0, version), false, ACTION).await?;
     journal::record(
         &mut tx,
         session,

@@ -80,14 +80,13 @@ pub(crate) fn render_version(
 /// The caller holds the transaction.
 pub(crate) async fn apply(
     conn: &mut PgConnection,
-    names: &NamingPolicy,
-    template: &Template,
-    applied_by: &str,
+    session: &crate::session::Session,
     id: &TenantId,
     (from, to): (i32, i32),
     suspended: bool,
     action: &str,
 ) -> Result<()> {
+    let (names, template, applied_by) = (&session.names, &session.template, &session.os_user);
     let schema = names.schema_of(id);
     let vars = tenant_vars(names, id);
     sqlx::query(&vars.render("SET LOCAL search_path = {{schema}}")?)
