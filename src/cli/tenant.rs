@@ -53,6 +53,12 @@ pub enum TenantCommand {
         /// Config key to remove
         #[arg(long = "unset", value_name = "KEY")]
         unset: Vec<String>,
+        /// Hold the tenant at template version N: `migrate` takes it no further
+        #[arg(long, value_name = "N", conflicts_with_all = ["name", "set", "set_file", "unset", "unpin"])]
+        pin_version: Option<i32>,
+        /// Release a pin: `migrate` takes the tenant to the newest version again
+        #[arg(long, conflicts_with_all = ["name", "set", "set_file", "unset"])]
+        unpin: bool,
     },
     /// Suspend a tenant: status suspended, and every application role loses USAGE on its schema
     Suspend {
@@ -125,7 +131,21 @@ pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
             set,
             set_file,
             unset,
+            pin_version,
+            unpin,
         } => {
+            if pin_version.is_some() || *unpin {
+                let session = ctx.session().await?;
+                let row = tenant::pin(&session, id, *pin_version).await?;
+                let message = match row.pinned_version {
+                    Some(p) => format!(
+                        "tenant {} is pinned at template version {p} (now at v{})",
+                        row.id, row.template_version
+                    ),
+                    None => format!("tenant {} is no longer pinned", row.id),
+                };
+                return changed(ctx, &row, &message);
+            }
             let set = config_entries(set, set_file)?;
             let session = ctx.session().await?;
             let change = tenant::TenantChange {
@@ -381,7 +401,12 @@ async fn list(ctx: &Context, exact: bool) -> Result<u8> {
     }
     match ctx.format {
         Format::Json => output::print_json(&rows)?,
-        Format::Text => print!("{}", tenant_table(&rows)),
+        Format::Text => {
+            print!("{}", tenant_table(&rows));
+            if let Some(line) = version_distribution(&rows) {
+                println!("{line}");
+            }
+        }
     }
     Ok(EXIT_OK)
 }
@@ -418,6 +443,29 @@ async fn measure_with_progress(
     Ok(report.done)
 }
 
+/// How many registered tenants are at each template version, and how many are pinned.
+fn version_distribution(rows: &[TenantRow]) -> Option<String> {
+    let mut by_version = std::collections::BTreeMap::<i32, usize>::new();
+    for r in rows.iter().filter(|r| r.drift != Drift::Unregistered) {
+        *by_version.entry(r.template_version).or_default() += 1;
+    }
+    if by_version.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = by_version
+        .iter()
+        .map(|(v, n)| match v {
+            0 => format!("no version: {n}"),
+            v => format!("v{v}: {n}"),
+        })
+        .collect();
+    let pinned = rows.iter().filter(|r| r.pinned_version.is_some()).count();
+    Some(format!(
+        "template versions: {}; pinned: {pinned}",
+        parts.join(", ")
+    ))
+}
+
 /// The registry as an aligned table that fits 80 columns.
 pub fn tenant_table(rows: &[TenantRow]) -> String {
     let mut t = Table::new(&[
@@ -427,6 +475,7 @@ pub fn tenant_table(rows: &[TenantRow]) -> String {
         ("SIZE", Align::Right),
         ("TABLES", Align::Right),
         ("VER", Align::Right),
+        ("PIN", Align::Right),
         ("DRIFT", Align::Left),
     ]);
     for r in rows {
@@ -440,7 +489,12 @@ pub fn tenant_table(rows: &[TenantRow]) -> String {
                 None => "-".into(),
             },
             r.tables.to_string(),
-            r.template_version.to_string(),
+            if r.drift == Drift::Unregistered {
+                "-".into()
+            } else {
+                r.template_version.to_string()
+            },
+            r.pinned_version.map(|p| p.to_string()).unwrap_or_default(),
             match r.drift {
                 Drift::None => String::new(),
                 Drift::MissingSchema => "schema missing".into(),
@@ -481,7 +535,10 @@ async fn show(ctx: &Context, id: &str) -> Result<u8> {
             println!("name      {}", output::printable(&row.name));
             println!("schema    {}", row.schema);
             println!("status    {}", row.status);
-            println!("template  v{}", row.template_version);
+            match row.pinned_version {
+                Some(p) => println!("template  v{} (pinned at v{p})", row.template_version),
+                None => println!("template  v{}", row.template_version),
+            }
             println!("config    {}", row.config);
             println!(
                 "size      {} (tables {}, indexes {}, TOAST {})",

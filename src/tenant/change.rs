@@ -76,6 +76,54 @@ pub async fn set(session: &Session, id: &str, change: &TenantChange) -> Result<T
     .await
 }
 
+/// Holds a tenant at template version `pin` (`migrate` brings it no further), or releases
+/// it (`None`). A pin below the tenant's version is refused: versions are not undone.
+pub async fn pin(session: &Session, id: &str, pin: Option<i32>) -> Result<TenantRow> {
+    let id = session.names.tenant_id(id)?;
+    if let Some(p) = pin
+        && p < 1
+    {
+        return Err(Error::Invalid(format!(
+            "--pin-version {p}: template versions start at 1"
+        )));
+    }
+    let sql = session.names.template_vars().render(
+        "UPDATE {{registry}} SET pinned_version = $2, updated_at = now() WHERE id = $1
+         RETURNING template_version",
+    )?;
+    let summary = match pin {
+        Some(p) => format!("UPDATE registry SET pinned_version = {p}"),
+        None => "UPDATE registry SET pinned_version = NULL".into(),
+    };
+    let tid = id.to_string();
+    run_change(
+        session,
+        &id,
+        "tenant set",
+        &summary,
+        serde_json::json!({ "pinned_version": pin }),
+        |tx| {
+            Box::pin(async move {
+                let at: Option<i32> = sqlx::query_scalar(&sql)
+                    .bind(&tid)
+                    .bind(pin)
+                    .fetch_one(&mut **tx)
+                    .await
+                    .map_err(Error::db(format!("set {tid}: updating the registry")))?;
+                if let (Some(p), Some(at)) = (pin, at)
+                    && p < at
+                {
+                    return Err(Error::Invalid(format!(
+                        "set {tid}: the tenant is at template version {at} already; a pin holds it back, it cannot take it back to {p}; nothing was changed"
+                    )));
+                }
+                Ok(())
+            })
+        },
+    )
+    .await
+}
+
 /// Suspends a tenant: status `suspended`, and every application role (service, RLS and the
 /// tenant's read-only role) loses USAGE on its schema.
 pub async fn suspend(session: &Session, id: &str) -> Result<TenantRow> {

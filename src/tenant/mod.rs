@@ -9,7 +9,7 @@ mod template;
 mod values;
 mod versions;
 
-pub use change::{TenantChange, resume, set, suspend};
+pub use change::{TenantChange, pin, resume, set, suspend};
 pub use inspect::{SchemaInspection, TenantDetail, inspect, inspect_schema};
 pub use migrate::{
     MigrateOptions, MigrateOutcome, MigratePlan, MigrateProgress, MigrateReport, MigrateResult,

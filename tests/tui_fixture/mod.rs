@@ -31,6 +31,7 @@ pub fn row(
         status,
         config: serde_json::json!({"plan": "team", "region": "eu-west"}),
         template_version: 2,
+        pinned_version: None,
         created_at: None,
         updated_at: None,
         size_bytes: bytes,
