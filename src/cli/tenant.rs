@@ -70,6 +70,29 @@ pub enum TenantCommand {
         /// Tenant id
         id: String,
     },
+    /// Bring a schema made elsewhere under management, in one transaction: registry row,
+    /// ownership of the schema and every object to the admin role, read-only role, the
+    /// model's grants, RLS and policies
+    Adopt {
+        /// The existing schema (named <schema_prefix><id>)
+        #[arg(
+            required_unless_present = "all_unregistered",
+            conflicts_with = "all_unregistered"
+        )]
+        schema: Option<String>,
+        /// Tenant id [default: the schema name without the prefix]
+        #[arg(long, conflicts_with = "all_unregistered")]
+        id: Option<String>,
+        /// The template version the schema is at [default: none: migrate leaves it alone]
+        #[arg(long, value_name = "N")]
+        at_version: Option<i32>,
+        /// Every schema with the tenant prefix and no registry row, each in its own transaction
+        #[arg(long)]
+        all_unregistered: bool,
+        /// Show what would change; change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Bring tenants to the newest template version (or --to N), each in its own
     /// transaction, several at once; pinned tenants are held at their pin
     Migrate {
@@ -173,6 +196,28 @@ pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
             let row = tenant::resume(&session, id).await?;
             changed(ctx, &row, &format!("resumed tenant {}", row.id))
         }
+        TenantCommand::Adopt {
+            schema,
+            id,
+            at_version,
+            all_unregistered: _,
+            dry_run,
+        } => {
+            let session = ctx.session().await?;
+            let schemas = match schema {
+                Some(s) => vec![s.clone()],
+                None => tenant::unregistered_schemas(&session).await?,
+            };
+            adopt(
+                ctx,
+                &session,
+                &schemas,
+                id.as_deref(),
+                *at_version,
+                *dry_run,
+            )
+            .await
+        }
         TenantCommand::Migrate {
             ids,
             all,
@@ -263,6 +308,81 @@ fn changed(ctx: &Context, row: &TenantRow, message: &str) -> Result<u8> {
         Format::Text => println!("{message}"),
     }
     Ok(EXIT_OK)
+}
+
+async fn adopt(
+    ctx: &Context,
+    session: &crate::session::Session,
+    schemas: &[String],
+    id: Option<&str>,
+    at_version: Option<i32>,
+    dry_run: bool,
+) -> Result<u8> {
+    let mut plans = Vec::new();
+    let mut failures = Vec::new();
+    for schema in schemas {
+        let a = tenant::Adoption {
+            schema: schema.clone(),
+            id: id.map(str::to_string),
+            at_version,
+        };
+        let result = if dry_run {
+            tenant::adopt_plan(session, &a).await
+        } else {
+            tenant::adopt(session, &a).await
+        };
+        match result {
+            Ok(p) => plans.push(p),
+            // One schema named: its error is the command's.
+            Err(e) if schemas.len() == 1 => return Err(e),
+            Err(e) => failures.push(crate::job::ItemFailure {
+                item: schema.clone(),
+                error: e.to_string(),
+            }),
+        }
+    }
+    match ctx.format {
+        Format::Json => output::print_json(&serde_json::json!({
+            "dry_run": dry_run,
+            "adopted": plans,
+            "failed": failures,
+        }))?,
+        Format::Text => {
+            if schemas.is_empty() {
+                println!("no unregistered schema to adopt");
+            }
+            for p in &plans {
+                println!(
+                    "{} schema {} as tenant {} (template version {}):",
+                    if dry_run { "would adopt" } else { "adopted" },
+                    p.schema,
+                    p.tenant,
+                    p.at_version
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "none; migrate leaves it alone".into())
+                );
+                for c in &p.owner_changes {
+                    println!("  owner {} -> admin: {} {}", c.owner, c.kind, c.object);
+                }
+                println!(
+                    "  role {} created; RLS, policies and grants on {} table(s)",
+                    p.readonly_role,
+                    p.tables.len()
+                );
+            }
+            for f in &failures {
+                println!("failed: {}: {}", f.item, f.error);
+            }
+        }
+    }
+    if failures.is_empty() {
+        Ok(EXIT_OK)
+    } else {
+        Err(Error::Incomplete(format!(
+            "adopt did not finish: {} schema(s) failed; each failed schema was left as it was; the others were adopted",
+            failures.len()
+        )))
+    }
 }
 
 async fn migrate_plan(ctx: &Context, opts: &tenant::MigrateOptions) -> Result<u8> {

@@ -1,6 +1,7 @@
 //! Provisioning and lifecycle of tenants: create, set, suspend, resume, migrate.
 //! Every change is one transaction under the admin role and writes one console-log row.
 
+mod adopt;
 mod change;
 mod inspect;
 mod migrate;
@@ -9,6 +10,7 @@ mod template;
 mod values;
 mod versions;
 
+pub use adopt::{AdoptPlan, Adoption, OwnerChange, adopt, adopt_plan, unregistered_schemas};
 pub use change::{TenantChange, pin, resume, set, suspend};
 pub use inspect::{SchemaInspection, TenantDetail, inspect, inspect_schema};
 pub use migrate::{
