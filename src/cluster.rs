@@ -215,7 +215,7 @@ impl Cluster {
             .arg("-D")
             .arg(self.data_dir())
             .args(["-U", SUPERUSER, "-A", "scram-sha-256", "-E", "UTF8"])
-            .args(["--locale=C", "--no-sync", "--no-instructions"])
+            .args(["--locale=C", "--no-sync"])
             .arg(format!("--pwfile={}", pwfile.display()))
             .output()
             .map_err(step("running initdb"))?;
