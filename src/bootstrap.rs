@@ -37,12 +37,21 @@ pub struct InitReport {
     pub admin_login: bool,
     /// The non-superuser bootstrapper, when init granted it `SET ROLE` on the admin role.
     pub granted_admin_to: Option<String>,
+    /// True when init revoked CREATE on schema `public` from PUBLIC (granted by PostgreSQL 14
+    /// and older).
+    pub public_create_revoked: bool,
+    /// True when PUBLIC may still create in schema `public` and the connected role could not
+    /// revoke it (not its owner, not a superuser).
+    pub public_create_open: bool,
 }
 
 impl InitReport {
     /// True when nothing had to be done.
     pub fn was_current(&self) -> bool {
-        self.from_version == self.to_version && self.roles_created.is_empty() && !self.admin_login
+        self.from_version == self.to_version
+            && self.roles_created.is_empty()
+            && !self.admin_login
+            && !self.public_create_revoked
     }
 }
 
@@ -88,6 +97,8 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
         roles_existing: Vec::new(),
         admin_login: opts.admin_password.is_some(),
         granted_admin_to: None,
+        public_create_revoked: false,
+        public_create_open: false,
     };
     let roles = [
         (
@@ -130,6 +141,8 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
         grant_set_on_admin(&mut tx, session).await?;
         report.granted_admin_to = Some(session.spec.user.clone());
     }
+    (report.public_create_revoked, report.public_create_open) =
+        close_public_schema(&mut tx).await?;
     let db: String = sqlx::query_scalar("SELECT current_database()")
         .fetch_one(&mut *tx)
         .await
@@ -188,6 +201,43 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
     }
     tx.commit().await.map_err(Error::db("init: committing"))?;
     Ok(report)
+}
+
+/// PostgreSQL 14 and older let PUBLIC create in schema `public`, which is on the usual
+/// `search_path`: any role (the service role too) could plant a table or function there that
+/// shadows what another session means. Revokes that where this role may; returns (revoked,
+/// still open).
+async fn close_public_schema(conn: &mut PgConnection) -> Result<(bool, bool)> {
+    const OPEN: &str = "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'public')
+                        AND has_schema_privilege('public', 'public', 'CREATE')";
+    if !sqlx::query_scalar::<_, bool>(OPEN)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(Error::db("init: checking schema public"))?
+    {
+        return Ok((false, false));
+    }
+    let may: bool = sqlx::query_scalar(
+        "SELECT r.rolsuper OR pg_has_role(current_user, n.nspowner, 'USAGE')
+         FROM pg_roles r, pg_namespace n WHERE r.rolname = current_user AND n.nspname = 'public'",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(Error::db("init: checking who owns schema public"))?;
+    if !may {
+        return Ok((false, true));
+    }
+    sqlx::query("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        .execute(&mut *conn)
+        .await
+        .map_err(Error::db(
+            "init: revoking CREATE on schema public from PUBLIC",
+        ))?;
+    let still: bool = sqlx::query_scalar(OPEN)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(Error::db("init: checking schema public"))?;
+    Ok((!still, still))
 }
 
 /// True when the connected role may `SET ROLE` to `role` (on 16+ the grant's SET option, before

@@ -338,3 +338,37 @@ async fn init_by_a_createrole_role_that_did_not_create_the_admin_is_refused_clea
         .unwrap();
     assert_eq!(made, 0, "a refused init left roles behind");
 }
+
+#[tokio::test]
+async fn schema_public_is_closed_to_the_service_role_on_every_version() {
+    let major = server_major().await;
+    let db = TestDb::new().await;
+    let s = db.superuser_session().await;
+    let report = tenantctl::bootstrap::init(&s, &Default::default())
+        .await
+        .unwrap();
+    // 15 made this the default; before, init has to revoke it.
+    assert_eq!(report.public_create_revoked, major < 15, "{report:?}");
+    assert!(!report.public_create_open, "{report:?}");
+    // The attack: the service role plants a table on the search_path.
+    let mut tx = s.pool.begin().await.unwrap();
+    sqlx::query(&format!("SET LOCAL ROLE \"{}\"", db.names.service_role))
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let err = sqlx::query("CREATE TABLE public.planted (x int)")
+        .execute(&mut *tx)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        tenantctl::error::sqlstate(&err).as_deref(),
+        Some("42501"),
+        "{err}"
+    );
+    drop(tx);
+    // A second run finds nothing left to do.
+    let again = tenantctl::bootstrap::init(&s, &Default::default())
+        .await
+        .unwrap();
+    assert!(again.was_current(), "{again:?}");
+}

@@ -102,6 +102,17 @@ pub async fn run(ctx: &Context, args: &InitArgs) -> Result<u8> {
             if let Some(who) = &report.granted_admin_to {
                 println!("{who} may now SET ROLE {}, to act as it", names.admin_role);
             }
+            if report.public_create_revoked {
+                println!(
+                    "revoked CREATE on schema public from PUBLIC (PostgreSQL 14 and older grant it; any role could plant objects on the search_path)"
+                );
+            }
+            if report.public_create_open {
+                println!(
+                    "warning: every role may still CREATE in schema public and {} cannot revoke that; as a superuser run: REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+                    session.spec.user
+                );
+            }
             if report.admin_login {
                 println!(
                     "admin role {} may now log in with the password given",
