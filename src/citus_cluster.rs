@@ -78,8 +78,9 @@ impl CitusCluster {
         let pgpass = secrets.path().join("pgpass");
         let owner = crate::cluster::server_identity()?;
         if let Some((uid, gid)) = owner {
-            nix::unistd::chown(secrets.path(), Some(uid), Some(gid))
-                .map_err(|e| step("handing the Citus password dir to the server user")(e.to_string()))?;
+            nix::unistd::chown(secrets.path(), Some(uid), Some(gid)).map_err(|e| {
+                step("handing the Citus password dir to the server user")(e.to_string())
+            })?;
         }
         let options = ClusterOptions {
             settings: vec![
@@ -156,8 +157,9 @@ impl CitusCluster {
         };
         write().map_err(|e| step("writing the Citus password file")(e.to_string()))?;
         if let Some((uid, gid)) = owner {
-            nix::unistd::chown(path, Some(uid), Some(gid))
-                .map_err(|e| step("handing the Citus password file to the server user")(e.to_string()))?;
+            nix::unistd::chown(path, Some(uid), Some(gid)).map_err(|e| {
+                step("handing the Citus password file to the server user")(e.to_string())
+            })?;
         }
         Ok(())
     }
@@ -191,8 +193,13 @@ impl CitusCluster {
 impl Cluster {
     /// Creates `dbname` and the `citus` extension in it.
     async fn prepare_citus_db(&self, dbname: &str) -> Result<(), ClusterError> {
-        let fail = |e: crate::connect::ConnectError| step("connecting to a Citus node")(e.to_string());
-        let pool = self.superuser_spec("postgres").connect(1).await.map_err(fail)?;
+        let fail =
+            |e: crate::connect::ConnectError| step("connecting to a Citus node")(e.to_string());
+        let pool = self
+            .superuser_spec("postgres")
+            .connect(1)
+            .await
+            .map_err(fail)?;
         let created = sqlx::query(&format!("CREATE DATABASE {}", quote_ident(dbname)))
             .execute(&pool)
             .await;

@@ -91,7 +91,8 @@ fn newest_versioned_bindir(root: &Path, ok: impl Fn(&Path) -> bool) -> Option<Pa
 }
 
 /// The uid/gid the server runs as: ourselves, or an unprivileged user when we are root.
-pub(crate) fn server_identity() -> Result<Option<(nix::unistd::Uid, nix::unistd::Gid)>, ClusterError> {
+pub(crate) fn server_identity() -> Result<Option<(nix::unistd::Uid, nix::unistd::Gid)>, ClusterError>
+{
     if !nix::unistd::geteuid().is_root() {
         return Ok(None);
     }

@@ -12,7 +12,10 @@ use tenantctl::cluster::find_server_bindir;
 async fn a_citus_cluster_has_two_workers_and_distributes_a_schema() {
     let bindir = find_server_bindir().expect("server binaries");
     if let Some(why) = citus_unavailable(&bindir) {
-        common::skip("a_citus_cluster_has_two_workers_and_distributes_a_schema", &why);
+        common::skip(
+            "a_citus_cluster_has_two_workers_and_distributes_a_schema",
+            &why,
+        );
         return;
     }
     let citus = CitusCluster::start("tenantctl_citus", 2).await.unwrap();
@@ -72,7 +75,10 @@ async fn a_citus_cluster_has_two_workers_and_distributes_a_schema() {
     .fetch_one(&mut *conn)
     .await
     .unwrap();
-    assert!(want.contains(&placed), "placed on {placed}, workers {want:?}");
+    assert!(
+        want.contains(&placed),
+        "placed on {placed}, workers {want:?}"
+    );
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM tenant_probe.items")
         .fetch_one(&mut *conn)
         .await
