@@ -2,6 +2,7 @@
 //! `citus`, registered with each other. For the tests (and later `demo --citus`).
 
 use crate::cluster::{Cluster, ClusterError, ClusterOptions, SUPERUSER};
+use crate::connect::Secret;
 use crate::names::{quote_ident, quote_literal};
 use std::fs;
 use std::io::Write;
@@ -11,6 +12,13 @@ use std::path::{Path, PathBuf};
 /// Why Citus cannot be used with the server binaries in `bindir`, or `None` when its library
 /// and control file are installed for them.
 pub fn citus_unavailable(bindir: &Path) -> Option<String> {
+    // PATH may hold links to the real folder (e.g. /usr/local/bin/postgres).
+    let real = bindir
+        .join("postgres")
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.parent().map(Path::to_path_buf));
+    let bindir = real.as_deref().unwrap_or(bindir);
     let pkglib = std::process::Command::new(bindir.join("pg_config"))
         .arg("--pkglibdir")
         .output()
@@ -68,9 +76,9 @@ impl CitusCluster {
     /// Starts a coordinator and `workers` workers, creates `dbname` with the `citus`
     /// extension on each, and registers the coordinator and the workers.
     pub async fn start(dbname: &str, workers: usize) -> Result<CitusCluster, ClusterError> {
-        // Citus connects to the other nodes as the current role; the nodes find each
-        // other's passwords in a private pgpass file (libpq reads it at every connection, so
-        // it can be written once the ports are known).
+        // Citus connects to the other nodes as the current role, and when it adds a node it
+        // copies the coordinator's roles, passwords included, to it: every node gets one
+        // superuser password, which they find in a private pgpass file.
         let secrets = tempfile::Builder::new()
             .prefix("tenantctl-citus-")
             .tempdir()
@@ -88,7 +96,13 @@ impl CitusCluster {
                 // Online tenant moves use logical replication.
                 ("wal_level".into(), "logical".into()),
             ],
-            env: vec![("PGPASSFILE".into(), pgpass.to_string_lossy().into_owned())],
+            env: vec![
+                ("PGPASSFILE".into(), pgpass.to_string_lossy().into_owned()),
+                // libpq looks for client certificates under $HOME/.postgresql: not the
+                // invoking user's home, which the server user may not read (root's).
+                ("HOME".into(), secrets.path().to_string_lossy().into_owned()),
+            ],
+            password: Some(Secret::random()),
         };
         let start = |options: ClusterOptions| {
             tokio::task::spawn_blocking(move || Cluster::start_with(options))
@@ -121,7 +135,7 @@ impl CitusCluster {
             dbname: dbname.into(),
             _secrets: secrets,
         };
-        cluster.write_pgpass(&pgpass, owner)?;
+        cluster.write_pgpass(&pgpass, &options, owner)?;
         for node in cluster.nodes() {
             node.prepare_citus_db(dbname).await?;
         }
@@ -137,14 +151,14 @@ impl CitusCluster {
     fn write_pgpass(
         &self,
         path: &Path,
+        options: &ClusterOptions,
         owner: Option<(nix::unistd::Uid, nix::unistd::Gid)>,
     ) -> Result<(), ClusterError> {
+        let password = options.password.as_ref().map(|p| p.expose()).unwrap_or("");
         let write = || -> std::io::Result<()> {
             let mut f = fs::File::create(path)?;
             fs::set_permissions(path, fs::Permissions::from_mode(0o600))?;
             for node in self.nodes() {
-                let spec = node.superuser_spec("*");
-                let password = spec.password.as_ref().map(|p| p.expose()).unwrap_or("");
                 writeln!(
                     f,
                     "127.0.0.1:{}:*:{}:{}",

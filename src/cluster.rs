@@ -111,6 +111,8 @@ pub struct ClusterOptions {
     /// Extra environment of the server process (e.g. `PGPASSFILE` for its own outgoing
     /// connections, as Citus makes to its workers).
     pub env: Vec<(String, String)>,
+    /// The superuser's password; a random one when `None`.
+    pub password: Option<Secret>,
 }
 
 /// A running throwaway cluster. Dropping it stops the server and removes every file.
@@ -151,7 +153,7 @@ impl Cluster {
         let mut cluster = Cluster {
             root,
             port: 0,
-            password: Secret::random(),
+            password: options.password.clone().unwrap_or_else(Secret::random),
             server: None,
             watchdog: None,
             bindir,
