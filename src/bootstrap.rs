@@ -51,6 +51,7 @@ impl InitReport {
         self.from_version == self.to_version
             && self.roles_created.is_empty()
             && !self.admin_login
+            && self.granted_admin_to.is_none()
             && !self.public_create_revoked
     }
 }
@@ -260,12 +261,12 @@ async fn grant_set_on_admin(conn: &mut PgConnection, session: &Session) -> Resul
         .fetch_one(&mut *conn)
         .await
         .map_err(Error::db("init: reading the server version"))?;
-    let options = if version >= 160000 {
-        " WITH INHERIT TRUE, SET TRUE"
+    let template = if version >= 160000 {
+        "GRANT {{admin}} TO CURRENT_USER WITH INHERIT TRUE, SET TRUE"
     } else {
-        ""
+        "GRANT {{admin}} TO CURRENT_USER"
     };
-    let sql = format!("GRANT {} TO CURRENT_USER{options}", quote_ident(admin));
+    let sql = session.names.template_vars().render(template)?;
     match sqlx::query(&sql).execute(&mut *conn).await {
         Ok(_) => Ok(()),
         Err(e) if crate::error::sqlstate(&e).as_deref() == Some("42501") => {

@@ -3,7 +3,7 @@
 
 use crate::cluster::{Cluster, ClusterError, ClusterOptions, SUPERUSER};
 use crate::connect::Secret;
-use crate::names::{quote_ident, quote_literal};
+use crate::names::{SqlVars, quote_literal};
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
@@ -214,9 +214,12 @@ impl Cluster {
             .connect(1)
             .await
             .map_err(fail)?;
-        let created = sqlx::query(&format!("CREATE DATABASE {}", quote_ident(dbname)))
-            .execute(&pool)
-            .await;
+        let mut vars = SqlVars::default();
+        vars.ident("db", dbname);
+        let sql = vars
+            .render("CREATE DATABASE {{db}}")
+            .map_err(|e| step("creating the Citus database")(e.to_string()))?;
+        let created = sqlx::query(&sql).execute(&pool).await;
         pool.close().await;
         created.map_err(|e| step("creating the Citus database")(e.to_string()))?;
         let pool = self.superuser_spec(dbname).connect(1).await.map_err(fail)?;
