@@ -104,13 +104,7 @@ pub async fn run(ctx: &Context, args: &InitArgs) -> Result<u8> {
             }
             if report.public_create_revoked {
                 println!(
-                    "revoked CREATE on schema public from PUBLIC (PostgreSQL 14 and older grant it; any role could plant objects on the search_path)"
-                );
-            }
-            if report.public_create_open {
-                println!(
-                    "warning: every role may still CREATE in schema public and {} cannot revoke that; as a superuser run: REVOKE CREATE ON SCHEMA public FROM PUBLIC",
-                    session.spec.user
+                    "revoked CREATE on schema public from PUBLIC: every role could create there, and it is on the application's search_path"
                 );
             }
             if report.admin_login {
