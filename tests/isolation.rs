@@ -230,7 +230,8 @@ async fn planted_admin_owned_view_is_refused_to_the_rls_role_or_flagged() {
         common::skip(
             "planted_admin_owned_view_is_refused_to_the_rls_role_or_flagged",
             &format!(
-                "security_invoker views exist from PostgreSQL 15 on; this server is {version}"
+                "security_invoker views exist from PostgreSQL 15 on; this server is {}",
+                version / 10000
             ),
         );
         return;
