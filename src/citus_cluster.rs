@@ -3,7 +3,8 @@
 
 use crate::cluster::{Cluster, ClusterError, ClusterOptions, SUPERUSER};
 use crate::connect::Secret;
-use crate::names::{SqlVars, quote_literal};
+use crate::names::quote_literal;
+use crate::sql::SqlVars;
 use std::fs;
 use std::io::Write;
 use std::os::unix::fs::PermissionsExt;

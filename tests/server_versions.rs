@@ -46,7 +46,7 @@ fn grants_screen(s: &Session, matrix: GrantMatrix, schema: catalog::SchemaSize) 
         id: "acme".into(),
         schema: Load::Ready(schema),
         grants: Load::Ready(matrix),
-        deviations: devs,
+        deviations: Load::Ready(devs),
     });
     tui_fixture::draw(&app, 200, 80)
 }
