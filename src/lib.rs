@@ -7,6 +7,7 @@
 
 pub mod bootstrap;
 pub mod catalog;
+pub mod citus_cluster;
 pub mod cli;
 pub mod cluster;
 pub mod config;
