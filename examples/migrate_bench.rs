@@ -39,7 +39,14 @@ fn psql(cluster: &Cluster, scripts: &[String]) -> Duration {
         .map(|script| {
             Command::new(&bin)
                 .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1"])
-                .args(["-p", &cluster.port().to_string(), "-U", "postgres", "-d", "bench"])
+                .args([
+                    "-p",
+                    &cluster.port().to_string(),
+                    "-U",
+                    "postgres",
+                    "-d",
+                    "bench",
+                ])
                 .args(["-f", script])
                 .env("PGPASSWORD", spec.password.as_ref().unwrap().expose())
                 .spawn()
