@@ -141,6 +141,21 @@ async fn adopting_a_hand_made_schema_hands_it_to_the_admin_role_and_keeps_its_da
             .unwrap();
     assert_eq!(v, None);
 
+    // Once its version is recorded, migrate takes it from there, once.
+    let out = run_cli(&db, &["tenant", "set", "legacy", "--template-version", "3"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = run_cli(&db, &["tenant", "set", "legacy", "--template-version", "2"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("has a template version already"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run_cli(&db, &["tenant", "migrate", "legacy"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("1 already current"), "{text}");
+
     // Adopting it again is refused.
     let out = run_cli(&db, &["tenant", "adopt", "tenant_legacy"]);
     assert_eq!(out.status.code(), Some(2));

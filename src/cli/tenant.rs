@@ -59,6 +59,10 @@ pub enum TenantCommand {
         /// Release a pin: `migrate` takes the tenant to the newest version again
         #[arg(long, conflicts_with_all = ["name", "set", "set_file", "unset"])]
         unpin: bool,
+        /// Record the template version of an adopted tenant that has none (migrate then
+        /// takes it from there); refused for a tenant with a version
+        #[arg(long, value_name = "N", conflicts_with_all = ["name", "set", "set_file", "unset", "pin_version", "unpin"])]
+        template_version: Option<i32>,
     },
     /// Suspend a tenant: status suspended, and every application role loses USAGE on its schema
     Suspend {
@@ -156,7 +160,17 @@ pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
             unset,
             pin_version,
             unpin,
+            template_version,
         } => {
+            if let Some(v) = template_version {
+                let session = ctx.session().await?;
+                let row = tenant::set_version(&session, id, *v).await?;
+                return changed(
+                    ctx,
+                    &row,
+                    &format!("tenant {} is recorded at template version {v}", row.id),
+                );
+            }
             if pin_version.is_some() || *unpin {
                 let session = ctx.session().await?;
                 let row = tenant::pin(&session, id, *pin_version).await?;

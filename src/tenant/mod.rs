@@ -11,7 +11,7 @@ mod values;
 mod versions;
 
 pub use adopt::{AdoptPlan, Adoption, OwnerChange, adopt, adopt_plan, unregistered_schemas};
-pub use change::{TenantChange, pin, resume, set, suspend};
+pub use change::{TenantChange, pin, resume, set, set_version, suspend};
 pub use inspect::{SchemaInspection, TenantDetail, inspect, inspect_schema};
 pub use migrate::{
     MigrateOptions, MigrateOutcome, MigratePlan, MigrateProgress, MigrateReport, MigrateResult,
