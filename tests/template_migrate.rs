@@ -369,6 +369,39 @@ async fn a_dry_run_shows_each_version_with_its_tenants_and_changes_nothing() {
     );
     assert_eq!(versions(&s).await, at(&[("a", 3), ("b", 3), ("c", 3)]));
 
+    // --jobs is capped by what max_connections (200 on the test cluster) leaves free.
+    let out = cli(
+        &db,
+        dir.path(),
+        &[
+            "tenant",
+            "migrate",
+            "--all",
+            "--dry-run",
+            "--jobs",
+            "4",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(json(&out)["jobs"], 4);
+    let out = cli(
+        &db,
+        dir.path(),
+        &[
+            "tenant",
+            "migrate",
+            "--all",
+            "--dry-run",
+            "--jobs",
+            "256",
+            "--format",
+            "json",
+        ],
+    );
+    let jobs = json(&out)["jobs"].as_u64().unwrap();
+    assert!((1..200).contains(&jobs), "{jobs}");
+
     // --to stops at the version asked for.
     let out = cli(
         &db,

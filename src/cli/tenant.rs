@@ -399,8 +399,13 @@ async fn adopt(
     }
 }
 
+/// The pool a migration needs: one connection per job, and one for the run itself.
+fn migrate_pool(opts: &tenant::MigrateOptions) -> u32 {
+    u32::try_from(opts.jobs).unwrap_or(4).max(4) + 1
+}
+
 async fn migrate_plan(ctx: &Context, opts: &tenant::MigrateOptions) -> Result<u8> {
-    let session = ctx.session().await?;
+    let session = ctx.session_with(migrate_pool(opts)).await?;
     let plan = tenant::plan(&session, opts).await?;
     match ctx.format {
         Format::Json => output::print_json(&plan)?,
@@ -441,9 +446,7 @@ async fn migrate_plan(ctx: &Context, opts: &tenant::MigrateOptions) -> Result<u8
 }
 
 async fn migrate(ctx: &Context, opts: &tenant::MigrateOptions) -> Result<u8> {
-    // One connection per job, and one for the run itself.
-    let pool = u32::try_from(opts.jobs).unwrap_or(4).max(4) + 1;
-    let session = ctx.session_with(pool).await?;
+    let session = ctx.session_with(migrate_pool(opts)).await?;
     let (tx, mut rx) = crate::job::progress_channel::<tenant::MigrateOutcome>();
     let cancel = super::progress::ctrl_c_cancels("cancelling after the tenant in progress…");
     let printer = tokio::spawn(async move {

@@ -354,7 +354,10 @@ async fn usable_jobs(session: &Session, jobs: usize) -> Result<usize> {
     // Connections our pool holds already count as used, yet are ours to use.
     let ours = session.pool.size() as i32;
     let room = usize::try_from((free + ours).max(1)).unwrap_or(1);
-    Ok(jobs.clamp(1, room))
+    // One connection of the pool stays for everything else the session does (the
+    // console's refreshes while a migration runs).
+    let pool = session.pool.options().get_max_connections() as usize;
+    Ok(jobs.clamp(1, room.min(pool.saturating_sub(1)).max(1)))
 }
 
 /// What `migrate_with` would do: per version, the tenants touched and the SQL of the
