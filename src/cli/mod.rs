@@ -1,5 +1,6 @@
 //! The headless face: argument parsing, one module per subcommand group, exit codes.
 
+pub mod backup;
 mod demo;
 mod init;
 mod log;
@@ -90,6 +91,13 @@ pub enum Command {
     Tenant(tenant::TenantCommand),
     /// Show the console log: every change tenantctl made
     Log(log::LogArgs),
+    /// Dump tenant schemas (pg_dump, custom format, with a manifest); prints each backup's path
+    Dump(backup::DumpArgs),
+    /// Restore a backup: in place (atomic swap, previous contents kept) or with --as beside it
+    Restore(backup::RestoreArgs),
+    /// List, verify, and release backups and kept copies
+    #[command(subcommand)]
+    Backups(backup::BackupsCommand),
 }
 
 /// What every command needs: the config, the profile and the resolved connection.
@@ -192,6 +200,9 @@ async fn run(cli: Cli) -> u8 {
             Some(Command::Init(args)) => init::run(&ctx, args).await,
             Some(Command::Tenant(cmd)) => tenant::run(&ctx, cmd).await,
             Some(Command::Log(args)) => log::run(&ctx, args).await,
+            Some(Command::Dump(args)) => backup::dump(&ctx, args).await,
+            Some(Command::Restore(args)) => backup::restore(&ctx, args).await,
+            Some(Command::Backups(cmd)) => backup::backups(&ctx, cmd).await,
         }
     }
     .await;
