@@ -533,8 +533,7 @@ async fn a_killed_pg_dump_leaves_no_backup_and_its_secrets_never_showed() {
     let set = settings(&db);
     tenant_with_data(&s, "acme", 10).await;
     let password = db.password();
-    let mut locker = hold_pg_dump(&db, &s).await;
-    sqlx::query("SELECT 1").execute(&mut *locker).await.unwrap();
+    let locker = hold_pg_dump(&db, &s).await;
     let (s2, set2) = (s.clone(), set.clone());
     let job = tokio::spawn(async move {
         backup::dump(&s2, &set2, "acme", chan(), CancellationToken::new()).await
@@ -598,7 +597,7 @@ async fn cancelling_a_dump_kills_pg_dump_and_removes_the_partial_file() {
     require_pg_dump!(s);
     let set = settings(&db);
     tenant_with_data(&s, "acme", 10).await;
-    let mut locker = hold_pg_dump(&db, &s).await;
+    let locker = hold_pg_dump(&db, &s).await;
     let cancel = CancellationToken::new();
     let (s2, set2, c2) = (s.clone(), set.clone(), cancel.clone());
     let job = tokio::spawn(async move { backup::dump(&s2, &set2, "acme", chan(), c2).await });
