@@ -885,3 +885,98 @@ async fn the_cli_dumps_lists_and_refuses_an_unconfirmed_in_place_restore_without
     assert_eq!(out.status.code(), Some(2));
     assert!(schema_exists(&s, "tenant_acme").await);
 }
+
+#[tokio::test]
+async fn tenantctl_killed_at_each_restore_step_leaves_old_or_new_data_and_a_rerun_finishes() {
+    use std::io::BufRead;
+    let (db, s) = TestDb::bootstrapped().await;
+    require_pg_dump!(s);
+    tenant_with_data(&s, "acme", 5000).await;
+    let dir = db.dir.path().join("kill-backups");
+    let set = BackupSettings {
+        dir: dir.clone(),
+        pg_bin_dir: None,
+    };
+    let path = dump(&s, &set, "acme").await;
+    let backup_sums = checksums(&s, "tenant_acme").await;
+    sqlx::query("DELETE FROM tenant_acme.invoices WHERE id % 2 = 0")
+        .execute(&s.pool)
+        .await
+        .unwrap();
+    let live_sums = checksums(&s, "tenant_acme").await;
+    let steps = [
+        "restoring into the scratch database",
+        "renaming in the scratch database",
+        "dumping the renamed copy",
+        "restoring beside the live tenant",
+        "swapping",
+    ];
+    for (signal, step) in steps.iter().flat_map(|st| {
+        [
+            (nix::sys::signal::Signal::SIGKILL, *st),
+            (nix::sys::signal::Signal::SIGTERM, *st),
+        ]
+    }) {
+        let mut child = std::process::Command::new(common::bin())
+            .args(["restore", "acme", path.to_str().unwrap(), "--yes"])
+            .env("TENANTCTL_CONFIG", db.config_file())
+            .env("TENANTCTL_BACKUP_DIR", &dir)
+            .env("PGPASSWORD", db.password())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let mut seen = false;
+        for line in stderr.lines() {
+            let line = line.unwrap();
+            if line.contains(step) {
+                nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal)
+                    .unwrap();
+                seen = true;
+                break;
+            }
+        }
+        let status = child.wait().unwrap();
+        assert!(seen, "never saw step {step}");
+        let now = checksums(&s, "tenant_acme").await;
+        let swapped = now == backup_sums;
+        assert!(
+            swapped || now == live_sums,
+            "{signal} at {step}: a mix of old and new data"
+        );
+        let kept = backup::kept(&s, Some("acme")).await.unwrap();
+        assert_eq!(
+            kept.len(),
+            usize::from(swapped),
+            "{signal} at {step}: kept copies {kept:?}"
+        );
+        // Nothing that looks like a tenant is left behind, whatever happened.
+        let rows = tenantctl::catalog::list_tenants(&s).await.unwrap();
+        assert_eq!(
+            rows.len(),
+            1,
+            "{signal} at {step}: {rows:?} (status {status})"
+        );
+        // A rerun finishes.
+        let req = RestoreRequest {
+            id: "acme".into(),
+            backup: path.clone(),
+            as_id: None,
+            registry_from_backup: false,
+        };
+        backup::restore(&s, &set, &req, chan(), CancellationToken::new())
+            .await
+            .unwrap_or_else(|e| panic!("rerun after {signal} at {step}: {e}"));
+        assert_eq!(checksums(&s, "tenant_acme").await, backup_sums);
+        assert!(!schema_exists(&s, "_side_acme").await);
+        // Back to the live data for the next round.
+        backup::release(&s, None).await.unwrap();
+        sqlx::query("DELETE FROM tenant_acme.invoices WHERE id % 2 = 0")
+            .execute(&s.pool)
+            .await
+            .unwrap();
+        assert_eq!(checksums(&s, "tenant_acme").await, live_sums);
+    }
+}
