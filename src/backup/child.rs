@@ -149,7 +149,7 @@ pub async fn run(
                 while let Ok(Some(line)) = lines.next_line().await {
                     on_line(&line);
                     tail.push(line);
-                    if tail.len() > 5 {
+                    if tail.len() > 8 {
                         tail.remove(0);
                     }
                 }
@@ -180,10 +180,12 @@ pub async fn run(
             Some(sig) => format!("was killed by signal {sig}"),
             None => format!("exited with {}", status.code().unwrap_or(-1)),
         };
+        // The tools end with detail lines ("Query was: ..."); the cause is the error line.
         let last = tail
             .iter()
             .rev()
-            .find(|l| !l.contains(": last built-in OID") && !l.trim().is_empty())
+            .find(|l| l.contains("error:"))
+            .or_else(|| tail.iter().rev().find(|l| !l.trim().is_empty()))
             .map(|l| format!(": {}", env.scrub(l)))
             .unwrap_or_default();
         return Err(Error::Invalid(format!("{name} {how}{last}")));

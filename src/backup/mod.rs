@@ -159,7 +159,7 @@ pub fn kept_schema(
 ) -> Result<String> {
     outside_prefix(
         names,
-        format!("{KEPT_PREFIX}{id}_{}", at.format("%y%m%d%H%M%S")),
+        format!("{KEPT_PREFIX}{id}_{}", at.format("%y%m%d%H%M%S%3f")),
     )
 }
 
