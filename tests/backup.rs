@@ -1006,3 +1006,67 @@ async fn tenantctl_killed_at_each_restore_step_leaves_old_or_new_data_and_a_reru
         assert_eq!(checksums(&s, "tenant_acme").await, live_sums);
     }
 }
+
+#[tokio::test]
+async fn a_transaction_writing_across_an_in_place_restore_keeps_all_its_rows_in_one_copy() {
+    let (db, s) = TestDb::bootstrapped().await;
+    require_pg_dump!(s);
+    let set = settings(&db);
+    tenant_with_data(&s, "acme", 10).await;
+    let path = dump(&s, &set, "acme").await;
+    let mut app = s.pool.begin().await.unwrap();
+    sqlx::query(&format!(r#"SET LOCAL ROLE "{}""#, db.names.service_role))
+        .execute(&mut *app)
+        .await
+        .unwrap();
+    sqlx::query("SET LOCAL search_path = tenant_acme")
+        .execute(&mut *app)
+        .await
+        .unwrap();
+    sqlx::query("INSERT INTO customers (name) VALUES ('in flight')")
+        .execute(&mut *app)
+        .await
+        .unwrap();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (s2, set2) = (s.clone(), set.clone());
+    let job = tokio::spawn(async move {
+        let req = RestoreRequest {
+            id: "acme".into(),
+            backup: path,
+            as_id: None,
+            registry_from_backup: false,
+        };
+        backup::restore(&s2, &set2, &req, tx, CancellationToken::new()).await
+    });
+    while let Some(p) = rx.recv().await {
+        if p.step == backup::BackupStep::Swap {
+            break;
+        }
+    }
+    // The swap is under way: without its lock it would commit now, and the second row
+    // would go to the restored tables while the first stays in the kept copy.
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    sqlx::query("INSERT INTO customers (name) VALUES ('in flight')")
+        .execute(&mut *app)
+        .await
+        .unwrap();
+    app.commit().await.unwrap();
+    let r = job.await.unwrap().unwrap();
+    let kept = r.kept.unwrap();
+    let live: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM tenant_acme.customers WHERE name = 'in flight'")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+    let old: i64 = sqlx::query_scalar(&format!(
+        r#"SELECT count(*) FROM "{kept}".customers WHERE name = 'in flight'"#
+    ))
+    .fetch_one(&s.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        (live, old),
+        (0, 2),
+        "the transaction's rows were split between the copies"
+    );
+}

@@ -510,6 +510,28 @@ impl Job<'_> {
         } else {
             (status, name, config)
         };
+        // Writers of the live tables finish first (or the swap gives up after lock_timeout):
+        // a transaction writing across the swap would leave half its rows in each copy.
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY 1",
+        )
+        .bind(&schema)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(Error::db(format!("restore {id}: listing the live tables")))?;
+        if !tables.is_empty() {
+            let list: Vec<String> = tables
+                .iter()
+                .map(|t| crate::names::qualified(&schema, t))
+                .collect();
+            sqlx::query(&format!("LOCK TABLE {} IN EXCLUSIVE MODE", list.join(", ")))
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::db(format!(
+                    "restore {id}: waiting for writers of {schema} to finish"
+                )))?;
+        }
         let sql = format!(
             "ALTER SCHEMA {} RENAME TO {}; ALTER SCHEMA {} RENAME TO {}",
             quote_ident(&schema),
