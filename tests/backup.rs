@@ -657,7 +657,7 @@ async fn a_second_restore_or_a_migrate_is_refused_at_once_naming_the_holder() {
         e.contains("busy") && e.contains("tenantctl restore acme (first)"),
         "{e}"
     );
-    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let (tx, _rx) = tenantctl::job::progress_channel();
     // A migrate of the tenant is refused too (it is at the newest version, so force v1).
     sqlx::query(&format!(
         "UPDATE {} SET template_version = 1 WHERE id = 'acme'",
@@ -666,11 +666,19 @@ async fn a_second_restore_or_a_migrate_is_refused_at_once_naming_the_holder() {
     .execute(&s.pool)
     .await
     .unwrap();
-    let report =
-        tenantctl::tenant::migrate(&s, Some(vec!["acme".into()]), tx, CancellationToken::new())
-            .await
-            .unwrap();
-    let err = report.outcomes[0].error.clone().unwrap_or_default();
+    let report = tenantctl::tenant::migrate(
+        &s,
+        Some(vec!["acme".into()]),
+        &tx,
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    let err = report
+        .failed
+        .first()
+        .map(|f| f.error.clone())
+        .unwrap_or_default();
     assert!(
         err.contains("restore or drop") && err.contains("(first)"),
         "{err}"

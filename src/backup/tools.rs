@@ -74,6 +74,15 @@ fn probe(dir: &Path) -> Option<Tools> {
     if !pg_dump.is_file() || !pg_restore.is_file() {
         return None;
     }
+    // Debian's pg_wrapper (a Perl script) picks a version per call and costs a Perl start
+    // each time; the versioned folders later in the list hold the real binaries.
+    if std::fs::canonicalize(&pg_dump)
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n == "pg_wrapper"))
+        .unwrap_or(false)
+    {
+        return None;
+    }
     let out = Command::new(&pg_dump).arg("--version").output().ok()?;
     if !out.status.success() {
         return None;
