@@ -8,6 +8,7 @@
 pub mod backup;
 pub mod bootstrap;
 pub mod catalog;
+pub mod citus_cluster;
 pub mod cli;
 pub mod cluster;
 pub mod config;

@@ -104,6 +104,9 @@ pub async fn run(ctx: &Context, args: &InitArgs) -> Result<u8> {
                     "warning: no scratch database, so restores will refuse until init is rerun as a superuser: {problem}"
                 );
             }
+            if let Some(who) = &report.granted_admin_to {
+                println!("{who} may now SET ROLE {}, to act as it", names.admin_role);
+            }
             if report.public_create_revoked {
                 println!(
                     "revoked CREATE on schema public from PUBLIC: every role could create there, and it is on the application's search_path"
