@@ -40,6 +40,11 @@ pub struct InitReport {
     pub roles_created: Vec<String>,
     pub roles_existing: Vec<String>,
     pub admin_login: bool,
+    /// The scratch database restores rename schemas in (made here when missing); `None`
+    /// when the connected role could not create it (restore beside and in place need it).
+    pub scratch_database: Option<String>,
+    /// Why the scratch database could not be made.
+    pub scratch_problem: Option<String>,
     /// PUBLIC could create in schema `public` and init revoked it.
     pub public_create_revoked: bool,
     /// The non-superuser bootstrapper, when init granted it `SET ROLE` on the admin role.
@@ -104,6 +109,8 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
         roles_created: Vec::new(),
         roles_existing: Vec::new(),
         admin_login: opts.admin_password.is_some(),
+        scratch_database: None,
+        scratch_problem: None,
         public_create_revoked: false,
         granted_admin_to: None,
     };
@@ -210,7 +217,49 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
         .await?;
     }
     tx.commit().await.map_err(Error::db("init: committing"))?;
+    match ensure_scratch_database(session).await {
+        Ok(name) => report.scratch_database = Some(name),
+        Err(e) => report.scratch_problem = Some(e.to_string()),
+    }
     Ok(report)
+}
+
+/// Makes this database's scratch database (`tenantctl_scratch_<oid>`), owned by the admin
+/// role and closed to PUBLIC: restores rename a tenant's schema there, because pg_restore
+/// cannot rename and rewriting a dump's text is unsafe. Giving the admin role CREATEDB
+/// instead would widen what a stolen admin password can do; one database made once by a
+/// superuser does not. CREATE DATABASE cannot run in a transaction, hence after the commit.
+async fn ensure_scratch_database(session: &Session) -> Result<String> {
+    let (name, exists): (String, bool) = sqlx::query_as(
+        "SELECT 'tenantctl_scratch_' || d.oid::text,
+                EXISTS (SELECT 1 FROM pg_database s WHERE s.datname = 'tenantctl_scratch_' || d.oid::text)
+         FROM pg_database d WHERE d.datname = current_database()",
+    )
+    .fetch_one(&session.pool)
+    .await
+    .map_err(Error::db("init: looking for the scratch database"))?;
+    if !exists {
+        let sql = crate::sql::SqlVars::new()
+            .ident("scratch", &name)
+            .ident("admin", &session.names.admin_role)
+            .render("CREATE DATABASE {{scratch}} OWNER {{admin}}")?;
+        sqlx::query(&sql)
+            .execute(&session.pool)
+            .await
+            .map_err(Error::db(format!(
+                "init: creating the scratch database {name}"
+            )))?;
+    }
+    let revoke = crate::sql::SqlVars::new()
+        .ident("scratch", &name)
+        .render("REVOKE ALL ON DATABASE {{scratch}} FROM PUBLIC")?;
+    sqlx::query(&revoke)
+        .execute(&session.pool)
+        .await
+        .map_err(Error::db(format!(
+            "init: closing the scratch database {name} to PUBLIC"
+        )))?;
+    Ok(name)
 }
 
 /// On PostgreSQL 14 and older every role may create in `public`, which is on the seed's

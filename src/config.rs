@@ -49,6 +49,8 @@ pub struct Config {
     /// Folder of `V<number>__<description>.sql` tenant template versions; relative to the
     /// config file. Without it, the built-in sample template.
     pub template_dir: Option<PathBuf>,
+    /// Folder holding pg_dump/pg_restore; when set, the only one searched.
+    pub pg_bin_dir: Option<PathBuf>,
     /// Longest wait for a lock during DDL, in seconds.
     pub lock_timeout_secs: Option<u64>,
     /// Names of schemas, tables and roles.

@@ -324,7 +324,9 @@ fn shown_tenants(t: &[String]) -> String {
 
 /// What a tenant's run would be, from its registry row.
 fn decide(c: &Candidate, target: i32) -> Decision {
-    let Some(version) = c.version else {
+    // 0 is no version too: tenantctl creates tenants at 1 or later, and a restored copy
+    // of an adopted tenant without a version may carry 0.
+    let Some(version) = c.version.filter(|v| *v >= 1) else {
         return Decision::Skip(MigrateResult::Unversioned, 0);
     };
     let goal = c.pin.map_or(target, |p| p.min(target));

@@ -110,7 +110,6 @@ pub(crate) async fn apply(
     action: &str,
 ) -> Result<()> {
     let (names, template, applied_by) = (&session.names, &session.template, &session.os_user);
-    let schema = names.schema_of(id);
     let vars = tenant_vars(names, id);
     sqlx::query(&vars.render("SET LOCAL search_path = {{schema}}")?)
         .execute(&mut *conn)
@@ -143,6 +142,26 @@ pub(crate) async fn apply(
                 step.version
             )))?;
     }
+    sqlx::query("SELECT pg_catalog.set_config('search_path', $1, true)")
+        .bind(crate::connect::PINNED_SEARCH_PATH)
+        .execute(&mut *conn)
+        .await
+        .map_err(Error::db(format!("{action} {id}: resetting search_path")))?;
+    apply_model(conn, names, id, suspended, action).await
+}
+
+/// What tenantctl applies after every template version (and after a restore or an
+/// adoption): RLS on every table, the model's grants and policies, the tenant binding,
+/// and a suspended tenant kept closed. Every name is schema-qualified.
+pub(crate) async fn apply_model(
+    conn: &mut PgConnection,
+    names: &NamingPolicy,
+    id: &TenantId,
+    suspended: bool,
+    action: &str,
+) -> Result<()> {
+    let schema = names.schema_of(id);
+    let vars = tenant_vars(names, id);
     enable_rls_everywhere(conn, &schema, id, action).await?;
     let mut grants = vars.render(GRANTS)?;
     let relations: Vec<(String, bool)> = sqlx::query_as(RELATIONS_SQL)
@@ -177,11 +196,6 @@ pub(crate) async fn apply(
                 "{action} {id}: keeping the suspended tenant closed"
             )))?;
     }
-    sqlx::query("SELECT pg_catalog.set_config('search_path', $1, true)")
-        .bind(crate::connect::PINNED_SEARCH_PATH)
-        .execute(&mut *conn)
-        .await
-        .map_err(Error::db(format!("{action} {id}: resetting search_path")))?;
     Ok(())
 }
 

@@ -162,3 +162,30 @@ pub fn skip(test: &str, reason: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
 }
+
+/// Whether the installed pg_dump/pg_restore can serve the test cluster's server version;
+/// the reason when not (the PostgreSQL matrix runs servers newer than the client).
+pub async fn pg_dump_serves(session: &Session) -> Result<tenantctl::backup::Tools, String> {
+    let (num, version): (String, String) = sqlx::query_as(
+        "SELECT current_setting('server_version_num'), current_setting('server_version')",
+    )
+    .fetch_one(&session.pool)
+    .await
+    .map_err(|e| format!("cannot read the server version: {e}"))?;
+    let major = num.parse::<u32>().unwrap_or(0) / 10000;
+    tenantctl::backup::find_tools(None, major, &version).map_err(|e| e.to_string())
+}
+
+/// Returns early from a backup test, saying why, when pg_dump cannot serve this server.
+#[macro_export]
+macro_rules! require_pg_dump {
+    ($session:expr) => {
+        match common::pg_dump_serves(&$session).await {
+            Ok(tools) => tools,
+            Err(why) => {
+                common::skip(module_path!(), &why);
+                return;
+            }
+        }
+    };
+}
