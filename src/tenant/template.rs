@@ -89,7 +89,11 @@ async fn enable_rls_everywhere(
     action: &str,
 ) -> Result<()> {
     let unprotected: Vec<String> = sqlx::query_scalar(
-        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        // Through pg_depend, which is indexed on the schema; pg_class.relnamespace is not.
+        "SELECT c.relname::text FROM pg_namespace n
+         JOIN pg_depend d ON d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid
+             AND d.classid = 'pg_class'::regclass
+         JOIN pg_class c ON c.oid = d.objid AND c.relnamespace = n.oid
          WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relrowsecurity",
     )
     .bind(schema)
