@@ -1,5 +1,6 @@
 //! The headless face: argument parsing, one module per subcommand group, exit codes.
 
+mod bulk;
 mod demo;
 mod init;
 mod log;
@@ -138,12 +139,17 @@ impl Context {
 
     /// Opens a session on the target database.
     pub async fn session(&self) -> Result<Session> {
+        self.session_with(4).await
+    }
+
+    /// Opens a session with a pool of up to `max_connections`.
+    pub async fn session_with(&self, max_connections: u32) -> Result<Session> {
         let spec = self.spec()?;
         Session::open(
             spec,
             self.loaded.config.naming.clone(),
             self.loaded.config.lock_timeout(),
-            4,
+            max_connections,
         )
         .await
     }

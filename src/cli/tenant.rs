@@ -24,13 +24,21 @@ pub enum TenantCommand {
     /// Provision a tenant (registry row, schema, template, grants, RLS, read-only role), all or nothing
     Create {
         /// Tenant id: a lowercase letter, then lowercase letters, digits or _
-        id: String,
+        #[arg(required_unless_present = "from")]
+        id: Option<String>,
         /// Display name [default: the id]
         #[arg(long)]
         name: Option<String>,
         /// Config entry; VALUE is JSON if it parses (42, true, {"a":1}), else text
         #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_pair)]
         set: Vec<(String, String)>,
+        /// Provision every tenant of FILE: JSON lines ({"id":…,"name":…,"config":{…}}) or CSV
+        /// with a header (id,name,config); each all or nothing; existing tenants are skipped
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["id", "name", "set"])]
+        from: Option<std::path::PathBuf>,
+        /// With --from: tenants provisioned at a time, one connection each
+        #[arg(long, default_value_t = 4, requires = "from")]
+        jobs: usize,
     },
     /// Change a tenant's name or config
     Set {
@@ -74,10 +82,15 @@ pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
     match cmd {
         TenantCommand::List { exact } => list(ctx, *exact).await,
         TenantCommand::Show { id } => show(ctx, id).await,
-        TenantCommand::Create { id, name, set } => {
+        TenantCommand::Create {
+            from: Some(file),
+            jobs,
+            ..
+        } => super::bulk::run(ctx, file, *jobs).await,
+        TenantCommand::Create { id, name, set, .. } => {
             let session = ctx.session().await?;
             let new = tenant::NewTenant {
-                id: id.clone(),
+                id: id.clone().unwrap_or_default(),
                 name: name.clone(),
                 config: set.clone(),
             };

@@ -1,12 +1,16 @@
 //! Provisioning and lifecycle of tenants: create, set, suspend, resume, migrate.
 //! Every change is one transaction under the admin role and writes one console-log row.
 
+mod bulk;
 mod change;
 mod migrate;
 mod provision;
 mod template;
 mod values;
 
+pub use bulk::{
+    BulkOutcome, BulkProgress, BulkReport, BulkResult, BulkRow, create_many, parse_bulk,
+};
 pub use change::{TenantChange, resume, set, suspend};
 pub use migrate::{MigrateOutcome, MigrateProgress, MigrateReport, migrate};
 pub use provision::{NewTenant, create, create_at_version};
