@@ -11,6 +11,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod fixture;
+mod measure;
+mod report;
 
 use std::time::Duration;
 use tenantctl::cluster::Cluster;
@@ -77,6 +79,8 @@ async fn main() {
         .await
         .unwrap();
     let mut have = 0;
+    let mut results = Vec::new();
+    let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     for &n in &args.tenants {
         let took = fixture::grow(&session, have, n, args.tables).await;
         eprintln!(
@@ -96,6 +100,17 @@ async fn main() {
             tokio::signal::ctrl_c().await.unwrap();
             return;
         }
+        let r = report::measure(&cluster, &session, n, args.tables, args.runs, took).await;
+        println!("{}", report::table(&r));
+        results.push(r);
     }
-    let _ = (args.runs, args.out);
+    let load_after = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let md = report::markdown(&results, args.tables, args.runs, &load_before, &load_after);
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, md).unwrap();
+            eprintln!("wrote {path}");
+        }
+        None => println!("{md}"),
+    }
 }

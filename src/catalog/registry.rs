@@ -99,14 +99,22 @@ ns AS (
 "#;
 
 /// Sizes of every tenant schema: one scan of `pg_class` (the catalog has no index on
-/// `relnamespace`, so a scan is what any per-schema grouping costs). TOAST pages are looked
-/// up by index only for relations that have TOAST, not joined for every relation.
+/// `relnamespace`, so a scan is what any per-schema grouping costs), materialised with the
+/// non-empty TOAST tables it passes, which are then joined in memory: a second scan (a hash
+/// join on `pg_class`) or an index probe per table costs more than the scan itself at
+/// 10,000 tenants.
 const SIZES_ALL: &str = r#"
-rels AS (
-    SELECT c.relnamespace AS nsp, c.relkind, c.relpages, c.reltoastrelid
+scan AS MATERIALIZED (
+    SELECT c.oid, c.relnamespace AS nsp, c.relkind, c.relpages, c.reltoastrelid
     FROM pg_class c
-    WHERE c.relnamespace IN (SELECT oid FROM ns)
-      AND c.relkind IN ('r', 'p', 'i', 'm', 'S')
+    WHERE (c.relkind = 't' AND c.relpages > 0)
+       OR (c.relkind IN ('r', 'p', 'i', 'm', 'S') AND c.relnamespace IN (SELECT oid FROM ns))
+),
+rels AS (
+    SELECT r.nsp, r.relkind, r.relpages::bigint + coalesce(t.relpages, 0)::bigint AS pages
+    FROM scan r
+    LEFT JOIN scan t ON t.oid = r.reltoastrelid AND t.relkind = 't'
+    WHERE r.relkind <> 't'
 ),
 "#;
 
@@ -123,9 +131,11 @@ own AS (
     WHERE c.relkind IN ('r', 'p', 'm', 'S')
 ),
 rels AS (
-    SELECT nsp, relkind, relpages, reltoastrelid FROM own
+    SELECT own.nsp, own.relkind, own.relpages::bigint + coalesce(t.relpages, 0)::bigint AS pages
+    FROM own
+    LEFT JOIN pg_class t ON t.oid = own.reltoastrelid
     UNION ALL
-    SELECT own.nsp, i.relkind, i.relpages, 0::oid
+    SELECT own.nsp, i.relkind, i.relpages::bigint
     FROM own
     JOIN pg_index x ON x.indrelid = own.oid
     JOIN pg_class i ON i.oid = x.indexrelid
@@ -136,11 +146,7 @@ const LIST_TAIL: &str = r#"
 sizes AS (
     SELECT r.nsp,
            count(*) FILTER (WHERE r.relkind IN ('r', 'p')) AS tables,
-           sum(r.relpages::bigint
-               + CASE WHEN r.reltoastrelid = 0 THEN 0
-                      ELSE coalesce((SELECT t.relpages FROM pg_class t
-                                     WHERE t.oid = r.reltoastrelid), 0) END
-              ) * current_setting('block_size')::bigint AS bytes
+           sum(r.pages) * current_setting('block_size')::bigint AS bytes
     FROM rels r
     GROUP BY r.nsp
 )
