@@ -4,13 +4,17 @@
 use crate::connect::Secret;
 use crate::error::{Error, Result};
 use crate::journal::{self, Entry};
-use crate::names::{quote_ident, quote_literal};
 use crate::session::Session;
+use crate::sql::SqlVars;
 use serde::Serialize;
 use sqlx::PgConnection;
 
 /// Bootstrap steps, in order; the last one's number is the current version.
-const STEPS: &[(i32, &str)] = &[(1, include_str!("../assets/bootstrap/v1.sql"))];
+const STEPS: &[(i32, &str)] = &[
+    (1, include_str!("../assets/bootstrap/v1.sql")),
+    (2, include_str!("../assets/bootstrap/v2.sql")),
+    (3, include_str!("../assets/bootstrap/v3.sql")),
+];
 
 /// The newest bootstrap version this release knows.
 pub fn current_version() -> i32 {
@@ -35,12 +39,17 @@ pub struct InitReport {
     pub roles_created: Vec<String>,
     pub roles_existing: Vec<String>,
     pub admin_login: bool,
+    /// PUBLIC could create in schema `public` and init revoked it.
+    pub public_create_revoked: bool,
 }
 
 impl InitReport {
     /// True when nothing had to be done.
     pub fn was_current(&self) -> bool {
-        self.from_version == self.to_version && self.roles_created.is_empty() && !self.admin_login
+        self.from_version == self.to_version
+            && self.roles_created.is_empty()
+            && !self.admin_login
+            && !self.public_create_revoked
     }
 }
 
@@ -58,6 +67,12 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
         .execute(&mut *tx)
         .await
         .map_err(Error::db("init: waiting for another init"))?;
+    let timeout_ms = format!("{}ms", session.lock_timeout.as_millis());
+    sqlx::query("SELECT pg_catalog.set_config('lock_timeout', $1, true)")
+        .bind(&timeout_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::db("init: setting lock_timeout"))?;
 
     let (is_super, can_create_role): (bool, bool) =
         sqlx::query_as("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user")
@@ -85,7 +100,9 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
         roles_created: Vec::new(),
         roles_existing: Vec::new(),
         admin_login: opts.admin_password.is_some(),
+        public_create_revoked: false,
     };
+    refuse_dangerous_roles(&mut tx, names).await?;
     let roles = [
         (
             names.admin_role.as_str(),
@@ -109,11 +126,10 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
     }
     if let Some(pw) = &opts.admin_password {
         let verifier = scram_verifier(pw.expose());
-        let sql = format!(
-            "ALTER ROLE {} LOGIN PASSWORD {}",
-            quote_ident(&names.admin_role),
-            quote_literal(&verifier)
-        );
+        let sql = names
+            .template_vars()
+            .literal("verifier", &verifier)
+            .render("ALTER ROLE {{admin}} LOGIN PASSWORD {{verifier}}")?;
         sqlx::query(&sql)
             .execute(&mut *tx)
             .await
@@ -137,17 +153,22 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
         .fetch_one(&mut *tx)
         .await
         .map_err(Error::db("init: reading the database name"))?;
-    let grant = format!(
-        "GRANT CREATE, CONNECT ON DATABASE {} TO {}",
-        quote_ident(&db),
-        quote_ident(&names.admin_role)
-    );
+    let grant = names
+        .template_vars()
+        .ident("db", &db)
+        .render("GRANT CREATE, CONNECT ON DATABASE {{db}} TO {{admin}}")?;
     sqlx::query(&grant)
         .execute(&mut *tx)
         .await
         .map_err(Error::db("init: letting the admin role create schemas"))?;
 
-    if from_version < to_version || !report.roles_created.is_empty() || report.admin_login {
+    report.public_create_revoked = close_public_schema(&mut tx).await?;
+
+    if from_version < to_version
+        || !report.roles_created.is_empty()
+        || report.admin_login
+        || report.public_create_revoked
+    {
         crate::session::act_as_admin(&mut tx, names)
             .await
             .map_err(Error::db("init: switching to the admin role"))?;
@@ -158,11 +179,10 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
                 .await
                 .map_err(Error::db(format!("init: bootstrap step {version}")))?;
         }
-        let meta = format!(
-            "INSERT INTO {}.tenantctl_meta (key, value) VALUES ('bootstrap_version', $1)
+        let meta = vars.render(
+            "INSERT INTO {{commons}}.tenantctl_meta (key, value) VALUES ('bootstrap_version', $1)
              ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-            quote_ident(&names.common_schema)
-        );
+        )?;
         sqlx::query(&meta)
             .bind(to_version.to_string())
             .execute(&mut *tx)
@@ -193,6 +213,122 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
     Ok(report)
 }
 
+/// On PostgreSQL 14 and older every role may create in `public`, which is on the seed's
+/// `search_path`: a planted function there could capture the application's calls.
+/// Revokes it; true when there was something to revoke. Refuses when it cannot.
+async fn close_public_schema(conn: &mut PgConnection) -> Result<bool> {
+    const OPEN: &str = "SELECT coalesce((SELECT pg_catalog.has_schema_privilege('public', n.oid, 'CREATE')
+                                        FROM pg_catalog.pg_namespace n WHERE n.nspname = 'public'), false)";
+    let open: bool = sqlx::query_scalar(OPEN)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(Error::db("init: checking schema public"))?;
+    if !open {
+        return Ok(false);
+    }
+    sqlx::query("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        .execute(&mut *conn)
+        .await
+        .map_err(Error::db(
+            "init: revoking CREATE on schema public from PUBLIC",
+        ))?;
+    let still: bool = sqlx::query_scalar(OPEN)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(Error::db("init: checking schema public"))?;
+    if still {
+        return Err(Error::Invalid(
+            "init: every role may create in schema public and the connected role cannot revoke it; run init as a superuser or as the owner of schema public; nothing was changed".into(),
+        ));
+    }
+    Ok(true)
+}
+
+/// What makes an application role dangerous, as attribute checks.
+const DANGEROUS_ROLES_SQL: &str = r#"
+SELECT r.rolname::pg_catalog.text, r.rolsuper, r.rolbypassrls, r.rolcreaterole, r.rolcreatedb,
+       r.rolreplication,
+       ARRAY(SELECT pg_catalog.quote_ident(g.rolname::pg_catalog.text)
+             FROM pg_catalog.pg_auth_members m
+             JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
+             WHERE m.member = r.oid
+               AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles t
+                           WHERE t.rolname OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.text[])
+                             AND pg_catalog.pg_has_role(g.oid, t.oid, 'MEMBER'))
+             ORDER BY 1)
+FROM pg_catalog.pg_roles r
+WHERE r.rolname OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])
+ORDER BY 1
+"#;
+
+/// Refuses to bootstrap over an application role that could read or change more than the
+/// model allows, with the SQL that repairs it.
+async fn refuse_dangerous_roles(
+    conn: &mut PgConnection,
+    names: &crate::names::NamingPolicy,
+) -> Result<()> {
+    type Row = (String, bool, bool, bool, bool, bool, Vec<String>);
+    let app_roles = vec![names.service_role.clone(), names.rls_role.clone()];
+    let powerful = vec![
+        names.admin_role.clone(),
+        "pg_read_all_data".to_string(),
+        "pg_write_all_data".to_string(),
+    ];
+    let rows: Vec<Row> = sqlx::query_as(DANGEROUS_ROLES_SQL)
+        .bind(&app_roles)
+        .bind(&powerful)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(Error::db("init: checking the application roles"))?;
+    let mut problems = Vec::new();
+    let mut repair = Vec::new();
+    for (role, sup, bypass, createrole, createdb, replication, via) in rows {
+        let attrs: Vec<&str> = [
+            (sup, "SUPERUSER"),
+            (bypass, "BYPASSRLS"),
+            (createrole, "CREATEROLE"),
+            (createdb, "CREATEDB"),
+            (replication, "REPLICATION"),
+        ]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, a)| a)
+        .collect();
+        if attrs.is_empty() && via.is_empty() {
+            continue;
+        }
+        let mut what: Vec<String> = attrs.iter().map(|a| a.to_string()).collect();
+        what.extend(via.iter().map(|g| format!("member of {g}")));
+        problems.push(format!(
+            "{} ({})",
+            crate::names::quote_ident(&role),
+            what.join(", ")
+        ));
+        if !attrs.is_empty() {
+            let no: Vec<String> = attrs.iter().map(|a| format!("NO{a}")).collect();
+            repair.push(format!(
+                "ALTER ROLE {} {};",
+                crate::names::quote_ident(&role),
+                no.join(" ")
+            ));
+        }
+        for g in via {
+            repair.push(format!(
+                "REVOKE {g} FROM {};",
+                crate::names::quote_ident(&role)
+            ));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "init: application roles that would reach past the model: {}; nothing was changed. Repair with: {}",
+        problems.join("; "),
+        repair.join(" ")
+    )))
+}
+
 /// The bootstrap version recorded in the database; 0 when there is none.
 async fn installed_version(conn: &mut PgConnection, session: &Session) -> Result<i32> {
     let names = &session.names;
@@ -205,7 +341,9 @@ async fn installed_version(conn: &mut PgConnection, session: &Session) -> Result
     if !schema_exists {
         return Ok(0);
     }
-    let meta = format!("{}.tenantctl_meta", quote_ident(&names.common_schema));
+    let vars = names.template_vars();
+    // A name for to_regclass (a value, bound) and the same name in the query.
+    let meta = vars.render("{{commons}}.tenantctl_meta")?;
     let has_meta: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
         .bind(&meta)
         .fetch_one(&mut *conn)
@@ -217,18 +355,28 @@ async fn installed_version(conn: &mut PgConnection, session: &Session) -> Result
             names.common_schema
         )));
     }
-    let v: Option<String> = sqlx::query_scalar(&format!(
-        "SELECT value FROM {meta} WHERE key = 'bootstrap_version'"
-    ))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(Error::db("init: reading the bootstrap version"))?;
-    Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+    let v: Option<String> =
+        sqlx::query_scalar(&vars.render(
+            "SELECT value FROM {{commons}}.tenantctl_meta WHERE key = 'bootstrap_version'",
+        )?)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(Error::db("init: reading the bootstrap version"))?;
+    match v {
+        None => Err(Error::Conflict(format!(
+            "{meta} exists but records no bootstrap version; init will not guess (rerunning step 1 could undo later steps); restore the row (key 'bootstrap_version')"
+        ))),
+        Some(v) => v.trim().parse().map_err(|_| {
+            Error::Conflict(format!(
+                "the bootstrap version recorded in {meta} is {v:?}, not a number; init will not guess (rerunning step 1 on a bootstrapped database could undo later steps); fix the row (key 'bootstrap_version')"
+            ))
+        }),
+    }
 }
 
 /// Creates `role` with `attrs` unless it exists; true when created. An existing role keeps
 /// its attributes (the audit reports dangerous ones) so that init never locks anyone out.
-async fn ensure_role(conn: &mut PgConnection, role: &str, attrs: &str) -> Result<bool> {
+async fn ensure_role(conn: &mut PgConnection, role: &str, attrs: &'static str) -> Result<bool> {
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
             .bind(role)
@@ -238,40 +386,20 @@ async fn ensure_role(conn: &mut PgConnection, role: &str, attrs: &str) -> Result
     if exists {
         return Ok(false);
     }
-    sqlx::query(&format!("CREATE ROLE {} {attrs}", quote_ident(role)))
+    let sql = SqlVars::new()
+        .ident("role", role)
+        .keyword("attrs", attrs)
+        .render("CREATE ROLE {{role}} {{attrs}}")?;
+    sqlx::query(&sql)
         .execute(&mut *conn)
         .await
         .map_err(Error::db(format!("init: creating role {role}")))?;
     Ok(true)
 }
 
-/// A SCRAM-SHA-256 verifier, so that the plain password never reaches the server or its logs.
+/// A SCRAM-SHA-256 verifier, so that the plain password never reaches the server or its
+/// logs. postgres-protocol applies SASLprep as libpq and the server do, so a non-ASCII
+/// password verifies against what a client sends.
 pub fn scram_verifier(password: &str) -> String {
-    use base64::Engine;
-    use hmac::{Hmac, Mac};
-    use sha2::{Digest, Sha256};
-    const ITERATIONS: u32 = 4096;
-    let salt: [u8; 16] = rand::random();
-    let mut salted = [0u8; 32];
-    pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), &salt, ITERATIONS, &mut salted);
-    let hmac = |key: &[u8], msg: &[u8]| -> Vec<u8> {
-        match Hmac::<Sha256>::new_from_slice(key) {
-            Ok(mut m) => {
-                m.update(msg);
-                m.finalize().into_bytes().to_vec()
-            }
-            // HMAC accepts keys of any length; this arm cannot be reached.
-            Err(_) => Vec::new(),
-        }
-    };
-    let client_key = hmac(&salted, b"Client Key");
-    let stored_key = Sha256::digest(&client_key);
-    let server_key = hmac(&salted, b"Server Key");
-    let b64 = base64::engine::general_purpose::STANDARD;
-    format!(
-        "SCRAM-SHA-256${ITERATIONS}:{}${}:{}",
-        b64.encode(salt),
-        b64.encode(stored_key),
-        b64.encode(server_key)
-    )
+    postgres_protocol::password::scram_sha_256(password.as_bytes())
 }

@@ -52,6 +52,35 @@ pub struct Config {
     pub naming: NamingPolicy,
     /// Connection profiles by name.
     pub profiles: BTreeMap<String, Profile>,
+    /// `[keys]`: console command id → key or list of keys (checked by the console).
+    pub keys: BTreeMap<String, toml::Spanned<KeyList>>,
+    /// `[keys]` with the line each entry is on, filled by [`Config::parse`].
+    #[serde(skip)]
+    pub key_entries: Vec<KeyEntry>,
+}
+
+/// A `[keys]` value: one key or several.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum KeyList {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// One `[keys]` entry as written, for the console to check and apply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyEntry {
+    pub id: String,
+    pub keys: Vec<String>,
+    /// Line of the entry in the config file.
+    pub line: usize,
+}
+
+/// The `[keys]` table and the file it came from, for messages that name file and line.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KeyConfig {
+    pub path: String,
+    pub entries: Vec<KeyEntry>,
 }
 
 /// One `[profiles.NAME]` section: where and how to connect.
@@ -147,6 +176,7 @@ impl LoadedConfig {
             }
         };
         let config = Config::parse(&text, path)?;
+        refuse_writable_with_command(path, &config)?;
         Ok(LoadedConfig {
             config,
             source: ConfigSource::File(path.into()),
@@ -178,6 +208,14 @@ impl LoadedConfig {
     }
 
     /// The backup folder: `$TENANTCTL_BACKUP_DIR`, else the config's, else the default.
+    /// The `[keys]` remapping, with the file it came from.
+    pub fn keys(&self) -> KeyConfig {
+        KeyConfig {
+            path: self.source.shown(),
+            entries: self.config.key_entries.clone(),
+        }
+    }
+
     pub fn backup_dir(&self) -> Option<PathBuf> {
         std::env::var_os(BACKUP_DIR_ENV)
             .filter(|v| !v.is_empty())
@@ -199,6 +237,19 @@ impl Config {
                 message: e.message().trim().to_string(),
             }
         })?;
+        let mut config = config;
+        config.key_entries = config
+            .keys
+            .iter()
+            .map(|(id, value)| KeyEntry {
+                id: id.clone(),
+                keys: match value.get_ref() {
+                    KeyList::One(k) => vec![k.clone()],
+                    KeyList::Many(ks) => ks.clone(),
+                },
+                line: line_col(text, value.span().start).0,
+            })
+            .collect();
         config.naming.validate().map_err(|e| ConfigError::Invalid {
             path: path.display().to_string(),
             message: e.to_string(),
@@ -216,6 +267,36 @@ impl Config {
     pub fn lock_timeout(&self) -> Duration {
         Duration::from_secs(self.lock_timeout_secs.unwrap_or(10))
     }
+}
+
+/// A config file others may write would let them choose the command tenantctl runs for a
+/// password: refused, as libpq refuses a pgpass file others may read.
+fn refuse_writable_with_command(path: &Path, config: &Config) -> Result<(), ConfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    if !config
+        .profiles
+        .values()
+        .any(|p| p.password_command.is_some())
+    {
+        return Ok(());
+    }
+    let mode = std::fs::metadata(path)
+        .map_err(|source| ConfigError::Unreadable {
+            path: path.into(),
+            source,
+        })?
+        .permissions()
+        .mode();
+    if mode & 0o022 != 0 {
+        return Err(ConfigError::Invalid {
+            path: path.display().to_string(),
+            message: format!(
+                "it holds a password_command and is writable by group or others (mode {:o}), who could make tenantctl run any command; chmod go-w it",
+                mode & 0o777
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// 1-based line and column of a byte offset.

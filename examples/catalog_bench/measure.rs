@@ -43,7 +43,9 @@ pub fn sample(runs: usize, mut one: impl FnMut() -> Run) -> Sample {
     }
 }
 
-/// Runs `cmd` to its end, output discarded, and reads its peak RSS from `wait4`.
+/// Runs `cmd` to its end, output discarded, and reads its peak RSS from `wait4` (which
+/// reaps the child, so std's `wait` is not used).
+#[allow(clippy::zombie_processes)]
 pub fn run(cmd: &mut Command) -> Run {
     cmd.stdout(Stdio::null()).stderr(Stdio::piped());
     let t = Instant::now();

@@ -3,11 +3,12 @@
 //! the statement on the server. The bare query takes seconds at 10,000 tenants, so nothing
 //! may wait on it whole.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::job::{JobReport, Progress, ProgressSender, report_progress};
 use crate::session::Session;
 use futures_util::TryStreamExt;
+use std::collections::HashSet;
 use std::time::{Duration, Instant};
-use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 /// Most schemas reported in one progress message (fewer when the measurement is slow: a
@@ -17,14 +18,9 @@ pub const EXACT_CHUNK: usize = 500;
 /// Longest gap between two progress messages while schemas complete.
 const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
-/// Measured schemas since the last message.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SizeProgress {
-    pub done: usize,
-    pub total: usize,
-    /// `(schema, bytes)` of the schemas completed since the last message.
-    pub sizes: Vec<(String, i64)>,
-}
+/// Progress of an exact-size measurement: the `(schema, bytes)` of the schemas completed
+/// since the previous report.
+pub type SizeProgress = Progress<(String, i64)>;
 
 /// Every relation of the schemas named (none for an empty schema), in schema order, then
 /// its size. The CTE is materialised so that the cheap part (one scan of `pg_class`, hash
@@ -47,24 +43,46 @@ FROM rels
 /// Measured size (`pg_total_relation_size`: heap, indexes, TOAST) of each schema named,
 /// in one query. Schemas that do not exist are left out.
 pub async fn exact_sizes(session: &Session, schemas: &[String]) -> Result<Vec<(String, i64)>> {
-    measure_sizes(session, schemas, None, &CancellationToken::new()).await
+    let wanted = schemas.to_vec();
+    session
+        .cancellable(
+            &CancellationToken::new(),
+            "measuring schema sizes",
+            move |conn| {
+                Box::pin(async move {
+                    let mut tally = Tally::new(0, None);
+                    let mut rows = sqlx::query_as::<_, (String, i64)>(EXACT_SQL)
+                        .bind(&wanted)
+                        .fetch(conn);
+                    while let Some((schema, bytes)) = rows.try_next().await? {
+                        tally.add(schema, bytes);
+                    }
+                    Ok(tally.finish())
+                })
+            },
+        )
+        .await
 }
 
-/// Measures `schemas` in one streamed query, sending the sizes of completed schemas as
-/// they land; stops with `Error::Cancelled` (cancelling the running query on the server)
-/// when `cancel` fires.
+/// Measures `schemas` in one streamed query under the [`crate::job`] contract: the sizes
+/// of completed schemas land in progress reports as they are measured. On cancel, the
+/// running query is cancelled on the server and the report lists the schemas not measured.
 pub async fn measure_sizes(
     session: &Session,
     schemas: &[String],
-    progress: Option<UnboundedSender<SizeProgress>>,
+    progress: &ProgressSender<(String, i64)>,
     cancel: &CancellationToken,
-) -> Result<Vec<(String, i64)>> {
+) -> Result<JobReport<(String, i64)>> {
     let wanted = schemas.to_vec();
     let total = schemas.len();
-    session
+    // What was reported before a cancel stays measured.
+    let landed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = landed.clone();
+    let progress = progress.clone();
+    let outcome = session
         .cancellable(cancel, "measuring schema sizes", move |conn| {
             Box::pin(async move {
-                let mut tally = Tally::new(total, progress);
+                let mut tally = Tally::new(total, Some((progress, seen)));
                 let mut rows = sqlx::query_as::<_, (String, i64)>(EXACT_SQL)
                     .bind(&wanted)
                     .fetch(conn);
@@ -74,13 +92,35 @@ pub async fn measure_sizes(
                 Ok(tally.finish())
             })
         })
-        .await
+        .await;
+    let mut report = JobReport::default();
+    match outcome {
+        Ok(all) => report.done = all,
+        Err(Error::Cancelled(_)) => {
+            report.cancelled = true;
+            report.done = std::mem::take(&mut *landed.lock().unwrap_or_else(|p| p.into_inner()));
+            let measured: HashSet<&str> = report.done.iter().map(|(s, _)| s.as_str()).collect();
+            report.not_tried = schemas
+                .iter()
+                .filter(|s| !measured.contains(s.as_str()))
+                .cloned()
+                .collect();
+        }
+        Err(e) => return Err(e),
+    }
+    Ok(report)
 }
+
+/// Where completed schemas go: the face's channel, and a copy kept for a cancelled report.
+type Sink = (
+    ProgressSender<(String, i64)>,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, i64)>>>,
+);
 
 /// Sums relation sizes per schema from rows in schema order and reports completed schemas.
 struct Tally {
     total: usize,
-    progress: Option<UnboundedSender<SizeProgress>>,
+    progress: Option<Sink>,
     all: Vec<(String, i64)>,
     /// Index in `all` of the first schema not yet reported.
     reported: usize,
@@ -88,7 +128,7 @@ struct Tally {
 }
 
 impl Tally {
-    fn new(total: usize, progress: Option<UnboundedSender<SizeProgress>>) -> Tally {
+    fn new(total: usize, progress: Option<Sink>) -> Tally {
         Tally {
             total,
             progress,
@@ -115,26 +155,36 @@ impl Tally {
     }
 
     fn send(&mut self, upto: usize) {
-        if let Some(tx) = &self.progress {
-            // The receiver gone means nobody is watching; measuring goes on.
-            let _ = tx.send(SizeProgress {
-                done: upto,
-                total: self.total,
-                sizes: self.all[self.reported..upto].to_vec(),
-            });
+        self.send_as(upto, upto);
+    }
+
+    /// Reports the schemas up to `upto` as landed, saying `done` schemas are finished.
+    fn send_as(&mut self, upto: usize, done: usize) {
+        if let Some((tx, kept)) = &self.progress {
+            let landed = self.all[self.reported..upto].to_vec();
+            kept.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .extend(landed.iter().cloned());
+            report_progress(
+                tx,
+                Progress {
+                    done,
+                    total: self.total,
+                    current: landed.last().map(|(s, _)| s.clone()).unwrap_or_default(),
+                    landed,
+                    failed: Vec::new(),
+                },
+            );
         }
         self.reported = upto;
         self.last_sent = Instant::now();
     }
 
-    fn finish(self) -> Vec<(String, i64)> {
-        if let Some(tx) = &self.progress {
+    fn finish(mut self) -> Vec<(String, i64)> {
+        if self.progress.is_some() {
             // Schemas that do not exist never come back: done is what was asked for.
-            let _ = tx.send(SizeProgress {
-                done: self.total,
-                total: self.total,
-                sizes: self.all[self.reported..].to_vec(),
-            });
+            let (n, total) = (self.all.len(), self.total);
+            self.send_as(n, total);
         }
         self.all
     }

@@ -18,14 +18,18 @@ pub enum ObjectKind {
 }
 
 impl ObjectKind {
-    fn parse(s: &str) -> ObjectKind {
+    /// Parses the kind word the catalog queries produce; any other word is a bug in them.
+    fn parse(s: &str) -> Result<ObjectKind> {
         match s {
-            "schema" => ObjectKind::Schema,
-            "view" => ObjectKind::View,
-            "sequence" => ObjectKind::Sequence,
-            "function" => ObjectKind::Function,
-            "column" => ObjectKind::Column,
-            _ => ObjectKind::Table,
+            "schema" => Ok(ObjectKind::Schema),
+            "table" => Ok(ObjectKind::Table),
+            "view" => Ok(ObjectKind::View),
+            "sequence" => Ok(ObjectKind::Sequence),
+            "function" => Ok(ObjectKind::Function),
+            "column" => Ok(ObjectKind::Column),
+            other => Err(Error::Invalid(format!(
+                "the grants query returned an object kind {other:?} tenantctl does not know; please report it"
+            ))),
         }
     }
     /// Lowercase word for display.
@@ -97,6 +101,11 @@ pub struct GrantMatrix {
     pub owners: Vec<ObjectOwner>,
     pub defaults: Vec<DefaultPrivilege>,
     pub memberships: Vec<Membership>,
+    /// Relations row security cannot protect: views without `security_invoker`,
+    /// materialized views and foreign tables return rows with their owner's rights.
+    pub rls_unsafe: Vec<String>,
+    /// Every role may create in schema `public` (on the application's `search_path`).
+    pub public_schema_create: bool,
 }
 
 impl GrantMatrix {
@@ -187,11 +196,11 @@ WITH RECURSIVE holders AS (
     WHERE n.nspname = $1 AND x.grantee <> 0
 ),
 chain(member, roleid, inherits, depth) AS (
-    SELECT m.member, m.roleid, {inherit}, 1
+    SELECT m.member, m.roleid, {{inherit}}, 1
     FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member
     WHERE m.roleid IN (SELECT roleid FROM holders)
     UNION
-    SELECT m.member, chain.roleid, chain.inherits AND {inherit}, chain.depth + 1
+    SELECT m.member, chain.roleid, chain.inherits AND {{inherit}}, chain.depth + 1
     FROM chain
     JOIN pg_auth_members m ON m.roleid = chain.member
     JOIN pg_roles r ON r.oid = m.member
@@ -210,12 +219,17 @@ const INHERIT: &str = "coalesce((to_jsonb(m) ->> 'inherit_option')::boolean, r.r
 
 const OWNERS_SQL: &str = r#"
 WITH n AS (SELECT oid, nspname, nspowner FROM pg_namespace WHERE nspname = $1)
-SELECT 'schema' AS kind, n.nspname::text AS object, pg_get_userbyid(n.nspowner)::text AS owner
+SELECT 'schema' AS kind, n.nspname::text AS object, pg_get_userbyid(n.nspowner)::text AS owner,
+       false AS rls_unsafe
 FROM n
 UNION ALL
 SELECT CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' WHEN 'm' THEN 'view'
             ELSE 'table' END,
-       c.relname::text, pg_get_userbyid(c.relowner)::text
+       c.relname::text, pg_get_userbyid(c.relowner)::text,
+       c.relkind IN ('m', 'f') OR (c.relkind = 'v' AND NOT EXISTS (
+           SELECT 1 FROM unnest(c.reloptions) o
+           WHERE lower(o) IN ('security_invoker=true', 'security_invoker=on',
+                 'security_invoker=yes', 'security_invoker=1', 'security_invoker=t')))
 FROM n
 JOIN pg_depend d ON d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid
     AND d.classid = 'pg_class'::regclass
@@ -223,7 +237,7 @@ JOIN pg_class c ON c.oid = d.objid AND c.relnamespace = n.oid
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
 UNION ALL
 SELECT 'function', p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
-       pg_get_userbyid(p.proowner)::text
+       pg_get_userbyid(p.proowner)::text, false
 FROM n
 JOIN pg_depend d ON d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid
     AND d.classid = 'pg_proc'::regclass
@@ -231,15 +245,21 @@ JOIN pg_proc p ON p.oid = d.objid AND p.pronamespace = n.oid
 ORDER BY 1, 2
 "#;
 
-/// Reads the grant matrix of `schema`: four set-based queries (ACLs, owners, defaults,
-/// members), run side by side.
+const PUBLIC_CREATE_SQL: &str =
+    "SELECT coalesce((SELECT has_schema_privilege('public', n.oid, 'CREATE')
+    FROM pg_namespace n WHERE n.nspname = 'public'), false)";
+
+/// Reads the grant matrix of `schema`: five set-based queries (ACLs, owners, defaults,
+/// members, schema public), run side by side.
 pub async fn grant_matrix(session: &Session, schema: &str) -> Result<GrantMatrix> {
-    let members_sql = MEMBERS_SQL.replace("{inherit}", INHERIT);
-    let (rows, owners, defaults, members) = tokio::try_join!(
+    let members_sql = crate::sql::SqlVars::new()
+        .keyword("inherit", INHERIT)
+        .render(MEMBERS_SQL)?;
+    let (rows, owners, defaults, members, public_schema_create) = tokio::try_join!(
         sqlx::query_as::<_, (String, String, String, String, bool, bool)>(ENTRIES_SQL)
             .bind(schema)
             .fetch_all(&session.pool),
-        sqlx::query_as::<_, (String, String, String)>(OWNERS_SQL)
+        sqlx::query_as::<_, (String, String, String, bool)>(OWNERS_SQL)
             .bind(schema)
             .fetch_all(&session.pool),
         sqlx::query_as::<_, (String, bool, String, String, String)>(DEFAULTS_SQL)
@@ -248,16 +268,20 @@ pub async fn grant_matrix(session: &Session, schema: &str) -> Result<GrantMatrix
         sqlx::query_as::<_, (String, String, bool)>(&members_sql)
             .bind(schema)
             .fetch_all(&session.pool),
+        sqlx::query_scalar::<_, bool>(PUBLIC_CREATE_SQL).fetch_one(&session.pool),
     )
     .map_err(Error::db(format!("reading the grants of {schema}")))?;
+    let rls_unsafe: Vec<String> = owners.iter().filter(|o| o.3).map(|o| o.1.clone()).collect();
     let owners: Vec<ObjectOwner> = owners
         .into_iter()
-        .map(|(kind, object, owner)| ObjectOwner {
-            kind: ObjectKind::parse(&kind),
-            object,
-            owner,
+        .map(|(kind, object, owner, _)| {
+            Ok(ObjectOwner {
+                kind: ObjectKind::parse(&kind)?,
+                object,
+                owner,
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     Ok(GrantMatrix {
         schema: schema.into(),
         schema_owner: owners
@@ -267,17 +291,17 @@ pub async fn grant_matrix(session: &Session, schema: &str) -> Result<GrantMatrix
             .unwrap_or_default(),
         entries: rows
             .into_iter()
-            .map(
-                |(kind, object, grantee, privilege, grantable, owner)| GrantEntry {
+            .map(|(kind, object, grantee, privilege, grantable, owner)| {
+                Ok(GrantEntry {
                     grantee,
-                    kind: ObjectKind::parse(&kind),
+                    kind: ObjectKind::parse(&kind)?,
                     object,
                     privilege,
                     grantable,
                     owner,
-                },
-            )
-            .collect(),
+                })
+            })
+            .collect::<Result<_>>()?,
         owners,
         defaults: defaults
             .into_iter()
@@ -299,5 +323,7 @@ pub async fn grant_matrix(session: &Session, schema: &str) -> Result<GrantMatrix
                 inherits,
             })
             .collect(),
+        rls_unsafe,
+        public_schema_create,
     })
 }

@@ -30,7 +30,7 @@ pub async fn run(ctx: &Context, file: &Path, jobs: usize) -> Result<u8> {
     let jobs = jobs.clamp(1, 16);
     // One connection per worker, and one for the reads around them.
     let session = ctx.session_with(jobs as u32 + 1).await?;
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<tenant::BulkProgress>();
+    let (tx, mut rx) = crate::job::progress_channel::<tenant::BulkOutcome>();
     let cancel = tokio_util::sync::CancellationToken::new();
     let on_ctrl_c = cancel.clone();
     let watcher = tokio::spawn(async move {
@@ -41,7 +41,7 @@ pub async fn run(ctx: &Context, file: &Path, jobs: usize) -> Result<u8> {
     });
     let printer = tokio::spawn(async move {
         while let Some(p) = rx.recv().await {
-            let o = &p.outcome;
+            let Some(o) = p.landed.first() else { continue };
             match o.result {
                 BulkResult::Created => eprintln!("[{}/{}] {} created", p.done, p.total, o.id),
                 BulkResult::Exists => {
@@ -58,7 +58,8 @@ pub async fn run(ctx: &Context, file: &Path, jobs: usize) -> Result<u8> {
             }
         }
     });
-    let report = tenant::create_many(&session, rows, jobs, tx, cancel).await;
+    let report = tenant::create_many(&session, rows, jobs, &tx, &cancel).await;
+    drop(tx);
     let _ = printer.await;
     watcher.abort();
     let report = report?;

@@ -29,12 +29,16 @@ pub enum TenantCommand {
         /// Display name [default: the id]
         #[arg(long)]
         name: Option<String>,
-        /// Config entry; VALUE is JSON if it parses (42, true, {"a":1}), else text
-        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_pair)]
-        set: Vec<(String, String)>,
+        /// Config entry; VALUE is JSON if it parses (42, true, {"a":1}), else text;
+        /// KEY=- reads the value from standard input (for secrets)
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Config entry whose value is the content of a file (for secrets)
+        #[arg(long = "set-file", value_name = "KEY=PATH")]
+        set_file: Vec<String>,
         /// Provision every tenant of FILE: JSON lines ({"id":…,"name":…,"config":{…}}) or CSV
         /// with a header (id,name,config); each all or nothing; existing tenants are skipped
-        #[arg(long, value_name = "FILE", conflicts_with_all = ["id", "name", "set"])]
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["id", "name", "set", "set_file"])]
         from: Option<std::path::PathBuf>,
         /// With --from: tenants provisioned at a time, one connection each
         #[arg(long, default_value_t = 4, requires = "from")]
@@ -47,19 +51,23 @@ pub enum TenantCommand {
         /// New display name
         #[arg(long)]
         name: Option<String>,
-        /// Config entry to set; VALUE is JSON if it parses, else text
-        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_pair)]
-        set: Vec<(String, String)>,
+        /// Config entry to set; VALUE is JSON if it parses, else text; KEY=- reads the
+        /// value from standard input (for secrets)
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Config entry whose value is the content of a file (for secrets)
+        #[arg(long = "set-file", value_name = "KEY=PATH")]
+        set_file: Vec<String>,
         /// Config key to remove
         #[arg(long = "unset", value_name = "KEY")]
         unset: Vec<String>,
     },
-    /// Suspend a tenant: status suspended, and the service role loses USAGE on its schema
+    /// Suspend a tenant: status suspended, and every application role loses USAGE on its schema
     Suspend {
         /// Tenant id
         id: String,
     },
-    /// Resume a suspended tenant: status active, service role USAGE restored
+    /// Resume a suspended tenant: status active, application roles' USAGE restored
     Resume {
         /// Tenant id
         id: String,
@@ -87,12 +95,19 @@ pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
             jobs,
             ..
         } => super::bulk::run(ctx, file, *jobs).await,
-        TenantCommand::Create { id, name, set, .. } => {
+        TenantCommand::Create {
+            id,
+            name,
+            set,
+            set_file,
+            ..
+        } => {
+            let config = config_entries(set, set_file)?;
             let session = ctx.session().await?;
             let new = tenant::NewTenant {
                 id: id.clone().unwrap_or_default(),
                 name: name.clone(),
-                config: set.clone(),
+                config,
             };
             let row = tenant::create(&session, &new).await?;
             changed(
@@ -105,12 +120,14 @@ pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
             id,
             name,
             set,
+            set_file,
             unset,
         } => {
+            let set = config_entries(set, set_file)?;
             let session = ctx.session().await?;
             let change = tenant::TenantChange {
                 name: name.clone(),
-                set: set.clone(),
+                set,
                 unset: unset.clone(),
             };
             let row = tenant::set(&session, id, &change).await?;
@@ -123,7 +140,7 @@ pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
                 ctx,
                 &row,
                 &format!(
-                    "suspended tenant {}: the service role can no longer reach {}",
+                    "suspended tenant {}: no application role can reach {} any more",
                     row.id, row.schema
                 ),
             )
@@ -135,6 +152,59 @@ pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
         }
         TenantCommand::Migrate { id, all } => migrate(ctx, id.as_deref(), *all).await,
     }
+}
+
+/// `--set` and `--set-file` entries with their values read: `KEY=-` from standard input
+/// (once), `--set-file KEY=PATH` from the file; one trailing newline is dropped. No secret
+/// needs to appear on a command line.
+fn config_entries(set: &[String], set_file: &[String]) -> Result<Vec<(String, String)>> {
+    // Parsed here, not by clap, whose errors repeat the raw argument (a secret, maybe).
+    let pairs = |raw: &[String], flag: &str| -> Result<Vec<(String, String)>> {
+        raw.iter()
+            .map(|r| parse_pair(r).map_err(|e| Error::Invalid(format!("{flag}: {e}"))))
+            .collect()
+    };
+    let set = pairs(set, "--set")?;
+    let set_file = pairs(set_file, "--set-file")?;
+    let strip = |mut v: String| {
+        if v.ends_with('\n') {
+            v.pop();
+            if v.ends_with('\r') {
+                v.pop();
+            }
+        }
+        v
+    };
+    let mut stdin_used = false;
+    let mut out = Vec::with_capacity(set.len() + set_file.len());
+    for (k, v) in &set {
+        if v != "-" {
+            out.push((k.clone(), v.clone()));
+            continue;
+        }
+        if stdin_used {
+            return Err(Error::Invalid(format!(
+                "--set {k}=-: standard input was already read for another key; use --set-file for the others"
+            )));
+        }
+        stdin_used = true;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|source| {
+            Error::Io {
+                what: format!("reading the value of {k} from standard input"),
+                source,
+            }
+        })?;
+        out.push((k.clone(), strip(text)));
+    }
+    for (k, path) in &set_file {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            what: format!("reading the value of {k} from {path}"),
+            source,
+        })?;
+        out.push((k.clone(), strip(text)));
+    }
+    Ok(out)
 }
 
 /// A row as it may be printed: secret-looking config values masked.
@@ -158,38 +228,56 @@ async fn migrate(ctx: &Context, id: Option<&str>, all: bool) -> Result<u8> {
     } else {
         id.map(|i| vec![i.to_string()])
     };
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<tenant::MigrateProgress>();
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let on_ctrl_c = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("cancelling after the tenant in progress…");
-            on_ctrl_c.cancel();
-        }
-    });
+    let (tx, mut rx) = crate::job::progress_channel::<tenant::MigrateOutcome>();
+    let cancel = super::progress::ctrl_c_cancels("cancelling after the tenant in progress…");
     let printer = tokio::spawn(async move {
         while let Some(p) = rx.recv().await {
-            match &p.error {
-                None => eprintln!("[{}/{}] {}", p.done, p.total, p.tenant),
-                Some(e) => eprintln!("[{}/{}] {} FAILED: {e}", p.done, p.total, p.tenant),
+            match p.failed.first() {
+                None => eprintln!("[{}/{}] {}", p.done, p.total, p.current),
+                Some(f) => eprintln!("[{}/{}] {} FAILED: {}", p.done, p.total, f.item, f.error),
             }
         }
     });
-    let report = tenant::migrate(&session, ids, tx, cancel).await?;
+    let report = tenant::migrate(&session, ids, &tx, &cancel).await;
+    drop(tx);
     let _ = printer.await;
+    let report = report?;
     match ctx.format {
-        Format::Json => output::print_json(&report)?,
+        Format::Json => output::print_json(&serde_json::json!({
+            "target_version": tenant::latest_version(),
+            "done": report.done,
+            "failed": report.failed,
+            "not_tried": report.not_tried,
+            "cancelled": report.cancelled,
+        }))?,
         Format::Text => {
             println!("{}", report.summary());
+            for f in &report.failed {
+                println!("failed: {}: {}", f.item, f.error);
+            }
+            if !report.not_tried.is_empty() {
+                println!("not tried: {}", report.not_tried.join(" "));
+            }
         }
     }
-    if report.failures() > 0 {
-        return Err(Error::Invalid(format!(
-            "{} tenant(s) failed to migrate and were left at their old version; the others were migrated; `tenantctl log` has the causes",
-            report.failures()
-        )));
+    match report.shortfall("tenant(s)") {
+        None => Ok(EXIT_OK),
+        Some(shortfall) => {
+            let mut next = Vec::new();
+            if !report.failed.is_empty() {
+                next.push(
+                    "failed tenants were left at their old version; `tenantctl log` has the causes",
+                );
+            }
+            if !report.not_tried.is_empty() {
+                next.push("rerun to continue");
+            }
+            Err(Error::Incomplete(format!(
+                "migrate did not finish: {shortfall}; {}",
+                next.join("; ")
+            )))
+        }
     }
-    Ok(EXIT_OK)
 }
 
 async fn list(ctx: &Context, exact: bool) -> Result<u8> {
@@ -228,14 +316,8 @@ async fn measure_with_progress(
     schemas: &[String],
 ) -> Result<Vec<(String, i64)>> {
     use std::io::IsTerminal;
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let on_ctrl_c = cancel.clone();
-    let watcher = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_ctrl_c.cancel();
-        }
-    });
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<catalog::SizeProgress>();
+    let cancel = super::progress::ctrl_c_cancels("cancelling the measurement…");
+    let (tx, mut rx) = crate::job::progress_channel::<(String, i64)>();
     let show = std::io::stderr().is_terminal() && schemas.len() > catalog::EXACT_CHUNK;
     let printer = tokio::spawn(async move {
         while let Some(p) = rx.recv().await {
@@ -247,10 +329,16 @@ async fn measure_with_progress(
             eprintln!();
         }
     });
-    let result = catalog::measure_sizes(session, schemas, Some(tx), &cancel).await;
+    let result = catalog::measure_sizes(session, schemas, &tx, &cancel).await;
+    drop(tx);
     let _ = printer.await;
-    watcher.abort();
-    result
+    let report = result?;
+    if let Some(shortfall) = report.shortfall("schemas") {
+        return Err(Error::Incomplete(format!(
+            "tenant list --exact did not finish: {shortfall}; nothing was printed"
+        )));
+    }
+    Ok(report.done)
 }
 
 /// The registry as an aligned table that fits 80 columns.
@@ -288,24 +376,13 @@ pub fn tenant_table(rows: &[TenantRow]) -> String {
 
 async fn show(ctx: &Context, id: &str) -> Result<u8> {
     let session = ctx.session().await?;
-    let id = session.names.tenant_id(id)?;
-    let mut row = shown(
-        catalog::tenant_row(&session, id.as_str())
-            .await?
-            .ok_or_else(|| Error::NoSuchTenant(id.to_string()))?,
-    );
-    let (size, grants, measured) = tokio::try_join!(
-        catalog::schema_tables(&session, &row.schema),
-        catalog::grant_matrix(&session, &row.schema),
-        catalog::exact_sizes(&session, std::slice::from_ref(&row.schema)),
-    )?;
-    // The same measure as `tenant list --exact`, so the two agree.
-    if let Some((_, bytes)) = measured.first() {
-        row.size_bytes = Some(*bytes);
-        row.size_exact = true;
-    }
-    let deviations =
-        crate::policy::policy_deviations(&session.names, &row.id, row.status, &grants, &size);
+    let tenant::TenantDetail {
+        row,
+        tables: size,
+        grants,
+        deviations,
+    } = tenant::inspect(&session, id).await?;
+    let row = shown(row);
     match ctx.format {
         Format::Json => {
             let mut v = serde_json::to_value(&row)
@@ -315,12 +392,16 @@ async fn show(ctx: &Context, id: &str) -> Result<u8> {
                 obj.insert("deviations".into(), serde_json::json!(deviations));
                 obj.insert("grants".into(), serde_json::json!(grants));
                 obj.insert("backups".into(), serde_json::json!([]));
+                obj.insert(
+                    "connection".into(),
+                    serde_json::json!({ "target": session.spec.target(), "tls": session.tls }),
+                );
             }
             output::print_json(&v)?;
         }
         Format::Text => {
             println!("id        {}", row.id);
-            println!("name      {}", row.name);
+            println!("name      {}", output::printable(&row.name));
             println!("schema    {}", row.schema);
             println!("status    {}", row.status);
             println!("template  v{}", row.template_version);
@@ -389,15 +470,14 @@ async fn show(ctx: &Context, id: &str) -> Result<u8> {
 fn grouped_grants(m: &catalog::GrantMatrix) -> Vec<(String, String, String, String)> {
     let mut out: Vec<(String, String, String, String)> = Vec::new();
     for e in &m.entries {
-        let owner = if e.owner { " (owner)" } else { "" };
+        // Compared by the role's display form, which carries the owner mark.
+        let role = role_shown(e);
         match out.last_mut() {
-            Some(last)
-                if last.0 == e.grantee && last.2 == e.object && last.1 == e.kind.as_str() =>
-            {
+            Some(last) if last.0 == role && last.2 == e.object && last.1 == e.kind.as_str() => {
                 last.3.push_str(&format!(",{}", e.privilege));
             }
             _ => out.push((
-                format!("{}{owner}", e.grantee),
+                role,
                 e.kind.as_str().into(),
                 e.object.clone(),
                 e.privilege.clone(),
@@ -405,4 +485,61 @@ fn grouped_grants(m: &catalog::GrantMatrix) -> Vec<(String, String, String, Stri
         }
     }
     out
+}
+
+fn role_shown(e: &catalog::GrantEntry) -> String {
+    if e.owner {
+        format!("{} (owner)", e.grantee)
+    } else {
+        e.grantee.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grouped_grants;
+    use crate::catalog::{GrantEntry, GrantMatrix, ObjectKind};
+
+    fn entry(grantee: &str, privilege: &str, owner: bool) -> GrantEntry {
+        GrantEntry {
+            grantee: grantee.into(),
+            kind: ObjectKind::Table,
+            object: "customers".into(),
+            privilege: privilege.into(),
+            grantable: owner,
+            owner,
+        }
+    }
+
+    #[test]
+    fn the_owners_privileges_fold_into_one_line() {
+        let m = GrantMatrix {
+            entries: vec![
+                entry("marvin", "DELETE", true),
+                entry("marvin", "INSERT", true),
+                entry("marvin", "SELECT", true),
+                entry("svc", "INSERT", false),
+                entry("svc", "SELECT", false),
+            ],
+            ..GrantMatrix::default()
+        };
+        let rows = grouped_grants(&m);
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    "marvin (owner)".to_string(),
+                    "table".to_string(),
+                    "customers".to_string(),
+                    "DELETE,INSERT,SELECT".to_string()
+                ),
+                (
+                    "svc".to_string(),
+                    "table".to_string(),
+                    "customers".to_string(),
+                    "INSERT,SELECT".to_string()
+                ),
+            ]
+        );
+    }
 }

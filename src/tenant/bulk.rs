@@ -5,12 +5,12 @@
 
 use super::NewTenant;
 use crate::error::{Error, Result};
+use crate::job::{ItemFailure, Progress, ProgressSender, report_progress};
 use crate::session::Session;
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 /// One tenant read from a bulk file.
@@ -230,14 +230,6 @@ pub struct BulkOutcome {
     pub error: Option<String>,
 }
 
-/// Progress after each tenant tried.
-#[derive(Debug, Clone, PartialEq)]
-pub struct BulkProgress {
-    pub done: usize,
-    pub total: usize,
-    pub outcome: BulkOutcome,
-}
-
 /// The whole run, in file order.
 #[derive(Debug, Clone, Serialize, PartialEq, Default)]
 pub struct BulkReport {
@@ -270,13 +262,14 @@ impl BulkReport {
 
 /// Provisions `rows` over `jobs` connections, each tenant in its own transaction exactly as
 /// [`super::create`] does (and logged as it is). Registered tenants are reported as
-/// existing, without a write. Stops starting new tenants when `cancel` fires.
+/// existing, without a write. Follows the [`crate::job`] contract: one progress report per
+/// tenant tried; stops starting new tenants when `cancel` fires.
 pub async fn create_many(
     session: &Session,
     rows: Vec<BulkRow>,
     jobs: usize,
-    progress: UnboundedSender<BulkProgress>,
-    cancel: CancellationToken,
+    progress: &ProgressSender<BulkOutcome>,
+    cancel: &CancellationToken,
 ) -> Result<BulkReport> {
     session.ensure_writable("tenant create --from")?;
     let ids: Vec<String> = rows.iter().map(|r| r.tenant.id.clone()).collect();
@@ -295,14 +288,26 @@ pub async fn create_many(
     let outcomes: Arc<Mutex<Vec<BulkOutcome>>> = Arc::new(Mutex::new(Vec::with_capacity(total)));
     let record = {
         let outcomes = outcomes.clone();
+        let progress = progress.clone();
         move |o: BulkOutcome| {
             let mut all = outcomes.lock().unwrap_or_else(|p| p.into_inner());
             all.push(o.clone());
-            let _ = progress.send(BulkProgress {
-                done: all.len(),
-                total,
-                outcome: o,
-            });
+            report_progress(
+                &progress,
+                Progress {
+                    done: all.len(),
+                    total,
+                    current: o.id.clone(),
+                    failed: match (&o.result, &o.error) {
+                        (BulkResult::Failed, Some(e)) => vec![ItemFailure {
+                            item: o.id.clone(),
+                            error: e.clone(),
+                        }],
+                        _ => Vec::new(),
+                    },
+                    landed: vec![o],
+                },
+            );
         }
     };
     let mut todo = Vec::new();

@@ -3,19 +3,21 @@
 
 mod bulk;
 mod change;
+mod inspect;
 mod migrate;
 mod provision;
 mod template;
 mod values;
 
-pub use bulk::{
-    BulkOutcome, BulkProgress, BulkReport, BulkResult, BulkRow, create_many, parse_bulk,
-};
+pub use bulk::{BulkOutcome, BulkReport, BulkResult, BulkRow, create_many, parse_bulk};
 pub use change::{TenantChange, resume, set, suspend};
-pub use migrate::{MigrateOutcome, MigrateProgress, MigrateReport, migrate};
+pub use inspect::{SchemaInspection, TenantDetail, inspect, inspect_schema};
+pub use migrate::{MigrateOutcome, MigrateProgress, MigrateReport, MigrateResult, migrate};
 pub use provision::{NewTenant, create, create_at_version};
-pub use template::latest_version;
-pub use values::{MASK, check_name, is_secret_key, masked, parse_config_value, parse_pair};
+pub use template::{BINDING_POLICY, latest_version};
+pub use values::{
+    MASK, check_name, is_secret_key, masked, parse_config_value, parse_pair, parse_pairs,
+};
 
 use crate::catalog::{self, TenantRow};
 use crate::error::{Error, Result};

@@ -17,12 +17,68 @@ pub fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Splits one `KEY=VALUE` (the value may hold `=` and spaces).
+/// Splits one `KEY=VALUE` (the value may hold `=` and spaces). The CLI's `--set` takes one
+/// such argument (the shell did the quoting); [`parse_pairs`] applies the same rule to each
+/// pair of a typed line. Errors never repeat the input: it may be a secret typed in the
+/// wrong place.
 pub fn parse_pair(raw: &str) -> std::result::Result<(String, String), String> {
     match raw.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-        _ => Err(format!("{raw:?} is not KEY=VALUE")),
+        Some(_) => {
+            Err("the key before = is empty (the value is not shown); write KEY=VALUE".into())
+        }
+        None => Err(
+            "there is no = in it (it is not shown, in case it is a secret); write KEY=VALUE".into(),
+        ),
     }
+}
+
+/// Parses a line of `KEY=VALUE` pairs separated by spaces, as typed in a dialog. Quotes
+/// work as in a shell: `name="Acme Corp"` or `'note=two words'`; `\` escapes the next
+/// character outside single quotes.
+pub fn parse_pairs(line: &str) -> std::result::Result<Vec<(String, String)>, String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if let Some(w) = word.take() {
+                    words.push(w);
+                }
+            }
+            '\'' | '"' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some(q) if q == c => break,
+                        Some('\\') if c == '"' => match chars.next() {
+                            Some(e) => w.push(e),
+                            None => return Err(format!("unterminated {c} quote in {line:?}")),
+                        },
+                        Some(other) => w.push(other),
+                        None => return Err(format!("unterminated {c} quote in {line:?}")),
+                    }
+                }
+            }
+            '\\' => match chars.next() {
+                Some(e) => word.get_or_insert_with(String::new).push(e),
+                None => return Err(format!("a trailing \\ in {line:?} escapes nothing")),
+            },
+            other => word.get_or_insert_with(String::new).push(other),
+        }
+    }
+    if let Some(w) = word {
+        words.push(w);
+    }
+    words
+        .iter()
+        .map(|w| {
+            parse_pair(w).map_err(|_| {
+                format!("{w:?} is not KEY=VALUE; separate pairs with spaces, quote values that hold spaces")
+            })
+        })
+        .collect()
 }
 
 /// A config value as typed: JSON when it parses (`42`, `true`, `{"a":1}`), else the text
@@ -37,30 +93,48 @@ pub(crate) fn config_object(pairs: &[(String, String)]) -> Result<Value> {
     for (k, v) in pairs {
         let key = k.trim();
         if key.is_empty() {
-            return Err(Error::Invalid(format!(
-                "config key is empty in {k:?}={v:?}; write KEY=VALUE"
-            )));
+            return Err(Error::Invalid(
+                "a config key is empty (its value is not shown); write KEY=VALUE".into(),
+            ));
         }
         map.insert(key.to_string(), parse_config_value(v));
     }
     Ok(Value::Object(map))
 }
 
-/// True for keys whose values are credentials (`db_password`, `apiKey`, `stripe_token`, …).
+/// True for keys whose values are credentials (`db_password`, `apiKey`, `stripe_token`,
+/// `passphrase`, `pwd`, `auth_header`, `dsn`, `signing_key`, …). Errs towards masking.
 pub fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
     [
-        "password",
-        "passwd",
+        "pass",
+        "pwd",
         "secret",
         "token",
         "apikey",
         "api_key",
         "credential",
         "private_key",
+        "auth",
+        "dsn",
     ]
     .iter()
     .any(|s| k.contains(s))
+        || k == "key"
+        || k.ends_with("_key")
+        || k.ends_with("-key")
+        || key.ends_with("Key")
+}
+
+/// True for a value that carries a password whatever its key: a URL with one
+/// (`postgres://app:pw@db/x`).
+pub fn is_secret_value(value: &Value) -> bool {
+    match value {
+        Value::String(s) => {
+            s.contains("://") && url::Url::parse(s).is_ok_and(|u| u.password().is_some())
+        }
+        _ => false,
+    }
 }
 
 /// Shown in place of a secret value.
@@ -73,7 +147,7 @@ pub fn masked(config: &Value) -> Value {
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| {
-                    let v = if is_secret_key(k) {
+                    let v = if is_secret_key(k) || is_secret_value(v) {
                         Value::String(MASK.into())
                     } else {
                         masked(v)
@@ -82,7 +156,19 @@ pub fn masked(config: &Value) -> Value {
                 })
                 .collect(),
         ),
-        Value::Array(items) => Value::Array(items.iter().map(masked).collect()),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| {
+                    if is_secret_value(v) {
+                        Value::String(MASK.into())
+                    } else {
+                        masked(v)
+                    }
+                })
+                .collect(),
+        ),
+        v if is_secret_value(v) => Value::String(MASK.into()),
         other => other.clone(),
     }
 }
@@ -101,6 +187,23 @@ mod tests {
             serde_json::json!({"a": 1})
         );
         assert!(config_object(&[(" ".into(), "x".into())]).is_err());
+    }
+
+    #[test]
+    fn typed_pairs_take_quoted_values_with_spaces() {
+        assert_eq!(
+            parse_pairs(r#"plan=team note="two words" 'x=a b' y=a\ b"#),
+            Ok(vec![
+                ("plan".into(), "team".into()),
+                ("note".into(), "two words".into()),
+                ("x".into(), "a b".into()),
+                ("y".into(), "a b".into()),
+            ])
+        );
+        assert_eq!(parse_pairs("k="), Ok(vec![("k".into(), "".into())]));
+        assert!(parse_pairs("novalue").is_err());
+        assert!(parse_pairs(r#"k="open"#).is_err());
+        assert!(parse_pairs("=v").is_err());
     }
 
     #[test]

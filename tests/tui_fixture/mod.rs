@@ -129,6 +129,7 @@ pub fn schema() -> SchemaSize {
             rls_enabled: rls,
             rls_forced: rls,
             policies: i64::from(rls),
+            tenant_bound: rls,
         };
     let tables = vec![
         t("orders", Some(1_250_000), 30 << 20, 10 << 20, 1 << 20, true),
@@ -248,6 +249,8 @@ pub fn grants() -> GrantMatrix {
             role: "user_tenant_owner".into(),
             inherits: true,
         }],
+        rls_unsafe: vec![],
+        public_schema_create: false,
     }
 }
 
@@ -256,14 +259,14 @@ pub fn deviations() -> Vec<Deviation> {
     vec![
         Deviation {
             role: "PUBLIC".into(),
-            object: "orders".into(),
+            object: tenantctl::policy::DeviationObject::Object("orders".into()),
             privilege: "SELECT".into(),
             missing: false,
             reason: "every role can use this table".into(),
         },
         Deviation {
             role: "tenant_acme_ro".into(),
-            object: "audit_trail".into(),
+            object: tenantctl::policy::DeviationObject::Object("audit_trail".into()),
             privilege: "SELECT".into(),
             missing: true,
             reason: "expected SELECT on every tenant table".into(),
@@ -297,7 +300,7 @@ pub fn app_with(rows: Vec<TenantRow>, read_only: bool) -> App {
         id: "acme".into(),
         schema: Load::Ready(schema()),
         grants: Load::Ready(grants()),
-        deviations: deviations(),
+        deviations: Load::Ready(deviations()),
     });
     app
 }

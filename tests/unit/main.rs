@@ -6,4 +6,5 @@ mod config;
 mod connect;
 mod names;
 mod output;
+mod sql;
 mod units;
