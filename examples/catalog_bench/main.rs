@@ -108,7 +108,12 @@ async fn main() {
     let md = report::markdown(&results, args.tables, args.runs, &load_before, &load_after);
     match &args.out {
         Some(path) => {
-            std::fs::write(path, md).unwrap();
+            // Hand-written notes below the marker survive a rerun.
+            let notes = std::fs::read_to_string(path)
+                .ok()
+                .and_then(|old| old.find(report::NOTES).map(|i| old[i..].to_string()))
+                .unwrap_or_default();
+            std::fs::write(path, md + &notes).unwrap();
             eprintln!("wrote {path}");
         }
         None => println!("{md}"),

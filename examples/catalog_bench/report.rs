@@ -297,6 +297,9 @@ pub fn table(r: &Results) -> String {
     s
 }
 
+/// Where the hand-written notes of `docs/benchmarks.md` start.
+pub const NOTES: &str = "<!-- notes: kept by catalog_bench on rerun -->";
+
 /// `docs/benchmarks.md`.
 pub fn markdown(
     results: &[Results],
