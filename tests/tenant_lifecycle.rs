@@ -933,3 +933,15 @@ async fn exact_sizes_stream_as_schemas_complete() {
     let with_table = sizes.iter().filter(|(_, b)| *b > 0).count();
     assert_eq!(with_table, n / 100);
 }
+
+#[tokio::test]
+async fn sessions_run_without_jit() {
+    // Catalog queries over thousands of schemas cross jit_above_cost; compiling them cost
+    // more than running them, so tenantctl's connections turn JIT off.
+    let (_db, s) = TestDb::bootstrapped().await;
+    let jit: String = sqlx::query_scalar("SELECT current_setting('jit')")
+        .fetch_one(&s.pool)
+        .await
+        .unwrap();
+    assert_eq!(jit, "off");
+}
