@@ -46,6 +46,8 @@ pub struct Config {
     pub default_profile: Option<String>,
     /// Folder for dumps; default under the user data dir.
     pub backup_dir: Option<PathBuf>,
+    /// Folder holding pg_dump/pg_restore; when set, the only one searched.
+    pub pg_bin_dir: Option<PathBuf>,
     /// Longest wait for a lock during DDL, in seconds.
     pub lock_timeout_secs: Option<u64>,
     /// Names of schemas, tables and roles.

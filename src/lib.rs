@@ -5,8 +5,10 @@
 //! contract. `cli` and `tui` are two faces over it that never import each other; the
 //! binary's entry point picks one. The core imports neither.
 
+pub mod backup;
 pub mod bootstrap;
 pub mod catalog;
+pub mod citus_cluster;
 pub mod cli;
 pub mod cluster;
 pub mod config;

@@ -1,5 +1,6 @@
 //! The headless face: argument parsing, one module per subcommand group, exit codes.
 
+pub mod backup;
 mod bulk;
 mod demo;
 mod init;
@@ -109,6 +110,13 @@ pub enum Command {
     Tenant(tenant::TenantCommand),
     /// Show the console log: every change tenantctl made
     Log(log::LogArgs),
+    /// Dump tenant schemas (pg_dump, custom format, with a manifest); prints each backup's path
+    Dump(backup::DumpArgs),
+    /// Restore a backup: in place (atomic swap, previous contents kept) or with --as beside it
+    Restore(backup::RestoreArgs),
+    /// List, verify, and release backups and kept copies
+    #[command(subcommand)]
+    Backups(backup::BackupsCommand),
 }
 
 /// What every command needs: the config, the profile and the resolved connection.
@@ -202,6 +210,9 @@ pub async fn run(cli: Cli) -> Next {
             Some(Command::Init(args)) => exit(init::run(&ctx, args).await),
             Some(Command::Tenant(cmd)) => exit(tenant::run(&ctx, cmd).await),
             Some(Command::Log(args)) => exit(log::run(&ctx, args).await),
+            Some(Command::Dump(args)) => exit(backup::dump(&ctx, args).await),
+            Some(Command::Restore(args)) => exit(backup::restore(&ctx, args).await),
+            Some(Command::Backups(cmd)) => exit(backup::backups(&ctx, cmd).await),
         }
     }
     .await;

@@ -72,6 +72,14 @@ pub enum TenantCommand {
         /// Tenant id
         id: String,
     },
+    /// Deprovision: a verified dump first, then schema, read-only role and registry row in one transaction
+    Drop {
+        /// Tenant id
+        id: String,
+        /// The tenant id again, to confirm
+        #[arg(long, value_name = "ID")]
+        confirm: String,
+    },
     /// Bring tenants to the newest template version, each in its own transaction
     Migrate {
         /// Tenant id
@@ -151,6 +159,23 @@ pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
             changed(ctx, &row, &format!("resumed tenant {}", row.id))
         }
         TenantCommand::Migrate { id, all } => migrate(ctx, id.as_deref(), *all).await,
+        TenantCommand::Drop { id, confirm } => {
+            let settings = super::backup::settings(ctx, None)?;
+            let session = ctx.session().await?;
+            let (tx, cancel, printer) = super::backup::progress_and_cancel();
+            let r = crate::backup::drop_tenant(&session, &settings, id, confirm, tx, cancel).await;
+            let _ = printer.await;
+            let r = r?;
+            match ctx.format {
+                Format::Json => output::print_json(&r)?,
+                Format::Text => println!(
+                    "dropped tenant {}; its verified backup is {}",
+                    r.tenant,
+                    r.backup.display()
+                ),
+            }
+            Ok(EXIT_OK)
+        }
     }
 }
 
@@ -383,6 +408,11 @@ async fn show(ctx: &Context, id: &str) -> Result<u8> {
         deviations,
     } = tenant::inspect(&session, id).await?;
     let row = shown(row);
+    // No backup folder configured means no backups to show, not a failure of `show`.
+    let backups = match super::backup::settings(ctx, None) {
+        Ok(s) => crate::backup::list(&s.dir, Some(&row.id))?,
+        Err(_) => Vec::new(),
+    };
     match ctx.format {
         Format::Json => {
             let mut v = serde_json::to_value(&row)
@@ -391,7 +421,7 @@ async fn show(ctx: &Context, id: &str) -> Result<u8> {
                 obj.insert("schema_size".into(), serde_json::json!(size));
                 obj.insert("deviations".into(), serde_json::json!(deviations));
                 obj.insert("grants".into(), serde_json::json!(grants));
-                obj.insert("backups".into(), serde_json::json!([]));
+                obj.insert("backups".into(), serde_json::json!(backups));
                 obj.insert(
                     "connection".into(),
                     serde_json::json!({ "target": session.spec.target(), "tls": session.tls }),
@@ -448,6 +478,13 @@ async fn show(ctx: &Context, id: &str) -> Result<u8> {
                 g.row(vec![role, kind, object, privs]);
             }
             print!("{}", g.render(80));
+            println!();
+            if backups.is_empty() {
+                println!("backups   none");
+            } else {
+                println!("backups   {}", backups.len());
+                print!("{}", super::backup::backup_table(&backups));
+            }
             println!();
             if deviations.is_empty() {
                 println!("grants match the model");

@@ -30,6 +30,22 @@ pub(crate) async fn lock_tenant(
     id: &str,
     action: &str,
 ) -> Result<()> {
+    // A restore or drop of this tenant holds its busy lock for minutes: refuse at once,
+    // naming it, instead of waiting out lock_timeout.
+    let free: bool = sqlx::query_scalar(&format!(
+        "SELECT pg_try_advisory_xact_lock_shared({})",
+        crate::backup::BUSY_KEY
+    ))
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(Error::db(format!("{action} {id}: taking the tenant lock")))?;
+    if !free {
+        let who = crate::backup::holder_of(&mut *conn, id).await;
+        return Err(Error::Conflict(format!(
+            "{action} {id}: a restore or drop of this tenant is running (held by {who}); nothing was changed; retry when it is done"
+        )));
+    }
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('tenantctl:tenant:' || $1, 0))")
         .bind(id)
         .execute(conn)
@@ -41,6 +57,19 @@ pub(crate) async fn lock_tenant(
             _ => Error::db(format!("{action} {id}: taking the tenant lock"))(e),
         })?;
     Ok(())
+}
+
+/// Re-applies RLS and the model's grants to a tenant schema whose contents came from
+/// elsewhere (a restore), keeping a suspended tenant closed. The caller holds the transaction.
+pub(crate) async fn reapply_model(
+    conn: &mut sqlx::PgConnection,
+    names: &crate::names::NamingPolicy,
+    id: &crate::names::TenantId,
+    version: i32,
+    suspended: bool,
+    action: &str,
+) -> Result<()> {
+    template::apply(conn, names, id, (version, version), suspended, action).await
 }
 
 /// The registry row after a committed change; a failure to read it says the change was made.

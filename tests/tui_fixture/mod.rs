@@ -248,6 +248,7 @@ pub fn grants() -> GrantMatrix {
             member: "app_login".into(),
             role: "user_tenant_owner".into(),
             inherits: true,
+            can_set: true,
         }],
         rls_unsafe: vec![],
         public_schema_create: false,
