@@ -850,3 +850,98 @@ async fn secret_config_values_stay_out_of_output_and_the_log() {
     assert_eq!(real, "hunter2");
     assert!(!logged.contains("hunter2"), "{logged}");
 }
+
+#[tokio::test]
+async fn one_tenants_estimate_matches_the_whole_list() {
+    // `tenant_row` finds one schema's relations through pg_depend and pg_index; the list
+    // scans pg_class. Both must count the same relations: heap, indexes and TOAST.
+    let (_db, s) = TestDb::bootstrapped().await;
+    tenant::create(&s, &new("wide")).await.unwrap();
+    tenant::create(&s, &new("other")).await.unwrap();
+    let mut tx = s.begin_change("test").await.unwrap();
+    sqlx::query(
+        "INSERT INTO tenant_wide.customers (name, notes)
+         SELECT 'c' || g, (SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 200))
+         FROM generate_series(1, 300) g",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    sqlx::query("VACUUM ANALYZE tenant_wide.customers")
+        .execute(&s.pool)
+        .await
+        .unwrap();
+    let toast_pages: i32 = sqlx::query_scalar(
+        "SELECT t.relpages FROM pg_class c JOIN pg_class t ON t.oid = c.reltoastrelid
+         WHERE c.oid = 'tenant_wide.customers'::regclass",
+    )
+    .fetch_one(&s.pool)
+    .await
+    .unwrap();
+    assert!(
+        toast_pages > 10,
+        "the fixture must reach TOAST: {toast_pages}"
+    );
+    let all = catalog::list_tenants(&s).await.unwrap();
+    let listed = all.iter().find(|r| r.id == "wide").unwrap();
+    let one = catalog::tenant_row(&s, "wide").await.unwrap().unwrap();
+    assert_eq!(one.size_bytes, listed.size_bytes);
+    assert_eq!(one.tables, listed.tables);
+    assert_eq!(one.tables, 4);
+    assert!(listed.size_bytes.unwrap() > i64::from(toast_pages) * 8192);
+}
+
+#[tokio::test]
+async fn exact_sizes_stream_as_schemas_complete() {
+    // More schemas than one progress message carries: the sizes must arrive in several
+    // messages, each schema once, adding up to the result.
+    let (_db, s) = TestDb::bootstrapped().await;
+    let n = catalog::EXACT_CHUNK * 2 + 7;
+    sqlx::raw_sql(&format!(
+        "DO $$ BEGIN FOR i IN 1..{n} LOOP
+             EXECUTE format('CREATE SCHEMA %I', 'tenant_s' || i);
+             IF i % 100 = 0 THEN
+                 EXECUTE format('CREATE TABLE %I.t AS SELECT 1 AS x', 'tenant_s' || i);
+             END IF;
+         END LOOP; END $$"
+    ))
+    .execute(&s.pool)
+    .await
+    .unwrap();
+    let schemas: Vec<String> = (1..=n).map(|i| format!("tenant_s{i}")).collect();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let sizes = catalog::measure_sizes(&s, &schemas, &tx, &Default::default())
+        .await
+        .unwrap()
+        .done;
+    drop(tx);
+    assert_eq!(sizes.len(), n);
+    let mut messages = Vec::new();
+    while let Some(p) = rx.recv().await {
+        messages.push(p);
+    }
+    assert!(messages.len() >= 3, "{} messages", messages.len());
+    let streamed: Vec<(String, i64)> = messages.iter().flat_map(|p| p.landed.clone()).collect();
+    let mut a = streamed.clone();
+    let mut b = sizes.clone();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "every schema exactly once");
+    assert!(messages.windows(2).all(|w| w[0].done <= w[1].done));
+    assert_eq!(messages.last().map(|p| p.done), Some(n));
+    let with_table = sizes.iter().filter(|(_, b)| *b > 0).count();
+    assert_eq!(with_table, n / 100);
+}
+
+#[tokio::test]
+async fn sessions_run_without_jit() {
+    // Catalog queries over thousands of schemas cross jit_above_cost; compiling them cost
+    // more than running them, so tenantctl's connections turn JIT off.
+    let (_db, s) = TestDb::bootstrapped().await;
+    let jit: String = sqlx::query_scalar("SELECT current_setting('jit')")
+        .fetch_one(&s.pool)
+        .await
+        .unwrap();
+    assert_eq!(jit, "off");
+}

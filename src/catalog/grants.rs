@@ -132,6 +132,10 @@ impl GrantMatrix {
     }
 }
 
+// Relations and functions of the schema are found through their dependency on it:
+// `pg_depend` is indexed on the referenced object, while `pg_class.relnamespace` and
+// `pg_proc.pronamespace` have no index, so joining on them scans the whole catalog (400,000
+// relations at 10,000 tenants) for one schema.
 const ENTRIES_SQL: &str = r#"
 WITH n AS (SELECT oid, nspname, nspowner, nspacl FROM pg_namespace WHERE nspname = $1),
 acls AS (
@@ -143,17 +147,25 @@ acls AS (
                 ELSE 'table' END,
            c.relname::text, c.relowner,
            coalesce(c.relacl, acldefault(CASE c.relkind WHEN 'S' THEN 's'::"char" ELSE 'r'::"char" END, c.relowner))
-    FROM pg_class c JOIN n ON c.relnamespace = n.oid
+    FROM n
+    JOIN pg_depend d ON d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid
+        AND d.classid = 'pg_class'::regclass
+    JOIN pg_class c ON c.oid = d.objid AND c.relnamespace = n.oid
     WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
     UNION ALL
     SELECT 'function', p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
            p.proowner, coalesce(p.proacl, acldefault('f'::"char", p.proowner))
-    FROM pg_proc p JOIN n ON p.pronamespace = n.oid
+    FROM n
+    JOIN pg_depend d ON d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid
+        AND d.classid = 'pg_proc'::regclass
+    JOIN pg_proc p ON p.oid = d.objid AND p.pronamespace = n.oid
     UNION ALL
     SELECT 'column', c.relname || '.' || a.attname, c.relowner, a.attacl
-    FROM pg_attribute a
-    JOIN pg_class c ON c.oid = a.attrelid
-    JOIN n ON c.relnamespace = n.oid
+    FROM n
+    JOIN pg_depend d ON d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid
+        AND d.classid = 'pg_class'::regclass
+    JOIN pg_class c ON c.oid = d.objid AND c.relnamespace = n.oid
+    JOIN pg_attribute a ON a.attrelid = c.oid
     WHERE a.attacl IS NOT NULL AND a.attnum > 0 AND NOT a.attisdropped
 )
 SELECT acls.kind, acls.object,
@@ -227,12 +239,18 @@ SELECT CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' WHEN 'm' THE
            SELECT 1 FROM unnest(c.reloptions) o
            WHERE lower(o) IN ('security_invoker=true', 'security_invoker=on',
                  'security_invoker=yes', 'security_invoker=1', 'security_invoker=t')))
-FROM pg_class c JOIN n ON c.relnamespace = n.oid
+FROM n
+JOIN pg_depend d ON d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid
+    AND d.classid = 'pg_class'::regclass
+JOIN pg_class c ON c.oid = d.objid AND c.relnamespace = n.oid
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
 UNION ALL
 SELECT 'function', p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
        pg_get_userbyid(p.proowner)::text, false
-FROM pg_proc p JOIN n ON p.pronamespace = n.oid
+FROM n
+JOIN pg_depend d ON d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid
+    AND d.classid = 'pg_proc'::regclass
+JOIN pg_proc p ON p.oid = d.objid AND p.pronamespace = n.oid
 ORDER BY 1, 2
 "#;
 

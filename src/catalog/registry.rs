@@ -87,9 +87,9 @@ pub struct ServerSummary {
     pub in_recovery: bool,
 }
 
-/// One query: registry rows full-joined with prefixed schemas, sizes estimated from
-/// `pg_class.relpages` (tables, indexes, sequences and their TOAST).
-const LIST_SQL: &str = r#"
+/// Registry rows (all, or the one asked for) and the schemas they claim or that carry the
+/// tenant prefix: full-joined below, so drift shows both ways.
+const LIST_HEAD: &str = r#"
 WITH reg AS (
     SELECT id, name, schema, status, config, template_version, pinned_version, created_at,
            updated_at
@@ -103,16 +103,59 @@ ns AS (
            OR left(n.nspname, length($1)) = $1)
       AND ($2::text IS NULL OR n.nspname = $1 || $2)
 ),
-sizes AS (
-    SELECT c.relnamespace AS nsp,
-           count(*) FILTER (WHERE c.relkind IN ('r', 'p')) AS tables,
-           (sum(c.relpages::bigint + coalesce(t.relpages, 0)::bigint)
-               * current_setting('block_size')::bigint)::bigint AS bytes
+"#;
+
+/// Sizes of every tenant schema: one scan of `pg_class` (the catalog has no index on
+/// `relnamespace`, so a scan is what any per-schema grouping costs), materialised with the
+/// non-empty TOAST tables it passes, which are then joined in memory: a second scan (a hash
+/// join on `pg_class`) or an index probe per table costs more than the scan itself at
+/// 10,000 tenants.
+const SIZES_ALL: &str = r#"
+scan AS MATERIALIZED (
+    SELECT c.oid, c.relnamespace AS nsp, c.relkind, c.relpages, c.reltoastrelid
     FROM pg_class c
-    LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
-    WHERE c.relnamespace IN (SELECT oid FROM ns)
-      AND c.relkind IN ('r', 'p', 'i', 'm', 'S')
-    GROUP BY c.relnamespace
+    WHERE (c.relkind = 't' AND c.relpages > 0)
+       OR (c.relkind IN ('r', 'p', 'i', 'm', 'S') AND c.relnamespace IN (SELECT oid FROM ns))
+),
+rels AS (
+    SELECT r.nsp, r.relkind, r.relpages::bigint + coalesce(t.relpages, 0)::bigint AS pages
+    FROM scan r
+    LEFT JOIN scan t ON t.oid = r.reltoastrelid AND t.relkind = 't'
+    WHERE r.relkind <> 't'
+),
+"#;
+
+/// Sizes of one tenant schema without scanning `pg_class`: its relations through their
+/// dependency on the schema (`pg_depend` is indexed on the referenced object), their indexes
+/// through `pg_index`. Indexes (and TOAST) have no dependency on the schema of their own.
+const SIZES_ONE: &str = r#"
+own AS (
+    SELECT c.oid, c.relnamespace AS nsp, c.relkind, c.relpages, c.reltoastrelid
+    FROM ns
+    JOIN pg_depend d ON d.refclassid = 'pg_namespace'::regclass AND d.refobjid = ns.oid
+                    AND d.classid = 'pg_class'::regclass
+    JOIN pg_class c ON c.oid = d.objid AND c.relnamespace = ns.oid
+    WHERE c.relkind IN ('r', 'p', 'm', 'S')
+),
+rels AS (
+    SELECT own.nsp, own.relkind, own.relpages::bigint + coalesce(t.relpages, 0)::bigint AS pages
+    FROM own
+    LEFT JOIN pg_class t ON t.oid = own.reltoastrelid
+    UNION ALL
+    SELECT own.nsp, i.relkind, i.relpages::bigint
+    FROM own
+    JOIN pg_index x ON x.indrelid = own.oid
+    JOIN pg_class i ON i.oid = x.indexrelid
+),
+"#;
+
+const LIST_TAIL: &str = r#"
+sizes AS (
+    SELECT r.nsp,
+           count(*) FILTER (WHERE r.relkind IN ('r', 'p')) AS tables,
+           sum(r.pages) * current_setting('block_size')::bigint AS bytes
+    FROM rels r
+    GROUP BY r.nsp
 )
 SELECT coalesce(reg.id, substr(ns.nspname, length($1) + 1)) AS id,
        coalesce(reg.name, '') AS name,
@@ -123,7 +166,7 @@ SELECT coalesce(reg.id, substr(ns.nspname, length($1) + 1)) AS id,
        reg.pinned_version,
        reg.created_at,
        reg.updated_at,
-       CASE WHEN ns.oid IS NULL THEN NULL ELSE coalesce(sizes.bytes, 0) END AS size_bytes,
+       CASE WHEN ns.oid IS NULL THEN NULL ELSE coalesce(sizes.bytes, 0)::bigint END AS size_bytes,
        coalesce(sizes.tables, 0) AS tables,
        CASE WHEN ns.oid IS NULL THEN 'missing_schema'
             WHEN reg.id IS NULL THEN 'unregistered'
@@ -135,7 +178,11 @@ ORDER BY 1
 "#;
 
 async fn query_rows(session: &Session, only: Option<&str>) -> Result<Vec<TenantRow>> {
-    let sql = session.names.template_vars().render(LIST_SQL)?;
+    let sizes = if only.is_some() { SIZES_ONE } else { SIZES_ALL };
+    let sql = session
+        .names
+        .template_vars()
+        .render(&format!("{LIST_HEAD}{sizes}{LIST_TAIL}"))?;
     let rows = sqlx::query(&sql)
         .bind(&session.names.schema_prefix)
         .bind(only)

@@ -32,6 +32,8 @@ pub struct SchemaSize {
     pub tables: Vec<TableInfo>,
 }
 
+/// Tables found through their dependency on the schema (`pg_depend` is indexed on the
+/// referenced object; `pg_class.relnamespace` is not, and would cost a catalog scan).
 const TABLES_SQL: &str = r#"
 SELECT c.relname::text AS name,
        CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END AS row_estimate,
@@ -50,8 +52,10 @@ SELECT c.relname::text AS name,
              AND pg_get_expr(p.polqual, p.polrelid) = format('("current_schema"() = %L::name)', n.nspname)
              AND pg_get_expr(p.polwithcheck, p.polrelid) = format('("current_schema"() = %L::name)', n.nspname)
        ) AS tenant_bound
-FROM pg_class c
-JOIN pg_namespace n ON n.oid = c.relnamespace
+FROM pg_namespace n
+JOIN pg_depend d ON d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid
+    AND d.classid = 'pg_class'::regclass
+JOIN pg_class c ON c.oid = d.objid AND c.relnamespace = n.oid
 CROSS JOIN LATERAL (
     SELECT CASE WHEN c.reltoastrelid = 0 THEN 0
                 ELSE pg_total_relation_size(c.reltoastrelid) END AS bytes

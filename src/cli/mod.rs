@@ -1,6 +1,7 @@
 //! The headless face: argument parsing, one module per subcommand group, exit codes.
 
 pub mod backup;
+mod bulk;
 mod demo;
 mod init;
 mod log;

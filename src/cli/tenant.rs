@@ -24,7 +24,8 @@ pub enum TenantCommand {
     /// Provision a tenant (registry row, schema, template, grants, RLS, read-only role), all or nothing
     Create {
         /// Tenant id: a lowercase letter, then lowercase letters, digits or _
-        id: String,
+        #[arg(required_unless_present = "from")]
+        id: Option<String>,
         /// Display name [default: the id]
         #[arg(long)]
         name: Option<String>,
@@ -35,6 +36,13 @@ pub enum TenantCommand {
         /// Config entry whose value is the content of a file (for secrets)
         #[arg(long = "set-file", value_name = "KEY=PATH")]
         set_file: Vec<String>,
+        /// Provision every tenant of FILE: JSON lines ({"id":…,"name":…,"config":{…}}) or CSV
+        /// with a header (id,name,config); each all or nothing; existing tenants are skipped
+        #[arg(long, value_name = "FILE", conflicts_with_all = ["id", "name", "set", "set_file"])]
+        from: Option<std::path::PathBuf>,
+        /// With --from: tenants provisioned at a time, one connection each
+        #[arg(long, default_value_t = 4, requires = "from")]
+        jobs: usize,
     },
     /// Change a tenant's name or config
     Set {
@@ -141,15 +149,21 @@ pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
         TenantCommand::List { exact } => list(ctx, *exact).await,
         TenantCommand::Show { id } => show(ctx, id).await,
         TenantCommand::Create {
+            from: Some(file),
+            jobs,
+            ..
+        } => super::bulk::run(ctx, file, *jobs).await,
+        TenantCommand::Create {
             id,
             name,
             set,
             set_file,
+            ..
         } => {
             let config = config_entries(set, set_file)?;
             let session = ctx.session().await?;
             let new = tenant::NewTenant {
-                id: id.clone(),
+                id: id.clone().unwrap_or_default(),
                 name: name.clone(),
                 config,
             };

@@ -2,6 +2,7 @@
 //! Every change is one transaction under the admin role and writes one console-log row.
 
 mod adopt;
+mod bulk;
 mod change;
 mod inspect;
 mod migrate;
@@ -11,6 +12,7 @@ mod values;
 mod versions;
 
 pub use adopt::{AdoptPlan, Adoption, OwnerChange, adopt, adopt_plan, unregistered_schemas};
+pub use bulk::{BulkOutcome, BulkReport, BulkResult, BulkRow, create_many, parse_bulk};
 pub use change::{TenantChange, pin, resume, set, set_version, suspend};
 pub use inspect::{SchemaInspection, TenantDetail, inspect, inspect_schema};
 pub use migrate::{
