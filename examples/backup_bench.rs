@@ -45,8 +45,8 @@ fn bare(cluster: &Cluster, program: &Path, db: &str, args: &[OsString]) -> Durat
     d
 }
 
-fn chan() -> tokio::sync::mpsc::UnboundedSender<backup::BackupProgress> {
-    tokio::sync::mpsc::unbounded_channel().0
+fn chan<T>() -> tenantctl::job::ProgressSender<T> {
+    tenantctl::job::progress_channel().0
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -178,7 +178,7 @@ async fn measure(
     for _ in 0..runs {
         bare_dump.push(bare(cluster, &tools.pg_dump, "bench", &dump_args));
         let t = Instant::now();
-        let r = backup::dump(session, set, id, chan(), CancellationToken::new())
+        let r = backup::dump_tenant(session, set, id, &chan::<()>(), &CancellationToken::new())
             .await
             .unwrap();
         ours_dump.push(t.elapsed());
@@ -226,8 +226,8 @@ async fn measure(
                 as_id: Some(copy),
                 registry_from_backup: false,
             },
-            chan(),
-            CancellationToken::new(),
+            &chan(),
+            &CancellationToken::new(),
         )
         .await
         .unwrap();
@@ -242,8 +242,8 @@ async fn measure(
                 as_id: None,
                 registry_from_backup: false,
             },
-            chan(),
-            CancellationToken::new(),
+            &chan(),
+            &CancellationToken::new(),
         )
         .await
         .unwrap();

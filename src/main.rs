@@ -61,7 +61,11 @@ async fn console_face(console: cli::Console) -> u8 {
     let code = match opened {
         Err(e) => Err(e),
         Ok((keymap, session)) => {
-            let code = tui::run(session.clone(), profile, keymap).await;
+            // No backup folder (the demo has no config) only disables `dump`.
+            let backups = context
+                .as_ref()
+                .and_then(|ctx| cli::backup::settings(ctx, None).ok());
+            let code = tui::run(session.clone(), profile, keymap, backups).await;
             session.pool.close().await;
             code
         }

@@ -43,6 +43,30 @@ impl SqlVars {
         self
     }
 
+    /// Adds `a, b, …`, each identifier quoted (`DROP SCHEMA {{list}}`).
+    pub fn ident_list<S: AsRef<str>>(&mut self, key: &str, names: &[S]) -> &mut Self {
+        let list: Vec<String> = names.iter().map(|n| quote_ident(n.as_ref())).collect();
+        self.0.insert(key.into(), list.join(", "));
+        self
+    }
+
+    /// Adds `schema.a, schema.b, …`, every part quoted: for statements taking a list of
+    /// relations (`LOCK TABLE`). An empty list is a bug in the caller, so it renders as
+    /// nothing and the statement fails to parse rather than acting on something else.
+    pub fn qualified_list<S: AsRef<str>>(
+        &mut self,
+        key: &str,
+        schema: &str,
+        objects: &[S],
+    ) -> &mut Self {
+        let list: Vec<String> = objects
+            .iter()
+            .map(|o| crate::names::qualified(schema, o.as_ref()))
+            .collect();
+        self.0.insert(key.into(), list.join(", "));
+        self
+    }
+
     /// Adds a string literal, quoted.
     pub fn literal(&mut self, key: &str, value: &str) -> &mut Self {
         self.0.insert(key.into(), quote_literal(value));

@@ -18,8 +18,8 @@ fn settings(db: &TestDb) -> BackupSettings {
     }
 }
 
-fn chan() -> tokio::sync::mpsc::UnboundedSender<backup::BackupProgress> {
-    tokio::sync::mpsc::unbounded_channel().0
+fn chan<T>() -> tenantctl::job::ProgressSender<T> {
+    tenantctl::job::progress_channel().0
 }
 
 /// A tenant with rows in every table.
@@ -92,7 +92,7 @@ fn files_in(dir: &Path) -> Vec<String> {
 }
 
 async fn dump(s: &Session, set: &BackupSettings, id: &str) -> PathBuf {
-    backup::dump(s, set, id, chan(), CancellationToken::new())
+    backup::dump_tenant(s, set, id, &chan::<()>(), &CancellationToken::new())
         .await
         .unwrap()
         .path
@@ -155,7 +155,7 @@ async fn dump_then_restore_in_place_brings_back_every_row_and_grant() {
         as_id: None,
         registry_from_backup: false,
     };
-    let r = backup::restore(&s, &set, &req, chan(), CancellationToken::new())
+    let r = backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
         .await
         .unwrap();
     assert_eq!(r.mode, RestoreMode::InPlace);
@@ -191,7 +191,7 @@ async fn dump_then_restore_in_place_brings_back_every_row_and_grant() {
         registry_from_backup: true,
         ..req
     };
-    backup::restore(&s, &set, &req, chan(), CancellationToken::new())
+    backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
         .await
         .unwrap();
     let row = tenantctl::catalog::tenant_row(&s, "acme")
@@ -219,7 +219,7 @@ async fn restore_beside_leaves_the_live_tenant_alone_and_the_copy_free_of_old_na
         as_id: Some("acme_copy".into()),
         registry_from_backup: false,
     };
-    let r = backup::restore(&s, &set, &req, chan(), CancellationToken::new())
+    let r = backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
         .await
         .unwrap();
     assert_eq!(r.mode, RestoreMode::Beside);
@@ -328,7 +328,7 @@ async fn restore_beside_refuses_a_copy_whose_function_body_names_the_old_schema(
         as_id: Some("acme2".into()),
         registry_from_backup: false,
     };
-    let e = backup::restore(&s, &set, &req, chan(), CancellationToken::new())
+    let e = backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
         .await
         .unwrap_err()
         .to_string();
@@ -382,7 +382,7 @@ async fn damaged_archives_are_refused_by_verify_and_restore_and_the_tenant_is_un
             as_id: None,
             registry_from_backup: false,
         };
-        let e = backup::restore(&s, &set, &req, chan(), cancel.clone())
+        let e = backup::restore(&s, &set, &req, &chan(), &cancel)
             .await
             .unwrap_err();
         assert!(e.to_string().contains("damaged"), "{e}");
@@ -422,7 +422,7 @@ async fn a_dump_hitting_the_file_size_limit_leaves_no_backup_and_no_file() {
         pg_bin_dir: Some(bin),
         ..settings(&db)
     };
-    let e = backup::dump(&s, &set, "acme", chan(), CancellationToken::new())
+    let e = backup::dump_tenant(&s, &set, "acme", &chan::<()>(), &CancellationToken::new())
         .await
         .unwrap_err()
         .to_string();
@@ -446,7 +446,7 @@ async fn a_pg_dump_that_fails_after_writing_leaves_no_backup_and_no_file() {
         pg_bin_dir: Some(bin),
         ..settings(&db)
     };
-    let e = backup::dump(&s, &set, "acme", chan(), CancellationToken::new())
+    let e = backup::dump_tenant(&s, &set, "acme", &chan::<()>(), &CancellationToken::new())
         .await
         .unwrap_err()
         .to_string();
@@ -469,7 +469,7 @@ async fn a_dump_waiting_on_a_lock_gives_up_after_the_lock_timeout_and_leaves_not
         .execute(&mut *locker)
         .await
         .unwrap();
-    let e = backup::dump(&s, &set, "acme", chan(), CancellationToken::new())
+    let e = backup::dump_tenant(&s, &set, "acme", &chan::<()>(), &CancellationToken::new())
         .await
         .unwrap_err()
         .to_string();
@@ -536,7 +536,7 @@ async fn a_killed_pg_dump_leaves_no_backup_and_its_secrets_never_showed() {
     let locker = hold_pg_dump(&db, &s).await;
     let (s2, set2) = (s.clone(), set.clone());
     let job = tokio::spawn(async move {
-        backup::dump(&s2, &set2, "acme", chan(), CancellationToken::new()).await
+        backup::dump_tenant(&s2, &set2, "acme", &chan::<()>(), &CancellationToken::new()).await
     });
     let mut pid = None;
     for _ in 0..200 {
@@ -600,7 +600,10 @@ async fn cancelling_a_dump_kills_pg_dump_and_removes_the_partial_file() {
     let locker = hold_pg_dump(&db, &s).await;
     let cancel = CancellationToken::new();
     let (s2, set2, c2) = (s.clone(), set.clone(), cancel.clone());
-    let job = tokio::spawn(async move { backup::dump(&s2, &set2, "acme", chan(), c2).await });
+    let job =
+        tokio::spawn(
+            async move { backup::dump_tenant(&s2, &set2, "acme", &chan::<()>(), &c2).await },
+        );
     for _ in 0..200 {
         if !pg_dump_children(&db.dbname).is_empty() {
             break;
@@ -645,7 +648,7 @@ async fn a_second_restore_or_a_migrate_is_refused_at_once_naming_the_holder() {
         registry_from_backup: false,
     };
     let started = std::time::Instant::now();
-    let e = backup::restore(&s, &set, &req, chan(), CancellationToken::new())
+    let e = backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
         .await
         .unwrap_err()
         .to_string();
@@ -683,7 +686,7 @@ async fn a_second_restore_or_a_migrate_is_refused_at_once_naming_the_holder() {
         err.contains("restore or drop") && err.contains("(first)"),
         "{err}"
     );
-    let e = backup::drop_tenant(&s, &set, "acme", "acme", chan(), CancellationToken::new())
+    let e = backup::drop_tenant(&s, &set, "acme", "acme", &chan(), &CancellationToken::new())
         .await
         .unwrap_err()
         .to_string();
@@ -709,13 +712,13 @@ async fn a_second_restore_or_a_migrate_is_refused_at_once_naming_the_holder() {
     .execute(&mut *tx)
     .await
     .unwrap();
-    let e = backup::restore(&s, &set, &req, chan(), CancellationToken::new())
+    let e = backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
         .await
         .unwrap_err()
         .to_string();
     assert!(e.contains("busy"), "{e}");
     tx.rollback().await.unwrap();
-    backup::restore(&s, &set, &req, chan(), CancellationToken::new())
+    backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
         .await
         .unwrap();
 }
@@ -762,7 +765,7 @@ async fn a_prepared_insert_keeps_working_after_an_in_place_restore_and_lands_in_
         as_id: None,
         registry_from_backup: false,
     };
-    let r = backup::restore(&s, &set, &req, chan(), CancellationToken::new())
+    let r = backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
         .await
         .unwrap();
     let kept = r.kept.unwrap();
@@ -801,14 +804,14 @@ async fn drop_refuses_a_wrong_confirmation_and_otherwise_leaves_a_verified_backu
     let set = settings(&db);
     tenant_with_data(&s, "acme", 20).await;
     let before = checksums(&s, "tenant_acme").await;
-    let e = backup::drop_tenant(&s, &set, "acme", "acm", chan(), CancellationToken::new())
+    let e = backup::drop_tenant(&s, &set, "acme", "acm", &chan(), &CancellationToken::new())
         .await
         .unwrap_err()
         .to_string();
     assert!(e.contains("does not match"), "{e}");
     assert!(schema_exists(&s, "tenant_acme").await);
     assert!(files_in(&set.dir).is_empty());
-    let r = backup::drop_tenant(&s, &set, "acme", "acme", chan(), CancellationToken::new())
+    let r = backup::drop_tenant(&s, &set, "acme", "acme", &chan(), &CancellationToken::new())
         .await
         .unwrap();
     assert!(!schema_exists(&s, "tenant_acme").await);
@@ -839,7 +842,7 @@ async fn drop_refuses_a_wrong_confirmation_and_otherwise_leaves_a_verified_backu
         as_id: None,
         registry_from_backup: false,
     };
-    let r = backup::restore(&s, &set, &req, chan(), CancellationToken::new())
+    let r = backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
         .await
         .unwrap();
     assert_eq!(r.mode, RestoreMode::Recreated);
@@ -1000,7 +1003,7 @@ async fn tenantctl_killed_at_each_restore_step_leaves_old_or_new_data_and_a_reru
             as_id: None,
             registry_from_backup: false,
         };
-        backup::restore(&s, &set, &req, chan(), CancellationToken::new())
+        backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
             .await
             .unwrap_or_else(|e| panic!("rerun after {signal} at {step}: {e}"));
         assert_eq!(checksums(&s, "tenant_acme").await, backup_sums);
@@ -1044,10 +1047,10 @@ async fn a_transaction_writing_across_an_in_place_restore_keeps_all_its_rows_in_
             as_id: None,
             registry_from_backup: false,
         };
-        backup::restore(&s2, &set2, &req, tx, CancellationToken::new()).await
+        backup::restore(&s2, &set2, &req, &tx, &CancellationToken::new()).await
     });
     while let Some(p) = rx.recv().await {
-        if p.step == backup::BackupStep::Swap {
+        if p.current.ends_with(backup::BackupStep::Swap.label()) {
             break;
         }
     }
@@ -1077,4 +1080,87 @@ async fn a_transaction_writing_across_an_in_place_restore_keeps_all_its_rows_in_
         (0, 2),
         "the transaction's rows were split between the copies"
     );
+}
+
+#[tokio::test]
+async fn dump_of_every_tenant_reports_each_as_done_failed_or_not_tried() {
+    let (db, s) = TestDb::bootstrapped().await;
+    require_pg_dump!(s);
+    tenant_with_data(&s, "acme", 5).await;
+    tenant_with_data(&s, "globex", 5).await;
+    let set = settings(&db);
+    // globex's schema gone behind the registry's back: its dump fails, acme's must not.
+    sqlx::query("DROP SCHEMA tenant_globex CASCADE")
+        .execute(&s.pool)
+        .await
+        .unwrap();
+    let (tx, mut rx) = tenantctl::job::progress_channel();
+    let r = backup::dump(&s, &set, None, 2, &tx, &CancellationToken::new())
+        .await
+        .unwrap();
+    drop(tx);
+    assert_eq!(r.done.len(), 1);
+    assert_eq!(r.done[0].manifest.tenant, "acme");
+    assert_eq!(r.failed.len(), 1, "{r:?}");
+    assert_eq!(r.failed[0].item, "globex");
+    assert!(r.not_tried.is_empty());
+    assert!(!r.complete());
+    let mut landed = Vec::new();
+    while let Some(p) = rx.recv().await {
+        landed.extend(p.landed.into_iter().map(|d| d.manifest.tenant));
+    }
+    assert_eq!(
+        landed,
+        ["acme"],
+        "a finished tenant is reported as it lands"
+    );
+    // Cancelled before any dump started: every tenant is listed as not tried, none written.
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let before = backup::list(&set.dir, None).unwrap().len();
+    let r = backup::dump(&s, &set, None, 1, &chan(), &cancel)
+        .await
+        .unwrap();
+    assert_eq!(r.not_tried, ["acme", "globex"]);
+    assert!(r.done.is_empty() && r.cancelled);
+    assert_eq!(backup::list(&set.dir, None).unwrap().len(), before);
+    // An unknown id means the job cannot start.
+    let e = backup::dump(
+        &s,
+        &set,
+        Some(vec!["nope".into()]),
+        1,
+        &chan(),
+        &CancellationToken::new(),
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(e, Error::NoSuchTenant(_)), "{e}");
+}
+
+#[tokio::test]
+async fn the_cli_dump_all_exits_2_naming_the_tenant_that_failed() {
+    let (db, s) = TestDb::bootstrapped().await;
+    require_pg_dump!(s);
+    tenant_with_data(&s, "acme", 5).await;
+    tenant_with_data(&s, "globex", 5).await;
+    sqlx::query("DROP SCHEMA tenant_globex CASCADE")
+        .execute(&s.pool)
+        .await
+        .unwrap();
+    let dir = db.dir.path().join("cli-partial");
+    let out = std::process::Command::new(common::bin())
+        .args(["dump", "--all"])
+        .env("TENANTCTL_CONFIG", db.config_file())
+        .env("TENANTCTL_BACKUP_DIR", &dir)
+        .env("PGPASSWORD", db.password())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("1 dump(s) failed (globex)"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(stdout.contains("/acme."), "{stdout}");
 }

@@ -255,3 +255,24 @@ async fn keys_remapped_in_the_config_work_in_the_console() {
         assert!(c.wait_exit().success());
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn d_dumps_the_selected_tenant_into_the_backup_folder() {
+    let (db, session) = db_with_tenants(&["alpha"]).await;
+    require_pg_dump!(session);
+    let dir = db.dir.path().join("console-backups");
+    let dir_text = dir.display().to_string();
+    let mut c = tokio::task::block_in_place(|| {
+        Console::open_with_env(&db, &[], &[("TENANTCTL_BACKUP_DIR", dir_text.as_str())])
+    });
+    tokio::task::block_in_place(|| {
+        c.wait_text("alpha Inc");
+        c.send("d");
+        c.wait_text("dump: written");
+        c.send("q");
+        c.wait_exit();
+    });
+    let listed = tenantctl::backup::list(&dir, Some("alpha")).unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(listed[0].verifiable);
+}

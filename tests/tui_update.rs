@@ -1118,3 +1118,103 @@ fn grants_that_cannot_be_judged_say_so() {
     assert!(screen.contains("not judged"), "{screen}");
     assert!(screen.contains("grants cannot be judged"), "{screen}");
 }
+
+fn backup_settings() -> tenantctl::backup::BackupSettings {
+    tenantctl::backup::BackupSettings {
+        dir: "/var/backups/tenantctl".into(),
+        pg_bin_dir: None,
+    }
+}
+
+#[test]
+fn dump_runs_the_selected_tenant_as_a_long_job_and_esc_cancels_it() {
+    let mut app = app();
+    app.backups = Some(backup_settings());
+    let effects = app.update(ch('d'));
+    let [Effect::StartJob { id, job }] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(
+        job,
+        &LongJob::Dump {
+            ids: vec!["acme".into()],
+            settings: backup_settings(),
+        }
+    );
+    let id = *id;
+    assert_eq!(app.jobs.focused().unwrap().kind, JobKind::Dump);
+    app.update(Action::JobProgress {
+        id,
+        done: 2,
+        total: 4,
+        current: "acme: dumping orders".into(),
+        failed: 0,
+        landed: Landed::Dump(Vec::new()),
+    });
+    assert!(draw(&app, 120, 36).contains("dumping 2/4"));
+    // A second dump while one runs is refused, not a cancel of the first.
+    assert!(app.update(ch('d')).is_empty());
+    assert!(app.flash.clone().unwrap().text.contains("already running"));
+    assert_eq!(app.update(key(KeyCode::Esc)), [Effect::CancelJob(id)]);
+    app.update(Action::JobDone {
+        id,
+        result: Ok(JobEnd {
+            summary: "written ".into(),
+            shortfall: Some("1 dump(s) not tried (acme)".into()),
+        }),
+    });
+    assert!(app.jobs.running.is_empty());
+    let flash = app.flash.clone().unwrap();
+    assert!(flash.error, "a cancelled dump is no success: {flash:?}");
+    assert!(flash.text.contains("not tried (acme)"), "{flash:?}");
+}
+
+#[test]
+fn a_finished_dump_names_its_backup() {
+    let mut app = app();
+    app.backups = Some(backup_settings());
+    let effects = app.update(ch('d'));
+    let [Effect::StartJob { id, .. }] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    app.update(Action::JobDone {
+        id: *id,
+        result: Ok(JobEnd {
+            summary: "written /var/backups/tenantctl/acme.x.dump".into(),
+            shortfall: None,
+        }),
+    });
+    let flash = app.flash.clone().unwrap();
+    assert!(!flash.error);
+    assert!(flash.text.contains("acme.x.dump"), "{flash:?}");
+}
+
+#[test]
+fn dump_without_a_backup_folder_says_how_to_set_one() {
+    let mut app = app();
+    assert!(app.update(ch('d')).is_empty());
+    let flash = app.flash.clone().unwrap();
+    assert!(
+        flash.error && flash.text.contains("backup_dir"),
+        "{flash:?}"
+    );
+    assert!(app.jobs.running.is_empty());
+}
+
+#[test]
+fn a_read_only_console_may_dump() {
+    let mut app = app();
+    app.read_only = true;
+    app.backups = Some(backup_settings());
+    let effects = app.update(ch('d'));
+    assert!(
+        matches!(
+            effects.as_slice(),
+            [Effect::StartJob {
+                job: LongJob::Dump { .. },
+                ..
+            }]
+        ),
+        "{effects:?}"
+    );
+}

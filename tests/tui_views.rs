@@ -237,3 +237,18 @@ fn monochrome_theme_uses_no_colours() {
     assert!(screen.contains("! no schema"));
     assert!(screen.contains("! unregistered"));
 }
+
+#[test]
+fn progress_of_a_dump() {
+    let mut app = app();
+    let id = app.jobs.add(JobKind::Dump, 1);
+    app.update(Action::JobProgress {
+        id,
+        done: 2,
+        total: 4,
+        current: "acme: dumping orders".into(),
+        failed: 0,
+        landed: Landed::Dump(Vec::new()),
+    });
+    snap("dump_progress", &app);
+}

@@ -2,14 +2,13 @@
 //! one transaction. The backup stays listed, so the tenant can be restored.
 
 use super::lock::TenantBusy;
-use super::{BackupProgress, BackupSettings, BackupStep, report};
+use super::{BackupSettings, BackupStep, report};
 use crate::error::{Error, Result};
+use crate::job::ProgressSender;
 use crate::journal::{self, Entry};
-use crate::names::quote_ident;
 use crate::session::Session;
 use serde::Serialize;
 use std::path::PathBuf;
-use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 /// A dropped tenant and the backup that holds it.
@@ -19,14 +18,20 @@ pub struct DropReport {
     pub backup: PathBuf,
 }
 
+const DELETE_ROW: &str = "DELETE FROM {{registry}} WHERE id = $1";
+const DROP_SQL: &str = "DROP SCHEMA IF EXISTS {{schema}} CASCADE; DROP ROLE IF EXISTS {{ro}}";
+/// What the console log records.
+const DROP_SUMMARY: &str =
+    "DROP SCHEMA {{schema}} CASCADE; DROP ROLE {{ro}}; DELETE FROM {{registry}} (its row)";
+
 /// Drops tenant `id` after a verified dump; `confirm` must repeat the id.
 pub async fn drop_tenant(
     session: &Session,
     settings: &BackupSettings,
     id: &str,
     confirm: &str,
-    progress: UnboundedSender<BackupProgress>,
-    cancel: CancellationToken,
+    progress: &ProgressSender<DropReport>,
+    cancel: &CancellationToken,
 ) -> Result<DropReport> {
     const ACTION: &str = "tenant drop";
     let id = session.names.tenant_id(id)?;
@@ -39,45 +44,37 @@ pub async fn drop_tenant(
     let schema = session.names.schema_of(&id);
     let ro = session.names.readonly_role_of(&id);
     let mut busy = TenantBusy::hold(session, &id, &format!("tenantctl drop {id}")).await?;
-    let dumped = super::dump(
-        session,
-        settings,
-        id.as_str(),
-        progress.clone(),
-        cancel.clone(),
-    )
-    .await
-    .map_err(|e| match e {
-        Error::Invalid(m) => Error::Invalid(format!("{m}; tenant {id} was not dropped")),
-        other => other,
-    })?;
-    super::verify(settings, &dumped.path, &cancel).await?;
+    let dumped = super::dump_tenant(session, settings, id.as_str(), progress, cancel)
+        .await
+        .map_err(|e| match e {
+            Error::Invalid(m) => Error::Invalid(format!("{m}; tenant {id} was not dropped")),
+            other => other,
+        })?;
+    super::verify(settings, &dumped.path, cancel).await?;
     if cancel.is_cancelled() {
         return Err(Error::Cancelled(format!(
             "drop {id}: cancelled after the dump; tenant {id} was not dropped"
         )));
     }
-    report(&progress, id.as_str(), BackupStep::Drop, 0, 1, "");
-    let summary = format!("DROP SCHEMA {schema} CASCADE; DROP ROLE {ro}; DELETE registry row");
+    report(progress, id.as_str(), BackupStep::Drop, 0, 1, "");
+    let vars = {
+        let mut v = session.names.template_vars();
+        v.ident("schema", &schema).ident("ro", &ro);
+        v
+    };
+    let drop_sql = vars.render(DROP_SQL)?;
+    let summary = vars.render(DROP_SUMMARY)?;
     let result: Result<()> = async {
         let mut tx = busy.begin(session, ACTION).await?;
-        let deleted = sqlx::query(&format!(
-            "DELETE FROM {} WHERE id = $1",
-            session.names.registry()
-        ))
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(Error::db(format!("drop {id}: deleting the registry row")))?;
+        let deleted = sqlx::query(&vars.render(DELETE_ROW)?)
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::db(format!("drop {id}: deleting the registry row")))?;
         if deleted.rows_affected() == 0 {
             return Err(Error::NoSuchTenant(id.to_string()));
         }
-        let sql = format!(
-            "DROP SCHEMA IF EXISTS {} CASCADE; DROP ROLE IF EXISTS {}",
-            quote_ident(&schema),
-            quote_ident(&ro)
-        );
-        crate::session::run_script(&mut tx, &sql)
+        crate::session::run_script(&mut tx, &drop_sql)
             .await
             .map_err(Error::db(format!("drop {id}: dropping schema and role")))?;
         journal::record(
@@ -102,7 +99,7 @@ pub async fn drop_tenant(
     drop(busy);
     match result {
         Ok(()) => {
-            report(&progress, id.as_str(), BackupStep::Drop, 1, 1, "");
+            report(progress, id.as_str(), BackupStep::Drop, 1, 1, "");
             Ok(DropReport {
                 tenant: id.to_string(),
                 backup: dumped.path,

@@ -3,15 +3,15 @@
 
 use super::child::{self, ChildEnv};
 use super::manifest::{self, BackupManifest, PARTIAL_SUFFIX, RegistrySnapshot, TableCount};
-use super::{BackupProgress, BackupSettings, BackupStep, report, server_info};
+use super::{BackupSettings, BackupStep, report, server_info};
 use crate::error::{Error, Result};
+use crate::job::{ItemFailure, JobReport, Progress, ProgressSender, report_progress};
 use crate::journal::Entry;
 use crate::names::quote_ident;
 use crate::session::Session;
 use serde::Serialize;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 /// Exact row counts of every table of a schema in one statement (identifiers quoted by
@@ -86,12 +86,13 @@ pub(crate) fn remove_quietly(path: &Path) {
 /// Dumps tenant `id` into `settings.dir`; returns the path of the checked backup. Progress
 /// counts tables against the manifest's table count; cancel kills pg_dump and removes the
 /// partial file. Nothing that looks like a backup exists until the dump is complete.
-pub async fn dump(
+/// One tenant, its failure as the error: the building block of [`dump`] and `tenant drop`.
+pub async fn dump_tenant<T>(
     session: &Session,
     settings: &BackupSettings,
     id: &str,
-    progress: UnboundedSender<BackupProgress>,
-    cancel: CancellationToken,
+    progress: &ProgressSender<T>,
+    cancel: &CancellationToken,
 ) -> Result<DumpReport> {
     let id = session.names.tenant_id(id)?;
     let row = crate::catalog::tenant_row(session, id.as_str())
@@ -159,7 +160,7 @@ pub async fn dump(
         .await
         .map_err(Error::db(format!("dump {id}: counting tables")))?;
         let total = total as usize;
-        report(&progress, id.as_str(), BackupStep::Dump, 0, total, "");
+        report(progress, id.as_str(), BackupStep::Dump, 0, total, "");
         let env = ChildEnv::new(&session.spec, &server.database)?;
         let args: Vec<OsString> = vec![
             "--format=custom".into(),
@@ -175,11 +176,11 @@ pub async fn dump(
             },
         ];
         let mut done = 0;
-        let dumping = child::run(&tools.pg_dump, &args, &env, false, &cancel, |line| {
+        let dumping = child::run(&tools.pg_dump, &args, &env, false, cancel, |line| {
             if let Some(rest) = line.split("dumping contents of table ").nth(1) {
                 done += 1;
                 report(
-                    &progress,
+                    progress,
                     id.as_str(),
                     BackupStep::Dump,
                     done.min(total),
@@ -206,14 +207,13 @@ pub async fn dump(
         std::fs::File::open(&tmp_dump)
             .and_then(|f| f.sync_all())
             .map_err(io(format!("syncing {}", tmp_dump.display())))?;
-        report(&progress, id.as_str(), BackupStep::Verify, 0, 1, "");
+        report(progress, id.as_str(), BackupStep::Verify, 0, 1, "");
         let (size_bytes, sha256) = digest(&tmp_dump).await?;
         let tables: Vec<TableCount> = counts
             .into_iter()
             .map(|(name, rows)| TableCount { name, rows })
             .collect();
-        super::verify::check_archive(&tools, &env, &tmp_dump, &row.schema, &tables, &cancel)
-            .await?;
+        super::verify::check_archive(&tools, &env, &tmp_dump, &row.schema, &tables, cancel).await?;
         let manifest = BackupManifest {
             format: 1,
             tenant: id.to_string(),
@@ -257,7 +257,7 @@ pub async fn dump(
         if let Ok(d) = std::fs::File::open(&settings.dir) {
             let _ = d.sync_all();
         }
-        report(&progress, id.as_str(), BackupStep::Verify, 1, 1, "");
+        report(progress, id.as_str(), BackupStep::Verify, 1, 1, "");
         Ok(manifest)
     };
     match work.await {
@@ -313,21 +313,39 @@ pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(io(format!("writing {}", path.display())))
 }
 
-/// Dumps every registered tenant, `jobs` at a time; one result per tenant, in id order.
-pub async fn dump_all(
+/// Reads the registry's tenant ids, in id order.
+const REGISTRY_IDS: &str = "SELECT id FROM {{registry}} ORDER BY id";
+
+/// Dumps the tenants `ids` (every registered tenant when `None`), `jobs` at a time, under
+/// the long-job contract: each tenant lands in `done` or `failed`, and the ones a cancel
+/// kept from starting in `not_tried`. `Err` only when the job cannot start (an id that is
+/// not valid or not registered, no registry).
+pub async fn dump(
     session: &Session,
     settings: &BackupSettings,
+    ids: Option<Vec<String>>,
     jobs: usize,
-    progress: UnboundedSender<BackupProgress>,
-    cancel: CancellationToken,
-) -> Result<Vec<(String, Result<DumpReport>)>> {
-    let ids: Vec<String> = sqlx::query_scalar(&format!(
-        "SELECT id FROM {} ORDER BY id",
-        session.names.registry()
-    ))
-    .fetch_all(&session.pool)
-    .await
-    .map_err(|e| crate::catalog::registry_error(session, e))?;
+    progress: &ProgressSender<DumpReport>,
+    cancel: &CancellationToken,
+) -> Result<JobReport<DumpReport>> {
+    let registered: Vec<String> =
+        sqlx::query_scalar(&session.names.template_vars().render(REGISTRY_IDS)?)
+            .fetch_all(&session.pool)
+            .await
+            .map_err(|e| crate::catalog::registry_error(session, e))?;
+    let ids = match ids {
+        None => registered,
+        Some(ids) => {
+            for id in &ids {
+                let id = session.names.tenant_id(id)?;
+                if !registered.iter().any(|r| r == id.as_str()) {
+                    return Err(Error::NoSuchTenant(id.to_string()));
+                }
+            }
+            ids
+        }
+    };
+    let total = ids.len();
     let sem = std::sync::Arc::new(tokio::sync::Semaphore::new(jobs.max(1)));
     let mut set = tokio::task::JoinSet::new();
     for (i, id) in ids.iter().cloned().enumerate() {
@@ -341,25 +359,52 @@ pub async fn dump_all(
         set.spawn(async move {
             let _permit = sem.acquire_owned().await;
             if cancel.is_cancelled() {
-                return (
-                    i,
-                    id.clone(),
-                    Err(Error::Cancelled(format!(
-                        "dump {id}: cancelled before it started"
-                    ))),
-                );
+                return (i, id, None);
             }
-            let r = dump(&session, &settings, &id, progress, cancel).await;
-            (i, id, r)
+            let r = dump_tenant(&session, &settings, &id, &progress, &cancel).await;
+            (i, id, Some(r))
         });
     }
-    let mut out: Vec<(usize, String, Result<DumpReport>)> = Vec::new();
+    let mut out: Vec<(usize, String, Option<Result<DumpReport>>)> = Vec::new();
+    let mut finished = 0;
     while let Some(r) = set.join_next().await {
-        match r {
-            Ok(x) => out.push(x),
-            Err(e) => return Err(Error::Invalid(format!("a dump task failed: {e}"))),
+        let (i, id, r) = r.map_err(|e| Error::Invalid(format!("a dump task failed: {e}")))?;
+        let mut p = Progress {
+            done: 0,
+            total,
+            current: id.clone(),
+            landed: Vec::new(),
+            failed: Vec::new(),
+        };
+        match &r {
+            Some(Ok(d)) => p.landed.push(d.clone()),
+            Some(Err(e)) => p.failed.push(ItemFailure {
+                item: id.clone(),
+                error: e.to_string(),
+            }),
+            None => {}
         }
+        if r.is_some() {
+            finished += 1;
+            p.done = finished;
+            report_progress(progress, p);
+        }
+        out.push((i, id, r));
     }
     out.sort_by_key(|x| x.0);
-    Ok(out.into_iter().map(|(_, id, r)| (id, r)).collect())
+    let mut report = JobReport {
+        cancelled: cancel.is_cancelled(),
+        ..JobReport::default()
+    };
+    for (_, id, r) in out {
+        match r {
+            Some(Ok(d)) => report.done.push(d),
+            Some(Err(Error::Cancelled(_))) | None => report.not_tried.push(id),
+            Some(Err(e)) => report.failed.push(ItemFailure {
+                item: id,
+                error: e.to_string(),
+            }),
+        }
+    }
+    Ok(report)
 }

@@ -4,8 +4,8 @@
 use super::KEPT_PREFIX;
 use crate::error::{Error, Result};
 use crate::journal::{self, Entry};
-use crate::names::quote_ident;
 use crate::session::Session;
+use crate::sql::SqlVars;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -80,22 +80,25 @@ pub async fn release(session: &Session, which: Option<&[String]>) -> Result<Vec<
     if chosen.is_empty() {
         return Ok(chosen);
     }
-    let summary = format!("DROP SCHEMA {} CASCADE", chosen.join(", "));
+    let sql = SqlVars::new()
+        .ident_list("kept", &chosen)
+        .render("DROP SCHEMA {{kept}} CASCADE")?;
     let result: Result<()> = async {
         let mut tx = session.begin_change("backups release").await?;
-        for n in &chosen {
-            sqlx::query(&format!("DROP SCHEMA {} CASCADE", quote_ident(n)))
-                .execute(&mut *tx)
-                .await
-                .map_err(Error::db(format!("backups release: dropping {n}")))?;
-        }
+        sqlx::query(&sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::db(format!(
+                "backups release: dropping {}",
+                chosen.join(", ")
+            )))?;
         journal::record(
             &mut tx,
             session,
             &Entry {
                 action: "backups release",
                 tenant: None,
-                sql_summary: summary.clone(),
+                sql_summary: sql.clone(),
                 outcome: "ok".into(),
                 detail: Some(serde_json::json!({ "released": chosen })),
             },
@@ -112,7 +115,7 @@ pub async fn release(session: &Session, which: Option<&[String]>) -> Result<Vec<
             let entry = Entry {
                 action: "backups release",
                 tenant: None,
-                sql_summary: summary,
+                sql_summary: sql,
                 outcome: format!("failed: {e}"),
                 detail: None,
             };

@@ -11,6 +11,10 @@ use sqlx::postgres::Postgres;
 /// Key of the busy lock of a tenant (short changes take it shared, long jobs exclusive).
 pub(crate) const BUSY_KEY: &str = "hashtextextended('tenantctl:busy:' || $1, 0)";
 
+/// Takes the busy lock without waiting ([`BUSY_KEY`] spelled out: a const cannot be
+/// concatenated, and a unit test keeps the two equal).
+const TRY_BUSY: &str = "SELECT pg_try_advisory_lock(hashtextextended('tenantctl:busy:' || $1, 0))";
+
 const HOLDER_SQL: &str = r#"
 SELECT a.pid, coalesce(a.usename::text, '?'), coalesce(a.application_name, ''),
        coalesce(host(a.client_addr), CASE WHEN a.backend_start IS NULL THEN '(hidden)' ELSE 'local' END),
@@ -65,7 +69,7 @@ impl TenantBusy {
             .execute(&mut *conn)
             .await
             .map_err(Error::db(format!("{what}: naming the session")))?;
-        let got: bool = sqlx::query_scalar(&format!("SELECT pg_try_advisory_lock({BUSY_KEY})"))
+        let got: bool = sqlx::query_scalar(TRY_BUSY)
             .bind(id.as_str())
             .fetch_one(&mut *conn)
             .await
@@ -97,5 +101,16 @@ impl TenantBusy {
             .await
             .map_err(Error::db(format!("{action}: switching to the admin role")))?;
         Ok(tx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_try_statement_takes_the_same_key_as_the_shared_lock() {
+        let inner = super::TRY_BUSY
+            .strip_prefix("SELECT pg_try_advisory_lock(")
+            .and_then(|s| s.strip_suffix(')'));
+        assert_eq!(inner, Some(super::BUSY_KEY));
     }
 }

@@ -14,7 +14,7 @@ mod verify;
 
 pub use child::ChildEnv;
 pub use deprovision::{DropReport, drop_tenant};
-pub use dump::{DumpReport, dump, dump_all};
+pub use dump::{DumpReport, dump, dump_tenant};
 pub use kept::{KeptCopy, kept, release};
 pub(crate) use lock::BUSY_KEY;
 pub use lock::{TenantBusy, holder_of};
@@ -26,11 +26,11 @@ pub use tools::{Tools, candidate_dirs, find_tools, parse_version};
 pub use verify::{VerifyReport, verify};
 
 use crate::error::{Error, Result};
+use crate::job::{Progress, ProgressSender, report_progress};
 use crate::names::{NamingPolicy, TenantId};
 use crate::session::Session;
 use serde::Serialize;
 use std::path::PathBuf;
-use tokio::sync::mpsc::UnboundedSender;
 
 /// Where backups go and which client tools to use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,32 +71,32 @@ impl BackupStep {
     }
 }
 
-/// Progress of a backup job: `done` of `total` tables in the current step.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BackupProgress {
-    pub tenant: String,
-    pub step: BackupStep,
-    pub done: usize,
-    pub total: usize,
-    /// The table or object being worked on, when known.
-    pub detail: String,
-}
-
-pub(crate) fn report(
-    progress: &UnboundedSender<BackupProgress>,
+/// Sends a step report of a backup job: `done` of `total` tables (or objects) of `step`
+/// for `tenant`; `current` reads "TENANT: STEP DETAIL". Reports that carry `landed` or
+/// `failed` mark a tenant finished, and then `done`/`total` count tenants.
+pub(crate) fn report<T>(
+    progress: &ProgressSender<T>,
     tenant: &str,
     step: BackupStep,
     done: usize,
     total: usize,
     detail: &str,
 ) {
-    let _ = progress.send(BackupProgress {
-        tenant: tenant.into(),
-        step,
-        done,
-        total,
-        detail: detail.into(),
-    });
+    let current = if detail.is_empty() {
+        format!("{tenant}: {}", step.label())
+    } else {
+        format!("{tenant}: {} {detail}", step.label())
+    };
+    report_progress(
+        progress,
+        Progress {
+            done,
+            total,
+            current,
+            landed: Vec::new(),
+            failed: Vec::new(),
+        },
+    );
 }
 
 /// The server's version, for choosing tools and for the manifest.

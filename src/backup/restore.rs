@@ -7,16 +7,17 @@
 use super::child::{self, ChildEnv};
 use super::lock::TenantBusy;
 use super::manifest::BackupManifest;
-use super::{BackupProgress, BackupSettings, BackupStep, Tools, report, server_info};
+use super::{BackupSettings, BackupStep, Tools, report, server_info};
 use crate::error::{Error, Result};
+use crate::job::ProgressSender;
 use crate::journal::{self, Entry};
-use crate::names::{NamingPolicy, SqlVars, TenantId, quote_ident, quote_literal};
+use crate::names::{NamingPolicy, TenantId, quote_ident};
 use crate::session::Session;
+use crate::sql::SqlVars;
 use serde::Serialize;
 use sqlx::Connection;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 const TRANSFER_READONLY: &str = include_str!("../../assets/backup/transfer_readonly.sql");
@@ -73,6 +74,9 @@ pub(crate) async fn scratch_name(conn: &mut sqlx::PgConnection) -> Result<String
     .map_err(Error::db("finding the scratch database"))
 }
 
+/// Renames a schema.
+const RENAME_SCHEMA: &str = "ALTER SCHEMA {{from}} RENAME TO {{to}}";
+
 /// Restores a backup: in place when `as_id` is none and the tenant is registered, beside as
 /// `as_id`, or re-creates a dropped tenant. Verifies first; holds the tenant's busy lock
 /// throughout; on any failure the live tenant is as it was and the message says so.
@@ -80,8 +84,8 @@ pub async fn restore(
     session: &Session,
     settings: &BackupSettings,
     req: &RestoreRequest,
-    progress: UnboundedSender<BackupProgress>,
-    cancel: CancellationToken,
+    progress: &ProgressSender<RestoreReport>,
+    cancel: &CancellationToken,
 ) -> Result<RestoreReport> {
     session.ensure_writable("restore")?;
     let names = &session.names;
@@ -90,9 +94,9 @@ pub async fn restore(
         Some(a) => names.tenant_id(a)?,
         None => id.clone(),
     };
-    report(&progress, target.as_str(), BackupStep::Verify, 0, 1, "");
-    let verified = super::verify(settings, &req.backup, &cancel).await?;
-    report(&progress, target.as_str(), BackupStep::Verify, 1, 1, "");
+    report(progress, target.as_str(), BackupStep::Verify, 0, 1, "");
+    let verified = super::verify(settings, &req.backup, cancel).await?;
+    report(progress, target.as_str(), BackupStep::Verify, 1, 1, "");
     let m = verified.manifest;
     if m.tenant != id.as_str() {
         return Err(Error::Invalid(format!(
@@ -116,10 +120,11 @@ pub async fn restore(
         server.major,
         &server.version,
     )?;
-    let registered: bool = sqlx::query_scalar(&format!(
-        "SELECT EXISTS (SELECT 1 FROM {} WHERE id = $1)",
-        names.registry()
-    ))
+    let registered: bool = sqlx::query_scalar(
+        &names
+            .template_vars()
+            .render("SELECT EXISTS (SELECT 1 FROM {{registry}} WHERE id = $1)")?,
+    )
     .bind(target.as_str())
     .fetch_one(&mut *busy.conn)
     .await
@@ -138,10 +143,10 @@ pub async fn restore(
     let new_ro = names.readonly_role_of(&target);
     let summary = match mode {
         RestoreMode::InPlace => format!(
-            "pg_restore via scratch as {side}; swap {schema} -> kept copy, {side} -> {schema}; REVOKE on kept copy; GRANTs"
+            "pg_restore via scratch as {side}; swap {schema} -> kept copy, {side} -> {schema}; revoke on the kept copy; model grants"
         ),
         _ => format!(
-            "pg_restore via scratch as {side}; RENAME {side} -> {schema}; INSERT registry row; role {new_ro}; GRANTs"
+            "pg_restore via scratch as {side}; RENAME {side} -> {schema}; INSERT registry row; role {new_ro}; model grants"
         ),
     };
     let job = Job {
@@ -154,8 +159,8 @@ pub async fn restore(
         side: &side,
         mode,
         registry_from_backup: req.registry_from_backup,
-        progress: &progress,
-        cancel: &cancel,
+        progress,
+        cancel,
     };
     let mut made_roles: Vec<String> = Vec::new();
     let result = job.run(&mut busy, &mut made_roles).await;
@@ -204,7 +209,7 @@ struct Job<'a> {
     side: &'a str,
     mode: RestoreMode,
     registry_from_backup: bool,
-    progress: &'a UnboundedSender<BackupProgress>,
+    progress: &'a ProgressSender<RestoreReport>,
     cancel: &'a CancellationToken,
 }
 
@@ -419,11 +424,12 @@ impl Job<'_> {
             crate::session::act_as_admin(&mut tx, names)
                 .await
                 .map_err(Error::db("restore: renaming in scratch"))?;
-            sqlx::query(&format!(
-                "ALTER SCHEMA {} RENAME TO {}",
-                quote_ident(source),
-                quote_ident(self.side)
-            ))
+            sqlx::query(
+                &SqlVars::new()
+                    .ident("from", source)
+                    .ident("to", self.side)
+                    .render(RENAME_SCHEMA)?,
+            )
             .execute(&mut *tx)
             .await
             .map_err(Error::db(
@@ -495,15 +501,15 @@ impl Job<'_> {
         let now = chrono::Utc::now();
         let kept = super::kept_schema(names, id, now)?;
         let mut tx = busy.begin(session, "restore").await?;
-        let (status, name, config): (String, String, serde_json::Value) = sqlx::query_as(&format!(
-            "SELECT status, name, config FROM {} WHERE id = $1 FOR UPDATE",
-            names.registry()
-        ))
-        .bind(id.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(Error::db(format!("restore {id}: reading the registry row")))?
-        .ok_or_else(|| Error::NoSuchTenant(id.to_string()))?;
+        let (status, name, config): (String, String, serde_json::Value) =
+            sqlx::query_as(&names.template_vars().render(
+                "SELECT status, name, config FROM {{registry}} WHERE id = $1 FOR UPDATE",
+            )?)
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(Error::db(format!("restore {id}: reading the registry row")))?
+            .ok_or_else(|| Error::NoSuchTenant(id.to_string()))?;
         let reg = &self.m.registry;
         let (status, name, config) = if self.registry_from_backup {
             (reg.status.clone(), reg.name.clone(), reg.config.clone())
@@ -521,24 +527,22 @@ impl Job<'_> {
         .await
         .map_err(Error::db(format!("restore {id}: listing the live tables")))?;
         if !tables.is_empty() {
-            let list: Vec<String> = tables
-                .iter()
-                .map(|t| crate::names::qualified(&schema, t))
-                .collect();
-            sqlx::query(&format!("LOCK TABLE {} IN EXCLUSIVE MODE", list.join(", ")))
-                .execute(&mut *tx)
-                .await
-                .map_err(Error::db(format!(
-                    "restore {id}: waiting for writers of {schema} to finish"
-                )))?;
+            sqlx::query(
+                &SqlVars::new()
+                    .qualified_list("tables", &schema, &tables)
+                    .render("LOCK TABLE {{tables}} IN EXCLUSIVE MODE")?,
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::db(format!(
+                "restore {id}: waiting for writers of {schema} to finish"
+            )))?;
         }
-        let sql = format!(
-            "ALTER SCHEMA {} RENAME TO {}; ALTER SCHEMA {} RENAME TO {}",
-            quote_ident(&schema),
-            quote_ident(&kept),
-            quote_ident(self.side),
-            quote_ident(&schema)
-        );
+        let sql = SqlVars::new()
+            .ident("live", &schema)
+            .ident("kept", &kept)
+            .ident("side", self.side)
+            .render("ALTER SCHEMA {{live}} RENAME TO {{kept}}; ALTER SCHEMA {{side}} RENAME TO {{live}}")?;
         crate::session::run_script(&mut tx, &sql)
             .await
             .map_err(Error::db(format!(
@@ -557,11 +561,12 @@ impl Job<'_> {
             "kept_at": now,
             "restored_from": self.archive,
         });
-        sqlx::query(&format!(
-            "COMMENT ON SCHEMA {} IS {}",
-            quote_ident(&kept),
-            quote_literal(&note.to_string())
-        ))
+        sqlx::query(
+            &SqlVars::new()
+                .ident("kept", &kept)
+                .literal("note", &note.to_string())
+                .render("COMMENT ON SCHEMA {{kept}} IS {{note}}")?,
+        )
         .execute(&mut *tx)
         .await
         .map_err(Error::db(format!("restore {id}: labelling {kept}")))?;
@@ -575,10 +580,9 @@ impl Job<'_> {
             "restore",
         )
         .await?;
-        sqlx::query(&format!(
-            "UPDATE {} SET name = $2, status = $3, config = $4, template_version = $5, updated_at = now() WHERE id = $1",
-            names.registry()
-        ))
+        sqlx::query(&names.template_vars().render(
+            "UPDATE {{registry}} SET name = $2, status = $3, config = $4, template_version = $5, updated_at = now() WHERE id = $1",
+        )?)
         .bind(id.as_str())
         .bind(&name)
         .bind(&status)
@@ -594,7 +598,7 @@ impl Job<'_> {
                 action: "restore",
                 tenant: Some(id.as_str()),
                 sql_summary: format!(
-                    "swap {schema} -> {kept}, {} -> {schema}; REVOKE ALL on {kept}; GRANTs",
+                    "swap {schema} -> {kept}, {} -> {schema}; revoke all on {kept}; model grants",
                     self.side
                 ),
                 outcome: "ok".into(),
@@ -620,21 +624,21 @@ impl Job<'_> {
         let schema = names.schema_of(id);
         let reg = &self.m.registry;
         let mut tx = busy.begin(session, "restore").await?;
-        sqlx::query(&format!(
-            "ALTER SCHEMA {} RENAME TO {}",
-            quote_ident(self.side),
-            quote_ident(&schema)
-        ))
+        sqlx::query(
+            &SqlVars::new()
+                .ident("from", self.side)
+                .ident("to", &schema)
+                .render(RENAME_SCHEMA)?,
+        )
         .execute(&mut *tx)
         .await
         .map_err(Error::db(format!(
             "restore {id}: renaming {} to {schema}",
             self.side
         )))?;
-        sqlx::query(&format!(
-            "INSERT INTO {} (id, name, schema, status, config, template_version) VALUES ($1, $2, $3, $4, $5, $6)",
-            names.registry()
-        ))
+        sqlx::query(&names.template_vars().render(
+            "INSERT INTO {{registry}} (id, name, schema, status, config, template_version) VALUES ($1, $2, $3, $4, $5, $6)",
+        )?)
         .bind(id.as_str())
         .bind(&reg.name)
         .bind(&schema)
@@ -653,10 +657,14 @@ impl Job<'_> {
             "restore",
         )
         .await?;
-        sqlx::query(&format!("COMMENT ON ROLE {} IS NULL", quote_ident(new_ro)))
-            .execute(&mut *tx)
-            .await
-            .map_err(Error::db(format!("restore {id}: adopting role {new_ro}")))?;
+        sqlx::query(
+            &SqlVars::new()
+                .ident("role", new_ro)
+                .render("COMMENT ON ROLE {{role}} IS NULL")?,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::db(format!("restore {id}: adopting role {new_ro}")))?;
         let mut old: Vec<&str> = vec![self.side];
         if self.m.schema != schema {
             old.push(&self.m.schema);
@@ -690,7 +698,7 @@ impl Job<'_> {
                 },
                 tenant: Some(id.as_str()),
                 sql_summary: format!(
-                    "RENAME {} -> {schema}; INSERT registry row; role {new_ro}; GRANTs",
+                    "RENAME {} -> {schema}; INSERT registry row; role {new_ro}; model grants",
                     self.side
                 ),
                 outcome: "ok".into(),
@@ -728,11 +736,11 @@ async fn clean_scratch(
     source: &str,
     side: &str,
 ) -> Result<(), sqlx::Error> {
-    let sql = format!(
-        "DROP SCHEMA IF EXISTS {} CASCADE; DROP SCHEMA IF EXISTS {} CASCADE",
-        quote_ident(source),
-        quote_ident(side)
-    );
+    let sql = SqlVars::new()
+        .ident("source", source)
+        .ident("side", side)
+        .render("DROP SCHEMA IF EXISTS {{source}} CASCADE; DROP SCHEMA IF EXISTS {{side}} CASCADE")
+        .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
     let mut tx = conn.begin().await?;
     crate::session::act_as_admin(&mut tx, names).await?;
     crate::session::run_script(&mut tx, &sql).await?;
@@ -749,10 +757,11 @@ fn scope(e: Error, what: &str) -> Error {
 
 async fn drop_side(busy: &mut TenantBusy, session: &Session, side: &str) -> Result<()> {
     let mut tx = busy.begin(session, "restore").await?;
-    sqlx::query(&format!(
-        "DROP SCHEMA IF EXISTS {} CASCADE",
-        quote_ident(side)
-    ))
+    sqlx::query(
+        &SqlVars::new()
+            .ident("side", side)
+            .render("DROP SCHEMA IF EXISTS {{side}} CASCADE")?,
+    )
     .execute(&mut *tx)
     .await
     .map_err(Error::db(format!(
@@ -787,11 +796,12 @@ async fn role_state(busy: &mut TenantBusy, role: &str) -> Result<RoleState> {
 
 async fn create_pending_role(busy: &mut TenantBusy, session: &Session, role: &str) -> Result<()> {
     let mut tx = busy.begin(session, "restore").await?;
-    let sql = format!(
-        "CREATE ROLE {r} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS; COMMENT ON ROLE {r} IS {c}",
-        r = quote_ident(role),
-        c = quote_literal(PENDING_ROLE)
-    );
+    let sql = SqlVars::new()
+        .ident("r", role)
+        .literal("c", PENDING_ROLE)
+        .render(
+            "CREATE ROLE {{r}} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS; COMMENT ON ROLE {{r}} IS {{c}}",
+        )?;
     crate::session::run_script(&mut tx, &sql)
         .await
         .map_err(Error::db(format!("restore: creating role {role}")))?;
@@ -805,10 +815,14 @@ async fn drop_pending_role(busy: &mut TenantBusy, session: &Session, role: &str)
         return Ok(());
     }
     let mut tx = busy.begin(session, "restore").await?;
-    sqlx::query(&format!("DROP ROLE IF EXISTS {}", quote_ident(role)))
-        .execute(&mut *tx)
-        .await
-        .map_err(Error::db(format!("restore: dropping role {role}")))?;
+    sqlx::query(
+        &SqlVars::new()
+            .ident("role", role)
+            .render("DROP ROLE IF EXISTS {{role}}")?,
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(Error::db(format!("restore: dropping role {role}")))?;
     tx.commit()
         .await
         .map_err(Error::db(format!("restore: dropping role {role}")))

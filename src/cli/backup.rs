@@ -3,12 +3,12 @@
 
 use super::output::{self, Align, Table};
 use super::{Context, EXIT_OK, Format};
-use crate::backup::{self, BackupProgress, BackupSettings};
+use crate::backup::{self, BackupSettings};
 use crate::error::{Error, Result};
+use crate::job::ProgressSender;
 use crate::session::Session;
 use crate::units::human_bytes;
 use std::path::PathBuf;
-use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 /// `dump` arguments.
@@ -93,33 +93,23 @@ pub fn settings(ctx: &Context, out: Option<&PathBuf>) -> Result<BackupSettings> 
 }
 
 /// A progress channel printing to stderr, and a token Ctrl-C cancels.
-pub fn progress_and_cancel() -> (
-    UnboundedSender<BackupProgress>,
+pub fn progress_and_cancel<T: Send + 'static>() -> (
+    ProgressSender<T>,
     CancellationToken,
     tokio::task::JoinHandle<()>,
 ) {
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<BackupProgress>();
-    let cancel = CancellationToken::new();
-    let on_ctrl_c = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("cancelling…");
-            on_ctrl_c.cancel();
-        }
-    });
+    let (tx, mut rx) = crate::job::progress_channel::<T>();
+    let cancel = super::progress::ctrl_c_cancels("cancelling…");
     let printer = tokio::spawn(async move {
         while let Some(p) = rx.recv().await {
-            if p.total > 0 && p.done > 0 {
-                eprintln!(
-                    "[{}] {} {}/{} {}",
-                    p.tenant,
-                    p.step.label(),
-                    p.done,
-                    p.total,
-                    p.detail
-                );
+            if let Some(f) = p.failed.first() {
+                eprintln!("[{}/{}] {} FAILED: {}", p.done, p.total, f.item, f.error);
+            } else if !p.landed.is_empty() {
+                eprintln!("[{}/{}] {} done", p.done, p.total, p.current);
+            } else if p.total > 0 && p.done > 0 {
+                eprintln!("{} {}/{}", p.current, p.done, p.total);
             } else if p.done == 0 {
-                eprintln!("[{}] {}", p.tenant, p.step.label());
+                eprintln!("{}", p.current);
             }
         }
     });
@@ -165,45 +155,35 @@ pub async fn dump(ctx: &Context, args: &DumpArgs) -> Result<u8> {
     )
     .await?;
     let (tx, cancel, printer) = progress_and_cancel();
-    if let Some(id) = &args.id {
-        let r = backup::dump(&session, &settings, id, tx, cancel).await;
-        let _ = printer.await;
-        let r = r?;
-        match ctx.format {
-            Format::Json => output::print_json(&r)?,
-            Format::Text => println!("{}", r.path.display()),
-        }
-        return Ok(EXIT_OK);
-    }
-    let results = backup::dump_all(&session, &settings, jobs, tx, cancel).await;
+    let ids = args.id.clone().map(|id| vec![id]);
+    let report = backup::dump(&session, &settings, ids, jobs, &tx, &cancel).await;
+    drop(tx);
     let _ = printer.await;
-    let results = results?;
-    let mut failed = 0;
-    let mut done = Vec::new();
-    for (id, r) in results {
-        match r {
-            Ok(r) => done.push(r),
-            Err(e) => {
-                failed += 1;
-                eprintln!("error: dump {id}: {e}");
-            }
-        }
-    }
+    let report = report?;
     match ctx.format {
-        Format::Json => output::print_json(&done)?,
+        Format::Json if args.id.is_some() && report.complete() => {
+            output::print_json(&report.done[0])?
+        }
+        Format::Json => output::print_json(&report)?,
         Format::Text => {
-            for r in &done {
+            for f in &report.failed {
+                eprintln!("error: dump {}: {}", f.item, f.error);
+            }
+            if !report.not_tried.is_empty() {
+                eprintln!("not tried: {}", report.not_tried.join(" "));
+            }
+            for r in &report.done {
                 println!("{}", r.path.display());
             }
         }
     }
-    if failed > 0 {
-        return Err(Error::Invalid(format!(
-            "{failed} tenant(s) could not be dumped (causes above); the {} others were",
-            done.len()
-        )));
+    match report.shortfall("dump(s)") {
+        None => Ok(EXIT_OK),
+        Some(shortfall) => Err(Error::Incomplete(format!(
+            "dump did not finish: {shortfall}; {} backup(s) were written; rerun for the rest",
+            report.done.len()
+        ))),
     }
-    Ok(EXIT_OK)
 }
 
 /// Runs `restore`.
@@ -233,7 +213,8 @@ pub async fn restore(ctx: &Context, args: &RestoreArgs) -> Result<u8> {
         as_id: args.as_id.clone(),
         registry_from_backup: args.registry_from_backup,
     };
-    let r = backup::restore(&session, &settings, &req, tx, cancel).await;
+    let r = backup::restore(&session, &settings, &req, &tx, &cancel).await;
+    drop(tx);
     let _ = printer.await;
     let r = r?;
     match ctx.format {

@@ -236,7 +236,9 @@ pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
             let settings = super::backup::settings(ctx, None)?;
             let session = ctx.session().await?;
             let (tx, cancel, printer) = super::backup::progress_and_cancel();
-            let r = crate::backup::drop_tenant(&session, &settings, id, confirm, tx, cancel).await;
+            let r =
+                crate::backup::drop_tenant(&session, &settings, id, confirm, &tx, &cancel).await;
+            drop(tx);
             let _ = printer.await;
             let r = r?;
             match ctx.format {

@@ -149,6 +149,23 @@ where
             "tenants",
             move |progress| async move { tenant::migrate(&s, ids, &progress, &cancel).await },
         ),
+        LongJob::Dump { ids, settings } => run_job(
+            id,
+            send,
+            Landed::Dump,
+            |r| {
+                let paths: Vec<String> = r
+                    .done
+                    .iter()
+                    .map(|d| d.path.display().to_string())
+                    .collect();
+                format!("written {}", paths.join(", "))
+            },
+            "dump(s)",
+            move |progress| async move {
+                crate::backup::dump(&s, &settings, Some(ids), 1, &progress, &cancel).await
+            },
+        ),
     }
 }
 

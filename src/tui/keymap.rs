@@ -6,7 +6,7 @@
 //!
 //! Adding a command: one row in [`COMMANDS`] (its [`CommandId`] variant comes with it), and
 //! its handler in `app::commands` (a write also gets a `Write` variant naming its core call,
-//! in `app::writes`). Commands of views that do not exist yet (`audit`, `fix`, `dump`,
+//! in `app::writes`). Commands of views that do not exist yet (`audit`, `fix`,
 //! `restore`, `drop`, `backups`) are added with their views, not before: a listed command
 //! that does nothing would be a lie in the help.
 
@@ -100,6 +100,7 @@ pub enum CommandId {
     Resume,
     Migrate,
     MigrateAll,
+    Dump,
     Submit,
     Cancel,
     NextField,
@@ -491,6 +492,17 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "migrate every tenant (asks first)",
         contexts: MAIN,
         writes: true,
+        ..ROW
+    },
+    // A dump reads the database and writes only files (its log row is skipped when
+    // read-only), so a read-only console may take one.
+    CommandSpec {
+        id: CommandId::Dump,
+        name: "dump",
+        keys: &[k('d')],
+        palette: Some("dump"),
+        help: "dump the selected tenant (Esc cancels)",
+        contexts: MAIN,
         ..ROW
     },
     CommandSpec {

@@ -18,7 +18,12 @@ use app::{Action, App};
 
 /// Opens the console on `session` with the keys of `keymap` and runs it until the user
 /// quits; returns the exit code, or the error that closed it.
-pub async fn run(session: Session, profile: String, keymap: keymap::Keymap) -> Result<u8> {
+pub async fn run(
+    session: Session,
+    profile: String,
+    keymap: keymap::Keymap,
+    backups: Option<crate::backup::BackupSettings>,
+) -> Result<u8> {
     let io = |what: &str| {
         let what = what.to_string();
         move |source| Error::Io { what, source }
@@ -31,6 +36,7 @@ pub async fn run(session: Session, profile: String, keymap: keymap::Keymap) -> R
         theme::Theme::from_env(),
     );
     app.keymap = keymap;
+    app.backups = backups;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Action>();
     let signals = event::spawn_signals(tx.clone()).map_err(io("listening for signals"))?;
     // Installs a panic hook that restores the terminal before the message prints.

@@ -74,3 +74,16 @@ fn every_asset_renders_with_real_variables() {
     }
     assert!(rendered >= 5, "only {rendered} assets found");
 }
+
+#[test]
+fn lists_quote_every_name_so_a_hostile_one_stays_one_identifier() {
+    let sql = SqlVars::new()
+        .ident_list("kept", &["_kept_a", "x\"; DROP TABLE t; --"])
+        .qualified_list("tables", "tenant_a", &["orders", "Odd\"Name"])
+        .render("DROP SCHEMA {{kept}} CASCADE; LOCK TABLE {{tables}}")
+        .unwrap();
+    assert_eq!(
+        sql,
+        r#"DROP SCHEMA "_kept_a", "x""; DROP TABLE t; --" CASCADE; LOCK TABLE "tenant_a"."orders", "tenant_a"."Odd""Name""#
+    );
+}

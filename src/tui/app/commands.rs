@@ -174,6 +174,32 @@ impl App {
                     ),
                 }
             }
+            CommandId::Dump => {
+                // Starting a second dump would cancel the first (one job per kind).
+                if self.jobs.of_kind(super::JobKind::Dump).is_some() {
+                    let back = self.keymap.keys_text(CommandId::Back);
+                    self.flash(
+                        format!("a dump is already running ({back} cancels it)"),
+                        true,
+                    );
+                    return Vec::new();
+                }
+                let Some(settings) = self.backups.clone() else {
+                    self.flash(
+                        "no backup folder: set backup_dir in the config or TENANTCTL_BACKUP_DIR"
+                            .into(),
+                        true,
+                    );
+                    return Vec::new();
+                };
+                match self.selected_row() {
+                    Some(row) if row.status != TenantStatus::Unregistered => {
+                        let ids = vec![row.id.clone()];
+                        return self.start_job(super::LongJob::Dump { ids, settings }, 1);
+                    }
+                    _ => self.flash("no registered tenant selected to dump".into(), true),
+                }
+            }
             CommandId::Refresh => {
                 self.flash = None;
                 let mut effects = self.reload();

@@ -177,6 +177,8 @@ pub struct App {
     pub read_only: bool,
     /// The keys in force (the command table with `[keys]` applied).
     pub keymap: Keymap,
+    /// Where `dump` writes; `None` when no backup folder is configured.
+    pub backups: Option<crate::backup::BackupSettings>,
     pub names: NamingPolicy,
     pub theme: Theme,
     pub server: Load<ServerSummary>,
@@ -231,6 +233,7 @@ impl App {
             target,
             read_only,
             keymap: Keymap::default(),
+            backups: None,
             names,
             theme,
             server: Load::Idle,

@@ -10,6 +10,7 @@
 //! core call. Registry, footer, `Esc` and shutdown need nothing new.
 
 use super::{App, Effect, ErrorText, Measure, SortKey};
+use crate::backup::{BackupSettings, DumpReport};
 use crate::tenant::MigrateOutcome;
 
 /// A running job's id, unique for the console's life.
@@ -23,6 +24,11 @@ pub enum LongJob {
     Sizes(Vec<String>),
     /// Migrate these tenants (`None`: every tenant).
     Migrate(Option<Vec<String>>),
+    /// Dump these tenants into the backup folder.
+    Dump {
+        ids: Vec<String>,
+        settings: BackupSettings,
+    },
 }
 
 /// The kinds of long job (one per core operation under the job contract).
@@ -30,6 +36,7 @@ pub enum LongJob {
 pub enum JobKind {
     Sizes,
     Migrate,
+    Dump,
 }
 
 impl LongJob {
@@ -38,6 +45,7 @@ impl LongJob {
         match self {
             LongJob::Sizes(_) => JobKind::Sizes,
             LongJob::Migrate(_) => JobKind::Migrate,
+            LongJob::Dump { .. } => JobKind::Dump,
         }
     }
 }
@@ -47,7 +55,7 @@ impl JobKind {
     pub fn asked_for(self) -> bool {
         match self {
             JobKind::Sizes => false,
-            JobKind::Migrate => true,
+            JobKind::Migrate | JobKind::Dump => true,
         }
     }
 
@@ -56,6 +64,7 @@ impl JobKind {
         match self {
             JobKind::Sizes => "measuring sizes",
             JobKind::Migrate => "migrating",
+            JobKind::Dump => "dumping",
         }
     }
 }
@@ -65,6 +74,7 @@ impl JobKind {
 pub enum Landed {
     Sizes(Vec<(String, i64)>),
     Migrate(Vec<MigrateOutcome>),
+    Dump(Vec<DumpReport>),
 }
 
 /// How a job ended: one line of summary, and why it is not a success, if it is not.
@@ -180,7 +190,7 @@ impl App {
         job.failures += failed;
         match landed {
             Landed::Sizes(sizes) => self.on_sizes(sizes),
-            Landed::Migrate(_) => Vec::new(),
+            Landed::Migrate(_) | Landed::Dump(_) => Vec::new(),
         }
     }
 
@@ -227,6 +237,15 @@ impl App {
                 }
                 self.reload()
             }
+            (JobKind::Dump, Ok(end)) => {
+                match end.shortfall {
+                    None => self.flash(format!("dump: {}", end.summary), false),
+                    // A cancelled or failed dump left no file that looks like a backup.
+                    Some(s) => self.flash(format!("dump: {s}; no backup was written for it"), true),
+                }
+                Vec::new()
+            }
+            (JobKind::Dump, Err(e)) => self.fail(e),
             (JobKind::Migrate, Err(e)) => {
                 let mut effects = self.fail(e);
                 effects.extend(self.reload());
