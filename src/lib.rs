@@ -3,6 +3,7 @@
 //! The core (`catalog`, `tenant`, `bootstrap`, `journal`, `cluster`) takes a [`session::Session`]
 //! and plain values and returns plain data; `cli` and `tui` are thin faces over it.
 
+pub mod audit;
 pub mod bootstrap;
 pub mod catalog;
 pub mod cli;

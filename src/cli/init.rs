@@ -67,7 +67,7 @@ pub async fn run(ctx: &Context, args: &InitArgs) -> Result<u8> {
     let report = bootstrap::init(&session, &InitOptions { admin_password }).await?;
     match ctx.format {
         Format::Json => output::print_json(&report)?,
-        Format::Text => {
+        Format::Text | Format::Markdown => {
             let names = &session.names;
             if report.was_current() {
                 println!(

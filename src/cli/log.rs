@@ -19,7 +19,7 @@ pub async fn run(ctx: &Context, args: &LogArgs) -> Result<u8> {
     let entries = journal::recent(&session, args.limit.max(0)).await?;
     match ctx.format {
         Format::Json => output::print_json(&entries)?,
-        Format::Text => {
+        Format::Text | Format::Markdown => {
             let mut t = Table::new(&[
                 ("WHEN", Align::Left),
                 ("WHO", Align::Left),

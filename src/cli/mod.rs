@@ -1,5 +1,6 @@
 //! The headless face: argument parsing, one module per subcommand group, exit codes.
 
+mod audit;
 mod demo;
 mod init;
 mod log;
@@ -76,6 +77,8 @@ pub struct Cli {
 pub enum Format {
     Text,
     Json,
+    /// Markdown, for `audit` (ready to paste into a ticket)
+    Markdown,
 }
 
 /// Subcommands.
@@ -90,6 +93,8 @@ pub enum Command {
     Tenant(tenant::TenantCommand),
     /// Show the console log: every change tenantctl made
     Log(log::LogArgs),
+    /// Permission audit: every deviation from the model, with a reason, a path and a fix
+    Audit(audit::AuditArgs),
 }
 
 /// What every command needs: the config, the profile and the resolved connection.
@@ -177,6 +182,11 @@ async fn run(cli: Cli) -> u8 {
     }
     let result = async {
         let ctx = Context::new(&cli)?;
+        if ctx.format == Format::Markdown && !matches!(cli.command, Some(Command::Audit(_))) {
+            return Err(Error::Invalid(
+                "--format markdown is for `tenantctl audit`; use text or json here".into(),
+            ));
+        }
         match &cli.command {
             None => {
                 use std::io::IsTerminal;
@@ -192,6 +202,7 @@ async fn run(cli: Cli) -> u8 {
             Some(Command::Init(args)) => init::run(&ctx, args).await,
             Some(Command::Tenant(cmd)) => tenant::run(&ctx, cmd).await,
             Some(Command::Log(args)) => log::run(&ctx, args).await,
+            Some(Command::Audit(args)) => audit::run(&ctx, args).await,
         }
     }
     .await;
@@ -202,6 +213,21 @@ async fn run(cli: Cli) -> u8 {
             EXIT_ERROR
         }
     }
+}
+
+/// Asks a yes/no question on the terminal; only an explicit yes counts.
+pub fn confirm(question: &str) -> Result<bool> {
+    use std::io::Write;
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|source| Error::Io {
+            what: "reading the answer".into(),
+            source,
+        })?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
 
 /// Prints an error as one line of cause and one of what to do next.

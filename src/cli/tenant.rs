@@ -133,7 +133,7 @@ fn shown(mut row: TenantRow) -> TenantRow {
 fn changed(ctx: &Context, row: &TenantRow, message: &str) -> Result<u8> {
     match ctx.format {
         Format::Json => output::print_json(&shown(row.clone()))?,
-        Format::Text => println!("{message}"),
+        Format::Text | Format::Markdown => println!("{message}"),
     }
     Ok(EXIT_OK)
 }
@@ -166,7 +166,7 @@ async fn migrate(ctx: &Context, id: Option<&str>, all: bool) -> Result<u8> {
     let _ = printer.await;
     match ctx.format {
         Format::Json => output::print_json(&report)?,
-        Format::Text => {
+        Format::Text | Format::Markdown => {
             println!("{}", report.summary());
         }
     }
@@ -203,7 +203,7 @@ async fn list(ctx: &Context, exact: bool) -> Result<u8> {
     }
     match ctx.format {
         Format::Json => output::print_json(&rows)?,
-        Format::Text => print!("{}", tenant_table(&rows)),
+        Format::Text | Format::Markdown => print!("{}", tenant_table(&rows)),
     }
     Ok(EXIT_OK)
 }
@@ -305,7 +305,7 @@ async fn show(ctx: &Context, id: &str) -> Result<u8> {
             }
             output::print_json(&v)?;
         }
-        Format::Text => {
+        Format::Text | Format::Markdown => {
             println!("id        {}", row.id);
             println!("name      {}", row.name);
             println!("schema    {}", row.schema);
