@@ -337,6 +337,7 @@ type RelRow = (
     bool,
     Vec<String>,
 );
+type RoleRow = (i64, String, bool, bool, bool, bool, bool, bool);
 type FnRow = (
     i64,
     String,
@@ -353,7 +354,7 @@ type PolicyRow = (i64, String, bool, Vec<i64>, String, Option<String>);
 #[derive(Default)]
 struct Raw {
     version: i32,
-    roles: Vec<(i64, String, bool, bool, bool, bool, bool, bool)>,
+    roles: Vec<RoleRow>,
     members: Vec<(i64, i64, bool, bool, bool)>,
     namespaces: Vec<(i64, String, i64, Vec<String>)>,
     relations: Vec<RelRow>,

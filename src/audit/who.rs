@@ -161,21 +161,19 @@ pub fn who(
         });
     }
     // PUBLIC itself, when it holds anything: every role gets that.
-    if usage.contains("PUBLIC") || held.contains_key("PUBLIC") {
-        if let Some(h) = held.get("PUBLIC").filter(|_| usage.contains("PUBLIC")) {
-            let mut paths: Vec<String> = h
-                .iter()
-                .map(|(p, o)| format!("every role (PUBLIC) → {p} on {o}"))
-                .collect();
-            paths.sort();
-            out.push(RoleReach {
-                role: "PUBLIC".into(),
-                privileges: h.keys().map(|p| p.keyword().to_string()).collect(),
-                path: paths.first().cloned().unwrap_or_default(),
-                paths,
-                bypasses_rls: false,
-            });
-        }
+    if let Some(h) = held.get("PUBLIC").filter(|_| usage.contains("PUBLIC")) {
+        let mut paths: Vec<String> = h
+            .iter()
+            .map(|(p, o)| format!("every role (PUBLIC) → {p} on {o}"))
+            .collect();
+        paths.sort();
+        out.push(RoleReach {
+            role: "PUBLIC".into(),
+            privileges: h.keys().map(|p| p.keyword().to_string()).collect(),
+            path: paths.first().cloned().unwrap_or_default(),
+            paths,
+            bypasses_rls: false,
+        });
     }
     out.sort_by(|a, b| a.role.cmp(&b.role));
     WhoReport {

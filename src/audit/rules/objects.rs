@@ -77,12 +77,25 @@ pub fn check(ctx: &mut Ctx<'_>) {
         match ctx.model.schema_role(&ns.name) {
             Some(SchemaRole::Public) => public_schema(ctx, &ns.acl),
             Some(SchemaRole::Common) => {
-                owner(ctx, &ns.name, None, "SCHEMA", &ns.owner, None);
+                let regrants = schema_grants(ctx, None);
+                owner(
+                    ctx, &ns.name, None, "SCHEMA", "SCHEMA", &ns.owner, None, &regrants,
+                );
                 schema_privileges(ctx, &ns.name, &ns.owner, &ns.acl, None);
             }
             Some(SchemaRole::Tenant(t)) => {
                 let t = t.clone();
-                owner(ctx, &ns.name, None, "SCHEMA", &ns.owner, Some(&t.id));
+                let regrants = schema_grants(ctx, Some(&t));
+                owner(
+                    ctx,
+                    &ns.name,
+                    None,
+                    "SCHEMA",
+                    "SCHEMA",
+                    &ns.owner,
+                    Some(&t.id),
+                    &regrants,
+                );
                 schema_privileges(ctx, &ns.name, &ns.owner, &ns.acl, Some(&t));
             }
             Some(SchemaRole::Unregistered) | None => {}
@@ -113,14 +126,21 @@ fn public_schema(ctx: &mut Ctx<'_>, acl: &[AclItem]) {
     }
 }
 
-/// `kind` is the `ALTER <kind> ... OWNER TO` keyword.
+/// A grant the model wants on an object: the owner fix re-grants them, since changing the
+/// owner takes the old owner's privileges away with it.
+type Regrant = (String, Vec<Privilege>);
+
+/// `kind` is the `ALTER <kind> ... OWNER TO` keyword; `on` the `GRANT ... ON` keyword.
+#[allow(clippy::too_many_arguments)]
 fn owner(
     ctx: &mut Ctx<'_>,
     schema: &str,
     object: Option<&str>,
     kind: &'static str,
+    on: &'static str,
     owner: &str,
     tenant: Option<&str>,
+    regrants: &[Regrant],
 ) {
     let admin = ctx.model.names.admin_role.clone();
     if owner == admin {
@@ -155,8 +175,66 @@ fn owner(
     d.role = Some(owner.into());
     d.tenant = tenant.map(String::from);
     d.path = Some(format!("{owner} → owner of {what}"));
-    d.fix = fix(&vars, "ALTER {{kind}} {{object}} OWNER TO {{admin}};");
+    let mut sql = String::from("ALTER {{kind}} {{object}} OWNER TO {{admin}};");
+    vars.keywords("on", &[on]);
+    for (i, (role, privileges)) in regrants.iter().enumerate() {
+        if privileges.is_empty() || ctx.snap.role(role).is_none() {
+            continue;
+        }
+        let (p, g) = (format!("privs{i}"), format!("grantee{i}"));
+        vars.keywords(&p, &keywords(privileges)).grantee(&g, role);
+        sql.push_str("\nGRANT {{");
+        sql.push_str(&p);
+        sql.push_str("}} ON {{on}} {{object}} TO {{");
+        sql.push_str(&g);
+        sql.push_str("}};");
+    }
+    d.fix = fix(&vars, &sql);
     ctx.add(d);
+}
+
+/// What the model's roles should hold on a relation, for the owner fix.
+fn model_grants(ctx: &Ctx<'_>, rel: &Relation, tenant: Option<&Tenant>) -> Vec<Regrant> {
+    let names = &ctx.model.names;
+    let mut roles = vec![
+        (names.service_role.clone(), RoleClass::Service),
+        (names.rls_role.clone(), RoleClass::Rls),
+    ];
+    if let Some(t) = tenant {
+        roles.push((t.ro.clone(), RoleClass::ReadOnly(t.id.clone())));
+    }
+    roles
+        .into_iter()
+        .map(|(role, class)| {
+            let e = expected(ctx, rel, tenant, &class);
+            // Never hand the RLS role a table that is not bound to its tenant.
+            let keep = e.required && (class != RoleClass::Rls || rls_safe(ctx, rel));
+            (
+                role,
+                if keep {
+                    e.privileges.to_vec()
+                } else {
+                    Vec::new()
+                },
+            )
+        })
+        .collect()
+}
+
+/// What the model's roles should hold on a schema, for the owner fix.
+fn schema_grants(ctx: &Ctx<'_>, tenant: Option<&Tenant>) -> Vec<Regrant> {
+    let names = &ctx.model.names;
+    match tenant {
+        None => vec![(names.service_role.clone(), vec![Privilege::Usage])],
+        Some(t) => [
+            (names.service_role.clone(), RoleClass::Service),
+            (names.rls_role.clone(), RoleClass::Rls),
+            (t.ro.clone(), RoleClass::ReadOnly(t.id.clone())),
+        ]
+        .into_iter()
+        .map(|(role, class)| (role, ctx.model.tenant_schema_privileges(t, &class).to_vec()))
+        .collect(),
+    }
 }
 
 fn schema_privileges(
@@ -426,13 +504,16 @@ fn relation(ctx: &mut Ctx<'_>, rel: &Relation) {
         _ => return,
     };
     let tid = tenant.as_ref().map(|t| t.id.as_str());
+    let regrants = model_grants(ctx, rel, tenant.as_ref());
     owner(
         ctx,
         &rel.schema,
         Some(&rel.name),
         alter_keyword(rel.kind),
+        on_keyword(rel.kind),
         &rel.owner,
         tid,
+        &regrants,
     );
     let held = by_grantee(&rel.acl);
     let kind = rel.kind;

@@ -81,20 +81,22 @@ pub fn check(ctx: &mut Ctx<'_>) {
                     view(ctx, rel, &id);
                 }
             }
-            Some(SchemaRole::Common) if rel.kind.is_table() && !rel.rls => {
-                if ctx.policies_by_relation.contains_key(&rel.oid) {
-                    let mut d = Draft::new(
-                        Rule::PolicyWithoutRls,
-                        Severity::Medium,
-                        format!(
-                            "{}.{} has row-level policies but row-level security is off: they do nothing",
-                            rel.schema, rel.name
-                        ),
-                    );
-                    d.schema = Some(rel.schema.clone());
-                    d.object = Some(rel.name.clone());
-                    ctx.add(d);
-                }
+            Some(SchemaRole::Common)
+                if rel.kind.is_table()
+                    && !rel.rls
+                    && ctx.policies_by_relation.contains_key(&rel.oid) =>
+            {
+                let mut d = Draft::new(
+                    Rule::PolicyWithoutRls,
+                    Severity::Medium,
+                    format!(
+                        "{}.{} has row-level policies but row-level security is off: they do nothing",
+                        rel.schema, rel.name
+                    ),
+                );
+                d.schema = Some(rel.schema.clone());
+                d.object = Some(rel.name.clone());
+                ctx.add(d);
             }
             _ => {}
         }
