@@ -70,15 +70,6 @@ fn one<'r>(
     hits[0]
 }
 
-fn none_of(report: &AuditReport, rule: Rule, object: Option<&str>) {
-    let hits: Vec<&Finding> = report
-        .findings
-        .iter()
-        .filter(|f| f.rule == rule && (object.is_none() || f.object.as_deref() == object))
-        .collect();
-    assert!(hits.is_empty(), "unexpected {rule}: {hits:#?}");
-}
-
 /// Applies the finding's fix the way `audit fix` does and checks it is gone.
 async fn fix(s: &Session, f: &Finding) {
     let cancel = CancellationToken::new();
