@@ -10,7 +10,10 @@ use serde::Serialize;
 use sqlx::PgConnection;
 
 /// Bootstrap steps, in order; the last one's number is the current version.
-const STEPS: &[(i32, &str)] = &[(1, include_str!("../assets/bootstrap/v1.sql"))];
+const STEPS: &[(i32, &str)] = &[
+    (1, include_str!("../assets/bootstrap/v1.sql")),
+    (2, include_str!("../assets/bootstrap/v2.sql")),
+];
 
 /// The newest bootstrap version this release knows.
 pub fn current_version() -> i32 {
@@ -35,12 +38,17 @@ pub struct InitReport {
     pub roles_created: Vec<String>,
     pub roles_existing: Vec<String>,
     pub admin_login: bool,
+    /// PUBLIC could create in schema `public` and init revoked it.
+    pub public_create_revoked: bool,
 }
 
 impl InitReport {
     /// True when nothing had to be done.
     pub fn was_current(&self) -> bool {
-        self.from_version == self.to_version && self.roles_created.is_empty() && !self.admin_login
+        self.from_version == self.to_version
+            && self.roles_created.is_empty()
+            && !self.admin_login
+            && !self.public_create_revoked
     }
 }
 
@@ -58,6 +66,12 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
         .execute(&mut *tx)
         .await
         .map_err(Error::db("init: waiting for another init"))?;
+    let timeout_ms = format!("{}ms", session.lock_timeout.as_millis());
+    sqlx::query("SELECT pg_catalog.set_config('lock_timeout', $1, true)")
+        .bind(&timeout_ms)
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::db("init: setting lock_timeout"))?;
 
     let (is_super, can_create_role): (bool, bool) =
         sqlx::query_as("SELECT rolsuper, rolcreaterole FROM pg_roles WHERE rolname = current_user")
@@ -85,7 +99,9 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
         roles_created: Vec::new(),
         roles_existing: Vec::new(),
         admin_login: opts.admin_password.is_some(),
+        public_create_revoked: false,
     };
+    refuse_dangerous_roles(&mut tx, names).await?;
     let roles = [
         (
             names.admin_role.as_str(),
@@ -147,7 +163,13 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
         .await
         .map_err(Error::db("init: letting the admin role create schemas"))?;
 
-    if from_version < to_version || !report.roles_created.is_empty() || report.admin_login {
+    report.public_create_revoked = close_public_schema(&mut tx).await?;
+
+    if from_version < to_version
+        || !report.roles_created.is_empty()
+        || report.admin_login
+        || report.public_create_revoked
+    {
         crate::session::act_as_admin(&mut tx, names)
             .await
             .map_err(Error::db("init: switching to the admin role"))?;
@@ -191,6 +213,122 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
     }
     tx.commit().await.map_err(Error::db("init: committing"))?;
     Ok(report)
+}
+
+/// On PostgreSQL 14 and older every role may create in `public`, which is on the seed's
+/// `search_path`: a planted function there could capture the application's calls.
+/// Revokes it; true when there was something to revoke. Refuses when it cannot.
+async fn close_public_schema(conn: &mut PgConnection) -> Result<bool> {
+    const OPEN: &str = "SELECT coalesce((SELECT pg_catalog.has_schema_privilege('public', n.oid, 'CREATE')
+                                        FROM pg_catalog.pg_namespace n WHERE n.nspname = 'public'), false)";
+    let open: bool = sqlx::query_scalar(OPEN)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(Error::db("init: checking schema public"))?;
+    if !open {
+        return Ok(false);
+    }
+    sqlx::query("REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+        .execute(&mut *conn)
+        .await
+        .map_err(Error::db(
+            "init: revoking CREATE on schema public from PUBLIC",
+        ))?;
+    let still: bool = sqlx::query_scalar(OPEN)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(Error::db("init: checking schema public"))?;
+    if still {
+        return Err(Error::Invalid(
+            "init: every role may create in schema public and the connected role cannot revoke it; run init as a superuser or as the owner of schema public; nothing was changed".into(),
+        ));
+    }
+    Ok(true)
+}
+
+/// What makes an application role dangerous, as attribute checks.
+const DANGEROUS_ROLES_SQL: &str = r#"
+SELECT r.rolname::pg_catalog.text, r.rolsuper, r.rolbypassrls, r.rolcreaterole, r.rolcreatedb,
+       r.rolreplication,
+       ARRAY(SELECT pg_catalog.quote_ident(g.rolname::pg_catalog.text)
+             FROM pg_catalog.pg_auth_members m
+             JOIN pg_catalog.pg_roles g ON g.oid = m.roleid
+             WHERE m.member = r.oid
+               AND EXISTS (SELECT 1 FROM pg_catalog.pg_roles t
+                           WHERE t.rolname OPERATOR(pg_catalog.=) ANY ($2::pg_catalog.text[])
+                             AND pg_catalog.pg_has_role(g.oid, t.oid, 'MEMBER'))
+             ORDER BY 1)
+FROM pg_catalog.pg_roles r
+WHERE r.rolname OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.text[])
+ORDER BY 1
+"#;
+
+/// Refuses to bootstrap over an application role that could read or change more than the
+/// model allows, with the SQL that repairs it.
+async fn refuse_dangerous_roles(
+    conn: &mut PgConnection,
+    names: &crate::names::NamingPolicy,
+) -> Result<()> {
+    type Row = (String, bool, bool, bool, bool, bool, Vec<String>);
+    let app_roles = vec![names.service_role.clone(), names.rls_role.clone()];
+    let powerful = vec![
+        names.admin_role.clone(),
+        "pg_read_all_data".to_string(),
+        "pg_write_all_data".to_string(),
+    ];
+    let rows: Vec<Row> = sqlx::query_as(DANGEROUS_ROLES_SQL)
+        .bind(&app_roles)
+        .bind(&powerful)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(Error::db("init: checking the application roles"))?;
+    let mut problems = Vec::new();
+    let mut repair = Vec::new();
+    for (role, sup, bypass, createrole, createdb, replication, via) in rows {
+        let attrs: Vec<&str> = [
+            (sup, "SUPERUSER"),
+            (bypass, "BYPASSRLS"),
+            (createrole, "CREATEROLE"),
+            (createdb, "CREATEDB"),
+            (replication, "REPLICATION"),
+        ]
+        .into_iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, a)| a)
+        .collect();
+        if attrs.is_empty() && via.is_empty() {
+            continue;
+        }
+        let mut what: Vec<String> = attrs.iter().map(|a| a.to_string()).collect();
+        what.extend(via.iter().map(|g| format!("member of {g}")));
+        problems.push(format!(
+            "{} ({})",
+            crate::names::quote_ident(&role),
+            what.join(", ")
+        ));
+        if !attrs.is_empty() {
+            let no: Vec<String> = attrs.iter().map(|a| format!("NO{a}")).collect();
+            repair.push(format!(
+                "ALTER ROLE {} {};",
+                crate::names::quote_ident(&role),
+                no.join(" ")
+            ));
+        }
+        for g in via {
+            repair.push(format!(
+                "REVOKE {g} FROM {};",
+                crate::names::quote_ident(&role)
+            ));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Invalid(format!(
+        "init: application roles that would reach past the model: {}; nothing was changed. Repair with: {}",
+        problems.join("; "),
+        repair.join(" ")
+    )))
 }
 
 /// The bootstrap version recorded in the database; 0 when there is none.

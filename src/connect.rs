@@ -113,6 +113,10 @@ pub enum ConnectError {
     TlsRefused { target: String, cause: String },
     #[error("server at {target} refused the connection: {cause}")]
     Refused { target: String, cause: String },
+    #[error(
+        "read-only was asked for, but the session at {target} runs with default_transaction_read_only = {actual} (a pooler or proxy dropped the startup option); refusing to continue"
+    )]
+    ReadOnlyNotEnforced { target: String, actual: String },
 }
 
 impl ConnectError {
@@ -139,6 +143,9 @@ impl ConnectError {
                 "check sslmode and sslrootcert, or whether the server has TLS enabled"
             }
             ConnectError::Refused { .. } => "check the server's pg_hba.conf and connection limits",
+            ConnectError::ReadOnlyNotEnforced { .. } => {
+                "connect directly or through a pooler that passes startup options, or set default_transaction_read_only for the role (ALTER ROLE ... SET)"
+            }
         }
     }
 }
@@ -488,8 +495,19 @@ impl ConnectionSpec {
         match tokio::time::timeout(CONNECT_TIMEOUT, sqlx::PgConnection::connect_with(&options))
             .await
         {
-            Ok(Ok(conn)) => {
+            Ok(Ok(mut conn)) => {
+                let checked = prepare(&mut conn, self.read_only).await;
                 let _ = conn.close().await;
+                match checked {
+                    Ok(()) => {}
+                    Err(PrepareError::NotReadOnly(actual)) => {
+                        return Err(ConnectError::ReadOnlyNotEnforced {
+                            target: self.host_port(),
+                            actual,
+                        });
+                    }
+                    Err(PrepareError::Db(e)) => return Err(self.classify(e)),
+                }
             }
             Ok(Err(e)) => return Err(self.classify(e)),
             Err(_) => {
@@ -499,7 +517,18 @@ impl ConnectionSpec {
                 });
             }
         }
+        let read_only = self.read_only;
         Ok(PgPoolOptions::new()
+            .after_connect(move |conn, _meta| {
+                Box::pin(async move {
+                    prepare(conn, read_only).await.map_err(|e| match e {
+                        PrepareError::Db(e) => e,
+                        PrepareError::NotReadOnly(actual) => sqlx::Error::Protocol(format!(
+                            "read-only was asked for, but the session runs with default_transaction_read_only = {actual}"
+                        )),
+                    })
+                })
+            })
             .max_connections(max)
             .min_connections(0)
             .acquire_timeout(CONNECT_TIMEOUT)
@@ -561,6 +590,33 @@ impl ConnectionSpec {
             }
         }
     }
+}
+
+/// The `search_path` of every tenantctl session: nothing an unprivileged role can create
+/// in is searched, so a function or operator planted in `public` or a tenant schema never
+/// runs with tenantctl's rights (CVE-2018-1058). Everything else is schema-qualified.
+pub const PINNED_SEARCH_PATH: &str = "pg_catalog, pg_temp";
+
+enum PrepareError {
+    Db(sqlx::Error),
+    NotReadOnly(String),
+}
+
+/// Readies a fresh connection: pins `search_path` (again, in case a pooler dropped the
+/// startup option) and, for a read-only session, verifies the server enforces it.
+async fn prepare(conn: &mut sqlx::PgConnection, read_only: bool) -> Result<(), PrepareError> {
+    let (_, actual): (String, String) = sqlx::query_as(
+        "SELECT pg_catalog.set_config('search_path', $1, false),
+                pg_catalog.current_setting('default_transaction_read_only')",
+    )
+    .bind(PINNED_SEARCH_PATH)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(PrepareError::Db)?;
+    if read_only && actual != "on" {
+        return Err(PrepareError::NotReadOnly(actual));
+    }
+    Ok(())
 }
 
 /// Removes a password from text that is about to be shown, in case a layer echoed it.

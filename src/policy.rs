@@ -20,7 +20,7 @@ pub struct Deviation {
 const SERVICE_TABLE: [&str; 4] = ["SELECT", "INSERT", "UPDATE", "DELETE"];
 
 /// Deviations of one tenant schema from the model in `product.md`. A suspended tenant is
-/// expected to deny the service role USAGE on its schema.
+/// expected to deny every application role USAGE on its schema.
 pub fn policy_deviations(
     names: &NamingPolicy,
     tenant_id: &str,
@@ -70,8 +70,7 @@ pub fn policy_deviations(
     let allowed = |role: &str, kind: ObjectKind, privilege: &str| -> bool {
         match kind {
             ObjectKind::Schema => {
-                privilege == "USAGE"
-                    && ((role == service && !suspended) || role == rls || role == ro)
+                privilege == "USAGE" && !suspended && (role == service || role == rls || role == ro)
             }
             ObjectKind::Table | ObjectKind::View | ObjectKind::Column => {
                 (role == service && SERVICE_TABLE.contains(&privilege))
@@ -81,7 +80,26 @@ pub fn policy_deviations(
             ObjectKind::Function => false,
         }
     };
+    // The RLS role is shared by all tenants: what row security cannot filter, it must not read.
+    let rls_unsafe = |kind: ObjectKind, object: &str| -> bool {
+        let relation = match kind {
+            ObjectKind::Column => object.split_once('.').map_or(object, |(r, _)| r),
+            ObjectKind::Table | ObjectKind::View => object,
+            _ => return false,
+        };
+        matrix.rls_unsafe.iter().any(|u| u == relation)
+    };
     for e in matrix.entries.iter().filter(|e| !e.owner) {
+        if e.grantee == rls && rls_unsafe(e.kind, &e.object) {
+            dev(
+                rls,
+                &e.object,
+                &e.privilege,
+                false,
+                "returns rows with its owner's rights, past row security: the RLS role would read every tenant's rows (a view needs security_invoker = on)".into(),
+            );
+            continue;
+        }
         if allowed(&e.grantee, e.kind, &e.privilege) {
             continue;
         }
@@ -90,8 +108,15 @@ pub fn policy_deviations(
         } else {
             e.object.clone()
         };
-        let reason = if e.grantee == service && suspended && e.kind == ObjectKind::Schema {
-            "the tenant is suspended, yet the service role can still reach its schema".to_string()
+        let reason = if suspended
+            && e.kind == ObjectKind::Schema
+            && e.privilege == "USAGE"
+            && (e.grantee == service || e.grantee == rls || e.grantee == ro)
+        {
+            format!(
+                "the tenant is suspended, yet {} can still reach its schema",
+                e.grantee
+            )
         } else if e.grantee == "PUBLIC" {
             format!("every role can use this {}", e.kind.as_str())
         } else if e.kind == ObjectKind::Schema && e.privilege == "CREATE" {
@@ -118,7 +143,7 @@ pub fn policy_deviations(
         matrix.has(role, kind, object, privilege)
     };
     for role in [service, rls, ro.as_str()] {
-        if role == service && suspended {
+        if suspended {
             continue;
         }
         if !has(role, ObjectKind::Schema, schema, "USAGE") {
@@ -152,6 +177,15 @@ pub fn policy_deviations(
                     "expected SELECT on every tenant table".into(),
                 );
             }
+        }
+        if !t.tenant_bound {
+            dev(
+                rls,
+                &t.name,
+                "TENANT BINDING",
+                true,
+                "not bound to its tenant: a session of the RLS role routed to another tenant could read it (tenant migrate adds the binding)".into(),
+            );
         }
         if !t.rls_enabled {
             dev(
@@ -200,7 +234,20 @@ pub fn policy_deviations(
             );
         }
     }
-    for role in [rls, ro.as_str()] {
+    if let Some(d) = matrix
+        .defaults
+        .iter()
+        .find(|d| d.owner == admin && d.object_type == "table" && d.grantee == rls)
+    {
+        dev(
+            rls,
+            "default privileges (table)",
+            &d.privilege,
+            false,
+            "tables added later would be readable by the RLS role before they are bound to their tenant".into(),
+        );
+    }
+    for role in [ro.as_str()] {
         if !has_default("table", role, "SELECT") {
             dev(
                 role,
@@ -218,6 +265,30 @@ pub fn policy_deviations(
             "USAGE",
             true,
             "sequences added later would not be granted".into(),
+        );
+    }
+    // Database-wide, but it reaches every tenant: shown with each.
+    if matrix.public_schema_create {
+        dev(
+            "PUBLIC",
+            "schema public",
+            "CREATE",
+            false,
+            "every role may create in schema public, which is on the application's search_path: a planted function there could capture its calls".into(),
+        );
+    }
+    let fn_defaults: Vec<_> = matrix
+        .defaults
+        .iter()
+        .filter(|d| !d.in_schema && d.owner == admin && d.object_type == "function")
+        .collect();
+    if fn_defaults.is_empty() || fn_defaults.iter().any(|d| d.grantee == "PUBLIC") {
+        dev(
+            "PUBLIC",
+            "default privileges (function)",
+            "EXECUTE",
+            false,
+            "functions the admin role creates would be executable by every role (init revokes this)".into(),
         );
     }
     out.sort();

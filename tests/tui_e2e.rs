@@ -91,7 +91,10 @@ async fn console_shows_filters_provisions_resizes_and_quits() {
         c.send("m");
         c.wait_text("Migrate gamma?");
         c.send("\r");
-        c.wait_text("migrate: template v2:");
+        c.wait_text(&format!(
+            "migrate: template v{}:",
+            tenantctl::tenant::latest_version()
+        ));
 
         // `l`: the console log shows what was just done.
         c.send("l");

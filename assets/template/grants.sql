@@ -9,13 +9,20 @@ GRANT USAGE ON SCHEMA {{schema}} TO {{service}}, {{rls}}, {{ro}};
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {{schema}} TO {{service}};
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA {{schema}} TO {{service}};
 
--- RLS role and the tenant's read-only role: SELECT only.
-GRANT SELECT ON ALL TABLES IN SCHEMA {{schema}} TO {{rls}}, {{ro}};
+-- The tenant's read-only role: SELECT only.
+GRANT SELECT ON ALL TABLES IN SCHEMA {{schema}} TO {{ro}};
 
--- Tables a later migration adds get the same grants.
+-- The RLS role is shared by every tenant, so it is never granted in bulk: tenantctl grants
+-- it SELECT table by table once RLS and the tenant binding are in place (template.rs),
+-- and security-invoker views only. Anything else it held is taken back here.
+REVOKE ALL ON ALL TABLES IN SCHEMA {{schema}} FROM {{rls}};
+
+-- Tables a later migration adds get the same grants (not for the RLS role: see above).
 ALTER DEFAULT PRIVILEGES FOR ROLE {{admin}} IN SCHEMA {{schema}}
     GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO {{service}};
 ALTER DEFAULT PRIVILEGES FOR ROLE {{admin}} IN SCHEMA {{schema}}
     GRANT USAGE ON SEQUENCES TO {{service}};
 ALTER DEFAULT PRIVILEGES FOR ROLE {{admin}} IN SCHEMA {{schema}}
-    GRANT SELECT ON TABLES TO {{rls}}, {{ro}};
+    GRANT SELECT ON TABLES TO {{ro}};
+ALTER DEFAULT PRIVILEGES FOR ROLE {{admin}} IN SCHEMA {{schema}}
+    REVOKE ALL ON TABLES FROM {{rls}};

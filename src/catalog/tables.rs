@@ -17,6 +17,8 @@ pub struct TableInfo {
     pub rls_enabled: bool,
     pub rls_forced: bool,
     pub policies: i64,
+    /// Carries tenantctl's tenant-binding policy for the RLS role, unaltered.
+    pub tenant_bound: bool,
 }
 
 /// A tenant schema's size and its tables, largest first.
@@ -39,7 +41,15 @@ SELECT c.relname::text AS name,
        pg_total_relation_size(c.oid) AS total_bytes,
        c.relrowsecurity AS rls_enabled,
        c.relforcerowsecurity AS rls_forced,
-       (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid) AS policies
+       (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid) AS policies,
+       EXISTS (
+           SELECT 1 FROM pg_policy p
+           WHERE p.polrelid = c.oid AND p.polname = $2 AND NOT p.polpermissive
+             AND p.polcmd = '*'
+             AND p.polroles = ARRAY(SELECT oid FROM pg_roles WHERE rolname = $3)
+             AND pg_get_expr(p.polqual, p.polrelid) = format('("current_schema"() = %L::name)', n.nspname)
+             AND pg_get_expr(p.polwithcheck, p.polrelid) = format('("current_schema"() = %L::name)', n.nspname)
+       ) AS tenant_bound
 FROM pg_class c
 JOIN pg_namespace n ON n.oid = c.relnamespace
 CROSS JOIN LATERAL (
@@ -54,6 +64,8 @@ ORDER BY total_bytes DESC, name
 pub async fn schema_tables(session: &Session, schema: &str) -> Result<SchemaSize> {
     let tables: Vec<TableInfo> = sqlx::query_as(TABLES_SQL)
         .bind(schema)
+        .bind(crate::tenant::BINDING_POLICY)
+        .bind(&session.names.rls_role)
         .fetch_all(&session.pool)
         .await
         .map_err(Error::db(format!("reading the tables of {schema}")))?;

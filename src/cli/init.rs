@@ -99,6 +99,11 @@ pub async fn run(ctx: &Context, args: &InitArgs) -> Result<u8> {
                     report.roles_existing.join(", ")
                 );
             }
+            if report.public_create_revoked {
+                println!(
+                    "revoked CREATE on schema public from PUBLIC: every role could create there, and it is on the application's search_path"
+                );
+            }
             if report.admin_login {
                 println!(
                     "admin role {} may now log in with the password given",

@@ -77,12 +77,13 @@ pub async fn set(session: &Session, id: &str, change: &TenantChange) -> Result<T
     .await
 }
 
-/// Suspends a tenant: status `suspended`, and the service role loses USAGE on its schema.
+/// Suspends a tenant: status `suspended`, and every application role (service, RLS and the
+/// tenant's read-only role) loses USAGE on its schema.
 pub async fn suspend(session: &Session, id: &str) -> Result<TenantRow> {
     status_change(session, id, "suspended", "REVOKE", "FROM").await
 }
 
-/// Resumes a tenant: status `active`, and the service role regains USAGE on its schema.
+/// Resumes a tenant: status `active`, and the application roles regain USAGE on its schema.
 pub async fn resume(session: &Session, id: &str) -> Result<TenantRow> {
     status_change(session, id, "active", "GRANT", "TO").await
 }
@@ -104,7 +105,7 @@ async fn status_change(
     let acl = format!(
         "{verb} USAGE ON SCHEMA {} {preposition} {}",
         quote_ident(&schema),
-        quote_ident(&session.names.service_role)
+        super::template::app_roles(&session.names, &id)
     );
     let update = format!(
         "UPDATE {} SET status = $2, updated_at = now() WHERE id = $1",
@@ -130,7 +131,7 @@ async fn status_change(
                     .execute(&mut **tx)
                     .await
                     .map_err(Error::db(format!(
-                        "{action} {tid}: changing the service role's USAGE"
+                        "{action} {tid}: changing the application roles' USAGE"
                     )))?;
                 Ok(())
             })

@@ -10,7 +10,7 @@ mod values;
 pub use change::{TenantChange, resume, set, suspend};
 pub use migrate::{MigrateOutcome, MigrateProgress, MigrateReport, migrate};
 pub use provision::{NewTenant, create, create_at_version};
-pub use template::latest_version;
+pub use template::{BINDING_POLICY, latest_version};
 pub use values::{MASK, check_name, is_secret_key, masked, parse_config_value, parse_pair};
 
 use crate::catalog::{self, TenantRow};

@@ -8,13 +8,52 @@ use sqlx::PgConnection;
 const VERSIONS: &[(i32, &str)] = &[
     (1, include_str!("../../assets/template/v1.sql")),
     (2, include_str!("../../assets/template/v2.sql")),
+    (3, include_str!("../../assets/template/v3.sql")),
 ];
 
 const GRANTS: &str = include_str!("../../assets/template/grants.sql");
 
+/// The tenant-binding policy and the RLS role's grant, for one table.
+const BIND: &str = include_str!("../../assets/template/bind.sql");
+
+/// The RLS role may read a security-invoker view: row security applies beneath it.
+const GRANT_VIEW: &str = "GRANT SELECT ON {{schema}}.{{table}} TO {{rls}}";
+
+/// Name of the policy tenantctl adds to every tenant table.
+pub const BINDING_POLICY: &str = "tenantctl_tenant_bound";
+
+/// What the RLS role may be granted in a schema: tables (to be bound) and views whose
+/// `security_invoker` is on. Materialized views, foreign tables and definer views are
+/// left out: row security cannot apply to what they return.
+const RLS_READABLE_SQL: &str = r#"
+SELECT c.relname::pg_catalog.text, c.relkind IN ('r', 'p')
+FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1
+  AND (c.relkind IN ('r', 'p')
+       OR (c.relkind = 'v' AND EXISTS (
+             SELECT 1 FROM pg_catalog.unnest(c.reloptions) o
+             WHERE pg_catalog.lower(o) IN ('security_invoker=true', 'security_invoker=on',
+                   'security_invoker=yes', 'security_invoker=1', 'security_invoker=t'))))
+ORDER BY 1
+"#;
+
 /// The newest template version.
 pub fn latest_version() -> i32 {
     VERSIONS.last().map(|(v, _)| *v).unwrap_or(0)
+}
+
+/// The roles a suspension closes the schema to, quoted and comma-separated: the service
+/// role, the RLS role and the tenant's read-only role.
+pub(crate) fn app_roles(names: &NamingPolicy, id: &TenantId) -> String {
+    [
+        names.service_role.clone(),
+        names.rls_role.clone(),
+        names.readonly_role_of(id),
+    ]
+    .iter()
+    .map(|r| quote_ident(r))
+    .collect::<Vec<_>>()
+    .join(", ")
 }
 
 /// Placeholders for one tenant's SQL.
@@ -26,7 +65,7 @@ pub(crate) fn tenant_vars(names: &NamingPolicy, id: &TenantId) -> SqlVars {
 }
 
 /// Applies template versions `(from, to]` in `schema`, then enables RLS on every table,
-/// then (re)applies the grants, keeping a suspended tenant closed to the service role.
+/// then (re)applies the grants, keeping a suspended tenant closed to the application roles.
 /// The caller holds the transaction.
 pub(crate) async fn apply(
     conn: &mut PgConnection,
@@ -60,11 +99,12 @@ pub(crate) async fn apply(
     crate::session::run_script(conn, &grants)
         .await
         .map_err(Error::db(format!("{action} {id}: granting privileges")))?;
+    bind_to_tenant(conn, names, &schema, id, action).await?;
     if suspended {
         let revoke = format!(
             "REVOKE USAGE ON SCHEMA {} FROM {}",
             quote_ident(&schema),
-            quote_ident(&names.service_role)
+            app_roles(names, id)
         );
         sqlx::query(&revoke)
             .execute(&mut *conn)
@@ -73,7 +113,8 @@ pub(crate) async fn apply(
                 "{action} {id}: keeping the suspended tenant closed"
             )))?;
     }
-    sqlx::query("SET LOCAL search_path = DEFAULT")
+    sqlx::query("SELECT pg_catalog.set_config('search_path', $1, true)")
+        .bind(crate::connect::PINNED_SEARCH_PATH)
         .execute(&mut *conn)
         .await
         .map_err(Error::db(format!("{action} {id}: resetting search_path")))?;
@@ -107,6 +148,37 @@ async fn enable_rls_everywhere(
             .execute(&mut *conn)
             .await
             .map_err(Error::db(format!("{action} {id}: enabling RLS on {table}")))?;
+    }
+    Ok(())
+}
+
+/// Binds every table of the schema to its tenant for the RLS role and grants it SELECT
+/// table by table, after RLS is on: whatever the template's own policies say, a session
+/// routed elsewhere reads nothing. Runs after every template version, so tables added by
+/// a migration or by hand are bound on the next run.
+async fn bind_to_tenant(
+    conn: &mut PgConnection,
+    names: &NamingPolicy,
+    schema: &str,
+    id: &TenantId,
+    action: &str,
+) -> Result<()> {
+    let readable: Vec<(String, bool)> = sqlx::query_as(RLS_READABLE_SQL)
+        .bind(schema)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(Error::db(format!(
+            "{action} {id}: listing what the RLS role may read"
+        )))?;
+    for (table, is_table) in readable {
+        let mut vars = tenant_vars(names, id);
+        vars.ident("table", &table).literal("schema_name", schema);
+        let sql = vars.render(if is_table { BIND } else { GRANT_VIEW })?;
+        crate::session::run_script(conn, &sql)
+            .await
+            .map_err(Error::db(format!(
+                "{action} {id}: binding {table} to its tenant"
+            )))?;
     }
     Ok(())
 }

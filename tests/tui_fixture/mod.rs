@@ -129,6 +129,7 @@ pub fn schema() -> SchemaSize {
             rls_enabled: rls,
             rls_forced: rls,
             policies: i64::from(rls),
+            tenant_bound: rls,
         };
     let tables = vec![
         t("orders", Some(1_250_000), 30 << 20, 10 << 20, 1 << 20, true),
@@ -248,6 +249,8 @@ pub fn grants() -> GrantMatrix {
             role: "user_tenant_owner".into(),
             inherits: true,
         }],
+        rls_unsafe: vec![],
+        public_schema_create: false,
     }
 }
 
