@@ -705,3 +705,57 @@ async fn cli_audit_exit_codes_formats_and_baseline() {
     let log = run_cli(&db, &["log", "--format", "json"]);
     assert!(String::from_utf8_lossy(&log.stdout).contains("audit fix"));
 }
+
+#[tokio::test]
+async fn a_freshly_provisioned_database_has_no_finding() {
+    let (db, s) = two_tenants().await;
+    let r = audited(&s).await;
+    assert!(r.findings.is_empty(), "{:#?}", r.findings);
+    // Suspended and resumed, migrated, and with a security-invoker view the RLS role may
+    // read: still nothing.
+    tenant::suspend(&s, "b").await.unwrap();
+    let r = audited(&s).await;
+    assert!(r.findings.is_empty(), "after suspend: {:#?}", r.findings);
+    tenant::resume(&s, "b").await.unwrap();
+    let admin = db.names.admin_role.clone();
+    let rls = db.names.rls_role.clone();
+    exec(
+        &s,
+        &format!(
+            "SET ROLE {admin};
+             CREATE VIEW tenant_a.open_orders WITH (security_invoker = true) AS SELECT * FROM tenant_a.orders WHERE status = 'open';
+             RESET ROLE;
+             GRANT SELECT ON tenant_a.open_orders TO {rls};"
+        ),
+    )
+    .await;
+    // Tenant a as a release before the hardening left it: no binding, the RLS role granted
+    // in bulk, template version 2. The audit sees it; migrate brings it to the model.
+    exec(
+        &s,
+        &format!(
+            "DO $$ DECLARE t text; BEGIN
+               FOR t IN SELECT tablename FROM pg_tables WHERE schemaname = 'tenant_a' LOOP
+                 EXECUTE format('DROP POLICY tenantctl_tenant_bound ON tenant_a.%I', t);
+               END LOOP; END $$;
+             GRANT SELECT ON ALL TABLES IN SCHEMA tenant_a TO {rls};
+             UPDATE commons.tenants SET template_version = 2 WHERE id = 'a';"
+        ),
+    )
+    .await;
+    let before = audited(&s).await;
+    assert!(
+        before
+            .findings
+            .iter()
+            .any(|f| f.rule == Rule::TenantBindingMissing && f.severity == Severity::Critical),
+        "{:#?}",
+        before.findings
+    );
+    let (ptx, _prx) = tokio::sync::mpsc::unbounded_channel();
+    tenant::migrate(&s, Some(vec!["a".into()]), ptx, Default::default())
+        .await
+        .unwrap();
+    let r = audited(&s).await;
+    assert!(r.findings.is_empty(), "after migrate: {:#?}", r.findings);
+}
