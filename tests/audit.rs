@@ -159,6 +159,12 @@ async fn audit_flags_cross_tenant_read_by_a_readonly_role() {
         f.path.as_deref(),
         Some(format!("{ro_a} → SELECT on tenant_b.orders").as_str())
     );
+    // One tenant's audit reads only its schema: the finding is b's, not a's.
+    let cancel = CancellationToken::new();
+    let of_b = audit::run(&s, Some("b"), &cancel).await.unwrap();
+    assert_eq!(of_b.findings, vec![f.clone()]);
+    let of_a = audit::run(&s, Some("a"), &cancel).await.unwrap();
+    assert!(of_a.findings.is_empty(), "{:#?}", of_a.findings);
     fix(&s, f).await;
     service_works(&s, "b").await;
 }

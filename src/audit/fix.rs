@@ -40,7 +40,7 @@ pub async fn plan(
             "name at least one finding id (from `tenantctl audit`)".into(),
         ));
     }
-    let report = Audited::read(session, cancel).await?.report();
+    let report = Audited::read(session, None, cancel).await?.report();
     let mut findings = Vec::new();
     for id in ids {
         let f = report
@@ -122,7 +122,7 @@ pub async fn apply(
         }
         return Err(e);
     }
-    let after = Audited::read(session, cancel).await?.report();
+    let after = Audited::read(session, None, cancel).await?.report();
     let (remaining, fixed): (Vec<String>, Vec<String>) = ids
         .iter()
         .map(|s| s.to_string())

@@ -148,9 +148,13 @@ pub struct Audited {
 }
 
 impl Audited {
-    /// Reads the catalog once.
-    pub async fn read(session: &Session, cancel: &CancellationToken) -> Result<Audited> {
-        let snapshot = snapshot::read(session, cancel).await?;
+    /// Reads the catalog once: every schema, or only `schema` (one tenant's).
+    pub async fn read(
+        session: &Session,
+        schema: Option<&str>,
+        cancel: &CancellationToken,
+    ) -> Result<Audited> {
+        let snapshot = snapshot::read(session, schema, cancel).await?;
         let model = model::Model::new(&session.names, &snapshot);
         let members = members::Memberships::new(&snapshot.memberships);
         Ok(Audited {
@@ -204,10 +208,11 @@ pub async fn run(
     tenant: Option<&str>,
     cancel: &CancellationToken,
 ) -> Result<AuditReport> {
-    if let Some(id) = tenant {
-        session.names.tenant_id(id)?;
-    }
-    let audited = Audited::read(session, cancel).await?;
+    let schema = match tenant {
+        Some(id) => Some(session.names.schema_of(&session.names.tenant_id(id)?)),
+        None => None,
+    };
+    let audited = Audited::read(session, schema.as_deref(), cancel).await?;
     let report = audited.report();
     match tenant {
         Some(id) => {
@@ -227,6 +232,8 @@ pub async fn who(
     table: Option<&str>,
     cancel: &CancellationToken,
 ) -> Result<WhoReport> {
-    session.names.tenant_id(tenant)?;
-    Audited::read(session, cancel).await?.who(tenant, table)
+    let schema = session.names.schema_of(&session.names.tenant_id(tenant)?);
+    Audited::read(session, Some(&schema), cancel)
+        .await?
+        .who(tenant, table)
 }

@@ -228,17 +228,19 @@ impl Snapshot {
 }
 
 /// The schemas in scope: the common schema, `public`, every schema with the tenant prefix,
-/// and every schema the registry names. Repeated in each query (cheap) so each stays one
-/// statement the planner sees whole.
+/// and every schema the registry names; or, when `$3` names one schema, only that one.
+/// Repeated in each query (cheap) so each stays one statement the planner sees whole.
 const SCOPE: &str = r#"
 WITH reg AS (SELECT r.schema FROM {{commons}}.{{tenants}} r),
 ns AS (
     SELECT n.oid, n.nspname, n.nspowner, n.nspacl
     FROM pg_catalog.pg_namespace n
-    WHERE n.nspname OPERATOR(pg_catalog.=) $1::pg_catalog.name
-       OR n.nspname OPERATOR(pg_catalog.=) 'public'::pg_catalog.name
-       OR pg_catalog.starts_with(n.nspname::pg_catalog.text, $2::pg_catalog.text)
-       OR n.nspname::pg_catalog.text IN (SELECT reg.schema FROM reg)
+    WHERE ($3::pg_catalog.text IS NULL AND (
+              n.nspname OPERATOR(pg_catalog.=) $1::pg_catalog.name
+           OR n.nspname OPERATOR(pg_catalog.=) 'public'::pg_catalog.name
+           OR pg_catalog.starts_with(n.nspname::pg_catalog.text, $2::pg_catalog.text)
+           OR n.nspname::pg_catalog.text IN (SELECT reg.schema FROM reg)))
+       OR n.nspname::pg_catalog.text OPERATOR(pg_catalog.=) $3::pg_catalog.text
 )
 "#;
 
@@ -316,7 +318,7 @@ const POLICIES_SQL: &str = r#"
 SELECT p.polrelid::pg_catalog.int8, p.polname::pg_catalog.text, p.polpermissive,
        p.polroles::pg_catalog.int8[], p.polcmd::pg_catalog.text,
        CASE WHEN 0::pg_catalog.oid OPERATOR(pg_catalog.=) ANY (p.polroles)
-              OR (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) $3::pg_catalog.name)
+              OR (SELECT r.oid FROM pg_catalog.pg_roles r WHERE r.rolname OPERATOR(pg_catalog.=) $4::pg_catalog.name)
                  OPERATOR(pg_catalog.=) ANY (p.polroles)
             THEN pg_catalog.pg_get_expr(p.polqual, p.polrelid) END
 FROM pg_catalog.pg_policy p
@@ -365,8 +367,14 @@ struct Raw {
     registry: Vec<(String, String, String)>,
 }
 
-/// Reads the snapshot. `cancel` stops it promptly (the server is told to cancel).
-pub async fn read(session: &Session, cancel: &CancellationToken) -> Result<Snapshot> {
+/// Reads the snapshot of every schema in scope, or of `only` (one tenant's schema: roles,
+/// memberships and the registry are still read whole). `cancel` stops it promptly (the
+/// server is told to cancel).
+pub async fn read(
+    session: &Session,
+    only: Option<&str>,
+    cancel: &CancellationToken,
+) -> Result<Snapshot> {
     let names = &session.names;
     let vars = names.template_vars();
     let scoped = |sql: &str| -> Result<String> {
@@ -386,6 +394,7 @@ pub async fn read(session: &Session, cancel: &CancellationToken) -> Result<Snaps
     let commons = names.common_schema.clone();
     let prefix = names.schema_prefix.clone();
     let rls = names.rls_role.clone();
+    let only = only.map(String::from);
     let raw = session
         .cancellable(cancel, "reading the catalog for the audit", move |conn| {
             Box::pin(async move {
@@ -407,31 +416,37 @@ pub async fn read(session: &Session, cancel: &CancellationToken) -> Result<Snaps
                 raw.namespaces = sqlx::query_as(ns)
                     .bind(&commons)
                     .bind(&prefix)
+                    .bind(&only)
                     .fetch_all(&mut *tx)
                     .await?;
                 raw.relations = sqlx::query_as(rel)
                     .bind(&commons)
                     .bind(&prefix)
+                    .bind(&only)
                     .fetch_all(&mut *tx)
                     .await?;
                 raw.columns = sqlx::query_as(col)
                     .bind(&commons)
                     .bind(&prefix)
+                    .bind(&only)
                     .fetch_all(&mut *tx)
                     .await?;
                 raw.functions = sqlx::query_as(fun)
                     .bind(&commons)
                     .bind(&prefix)
+                    .bind(&only)
                     .fetch_all(&mut *tx)
                     .await?;
                 raw.defaults = sqlx::query_as(def)
                     .bind(&commons)
                     .bind(&prefix)
+                    .bind(&only)
                     .fetch_all(&mut *tx)
                     .await?;
                 raw.policies = sqlx::query_as(pol)
                     .bind(&commons)
                     .bind(&prefix)
+                    .bind(&only)
                     .bind(&rls)
                     .fetch_all(&mut *tx)
                     .await?;
