@@ -13,6 +13,7 @@ use sqlx::PgConnection;
 const STEPS: &[(i32, &str)] = &[
     (1, include_str!("../assets/bootstrap/v1.sql")),
     (2, include_str!("../assets/bootstrap/v2.sql")),
+    (3, include_str!("../assets/bootstrap/v3.sql")),
 ];
 
 /// The newest bootstrap version this release knows.
@@ -383,33 +384,9 @@ async fn ensure_role(conn: &mut PgConnection, role: &str, attrs: &str) -> Result
     Ok(true)
 }
 
-/// A SCRAM-SHA-256 verifier, so that the plain password never reaches the server or its logs.
+/// A SCRAM-SHA-256 verifier, so that the plain password never reaches the server or its
+/// logs. postgres-protocol applies SASLprep as libpq and the server do, so a non-ASCII
+/// password verifies against what a client sends.
 pub fn scram_verifier(password: &str) -> String {
-    use base64::Engine;
-    use hmac::{Hmac, Mac};
-    use sha2::{Digest, Sha256};
-    const ITERATIONS: u32 = 4096;
-    let salt: [u8; 16] = rand::random();
-    let mut salted = [0u8; 32];
-    pbkdf2::pbkdf2_hmac::<Sha256>(password.as_bytes(), &salt, ITERATIONS, &mut salted);
-    let hmac = |key: &[u8], msg: &[u8]| -> Vec<u8> {
-        match Hmac::<Sha256>::new_from_slice(key) {
-            Ok(mut m) => {
-                m.update(msg);
-                m.finalize().into_bytes().to_vec()
-            }
-            // HMAC accepts keys of any length; this arm cannot be reached.
-            Err(_) => Vec::new(),
-        }
-    };
-    let client_key = hmac(&salted, b"Client Key");
-    let stored_key = Sha256::digest(&client_key);
-    let server_key = hmac(&salted, b"Server Key");
-    let b64 = base64::engine::general_purpose::STANDARD;
-    format!(
-        "SCRAM-SHA-256${ITERATIONS}:{}${}:{}",
-        b64.encode(salt),
-        b64.encode(stored_key),
-        b64.encode(server_key)
-    )
+    postgres_protocol::password::scram_sha_256(password.as_bytes())
 }

@@ -147,6 +147,7 @@ impl LoadedConfig {
             }
         };
         let config = Config::parse(&text, path)?;
+        refuse_writable_with_command(path, &config)?;
         Ok(LoadedConfig {
             config,
             source: ConfigSource::File(path.into()),
@@ -216,6 +217,36 @@ impl Config {
     pub fn lock_timeout(&self) -> Duration {
         Duration::from_secs(self.lock_timeout_secs.unwrap_or(10))
     }
+}
+
+/// A config file others may write would let them choose the command tenantctl runs for a
+/// password: refused, as libpq refuses a pgpass file others may read.
+fn refuse_writable_with_command(path: &Path, config: &Config) -> Result<(), ConfigError> {
+    use std::os::unix::fs::PermissionsExt;
+    if !config
+        .profiles
+        .values()
+        .any(|p| p.password_command.is_some())
+    {
+        return Ok(());
+    }
+    let mode = std::fs::metadata(path)
+        .map_err(|source| ConfigError::Unreadable {
+            path: path.into(),
+            source,
+        })?
+        .permissions()
+        .mode();
+    if mode & 0o022 != 0 {
+        return Err(ConfigError::Invalid {
+            path: path.display().to_string(),
+            message: format!(
+                "it holds a password_command and is writable by group or others (mode {:o}), who could make tenantctl run any command; chmod go-w it",
+                mode & 0o777
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// 1-based line and column of a byte offset.

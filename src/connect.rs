@@ -268,6 +268,9 @@ pub fn resolve(
         ),
         None => None,
     };
+    // A profile's password_command is for the profile's own server only.
+    let own_server = (d.host.is_none() || d.host == profile.host)
+        && (d.port.is_none() || d.port == profile.port);
     let host = d
         .host
         .or_else(|| profile.host.clone())
@@ -284,21 +287,27 @@ pub fn resolve(
         .or_else(|| profile.dbname.clone())
         .or_else(|| env("PGDATABASE"))
         .unwrap_or_else(|| user.clone());
+    let sslrootcert = d
+        .sslrootcert
+        .or_else(|| profile.sslrootcert.clone())
+        .or_else(|| env("PGSSLROOTCERT").map(PathBuf::from));
+    // libpq: with the OS store as anchors, the default becomes verify-full.
+    let default_mode = if sslrootcert.as_deref() == Some(Path::new("system")) {
+        "verify-full"
+    } else {
+        "prefer"
+    };
     let sslmode = d
         .sslmode
         .or_else(|| profile.sslmode.clone())
         .or_else(|| env("PGSSLMODE"))
-        .unwrap_or_else(|| "prefer".into());
+        .unwrap_or_else(|| default_mode.into());
     if !SSLMODES.contains(&sslmode.as_str()) {
         return Err(ConnectError::BadSetting(format!(
             "sslmode {sslmode:?} is not one of {}",
             SSLMODES.join(", ")
         )));
     }
-    let sslrootcert = d
-        .sslrootcert
-        .or_else(|| profile.sslrootcert.clone())
-        .or_else(|| env("PGSSLROOTCERT").map(PathBuf::from));
     let application_name = d
         .application_name
         .or_else(|| profile.application_name.clone())
@@ -321,7 +330,7 @@ pub fn resolve(
     if let Some(p) = d.password {
         spec.password = Some(p);
         spec.password_source = PasswordSource::Dsn;
-    } else if let Some(cmd) = &profile.password_command {
+    } else if let Some(cmd) = profile.password_command.as_ref().filter(|_| own_server) {
         spec.password = Some(run_password_command(cmd)?);
         spec.password_source = PasswordSource::Command;
     } else if let Some(p) = env("PGPASSWORD") {
@@ -476,7 +485,13 @@ impl ConnectionSpec {
             .application_name(&self.application_name)
             .ssl_mode(PgSslMode::from_str(&self.sslmode).unwrap_or(PgSslMode::Prefer));
         if let Some(p) = &self.password {
-            o = o.password(p.expose());
+            // SASLprep, as libpq does before SCRAM (sqlx sends the bytes as they are): a
+            // non-ASCII password then matches a verifier made by the server or by init.
+            // Like libpq, a password SASLprep rejects is sent unchanged.
+            let prepared = stringprep::saslprep(p.expose())
+                .map(|c| c.into_owned())
+                .unwrap_or_else(|_| p.expose().to_string());
+            o = o.password(&prepared);
         }
         if let Some(c) = &self.sslrootcert {
             o = o.ssl_root_cert(c);
@@ -490,8 +505,26 @@ impl ConnectionSpec {
     /// Opens a pool of up to `max` sessions, after one direct connection attempt so that
     /// failures are reported at once (the pool itself would retry until its timeout).
     pub async fn connect(&self, max: u32) -> Result<PgPool, ConnectError> {
+        self.connect_tls(max).await.map(|(pool, _)| pool)
+    }
+
+    /// As [`connect`](Self::connect), also saying which TLS protection is in force.
+    /// TLS is set up by [`crate::tls`], by libpq's rules.
+    pub async fn connect_tls(
+        &self,
+        max: u32,
+    ) -> Result<(PgPool, crate::tls::TlsState), ConnectError> {
         use sqlx::Connection;
-        let options = self.options();
+        let (route, state) = crate::tls::route(self).await?;
+        let options = match route {
+            crate::tls::Route::Direct { sslmode_for_sqlx } => self
+                .options()
+                .ssl_mode(PgSslMode::from_str(&sslmode_for_sqlx).unwrap_or(PgSslMode::Disable)),
+            crate::tls::Route::Relayed { dir } => self
+                .options()
+                .host(&dir.to_string_lossy())
+                .ssl_mode(PgSslMode::Disable),
+        };
         match tokio::time::timeout(CONNECT_TIMEOUT, sqlx::PgConnection::connect_with(&options))
             .await
         {
@@ -518,7 +551,7 @@ impl ConnectionSpec {
             }
         }
         let read_only = self.read_only;
-        Ok(PgPoolOptions::new()
+        let pool = PgPoolOptions::new()
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     prepare(conn, read_only).await.map_err(|e| match e {
@@ -532,7 +565,8 @@ impl ConnectionSpec {
             .max_connections(max)
             .min_connections(0)
             .acquire_timeout(CONNECT_TIMEOUT)
-            .connect_lazy_with(options))
+            .connect_lazy_with(options);
+        Ok((pool, state))
     }
 
     /// Turns a sqlx error from connecting into one of the failures users tell apart.

@@ -16,5 +16,6 @@ pub mod names;
 pub mod policy;
 pub mod session;
 pub mod tenant;
+pub mod tls;
 pub mod tui;
 pub mod units;

@@ -15,6 +15,8 @@ pub struct Session {
     pub lock_timeout: Duration,
     /// OS user recorded in the console log.
     pub os_user: String,
+    /// The TLS protection of the connections.
+    pub tls: crate::tls::TlsState,
 }
 
 impl Session {
@@ -25,8 +27,9 @@ impl Session {
         lock_timeout: Duration,
         max_connections: u32,
     ) -> Result<Session> {
-        let pool = spec.connect(max_connections).await?;
+        let (pool, tls) = spec.connect_tls(max_connections).await?;
         Ok(Session {
+            tls,
             pool,
             spec,
             names,

@@ -173,6 +173,14 @@ async fn init_refuses_application_roles_with_dangerous_powers_and_says_how_to_re
     let db = TestDb::new().await;
     let s = db.superuser_session().await;
     let n = &db.names;
+    // pg_read_all_data exists from PostgreSQL 14.
+    let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
+        .fetch_one(&s.pool)
+        .await
+        .unwrap();
+    if version < 140000 {
+        return;
+    }
     sqlx::raw_sql(&format!(
         "CREATE ROLE {svc} LOGIN BYPASSRLS CREATEDB;
          CREATE ROLE {rls} NOLOGIN;
@@ -340,4 +348,95 @@ sslmode = "disable"
     .await
     .unwrap();
     assert_eq!(bound, 4);
+}
+
+#[tokio::test]
+async fn the_console_log_refuses_changes_and_verify_names_a_superuser_edit() {
+    let (db, s) = TestDb::bootstrapped().await;
+    for id in ["a1", "a2", "a3"] {
+        tenant::create(&s, &new(id)).await.unwrap();
+    }
+    let out = run_cli(&db, &["log", "--verify"]);
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("intact: 4 row(s)"));
+
+    // The admin role, which owns the table, cannot change or remove a row.
+    for sql in [
+        "UPDATE commons.admin_log SET outcome = 'ok' WHERE tenant_id = 'a2'",
+        "DELETE FROM commons.admin_log WHERE tenant_id = 'a2'",
+        "TRUNCATE commons.admin_log",
+    ] {
+        let mut tx = s.begin_change("test").await.unwrap();
+        let err = sqlx::query(sql).execute(&mut *tx).await.unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{sql}: {err}");
+    }
+    // Nor can a superuser without first switching the triggers off.
+    let err = sqlx::query("DELETE FROM commons.admin_log")
+        .execute(&s.pool)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+
+    // A superuser edits row 3 behind the triggers' back: verify names it, exit 2.
+    let mut c = s.pool.acquire().await.unwrap();
+    c.close_on_drop();
+    sqlx::raw_sql(
+        "SET session_replication_role = replica;
+         UPDATE commons.admin_log SET sql_summary = 'nothing to see' WHERE seq = 3;",
+    )
+    .execute(&mut *c)
+    .await
+    .unwrap();
+    let out = run_cli(&db, &["log", "--verify"]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("row 3 (id 3) was edited"), "{stdout}");
+    let findings: Vec<&str> = stdout.lines().filter(|l| !l.starts_with("head:")).collect();
+    assert_eq!(findings.len(), 1, "{stdout}");
+
+    // And a row deleted the same way is named as missing.
+    sqlx::raw_sql("DELETE FROM commons.admin_log WHERE seq = 2")
+        .execute(&mut *c)
+        .await
+        .unwrap();
+    drop(c);
+    let report = tenantctl::journal::verify(&s).await.unwrap();
+    let problems: Vec<(i64, &str)> = report
+        .findings
+        .iter()
+        .map(|f| (f.seq, f.problem.as_str()))
+        .collect();
+    assert_eq!(problems, vec![(2, "missing"), (3, "edited")], "{report:?}");
+}
+
+#[tokio::test]
+async fn a_log_written_before_the_chain_is_chained_by_the_upgrade() {
+    let db = TestDb::new().await;
+    let s = db.superuser_session().await;
+    tenantctl::bootstrap::init(&s, &Default::default())
+        .await
+        .unwrap();
+    tenant::create(&s, &new("old")).await.unwrap();
+    // Back to what bootstrap version 2 left: no chain, no triggers.
+    sqlx::raw_sql(
+        "DROP TRIGGER admin_log_chain ON commons.admin_log;
+         DROP TRIGGER admin_log_no_update_delete ON commons.admin_log;
+         DROP TRIGGER admin_log_no_truncate ON commons.admin_log;
+         DROP FUNCTION commons.admin_log_chain(); DROP FUNCTION commons.admin_log_refuse();
+         ALTER TABLE commons.admin_log DROP COLUMN seq, DROP COLUMN prev_hash, DROP COLUMN row_hash;
+         UPDATE commons.tenantctl_meta SET value = '2' WHERE key = 'bootstrap_version';",
+    )
+    .execute(&s.pool)
+    .await
+    .unwrap();
+    let err = tenantctl::journal::verify(&s).await.unwrap_err();
+    assert!(err.to_string().contains("tenantctl init"), "{err}");
+    let report = tenantctl::bootstrap::init(&s, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!((report.from_version, report.to_version), (2, 3));
+    tenant::create(&s, &new("new")).await.unwrap();
+    let chain = tenantctl::journal::verify(&s).await.unwrap();
+    assert!(chain.intact(), "{chain:?}");
+    assert_eq!(chain.rows, 4, "{chain:?}");
 }

@@ -221,6 +221,14 @@ async fn planted_admin_owned_view_is_refused_to_the_rls_role_or_flagged() {
     seed(&s, "tenant_a", "a").await;
     seed(&s, "tenant_b", "b").await;
     let rls = db.names.rls_role.clone();
+    // security_invoker exists from PostgreSQL 15; before it, no view is granted at all.
+    let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
+        .fetch_one(&s.pool)
+        .await
+        .unwrap();
+    if version < 150000 {
+        return;
+    }
     // The admin role plants a view over another tenant's table (owner's rights: no RLS).
     let mut tx = s.begin_change("test").await.unwrap();
     sqlx::raw_sql(

@@ -2,7 +2,7 @@
 
 use super::output::{Align, Table};
 use super::{Context, EXIT_OK, Format, output};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::journal;
 
 /// Arguments of `log`.
@@ -11,11 +11,17 @@ pub struct LogArgs {
     /// Newest N entries
     #[arg(long, default_value_t = 50)]
     pub limit: i64,
+    /// Check the log's hash chain and name any edited or missing row (exit 2 if any)
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// Runs `log`.
 pub async fn run(ctx: &Context, args: &LogArgs) -> Result<u8> {
     let session = ctx.session().await?;
+    if args.verify {
+        return verify(ctx, &session).await;
+    }
     let entries = journal::recent(&session, args.limit.max(0)).await?;
     match ctx.format {
         Format::Json => output::print_json(&entries)?,
@@ -40,4 +46,39 @@ pub async fn run(ctx: &Context, args: &LogArgs) -> Result<u8> {
         }
     }
     Ok(EXIT_OK)
+}
+
+async fn verify(ctx: &Context, session: &crate::session::Session) -> Result<u8> {
+    let report = journal::verify(session).await?;
+    match ctx.format {
+        Format::Json => output::print_json(&report)?,
+        Format::Text => {
+            for f in &report.findings {
+                println!("{}", f.message);
+            }
+            if report.intact() {
+                println!(
+                    "console log intact: {} row(s), every hash and link checks",
+                    report.rows
+                );
+            }
+            if let (Some(seq), Some(hash)) = (&report.head_seq, &report.head_hash) {
+                println!(
+                    "head: row {seq} sha256 {hash} (keep it elsewhere to detect a rewrite of the whole chain)"
+                );
+            }
+        }
+    }
+    if report.intact() {
+        return Ok(EXIT_OK);
+    }
+    Err(Error::Conflict(format!(
+        "the console log was tampered with: {} problem(s), first: {}",
+        report.findings.len(),
+        report
+            .findings
+            .first()
+            .map(|f| f.message.as_str())
+            .unwrap_or("")
+    )))
 }

@@ -111,12 +111,19 @@ pub struct Context {
 impl Context {
     fn new(cli: &Cli) -> Result<Context> {
         let loaded = LoadedConfig::load(cli.config.as_deref())?;
-        let profile = loaded.profile(cli.profile.as_deref())?;
-        let profile_name = cli
-            .profile
-            .clone()
-            .or_else(|| loaded.config.default_profile.clone())
-            .unwrap_or_else(|| "default".into());
+        // `--dsn` alone names its target fully: no profile's settings or password_command
+        // may leak into it (the default profile's password sent to another host).
+        let (profile, profile_name) = if cli.dsn.is_some() && cli.profile.is_none() {
+            (Profile::default(), "--dsn".to_string())
+        } else {
+            (
+                loaded.profile(cli.profile.as_deref())?,
+                cli.profile
+                    .clone()
+                    .or_else(|| loaded.config.default_profile.clone())
+                    .unwrap_or_else(|| "default".into()),
+            )
+        };
         Ok(Context {
             loaded,
             profile,

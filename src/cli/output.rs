@@ -11,6 +11,21 @@ pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
     Ok(())
 }
 
+/// Text from the database made safe for a terminal: control characters (escape
+/// sequences, carriage returns, bidi controls) shown escaped, the rest unchanged.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let bidi = matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}');
+        if c.is_control() || bidi {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Alignment of a column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Align {
@@ -35,9 +50,10 @@ impl Table {
         }
     }
 
-    /// Adds a row (cells beyond the header count are dropped).
+    /// Adds a row (cells beyond the header count are dropped); control characters are
+    /// escaped so that a crafted name cannot drive the terminal.
     pub fn row(&mut self, cells: Vec<String>) {
-        self.rows.push(cells);
+        self.rows.push(cells.iter().map(|c| printable(c)).collect());
     }
 
     /// Renders the table to fit `width` columns.

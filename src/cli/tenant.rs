@@ -28,9 +28,13 @@ pub enum TenantCommand {
         /// Display name [default: the id]
         #[arg(long)]
         name: Option<String>,
-        /// Config entry; VALUE is JSON if it parses (42, true, {"a":1}), else text
-        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_pair)]
-        set: Vec<(String, String)>,
+        /// Config entry; VALUE is JSON if it parses (42, true, {"a":1}), else text;
+        /// KEY=- reads the value from standard input (for secrets)
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Config entry whose value is the content of a file (for secrets)
+        #[arg(long = "set-file", value_name = "KEY=PATH")]
+        set_file: Vec<String>,
     },
     /// Change a tenant's name or config
     Set {
@@ -39,19 +43,23 @@ pub enum TenantCommand {
         /// New display name
         #[arg(long)]
         name: Option<String>,
-        /// Config entry to set; VALUE is JSON if it parses, else text
-        #[arg(long = "set", value_name = "KEY=VALUE", value_parser = parse_pair)]
-        set: Vec<(String, String)>,
+        /// Config entry to set; VALUE is JSON if it parses, else text; KEY=- reads the
+        /// value from standard input (for secrets)
+        #[arg(long = "set", value_name = "KEY=VALUE")]
+        set: Vec<String>,
+        /// Config entry whose value is the content of a file (for secrets)
+        #[arg(long = "set-file", value_name = "KEY=PATH")]
+        set_file: Vec<String>,
         /// Config key to remove
         #[arg(long = "unset", value_name = "KEY")]
         unset: Vec<String>,
     },
-    /// Suspend a tenant: status suspended, and the service role loses USAGE on its schema
+    /// Suspend a tenant: status suspended, and every application role loses USAGE on its schema
     Suspend {
         /// Tenant id
         id: String,
     },
-    /// Resume a suspended tenant: status active, service role USAGE restored
+    /// Resume a suspended tenant: status active, application roles' USAGE restored
     Resume {
         /// Tenant id
         id: String,
@@ -74,12 +82,18 @@ pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
     match cmd {
         TenantCommand::List { exact } => list(ctx, *exact).await,
         TenantCommand::Show { id } => show(ctx, id).await,
-        TenantCommand::Create { id, name, set } => {
+        TenantCommand::Create {
+            id,
+            name,
+            set,
+            set_file,
+        } => {
+            let config = config_entries(set, set_file)?;
             let session = ctx.session().await?;
             let new = tenant::NewTenant {
                 id: id.clone(),
                 name: name.clone(),
-                config: set.clone(),
+                config,
             };
             let row = tenant::create(&session, &new).await?;
             changed(
@@ -92,12 +106,14 @@ pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
             id,
             name,
             set,
+            set_file,
             unset,
         } => {
+            let set = config_entries(set, set_file)?;
             let session = ctx.session().await?;
             let change = tenant::TenantChange {
                 name: name.clone(),
-                set: set.clone(),
+                set,
                 unset: unset.clone(),
             };
             let row = tenant::set(&session, id, &change).await?;
@@ -110,7 +126,7 @@ pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
                 ctx,
                 &row,
                 &format!(
-                    "suspended tenant {}: the service role can no longer reach {}",
+                    "suspended tenant {}: no application role can reach {} any more",
                     row.id, row.schema
                 ),
             )
@@ -122,6 +138,59 @@ pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
         }
         TenantCommand::Migrate { id, all } => migrate(ctx, id.as_deref(), *all).await,
     }
+}
+
+/// `--set` and `--set-file` entries with their values read: `KEY=-` from standard input
+/// (once), `--set-file KEY=PATH` from the file; one trailing newline is dropped. No secret
+/// needs to appear on a command line.
+fn config_entries(set: &[String], set_file: &[String]) -> Result<Vec<(String, String)>> {
+    // Parsed here, not by clap, whose errors repeat the raw argument (a secret, maybe).
+    let pairs = |raw: &[String], flag: &str| -> Result<Vec<(String, String)>> {
+        raw.iter()
+            .map(|r| parse_pair(r).map_err(|e| Error::Invalid(format!("{flag}: {e}"))))
+            .collect()
+    };
+    let set = pairs(set, "--set")?;
+    let set_file = pairs(set_file, "--set-file")?;
+    let strip = |mut v: String| {
+        if v.ends_with('\n') {
+            v.pop();
+            if v.ends_with('\r') {
+                v.pop();
+            }
+        }
+        v
+    };
+    let mut stdin_used = false;
+    let mut out = Vec::with_capacity(set.len() + set_file.len());
+    for (k, v) in &set {
+        if v != "-" {
+            out.push((k.clone(), v.clone()));
+            continue;
+        }
+        if stdin_used {
+            return Err(Error::Invalid(format!(
+                "--set {k}=-: standard input was already read for another key; use --set-file for the others"
+            )));
+        }
+        stdin_used = true;
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut text).map_err(|source| {
+            Error::Io {
+                what: format!("reading the value of {k} from standard input"),
+                source,
+            }
+        })?;
+        out.push((k.clone(), strip(text)));
+    }
+    for (k, path) in &set_file {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            what: format!("reading the value of {k} from {path}"),
+            source,
+        })?;
+        out.push((k.clone(), strip(text)));
+    }
+    Ok(out)
 }
 
 /// A row as it may be printed: secret-looking config values masked.
@@ -302,12 +371,16 @@ async fn show(ctx: &Context, id: &str) -> Result<u8> {
                 obj.insert("deviations".into(), serde_json::json!(deviations));
                 obj.insert("grants".into(), serde_json::json!(grants));
                 obj.insert("backups".into(), serde_json::json!([]));
+                obj.insert(
+                    "connection".into(),
+                    serde_json::json!({ "target": session.spec.target(), "tls": session.tls }),
+                );
             }
             output::print_json(&v)?;
         }
         Format::Text | Format::Markdown => {
             println!("id        {}", row.id);
-            println!("name      {}", row.name);
+            println!("name      {}", output::printable(&row.name));
             println!("schema    {}", row.schema);
             println!("status    {}", row.status);
             println!("template  v{}", row.template_version);

@@ -18,10 +18,16 @@ pub fn check_name(name: &str) -> Result<()> {
 }
 
 /// Splits one `KEY=VALUE` (the value may hold `=` and spaces).
+/// Errors never repeat the input: it may be a secret typed in the wrong place.
 pub fn parse_pair(raw: &str) -> std::result::Result<(String, String), String> {
     match raw.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-        _ => Err(format!("{raw:?} is not KEY=VALUE")),
+        Some(_) => {
+            Err("the key before = is empty (the value is not shown); write KEY=VALUE".into())
+        }
+        None => Err(
+            "there is no = in it (it is not shown, in case it is a secret); write KEY=VALUE".into(),
+        ),
     }
 }
 
@@ -37,30 +43,48 @@ pub(crate) fn config_object(pairs: &[(String, String)]) -> Result<Value> {
     for (k, v) in pairs {
         let key = k.trim();
         if key.is_empty() {
-            return Err(Error::Invalid(format!(
-                "config key is empty in {k:?}={v:?}; write KEY=VALUE"
-            )));
+            return Err(Error::Invalid(
+                "a config key is empty (its value is not shown); write KEY=VALUE".into(),
+            ));
         }
         map.insert(key.to_string(), parse_config_value(v));
     }
     Ok(Value::Object(map))
 }
 
-/// True for keys whose values are credentials (`db_password`, `apiKey`, `stripe_token`, …).
+/// True for keys whose values are credentials (`db_password`, `apiKey`, `stripe_token`,
+/// `passphrase`, `pwd`, `auth_header`, `dsn`, `signing_key`, …). Errs towards masking.
 pub fn is_secret_key(key: &str) -> bool {
     let k = key.to_ascii_lowercase();
     [
-        "password",
-        "passwd",
+        "pass",
+        "pwd",
         "secret",
         "token",
         "apikey",
         "api_key",
         "credential",
         "private_key",
+        "auth",
+        "dsn",
     ]
     .iter()
     .any(|s| k.contains(s))
+        || k == "key"
+        || k.ends_with("_key")
+        || k.ends_with("-key")
+        || key.ends_with("Key")
+}
+
+/// True for a value that carries a password whatever its key: a URL with one
+/// (`postgres://app:pw@db/x`).
+pub fn is_secret_value(value: &Value) -> bool {
+    match value {
+        Value::String(s) => {
+            s.contains("://") && url::Url::parse(s).is_ok_and(|u| u.password().is_some())
+        }
+        _ => false,
+    }
 }
 
 /// Shown in place of a secret value.
@@ -73,7 +97,7 @@ pub fn masked(config: &Value) -> Value {
         Value::Object(map) => Value::Object(
             map.iter()
                 .map(|(k, v)| {
-                    let v = if is_secret_key(k) {
+                    let v = if is_secret_key(k) || is_secret_value(v) {
                         Value::String(MASK.into())
                     } else {
                         masked(v)
@@ -82,7 +106,19 @@ pub fn masked(config: &Value) -> Value {
                 })
                 .collect(),
         ),
-        Value::Array(items) => Value::Array(items.iter().map(masked).collect()),
+        Value::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|v| {
+                    if is_secret_value(v) {
+                        Value::String(MASK.into())
+                    } else {
+                        masked(v)
+                    }
+                })
+                .collect(),
+        ),
+        v if is_secret_value(v) => Value::String(MASK.into()),
         other => other.clone(),
     }
 }

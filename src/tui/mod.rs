@@ -24,7 +24,7 @@ pub async fn run(session: Session, profile: String) -> Result<u8> {
     };
     let mut app = App::new(
         profile,
-        session.spec.target(),
+        format!("{} · {}", session.spec.target(), session.tls.label()),
         session.read_only(),
         session.names.clone(),
         theme::Theme::from_env(),

@@ -187,3 +187,13 @@ fn dsn_userinfo_and_path_keep_plus_and_decode_percent() {
     assert_eq!(s.password.unwrap().expose(), "p@ss+w");
     assert_eq!(s.dbname, "sales+eu");
 }
+
+#[test]
+fn sslrootcert_system_defaults_to_verify_full_as_libpq() {
+    let p = Profile::default();
+    let env = env_of(&[("PGSSLROOTCERT", "system")]);
+    let s = resolve(None, &p, false, &env).unwrap();
+    assert_eq!(s.sslmode, "verify-full");
+    let s = resolve(Some("postgres://u@h/d?sslmode=require"), &p, false, &env).unwrap();
+    assert_eq!(s.sslmode, "require");
+}
