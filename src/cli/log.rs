@@ -52,7 +52,7 @@ async fn verify(ctx: &Context, session: &crate::session::Session) -> Result<u8> 
     let report = journal::verify(session).await?;
     match ctx.format {
         Format::Json => output::print_json(&report)?,
-        Format::Text => {
+        Format::Text | Format::Markdown => {
             for f in &report.findings {
                 println!("{}", f.message);
             }

@@ -111,20 +111,3 @@ impl Table {
         out
     }
 }
-
-/// Text from the database made safe for a terminal: control characters escaped, so a
-/// crafted name cannot move the cursor or change colours.
-pub fn printable(text: &str) -> String {
-    if !text.chars().any(char::is_control) {
-        return text.to_string();
-    }
-    text.chars()
-        .map(|c| {
-            if c.is_control() {
-                c.escape_default().to_string()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect()
-}
