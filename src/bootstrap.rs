@@ -4,8 +4,8 @@
 use crate::connect::Secret;
 use crate::error::{Error, Result};
 use crate::journal::{self, Entry};
-use crate::names::{quote_ident, quote_literal};
 use crate::session::Session;
+use crate::sql::SqlVars;
 use serde::Serialize;
 use sqlx::PgConnection;
 
@@ -126,11 +126,10 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
     }
     if let Some(pw) = &opts.admin_password {
         let verifier = scram_verifier(pw.expose());
-        let sql = format!(
-            "ALTER ROLE {} LOGIN PASSWORD {}",
-            quote_ident(&names.admin_role),
-            quote_literal(&verifier)
-        );
+        let sql = names
+            .template_vars()
+            .literal("verifier", &verifier)
+            .render("ALTER ROLE {{admin}} LOGIN PASSWORD {{verifier}}")?;
         sqlx::query(&sql)
             .execute(&mut *tx)
             .await
@@ -154,11 +153,10 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
         .fetch_one(&mut *tx)
         .await
         .map_err(Error::db("init: reading the database name"))?;
-    let grant = format!(
-        "GRANT CREATE, CONNECT ON DATABASE {} TO {}",
-        quote_ident(&db),
-        quote_ident(&names.admin_role)
-    );
+    let grant = names
+        .template_vars()
+        .ident("db", &db)
+        .render("GRANT CREATE, CONNECT ON DATABASE {{db}} TO {{admin}}")?;
     sqlx::query(&grant)
         .execute(&mut *tx)
         .await
@@ -181,11 +179,10 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
                 .await
                 .map_err(Error::db(format!("init: bootstrap step {version}")))?;
         }
-        let meta = format!(
-            "INSERT INTO {}.tenantctl_meta (key, value) VALUES ('bootstrap_version', $1)
+        let meta = vars.render(
+            "INSERT INTO {{commons}}.tenantctl_meta (key, value) VALUES ('bootstrap_version', $1)
              ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
-            quote_ident(&names.common_schema)
-        );
+        )?;
         sqlx::query(&meta)
             .bind(to_version.to_string())
             .execute(&mut *tx)
@@ -344,7 +341,9 @@ async fn installed_version(conn: &mut PgConnection, session: &Session) -> Result
     if !schema_exists {
         return Ok(0);
     }
-    let meta = format!("{}.tenantctl_meta", quote_ident(&names.common_schema));
+    let vars = names.template_vars();
+    // A name for to_regclass (a value, bound) and the same name in the query.
+    let meta = vars.render("{{commons}}.tenantctl_meta")?;
     let has_meta: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
         .bind(&meta)
         .fetch_one(&mut *conn)
@@ -356,18 +355,28 @@ async fn installed_version(conn: &mut PgConnection, session: &Session) -> Result
             names.common_schema
         )));
     }
-    let v: Option<String> = sqlx::query_scalar(&format!(
-        "SELECT value FROM {meta} WHERE key = 'bootstrap_version'"
-    ))
-    .fetch_optional(&mut *conn)
-    .await
-    .map_err(Error::db("init: reading the bootstrap version"))?;
-    Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+    let v: Option<String> =
+        sqlx::query_scalar(&vars.render(
+            "SELECT value FROM {{commons}}.tenantctl_meta WHERE key = 'bootstrap_version'",
+        )?)
+        .fetch_optional(&mut *conn)
+        .await
+        .map_err(Error::db("init: reading the bootstrap version"))?;
+    match v {
+        None => Err(Error::Conflict(format!(
+            "{meta} exists but records no bootstrap version; init will not guess (rerunning step 1 could undo later steps); restore the row (key 'bootstrap_version')"
+        ))),
+        Some(v) => v.trim().parse().map_err(|_| {
+            Error::Conflict(format!(
+                "the bootstrap version recorded in {meta} is {v:?}, not a number; init will not guess (rerunning step 1 on a bootstrapped database could undo later steps); fix the row (key 'bootstrap_version')"
+            ))
+        }),
+    }
 }
 
 /// Creates `role` with `attrs` unless it exists; true when created. An existing role keeps
 /// its attributes (the audit reports dangerous ones) so that init never locks anyone out.
-async fn ensure_role(conn: &mut PgConnection, role: &str, attrs: &str) -> Result<bool> {
+async fn ensure_role(conn: &mut PgConnection, role: &str, attrs: &'static str) -> Result<bool> {
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
             .bind(role)
@@ -377,7 +386,11 @@ async fn ensure_role(conn: &mut PgConnection, role: &str, attrs: &str) -> Result
     if exists {
         return Ok(false);
     }
-    sqlx::query(&format!("CREATE ROLE {} {attrs}", quote_ident(role)))
+    let sql = SqlVars::new()
+        .ident("role", role)
+        .keyword("attrs", attrs)
+        .render("CREATE ROLE {{role}} {{attrs}}")?;
+    sqlx::query(&sql)
         .execute(&mut *conn)
         .await
         .map_err(Error::db(format!("init: creating role {role}")))?;

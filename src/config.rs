@@ -52,6 +52,35 @@ pub struct Config {
     pub naming: NamingPolicy,
     /// Connection profiles by name.
     pub profiles: BTreeMap<String, Profile>,
+    /// `[keys]`: console command id → key or list of keys (checked by the console).
+    pub keys: BTreeMap<String, toml::Spanned<KeyList>>,
+    /// `[keys]` with the line each entry is on, filled by [`Config::parse`].
+    #[serde(skip)]
+    pub key_entries: Vec<KeyEntry>,
+}
+
+/// A `[keys]` value: one key or several.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum KeyList {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// One `[keys]` entry as written, for the console to check and apply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyEntry {
+    pub id: String,
+    pub keys: Vec<String>,
+    /// Line of the entry in the config file.
+    pub line: usize,
+}
+
+/// The `[keys]` table and the file it came from, for messages that name file and line.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct KeyConfig {
+    pub path: String,
+    pub entries: Vec<KeyEntry>,
 }
 
 /// One `[profiles.NAME]` section: where and how to connect.
@@ -179,6 +208,14 @@ impl LoadedConfig {
     }
 
     /// The backup folder: `$TENANTCTL_BACKUP_DIR`, else the config's, else the default.
+    /// The `[keys]` remapping, with the file it came from.
+    pub fn keys(&self) -> KeyConfig {
+        KeyConfig {
+            path: self.source.shown(),
+            entries: self.config.key_entries.clone(),
+        }
+    }
+
     pub fn backup_dir(&self) -> Option<PathBuf> {
         std::env::var_os(BACKUP_DIR_ENV)
             .filter(|v| !v.is_empty())
@@ -200,6 +237,19 @@ impl Config {
                 message: e.message().trim().to_string(),
             }
         })?;
+        let mut config = config;
+        config.key_entries = config
+            .keys
+            .iter()
+            .map(|(id, value)| KeyEntry {
+                id: id.clone(),
+                keys: match value.get_ref() {
+                    KeyList::One(k) => vec![k.clone()],
+                    KeyList::Many(ks) => ks.clone(),
+                },
+                line: line_col(text, value.span().start).0,
+            })
+            .collect();
         config.naming.validate().map_err(|e| ConfigError::Invalid {
             path: path.display().to_string(),
             message: e.to_string(),

@@ -3,7 +3,8 @@
 use crate::cluster::ClusterError;
 use crate::config::ConfigError;
 use crate::connect::ConnectError;
-use crate::names::{MissingVar, NameError};
+use crate::names::NameError;
+use crate::sql::TemplateError;
 
 /// Everything the core can fail with.
 #[derive(Debug, thiserror::Error)]
@@ -17,7 +18,7 @@ pub enum Error {
     #[error(transparent)]
     Cluster(#[from] ClusterError),
     #[error(transparent)]
-    Template(#[from] MissingVar),
+    Template(#[from] TemplateError),
     #[error("{during}: {}", describe_db_error(.source))]
     Db {
         during: String,
@@ -36,6 +37,9 @@ pub enum Error {
     Invalid(String),
     #[error("{0}")]
     Cancelled(String),
+    /// A long job that was cancelled or partly failed: never a success.
+    #[error("{0}")]
+    Incomplete(String),
     #[error("{done}, but reading it back failed: {cause}")]
     Committed { done: String, cause: Box<Error> },
     #[error("{error} (the failure could not be written to the console log: {log_error})")]
@@ -61,6 +65,30 @@ impl Error {
         move |source| Error::Db { during, source }
     }
 
+    /// True when the link to the server died (reconnect rather than just report); a write
+    /// whose failure could not be logged, or whose read-back failed after the commit, is
+    /// judged by the inner error.
+    pub fn is_connection_lost(&self) -> bool {
+        match self {
+            Error::Connect(_) => true,
+            Error::Unlogged { error, .. } => error.is_connection_lost(),
+            Error::Committed { cause, .. } => cause.is_connection_lost(),
+            Error::Db { source, .. } => {
+                matches!(
+                    source,
+                    sqlx::Error::Io(_)
+                        | sqlx::Error::PoolTimedOut
+                        | sqlx::Error::PoolClosed
+                        | sqlx::Error::WorkerCrashed
+                ) || sqlstate(source).is_some_and(|code| {
+                    // Connection exceptions, and the server shutting down or starting up.
+                    code.starts_with("08") || matches!(code.as_str(), "57P01" | "57P02" | "57P03")
+                })
+            }
+            _ => false,
+        }
+    }
+
     /// What the user should do next, if we can say.
     pub fn hint(&self) -> Option<String> {
         match self {
@@ -83,7 +111,11 @@ impl Error {
             Error::NoSuchTenant(_) => Some("`tenantctl tenant list` shows the registry".into()),
             Error::Unlogged { error, .. } => error.hint(),
             Error::Committed { .. } => Some("the change itself was made and logged; `tenantctl tenant show ID` shows it once the server answers".into()),
-            Error::Conflict(_) | Error::Invalid(_) | Error::Cancelled(_) | Error::Io { .. } => None,
+            Error::Conflict(_)
+            | Error::Invalid(_)
+            | Error::Cancelled(_)
+            | Error::Incomplete(_)
+            | Error::Io { .. } => None,
         }
     }
 }

@@ -33,10 +33,9 @@ pub struct LogEntry {
 
 /// Writes `entry` on `conn`, inside the caller's transaction when there is one.
 pub async fn record(conn: &mut PgConnection, session: &Session, entry: &Entry<'_>) -> Result<()> {
-    let sql = format!(
-        "INSERT INTO {} (os_user, action, tenant_id, sql_summary, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6)",
-        session.names.log()
-    );
+    let sql = session.names.template_vars().render(
+        "INSERT INTO {{log}} (os_user, action, tenant_id, sql_summary, outcome, detail) VALUES ($1, $2, $3, $4, $5, $6)",
+    )?;
     sqlx::query(&sql)
         .bind(&session.os_user)
         .bind(entry.action)
@@ -78,10 +77,9 @@ pub async fn record_failure(session: &Session, entry: &Entry<'_>) -> Option<Erro
 
 /// The newest `limit` rows of the console log, newest first.
 pub async fn recent(session: &Session, limit: i64) -> Result<Vec<LogEntry>> {
-    let sql = format!(
-        "SELECT id, at, os_user, db_role, action, tenant_id, sql_summary, outcome FROM {} ORDER BY at DESC, id DESC LIMIT $1",
-        session.names.log()
-    );
+    let sql = session.names.template_vars().render(
+        "SELECT id, at, os_user, db_role, action, tenant_id, sql_summary, outcome FROM {{log}} ORDER BY at DESC, id DESC LIMIT $1",
+    )?;
     sqlx::query_as(&sql)
         .bind(limit)
         .fetch_all(&session.pool)
@@ -103,7 +101,7 @@ SELECT id, seq, prev_hash, row_hash,
            pg_catalog.to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'),
            os_user, db_role, action, tenant_id, sql_summary, outcome, detail)::pg_catalog.text,
            'UTF8') AS payload
-FROM {log}
+FROM {{log}}
 WHERE seq > $1
 ORDER BY seq
 LIMIT $2
@@ -152,7 +150,7 @@ fn hex(bytes: &[u8]) -> String {
 pub async fn verify(session: &Session) -> Result<ChainReport> {
     use sha2::{Digest, Sha256};
     type Row = (i64, i64, Vec<u8>, Vec<u8>, Vec<u8>);
-    let sql = VERIFY_SQL.replace("{log}", &session.names.log());
+    let sql = session.names.template_vars().render(VERIFY_SQL)?;
     let mut report = ChainReport::default();
     let mut expected_seq = 1_i64;
     let mut prev: Vec<u8> = Vec::new();

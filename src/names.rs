@@ -1,7 +1,6 @@
 //! Tenant ids, the naming policy, and the one place identifiers and literals are quoted.
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::fmt;
 
 /// PostgreSQL's identifier limit in bytes (NAMEDATALEN - 1).
@@ -192,6 +191,8 @@ impl NamingPolicy {
         vars.ident("commons", &self.common_schema)
             .ident("tenants", &self.registry_table)
             .ident("admin_log", &self.log_table)
+            .qualified("registry", &self.common_schema, &self.registry_table)
+            .qualified("log", &self.common_schema, &self.log_table)
             .ident("admin", &self.admin_role)
             .ident("service", &self.service_role)
             .ident("rls", &self.rls_role)
@@ -283,81 +284,5 @@ fn shown(raw: &str) -> String {
     out
 }
 
-/// Values for `{{name}}` placeholders in SQL templates; each is already quoted SQL.
-#[derive(Debug, Default, Clone)]
-pub struct SqlVars(BTreeMap<String, String>);
-
-/// A template named a placeholder nobody supplied: a bug in the template, not user input.
-#[derive(Debug, thiserror::Error)]
-#[error("SQL template uses {{{{{0}}}}}, which has no value")]
-pub struct MissingVar(pub String);
-
-impl SqlVars {
-    /// Adds an identifier, quoted.
-    pub fn ident(&mut self, key: &str, name: &str) -> &mut Self {
-        self.0.insert(key.into(), quote_ident(name));
-        self
-    }
-
-    /// Adds a string literal, quoted.
-    pub fn literal(&mut self, key: &str, value: &str) -> &mut Self {
-        self.0.insert(key.into(), quote_literal(value));
-        self
-    }
-
-    /// Adds fixed SQL keywords chosen by the code, never by input (`GRANT`, `SELECT, INSERT`).
-    pub fn keywords(&mut self, key: &str, words: &[&'static str]) -> &mut Self {
-        self.0.insert(key.into(), words.join(", "));
-        self
-    }
-
-    /// Adds text the server itself deparsed (e.g. `pg_get_function_identity_arguments`),
-    /// which quotes every identifier in it; never text from a user.
-    pub fn deparsed(&mut self, key: &str, text: &str) -> &mut Self {
-        self.0.insert(key.into(), text.into());
-        self
-    }
-
-    /// Adds `"schema"."object"`.
-    pub fn qualified(&mut self, key: &str, schema: &str, object: &str) -> &mut Self {
-        self.0.insert(key.into(), qualified(schema, object));
-        self
-    }
-
-    /// Adds a grantee: the keyword PUBLIC, or a quoted role name.
-    pub fn grantee(&mut self, key: &str, role: &str) -> &mut Self {
-        let value = if role == "PUBLIC" {
-            "PUBLIC".to_string()
-        } else {
-            quote_ident(role)
-        };
-        self.0.insert(key.into(), value);
-        self
-    }
-
-    /// Adds an integer.
-    pub fn number(&mut self, key: &str, value: i64) -> &mut Self {
-        self.0.insert(key.into(), value.to_string());
-        self
-    }
-
-    /// Replaces every `{{key}}` in `template`.
-    pub fn render(&self, template: &str) -> Result<String, MissingVar> {
-        let mut out = String::with_capacity(template.len());
-        let mut rest = template;
-        while let Some(start) = rest.find("{{") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let Some(end) = after.find("}}") else {
-                out.push_str(&rest[start..]);
-                return Ok(out);
-            };
-            let key = after[..end].trim();
-            let value = self.0.get(key).ok_or_else(|| MissingVar(key.into()))?;
-            out.push_str(value);
-            rest = &after[end + 2..];
-        }
-        out.push_str(rest);
-        Ok(out)
-    }
-}
+// The renderer lives in `sql`; the old paths stay for code written against them.
+pub use crate::sql::{MissingVar, SqlVars};

@@ -4,12 +4,63 @@ use crate::catalog::{GrantMatrix, ObjectKind, SchemaSize, TenantStatus};
 use crate::names::NamingPolicy;
 use serde::Serialize;
 
+/// What a deviation is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DeviationObject {
+    /// The tenant schema itself.
+    Schema,
+    /// A table, view, sequence, `table.column` or function of the schema, by name.
+    Object(String),
+    /// The schema's default privileges for objects of this kind created later.
+    DefaultPrivileges(DefaultsFor),
+    /// The database's `public` schema (on every tenant's search_path).
+    PublicSchema,
+}
+
+/// The kinds of object default privileges are checked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum DefaultsFor {
+    Table,
+    Sequence,
+    Function,
+}
+
+impl DeviationObject {
+    /// As shown and as written in JSON: `schema`, the object's name, or
+    /// `default privileges (table)`.
+    pub fn as_str(&self) -> &str {
+        match self {
+            DeviationObject::Schema => "schema",
+            DeviationObject::Object(name) => name,
+            DeviationObject::DefaultPrivileges(DefaultsFor::Table) => "default privileges (table)",
+            DeviationObject::DefaultPrivileges(DefaultsFor::Sequence) => {
+                "default privileges (sequence)"
+            }
+            DeviationObject::DefaultPrivileges(DefaultsFor::Function) => {
+                "default privileges (function)"
+            }
+            DeviationObject::PublicSchema => "schema public",
+        }
+    }
+}
+
+impl std::fmt::Display for DeviationObject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for DeviationObject {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 /// One difference between the model and what the catalog says.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Deviation {
     pub role: String,
-    /// `schema`, a table, `table.column`, a sequence, or `default privileges (table)`.
-    pub object: String,
+    pub object: DeviationObject,
     pub privilege: String,
     /// True when the privilege is expected and absent; false when present and not expected.
     pub missing: bool,
@@ -38,26 +89,27 @@ pub fn policy_deviations(
     let rls = names.rls_role.as_str();
     let schema = matrix.schema.as_str();
     let mut out = Vec::new();
-    let mut dev = |role: &str, object: &str, privilege: &str, missing: bool, reason: String| {
-        out.push(Deviation {
-            role: role.into(),
-            object: object.into(),
-            privilege: privilege.into(),
-            missing,
-            reason,
-        })
-    };
+    let mut dev =
+        |role: &str, object: DeviationObject, privilege: &str, missing: bool, reason: String| {
+            out.push(Deviation {
+                role: role.into(),
+                object,
+                privilege: privilege.into(),
+                missing,
+                reason,
+            })
+        };
 
     // Owners hold every privilege implicitly, including DROP: only the admin role may own.
     for o in matrix.owners.iter().filter(|o| o.owner != admin) {
         let object = if o.kind == ObjectKind::Schema {
-            "schema".to_string()
+            DeviationObject::Schema
         } else {
-            o.object.clone()
+            DeviationObject::Object(o.object.clone())
         };
         dev(
             &o.owner,
-            &object,
+            object,
             "OWNER",
             false,
             format!(
@@ -93,7 +145,7 @@ pub fn policy_deviations(
         if e.grantee == rls && rls_unsafe(e.kind, &e.object) {
             dev(
                 rls,
-                &e.object,
+                DeviationObject::Object(e.object.clone()),
                 &e.privilege,
                 false,
                 "returns rows with its owner's rights, past row security: the RLS role would read every tenant's rows (a view needs security_invoker = on)".into(),
@@ -104,9 +156,9 @@ pub fn policy_deviations(
             continue;
         }
         let object = if e.kind == ObjectKind::Schema {
-            "schema".to_string()
+            DeviationObject::Schema
         } else {
-            e.object.clone()
+            DeviationObject::Object(e.object.clone())
         };
         let reason = if suspended
             && e.kind == ObjectKind::Schema
@@ -136,7 +188,7 @@ pub fn policy_deviations(
         } else {
             format!("{} is not one of this tenant's roles", e.grantee)
         };
-        dev(&e.grantee, &object, &e.privilege, false, reason);
+        dev(&e.grantee, object, &e.privilege, false, reason);
     }
 
     let has = |role: &str, kind: ObjectKind, object: &str, privilege: &str| {
@@ -152,7 +204,7 @@ pub fn policy_deviations(
             } else {
                 "cannot reach the schema, so its SELECT grants are useless"
             };
-            dev(role, "schema", "USAGE", true, reason.into());
+            dev(role, DeviationObject::Schema, "USAGE", true, reason.into());
         }
     }
     for t in &tables.tables {
@@ -160,7 +212,7 @@ pub fn policy_deviations(
             if !has(service, ObjectKind::Table, &t.name, p) {
                 dev(
                     service,
-                    &t.name,
+                    DeviationObject::Object(t.name.clone()),
                     p,
                     true,
                     "the service role needs it to serve the tenant".into(),
@@ -171,7 +223,7 @@ pub fn policy_deviations(
             if !has(role, ObjectKind::Table, &t.name, "SELECT") {
                 dev(
                     role,
-                    &t.name,
+                    DeviationObject::Object(t.name.clone()),
                     "SELECT",
                     true,
                     "expected SELECT on every tenant table".into(),
@@ -181,7 +233,7 @@ pub fn policy_deviations(
         if !t.tenant_bound {
             dev(
                 rls,
-                &t.name,
+                DeviationObject::Object(t.name.clone()),
                 "TENANT BINDING",
                 true,
                 "not bound to its tenant: a session of the RLS role routed to another tenant could read it (tenant migrate adds the binding)".into(),
@@ -190,7 +242,7 @@ pub fn policy_deviations(
         if !t.rls_enabled {
             dev(
                 rls,
-                &t.name,
+                DeviationObject::Object(t.name.clone()),
                 "RLS",
                 true,
                 "row-level security is off: the RLS role would read every row".into(),
@@ -207,7 +259,7 @@ pub fn policy_deviations(
         if !has(service, ObjectKind::Sequence, &seq, "USAGE") {
             dev(
                 service,
-                &seq,
+                DeviationObject::Object(seq.clone()),
                 "USAGE",
                 true,
                 "inserts that draw from this sequence would fail".into(),
@@ -227,7 +279,7 @@ pub fn policy_deviations(
         if !has_default("table", service, p) {
             dev(
                 service,
-                "default privileges (table)",
+                DeviationObject::DefaultPrivileges(DefaultsFor::Table),
                 p,
                 true,
                 "tables added later would not be granted".into(),
@@ -241,7 +293,7 @@ pub fn policy_deviations(
     {
         dev(
             rls,
-            "default privileges (table)",
+            DeviationObject::DefaultPrivileges(DefaultsFor::Table),
             &d.privilege,
             false,
             "tables added later would be readable by the RLS role before they are bound to their tenant".into(),
@@ -251,7 +303,7 @@ pub fn policy_deviations(
         if !has_default("table", role, "SELECT") {
             dev(
                 role,
-                "default privileges (table)",
+                DeviationObject::DefaultPrivileges(DefaultsFor::Table),
                 "SELECT",
                 true,
                 "tables added later would not be granted".into(),
@@ -261,7 +313,7 @@ pub fn policy_deviations(
     if !has_default("sequence", service, "USAGE") {
         dev(
             service,
-            "default privileges (sequence)",
+            DeviationObject::DefaultPrivileges(DefaultsFor::Sequence),
             "USAGE",
             true,
             "sequences added later would not be granted".into(),
@@ -271,7 +323,7 @@ pub fn policy_deviations(
     if matrix.public_schema_create {
         dev(
             "PUBLIC",
-            "schema public",
+            DeviationObject::PublicSchema,
             "CREATE",
             false,
             "every role may create in schema public, which is on the application's search_path: a planted function there could capture its calls".into(),
@@ -285,7 +337,7 @@ pub fn policy_deviations(
     if fn_defaults.is_empty() || fn_defaults.iter().any(|d| d.grantee == "PUBLIC") {
         dev(
             "PUBLIC",
-            "default privileges (function)",
+            DeviationObject::DefaultPrivileges(DefaultsFor::Function),
             "EXECUTE",
             false,
             "functions the admin role creates would be executable by every role (init revokes this)".into(),

@@ -2,7 +2,7 @@
 
 use crate::connect::ConnectionSpec;
 use crate::error::{Error, Result};
-use crate::names::{NamingPolicy, quote_ident};
+use crate::names::NamingPolicy;
 use sqlx::{PgPool, Postgres, Transaction};
 use std::time::Duration;
 
@@ -87,12 +87,11 @@ pub async fn act_as_admin(
     conn: &mut sqlx::PgConnection,
     names: &NamingPolicy,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(&format!(
-        "SET LOCAL ROLE {}",
-        quote_ident(&names.admin_role)
-    ))
-    .execute(conn)
-    .await?;
+    let sql = names
+        .template_vars()
+        .render("SET LOCAL ROLE {{admin}}")
+        .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    sqlx::query(&sql).execute(conn).await?;
     Ok(())
 }
 
@@ -127,12 +126,22 @@ impl Session {
             None => {
                 conn.close_on_drop();
                 drop(conn);
-                // Best effort: if this fails the statement simply runs to its end server-side.
-                let _ = sqlx::query("SELECT pg_cancel_backend($1)")
-                    .bind(pid)
-                    .execute(&self.pool)
-                    .await;
-                Err(Error::Cancelled(format!("{during}: cancelled")))
+                // Only a cancel the server accepted is reported as one: otherwise the
+                // statement may run on to its end, and the operator must know.
+                let cancelled: Result<bool, sqlx::Error> =
+                    sqlx::query_scalar("SELECT pg_cancel_backend($1)")
+                        .bind(pid)
+                        .fetch_one(&self.pool)
+                        .await;
+                match cancelled {
+                    Ok(true) => Err(Error::Cancelled(format!("{during}: cancelled"))),
+                    Ok(false) => Err(Error::Invalid(format!(
+                        "{during}: stopped waiting, but the server did not accept the cancel of backend {pid}; the statement may still be running there (see pg_stat_activity)"
+                    ))),
+                    Err(e) => Err(Error::db(format!(
+                        "{during}: stopped waiting, but cancelling backend {pid} on the server failed, so the statement may still be running there"
+                    ))(e)),
+                }
             }
         }
     }

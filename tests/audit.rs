@@ -759,7 +759,7 @@ async fn a_freshly_provisioned_database_has_no_finding() {
         before.findings
     );
     let (ptx, _prx) = tokio::sync::mpsc::unbounded_channel();
-    tenant::migrate(&s, Some(vec!["a".into()]), ptx, Default::default())
+    tenant::migrate(&s, Some(vec!["a".into()]), &ptx, &Default::default())
         .await
         .unwrap();
     let r = audited(&s).await;

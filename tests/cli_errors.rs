@@ -222,3 +222,24 @@ fn the_console_without_a_terminal_points_to_the_subcommands() {
         "{err}"
     );
 }
+
+#[test]
+fn a_bad_keys_table_stops_the_console_at_start_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.toml");
+    std::fs::write(
+        &path,
+        "[keys]\nhelp = \"F1\"\nsuspend = \"n\"\n\n[profiles.default]\nhost = \"127.0.0.1\"\n",
+    )
+    .unwrap();
+    let out = run(&[], &[("TENANTCTL_CONFIG", path.to_str().unwrap())]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = stderr(&out);
+    assert!(
+        err.contains(&format!("{}, line 3", path.display()))
+            && err.contains("bound to both new and suspend"),
+        "{err}"
+    );
+    // Checked before anything else: no connection was tried, no terminal asked for.
+    assert!(!err.contains("terminal"), "{err}");
+}

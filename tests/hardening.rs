@@ -130,7 +130,7 @@ async fn a_function_in_a_tenant_schema_is_not_executable_by_everyone_or_is_flagg
     let devs = deviations(&s, "acme").await;
     assert!(
         devs.iter()
-            .any(|d| d.object == "default privileges (function)"),
+            .any(|d| d.object.as_str() == "default privileges (function)"),
         "{devs:?}"
     );
 }
@@ -165,7 +165,7 @@ async fn init_revokes_create_on_public_and_a_later_grant_is_flagged() {
         .unwrap();
     let devs = deviations(&s, "acme").await;
     assert_eq!(devs.len(), 1, "{devs:?}");
-    assert_eq!(devs[0].object, "schema public");
+    assert_eq!(devs[0].object.as_str(), "schema public");
 }
 
 #[tokio::test]

@@ -132,7 +132,7 @@ async fn a_fresh_tenant_has_no_deviation_and_a_table_without_the_binding_is_flag
         .unwrap();
     let devs = deviations(&s, "acme").await;
     assert_eq!(devs.len(), 1, "{devs:?}");
-    assert_eq!(devs[0].object, "orders");
+    assert_eq!(devs[0].object.as_str(), "orders");
     assert!(devs[0].reason.contains("bound"), "{devs:?}");
 }
 
@@ -179,10 +179,14 @@ async fn migrate_binds_the_tables_of_an_existing_tenant() {
     assert!(devs.iter().any(|d| d.reason.contains("bound")), "{devs:?}");
 
     let (ptx, _prx) = tokio::sync::mpsc::unbounded_channel();
-    let report = tenant::migrate(&s, None, ptx, Default::default())
+    let report = tenant::migrate(&s, None, &ptx, &Default::default())
         .await
         .unwrap();
-    assert_eq!(report.count("migrated"), 1, "{report:?}");
+    assert_eq!(
+        report.count(tenant::MigrateResult::Migrated),
+        1,
+        "{report:?}"
+    );
     let mut c = as_app(&s, &rls, "tenant_a", "1").await;
     assert!(matches!(
         count(&mut c, "SELECT count(*) FROM tenant_b.orders").await,
@@ -246,7 +250,7 @@ async fn planted_admin_owned_view_is_refused_to_the_rls_role_or_flagged() {
         .await
         .unwrap();
     let (ptx, _prx) = tokio::sync::mpsc::unbounded_channel();
-    tenant::migrate(&s, Some(vec!["a".into()]), ptx, Default::default())
+    tenant::migrate(&s, Some(vec!["a".into()]), &ptx, &Default::default())
         .await
         .unwrap();
     let mut c = as_app(&s, &rls, "tenant_a", "1").await;
@@ -274,6 +278,6 @@ async fn planted_admin_owned_view_is_refused_to_the_rls_role_or_flagged() {
         .unwrap();
     let devs = deviations(&s, "a").await;
     assert_eq!(devs.len(), 1, "{devs:?}");
-    assert_eq!(devs[0].object, "everything");
+    assert_eq!(devs[0].object.as_str(), "everything");
     assert!(devs[0].reason.contains("security_invoker"), "{devs:?}");
 }

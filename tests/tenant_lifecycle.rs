@@ -384,24 +384,14 @@ async fn migrate_carries_on_past_a_failing_tenant() {
     tx.commit().await.unwrap();
 
     let (ptx, mut prx) = tokio::sync::mpsc::unbounded_channel();
-    let report = tenant::migrate(&s, None, ptx, Default::default())
+    let report = tenant::migrate(&s, None, &ptx, &Default::default())
         .await
         .unwrap();
-    assert_eq!(report.failures(), 1);
-    let failed = report
-        .outcomes
-        .iter()
-        .find(|o| o.result == "failed")
-        .unwrap();
-    assert_eq!(failed.tenant, "m3");
-    assert!(
-        failed
-            .error
-            .as_deref()
-            .unwrap()
-            .contains("template version 2"),
-        "{failed:?}"
-    );
+    assert_eq!(report.failed.len(), 1);
+    let failed = &report.failed[0];
+    assert_eq!(failed.item, "m3");
+    assert!(failed.error.contains("template version 2"), "{failed:?}");
+    assert!(!report.complete(), "a partly failed job is no success");
     let mut seen = 0;
     while let Ok(p) = prx.try_recv() {
         seen += 1;
@@ -449,13 +439,13 @@ async fn migrate_carries_on_past_a_failing_tenant() {
         .unwrap();
     tx.commit().await.unwrap();
     let (ptx, _prx) = tokio::sync::mpsc::unbounded_channel();
-    let report = tenant::migrate(&s, None, ptx, Default::default())
+    let report = tenant::migrate(&s, None, &ptx, &Default::default())
         .await
         .unwrap();
     let migrated: Vec<&str> = report
-        .outcomes
+        .done
         .iter()
-        .filter(|o| o.result == "migrated")
+        .filter(|o| o.result == tenant::MigrateResult::Migrated)
         .map(|o| o.tenant.as_str())
         .collect();
     assert_eq!(migrated, vec!["m3"]);
@@ -667,9 +657,10 @@ async fn exact_sizes_stream_in_chunks() {
         "tenant_a2".to_string(),
         "tenant_nope".to_string(),
     ];
-    let sizes = catalog::measure_sizes(&s, &schemas, Some(tx), &Default::default())
+    let sizes = catalog::measure_sizes(&s, &schemas, &tx, &Default::default())
         .await
-        .unwrap();
+        .unwrap()
+        .done;
     assert_eq!(sizes.len(), 2, "a missing schema is left out: {sizes:?}");
     assert!(sizes.iter().all(|(_, b)| *b > 0));
     let p = rx.recv().await.unwrap();
@@ -726,10 +717,14 @@ async fn migrating_a_suspended_tenant_keeps_it_closed_to_the_service_role() {
         .unwrap();
     tenant::suspend(&s, "sleepy").await.unwrap();
     let (ptx, _prx) = tokio::sync::mpsc::unbounded_channel();
-    let report = tenant::migrate(&s, None, ptx, Default::default())
+    let report = tenant::migrate(&s, None, &ptx, &Default::default())
         .await
         .unwrap();
-    assert_eq!(report.count("migrated"), 1, "{report:?}");
+    assert_eq!(
+        report.count(tenant::MigrateResult::Migrated),
+        1,
+        "{report:?}"
+    );
     let usage = "SELECT has_schema_privilege($1, 'tenant_sleepy', 'USAGE')";
     assert!(!yes(&s, usage, &[&db.names.service_role]).await);
     assert!(!yes(&s, usage, &[&db.names.rls_role]).await);

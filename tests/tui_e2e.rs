@@ -226,3 +226,32 @@ fn demo_opens_the_console_and_cleans_up_on_quit() {
         .count();
     assert_eq!(left, 0, "the demo removed its cluster");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_remapped_in_the_config_work_in_the_console() {
+    let (db, _session) = db_with_tenants(&["alpha"]).await;
+    let mut text = std::fs::read_to_string(db.config_file()).unwrap();
+    text.push_str("\n[keys]\nactivity = \"F2\"\n");
+    let path = db.dir.path().join("remapped.toml");
+    std::fs::write(&path, text).unwrap();
+    let path = path.to_str().unwrap().to_string();
+    let mut c = tokio::task::block_in_place(|| {
+        Console::open_with_env(&db, &[], &[("TENANTCTL_CONFIG", path.as_str())])
+    });
+    tokio::task::block_in_place(|| {
+        c.wait_text("alpha Inc");
+        c.wait_for("the footer", |s| s.lines().any(|l| l.contains("? help")));
+        let screen = c.screen();
+        let footer = screen.lines().find(|l| l.contains("? help")).unwrap();
+        assert!(footer.contains("F2 log"), "{footer}");
+        assert!(!footer.contains("l log"), "{footer}");
+        // The old key does nothing; the new one opens the console log.
+        c.send("l");
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(c.screen().contains("[Tenants]"), "{}", c.screen());
+        c.send("\x1bOQ");
+        c.wait_text("[Activity]");
+        c.send("q");
+        assert!(c.wait_exit().success());
+    });
+}

@@ -7,10 +7,11 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::time::Duration;
 use tenantctl::tenant::NewTenant;
 use tenantctl::tui::app::{
-    Action, Conn, Effect, ErrorText, JobKind, Load, Progress, Screen, SortKey, WriteOp,
+    Action, Conn, Effect, ErrorText, JobEnd, JobId, JobKind, Landed, Load, LongJob, Screen,
+    SortKey, Write,
 };
-use tenantctl::tui::dialog::{Dialog, Pending};
-use tenantctl::tui::keymap::{self, Context};
+use tenantctl::tui::dialog::Dialog;
+use tenantctl::tui::keymap::{self, CommandId, Context};
 use tui_fixture::*;
 
 fn selected_id(app: &tenantctl::tui::app::App) -> String {
@@ -18,9 +19,10 @@ fn selected_id(app: &tenantctl::tui::app::App) -> String {
 }
 
 fn ids(app: &tenantctl::tui::app::App) -> Vec<String> {
-    app.visible
+    app.list
+        .visible
         .iter()
-        .map(|&i| app.rows[i].id.clone())
+        .map(|&i| app.list.rows[i].id.clone())
         .collect()
 }
 
@@ -42,20 +44,20 @@ fn filter_narrows_as_you_type_and_esc_clears_it() {
     assert_eq!(ids(&app).len(), 12, "Esc on the list clears it");
     app.update(ch('/'));
     typed(&mut app, "zzz");
-    assert!(app.visible.is_empty());
+    assert!(app.list.visible.is_empty());
     app.update(key(KeyCode::Esc));
     assert_eq!(ids(&app).len(), 12);
-    assert!(!app.filtering);
+    assert!(!app.list.filtering);
 }
 
 #[test]
 fn filter_does_not_clone_rows() {
     let mut app = app();
-    let before = app.rows.as_ptr();
+    let before = app.list.rows.as_ptr();
     app.update(ch('/'));
     typed(&mut app, "a");
-    assert_eq!(app.rows.as_ptr(), before);
-    assert_eq!(app.rows.len(), 12);
+    assert_eq!(app.list.rows.as_ptr(), before);
+    assert_eq!(app.list.rows.len(), 12);
 }
 
 #[test]
@@ -64,37 +66,37 @@ fn sort_cycles_id_name_size_status_and_keeps_the_selection() {
     app.update(ch('j'));
     assert_eq!(selected_id(&app), "aperture");
     app.update(ch('s'));
-    assert_eq!(app.sort, SortKey::Name);
+    assert_eq!(app.list.sort, SortKey::Name);
     assert_eq!(ids(&app)[0], "soylent", "empty name sorts first");
     app.update(ch('s'));
-    assert_eq!(app.sort, SortKey::Size);
+    assert_eq!(app.list.sort, SortKey::Size);
     assert_eq!(&ids(&app)[..3], ["cyberdyne", "umbrella", "acme"]);
     assert_eq!(ids(&app).last().unwrap(), "tyrell", "no size sorts last");
     assert_eq!(selected_id(&app), "aperture");
     app.update(ch('s'));
-    assert_eq!(app.sort, SortKey::Status);
+    assert_eq!(app.list.sort, SortKey::Status);
     assert_eq!(&ids(&app)[..2], ["tyrell", "soylent"], "drift first");
     app.update(ch('s'));
-    assert_eq!(app.sort, SortKey::Id);
+    assert_eq!(app.list.sort, SortKey::Id);
 }
 
 #[test]
 fn movement_keys() {
     let mut app = app();
-    app.page.set(5);
+    app.list.page.set(5);
     app.update(ch('G'));
     assert_eq!(selected_id(&app), "wonka");
     app.update(ch('g'));
     assert_eq!(selected_id(&app), "acme");
     app.update(key(KeyCode::PageDown));
-    assert_eq!(app.selected, 5);
+    assert_eq!(app.list.selected, 5);
     app.update(key(KeyCode::Down));
     app.update(ch('k'));
     app.update(ch('k'));
-    assert_eq!(app.selected, 4);
+    assert_eq!(app.list.selected, 4);
     app.update(key(KeyCode::PageUp));
     app.update(key(KeyCode::Up));
-    assert_eq!(app.selected, 0);
+    assert_eq!(app.list.selected, 0);
 }
 
 #[test]
@@ -161,16 +163,16 @@ fn new_tenant_dialog_submits_and_a_core_error_keeps_it_open() {
     let effects = app.update(key(KeyCode::Enter));
     assert_eq!(
         effects,
-        [Effect::Create(NewTenant {
+        [Effect::Write(Write::Create(NewTenant {
             id: "newco".into(),
             name: Some("New Co".into()),
             config: vec![("plan".into(), "team".into()), ("seats".into(), "5".into())],
-        })]
+        }))]
     );
     assert!(app.dialog.as_ref().unwrap().busy());
     typed(&mut app, "xyz");
     app.update(Action::Saved {
-        op: WriteOp::Create,
+        command: CommandId::New,
         result: Err(ErrorText::plain("tenant \"newco\" already exists".into())),
     });
     let Some(Dialog::Provision(d)) = &app.dialog else {
@@ -191,12 +193,12 @@ fn new_tenant_dialog_submits_and_a_core_error_keeps_it_open() {
         4,
     );
     let effects = app.update(Action::Saved {
-        op: WriteOp::Create,
+        command: CommandId::New,
         result: Ok(created),
     });
     assert!(app.dialog.is_none());
     assert_eq!(selected_id(&app), "newco");
-    assert_eq!(app.rows.len(), 13);
+    assert_eq!(app.list.rows.len(), 13);
     assert!(matches!(effects.as_slice(), [Effect::LoadDetail { .. }]));
 }
 
@@ -240,11 +242,14 @@ fn read_only_refuses_n_with_a_message() {
         let flash = app.flash.clone().unwrap();
         assert!(flash.error && flash.text.contains("read-only"), "{flash:?}");
     }
-    let footer: Vec<_> = keymap::footer(Context::Tenants, true)
-        .map(|b| b.keys_text)
+    let footer: Vec<_> = app
+        .keymap
+        .footer(Context::Tenants, true)
+        .into_iter()
+        .map(|(_, keys, _)| keys)
         .collect();
-    assert!(!footer.contains(&"n"), "{footer:?}");
-    assert!(footer.contains(&"/"));
+    assert!(!footer.contains(&"n".to_string()), "{footer:?}");
+    assert!(footer.contains(&"/".to_string()));
     let screen = draw(&app, 120, 36);
     assert!(screen.contains("READ-ONLY"));
     assert!(!screen.contains("n new"));
@@ -262,9 +267,12 @@ fn suspend_goes_through_the_confirmation() {
     let Some(Dialog::Confirm(c)) = &app.dialog else {
         panic!()
     };
-    assert_eq!(c.pending, Pending::Suspend("acme".into()));
+    assert_eq!(c.pending, Write::Suspend("acme".into()));
     assert!(app.update(ch('x')).is_empty());
-    assert_eq!(app.update(ch('y')), [Effect::Suspend("acme".into())]);
+    assert_eq!(
+        app.update(ch('y')),
+        [Effect::Write(Write::Suspend("acme".into()))]
+    );
     // A suspended tenant offers resume.
     let mut app = tui_fixture::app();
     app.update(ch('/'));
@@ -274,7 +282,7 @@ fn suspend_goes_through_the_confirmation() {
     let Some(Dialog::Confirm(c)) = &app.dialog else {
         panic!()
     };
-    assert_eq!(c.pending, Pending::Resume("initech".into()));
+    assert_eq!(c.pending, Write::Resume("initech".into()));
     app.update(ch('n'));
     assert!(app.dialog.is_none(), "n declines");
 }
@@ -284,23 +292,39 @@ fn migrate_shows_progress_and_esc_cancels() {
     let mut app = app();
     app.update(ch('m'));
     let effects = app.update(key(KeyCode::Enter));
-    assert_eq!(effects, [Effect::Migrate(Some(vec!["acme".into()]))]);
+    let [Effect::StartJob { id, job }] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(job, &LongJob::Migrate(Some(vec!["acme".into()])));
+    let id = *id;
     assert!(app.dialog.is_none());
-    assert!(app.migrate.is_some());
-    app.update(Action::Migrate(tenantctl::tenant::MigrateProgress {
+    assert_eq!(app.jobs.focused().unwrap().kind, JobKind::Migrate);
+    app.update(Action::JobProgress {
+        id,
         done: 1,
-        total: 1,
-        tenant: "acme".into(),
-        error: None,
-    }));
-    assert_eq!(app.migrate.as_ref().unwrap().done, 1);
-    assert_eq!(
-        app.update(key(KeyCode::Esc)),
-        [Effect::Cancel(JobKind::Migrate)]
-    );
-    let effects = app.update(Action::MigrateDone(Ok("1 migrated".into())));
-    assert!(app.migrate.is_none());
+        total: 2,
+        current: "acme".into(),
+        failed: 0,
+        landed: Landed::Migrate(Vec::new()),
+    });
+    assert_eq!(app.jobs.focused().unwrap().done, 1);
+    assert!(draw(&app, 120, 36).contains("migrating 1/2"));
+    assert_eq!(app.update(key(KeyCode::Esc)), [Effect::CancelJob(id)]);
+    let effects = app.update(Action::JobDone {
+        id,
+        result: Ok(JobEnd {
+            summary: "1 migrated".into(),
+            shortfall: Some("1 tenant(s) not tried (globex)".into()),
+        }),
+    });
+    assert!(app.jobs.running.is_empty());
     assert!(effects.contains(&Effect::LoadTenants));
+    let flash = app.flash.clone().unwrap();
+    assert!(
+        flash.error,
+        "a cancelled migration is no success: {flash:?}"
+    );
+    assert!(flash.text.contains("not tried (globex)"), "{flash:?}");
 }
 
 #[test]
@@ -322,7 +346,7 @@ fn palette_completes_and_runs() {
     assert_eq!(app.palette.as_ref().unwrap().input.value(), "sort ");
     typed(&mut app, "si");
     app.update(key(KeyCode::Enter));
-    assert_eq!(app.sort, SortKey::Size);
+    assert_eq!(app.list.sort, SortKey::Size);
 
     app.update(ch(':'));
     typed(&mut app, "bogus");
@@ -333,34 +357,57 @@ fn palette_completes_and_runs() {
 #[test]
 fn exact_sizes_update_rows_in_place() {
     let mut app = app();
-    app.sizes = Some(Progress {
-        label: "measuring sizes".into(),
-        done: 0,
-        total: 2,
-        failures: 0,
-    });
-    app.update(Action::Sizes {
-        sizes: vec![("tenant_globex".into(), 999)],
-        done: 1,
-        total: 2,
-    });
-    let globex = app.rows.iter().find(|r| r.id == "globex").unwrap();
+    let id = app.jobs.add(JobKind::Sizes, 2);
+    app.update(sizes(id, vec![("tenant_globex".into(), 999)], 1, 2));
+    let globex = app.list.rows.iter().find(|r| r.id == "globex").unwrap();
     assert_eq!(globex.size_bytes, Some(999));
     assert!(globex.size_exact);
-    assert!(app.sizes.is_some());
-    app.update(Action::Sizes {
-        sizes: vec![],
-        done: 2,
-        total: 2,
-    });
-    assert!(app.sizes.is_none());
+    assert!(app.jobs.of_kind(JobKind::Sizes).is_some());
+    app.update(done(id));
+    assert!(app.jobs.running.is_empty());
+}
+
+/// A chunk of measured sizes from job `id`.
+fn sizes(id: JobId, sizes: Vec<(String, i64)>, done: usize, total: usize) -> Action {
+    Action::JobProgress {
+        id,
+        done,
+        total,
+        current: String::new(),
+        failed: 0,
+        landed: Landed::Sizes(sizes),
+    }
+}
+
+/// Job `id` finished every item.
+fn done(id: JobId) -> Action {
+    Action::JobDone {
+        id,
+        result: Ok(JobEnd {
+            summary: "done".into(),
+            shortfall: None,
+        }),
+    }
+}
+
+/// A migration registered and finished: the console reloads.
+fn migrate_done(app: &mut tenantctl::tui::app::App) -> Vec<Effect> {
+    let id = app.jobs.add(JobKind::Migrate, 1);
+    app.update(done(id))
+}
+
+fn sizes_job(app: &tenantctl::tui::app::App) -> JobId {
+    app.jobs
+        .of_kind(JobKind::Sizes)
+        .expect("a measurement runs")
+        .id
 }
 
 #[test]
 fn registry_load_starts_streaming_exact_sizes() {
     let mut app = app_with(Vec::new(), false);
     let effects = app.update(Action::Tenants(Ok(rows())));
-    let Some(Effect::ExactSizes(schemas)) = effects.first() else {
+    let Some(schemas) = exact_sizes(&effects) else {
         panic!("{effects:?}")
     };
     assert_eq!(schemas.len(), 11, "not the missing schema");
@@ -436,10 +483,10 @@ fn tab_cycles_panes_and_enter_opens_detail() {
     assert_eq!(app.focus, Pane::Schema);
     app.update(ch('j'));
     assert_eq!(
-        app.selected, 0,
+        app.list.selected, 0,
         "arrows scroll the focused pane, not the list"
     );
-    assert_eq!(app.pane_scroll[0], 1);
+    assert_eq!(app.schema_scroll, 1);
     app.update(key(KeyCode::Tab));
     app.update(key(KeyCode::Tab));
     assert_eq!(app.focus, Pane::Tenants);
@@ -455,17 +502,15 @@ fn help_is_generated_from_the_keymap() {
     app.update(ch('?'));
     assert_eq!(app.context(), Context::Help);
     let screen = draw(&app, 160, 60);
-    // Every binding of the screens the overlay lists (its own keys are not among them).
-    let listed = keymap::BINDINGS
-        .iter()
-        .filter(|b| b.contexts.iter().any(|c| *c != Context::Help));
-    for b in listed {
-        // The whole entry as the overlay draws it: a one-letter key alone is on every screen.
-        let entry = format!(" {:<7}{}", b.keys_text, b.help);
-        assert!(
-            screen.contains(&entry),
-            "{entry:?} missing from help:\n{screen}"
-        );
+    // Every row the keymap gives the overlay: its keys, then its help, on one line.
+    for (_, rows) in app.keymap.help(false) {
+        for (keys, help) in rows {
+            let shown = screen.lines().any(|l| {
+                l.find(&format!(" {keys} "))
+                    .is_some_and(|at| l[at..].contains(help))
+            });
+            assert!(shown, "{keys:?} {help:?} missing from help:\n{screen}");
+        }
     }
     app.update(key(KeyCode::Esc));
     assert!(!app.help);
@@ -480,7 +525,10 @@ fn load_details(effects: &[Effect]) -> usize {
 
 fn exact_sizes(effects: &[Effect]) -> Option<&Vec<String>> {
     effects.iter().find_map(|e| match e {
-        Effect::ExactSizes(s) => Some(s),
+        Effect::StartJob {
+            job: LongJob::Sizes(s),
+            ..
+        } => Some(s),
         _ => None,
     })
 }
@@ -502,11 +550,15 @@ fn exact_sizes_are_measured_on_first_load_and_refresh_only() {
     let schemas = exact_sizes(&effects)
         .expect("the first load measures")
         .clone();
-    app.update(Action::Sizes {
-        sizes: schemas.iter().map(|s| (s.clone(), 7)).collect(),
-        done: schemas.len(),
-        total: schemas.len(),
-    });
+    let id = sizes_job(&app);
+    let n = schemas.len();
+    app.update(sizes(
+        id,
+        schemas.iter().map(|s| (s.clone(), 7)).collect(),
+        n,
+        n,
+    ));
+    app.update(done(id));
 
     // A reload that is not a refresh (migrate done) carries the measured sizes over.
     let mut rows = estimated_rows();
@@ -518,14 +570,17 @@ fn exact_sizes_are_measured_on_first_load_and_refresh_only() {
         4,
     ));
     rows.last_mut().unwrap().size_exact = false;
-    let effects = app.update(Action::MigrateDone(Ok("done".into())));
+    let effects = migrate_done(&mut app);
     assert!(effects.contains(&Effect::LoadTenants));
     let effects = app.update(Action::Tenants(Ok(rows.clone())));
     assert_eq!(exact_sizes(&effects), None, "{effects:?}");
-    assert!(app.sizes.is_none(), "no progress bar without a measurement");
-    let acme = app.rows.iter().find(|r| r.id == "acme").unwrap();
+    assert!(
+        app.jobs.running.is_empty(),
+        "no progress bar without a measurement"
+    );
+    let acme = app.list.rows.iter().find(|r| r.id == "acme").unwrap();
     assert_eq!((acme.size_bytes, acme.size_exact), (Some(7), true));
-    let newco = app.rows.iter().find(|r| r.id == "newco").unwrap();
+    let newco = app.list.rows.iter().find(|r| r.id == "newco").unwrap();
     assert_eq!((newco.size_bytes, newco.size_exact), (Some(4096), false));
 
     // Reconnecting reloads without measuring.
@@ -543,7 +598,14 @@ fn exact_sizes_are_measured_on_first_load_and_refresh_only() {
     assert!(effects.contains(&Effect::LoadTenants));
     let effects = app.update(Action::Tenants(Ok(rows.clone())));
     assert_eq!(exact_sizes(&effects), None);
-    assert!(app.rows.iter().find(|r| r.id == "acme").unwrap().size_exact);
+    assert!(
+        app.list
+            .rows
+            .iter()
+            .find(|r| r.id == "acme")
+            .unwrap()
+            .size_exact
+    );
 
     // `R` measures again, everything.
     app.update(ch('R'));
@@ -572,7 +634,7 @@ fn a_registry_load_loads_the_detail_once() {
     n += load_details(&app.update(Action::Tick(t + Duration::from_secs(2))));
     assert_eq!(n, 1, "R reloads the detail once");
 
-    let mut n = load_details(&app.update(Action::MigrateDone(Ok("done".into()))));
+    let mut n = load_details(&migrate_done(&mut app));
     n += load_details(&app.update(Action::Tenants(Ok(rows()))));
     n += load_details(&app.update(Action::Tick(t + Duration::from_secs(3))));
     assert_eq!(n, 1, "a migration may have changed the schema");
@@ -631,9 +693,9 @@ fn palette_suspend_and_resume_refuse_the_wrong_state() {
     let Some(Dialog::Confirm(c)) = &app.dialog else {
         panic!("{:?}", app.dialog)
     };
-    assert_eq!(c.pending, Pending::Suspend("acme".into()));
+    assert_eq!(c.pending, Write::Suspend("acme".into()));
 
-    // initech is suspended: `:suspend` is refused, `:resume` asks.
+    // initech is suspended: `:suspend` (like `S`) offers to resume it, and so does `:resume`.
     let mut app = tui_fixture::app();
     app.update(ch('/'));
     typed(&mut app, "initech");
@@ -641,19 +703,18 @@ fn palette_suspend_and_resume_refuse_the_wrong_state() {
     app.update(ch(':'));
     typed(&mut app, "suspend");
     app.update(key(KeyCode::Enter));
-    assert!(app.dialog.is_none(), "suspend resumed: {:?}", app.dialog);
-    let flash = app.flash.clone().unwrap();
-    assert!(
-        flash.error && flash.text.contains("already suspended"),
-        "{flash:?}"
-    );
+    let Some(Dialog::Confirm(c)) = &app.dialog else {
+        panic!("{:?}", app.dialog)
+    };
+    assert_eq!(c.pending, Write::Resume("initech".into()));
+    app.update(key(KeyCode::Esc));
     app.update(ch(':'));
     typed(&mut app, "resume");
     app.update(key(KeyCode::Enter));
     let Some(Dialog::Confirm(c)) = &app.dialog else {
         panic!("{:?}", app.dialog)
     };
-    assert_eq!(c.pending, Pending::Resume("initech".into()));
+    assert_eq!(c.pending, Write::Resume("initech".into()));
 
     // Read-only refuses both.
     let mut app = app_with(rows(), true);
@@ -698,7 +759,7 @@ fn m_without_a_registered_tenant_does_not_migrate_everything() {
     let Some(Dialog::Confirm(c)) = &app.dialog else {
         panic!()
     };
-    assert_eq!(c.pending, Pending::Migrate(None));
+    assert_eq!(c.pending, Write::Migrate(None));
 }
 
 #[test]
@@ -739,10 +800,9 @@ fn a_very_long_palette_input_does_not_overflow_the_cursor() {
     use tenantctl::tui::dialog::Palette;
     for len in [65_535, 70_000] {
         let mut app = app();
-        app.palette = Some(Palette {
-            input: tui_input::Input::new("x".repeat(len)),
-            error: None,
-        });
+        let mut palette = Palette::new(Context::Tenants, false);
+        palette.input = tui_input::Input::new("x".repeat(len));
+        app.palette = Some(palette);
         let mut terminal = Terminal::new(TestBackend::new(120, 36)).unwrap();
         terminal
             .draw(|f| tenantctl::tui::view::render(f, &app))
@@ -775,31 +835,286 @@ fn a_measurement_cut_short_by_a_reload_is_finished_not_restarted() {
     let effects = app.update(Action::Tenants(Ok(estimated_rows())));
     let schemas = exact_sizes(&effects).unwrap().clone();
     assert_eq!(schemas.len(), 11);
-    app.update(Action::Sizes {
-        sizes: schemas[..3].iter().map(|s| (s.clone(), 7)).collect(),
-        done: 3,
-        total: 11,
-    });
-    let effects = app.update(Action::MigrateDone(Ok("done".into())));
-    assert!(effects.contains(&Effect::Cancel(JobKind::Sizes)));
-    assert!(app.sizes.is_none(), "the cancelled measurement's bar goes");
+    let id = sizes_job(&app);
+    app.update(sizes(
+        id,
+        schemas[..3].iter().map(|s| (s.clone(), 7)).collect(),
+        3,
+        11,
+    ));
+    let effects = migrate_done(&mut app);
+    assert!(effects.contains(&Effect::CancelJob(id)));
+    assert!(
+        app.jobs.of_kind(JobKind::Sizes).is_none(),
+        "the cancelled measurement's bar goes"
+    );
     let effects = app.update(Action::Tenants(Ok(estimated_rows())));
     let rest = exact_sizes(&effects).expect("the rest is measured");
     assert_eq!(rest.as_slice(), &schemas[3..]);
-    assert!(app.sizes.is_some());
-    app.update(Action::Sizes {
-        sizes: rest.iter().map(|s| (s.clone(), 9)).collect(),
-        done: 8,
-        total: 8,
-    });
-    let effects = app.update(Action::MigrateDone(Ok("done".into())));
+    let id = sizes_job(&app);
+    app.update(sizes(
+        id,
+        rest.iter().map(|s| (s.clone(), 9)).collect(),
+        8,
+        8,
+    ));
+    app.update(done(id));
+    let effects = migrate_done(&mut app);
     assert!(effects.contains(&Effect::LoadTenants));
     let effects = app.update(Action::Tenants(Ok(estimated_rows())));
     assert_eq!(exact_sizes(&effects), None, "all measured: nothing to do");
     assert!(
-        app.rows
+        app.list
+            .rows
             .iter()
             .filter(|r| r.size_bytes.is_some())
             .all(|r| r.size_exact)
     );
+}
+
+/// The keymap from a config file's text.
+fn keymap_of(text: &str) -> Result<tenantctl::tui::keymap::Keymap, String> {
+    let path = std::path::Path::new("/home/op/.config/tenantctl/config.toml");
+    let config = tenantctl::config::Config::parse(text, path).map_err(|e| e.to_string())?;
+    let keys = tenantctl::config::KeyConfig {
+        path: path.display().to_string(),
+        entries: config.key_entries,
+    };
+    tenantctl::tui::keymap::Keymap::from_config(&keys).map_err(|e| e.to_string())
+}
+
+#[test]
+fn a_remapped_key_works_and_the_old_one_does_not() {
+    let mut app = app();
+    app.keymap = keymap_of("[keys]\nsuspend = \"ctrl-s\"\nhelp = [\"F1\", \"?\"]\n").unwrap();
+    assert!(app.update(ch('S')).is_empty());
+    assert!(app.dialog.is_none(), "the old key still suspends");
+    app.update(Action::Key(KeyEvent::new(
+        KeyCode::Char('s'),
+        KeyModifiers::CONTROL,
+    )));
+    let Some(Dialog::Confirm(c)) = &app.dialog else {
+        panic!("ctrl-s did not ask to suspend: {:?}", app.dialog)
+    };
+    assert_eq!(c.pending, Write::Suspend("acme".into()));
+    app.update(key(KeyCode::Esc));
+    app.update(key(KeyCode::F(1)));
+    assert!(app.help, "F1 opens the help");
+    // Footer and help show the keys in force.
+    let screen = draw(&app, 120, 36);
+    assert!(screen.contains("C-s "), "{screen}");
+    assert!(screen.contains("F1/?"), "{screen}");
+    app.update(key(KeyCode::Esc));
+    let screen = draw(&app, 120, 36);
+    assert!(screen.contains("C-s suspend"), "{screen}");
+    assert!(!screen.contains("S suspend"), "{screen}");
+}
+
+#[test]
+fn bad_key_remapping_is_refused_with_file_and_line() {
+    let err = keymap_of("[keys]\nhelp = \"F1\"\nsuspnd = \"x\"\n").unwrap_err();
+    assert!(
+        err.contains("config.toml, line 3") && err.contains("\"suspnd\" is not a console command"),
+        "{err}"
+    );
+    let err = keymap_of("[keys]\n\nmigrate = \"ctrl-foo\"\n").unwrap_err();
+    assert!(err.contains("line 3") && err.contains("not a key"), "{err}");
+    let err = keymap_of("[keys]\nmigrate = \"hyper-x\"\n").unwrap_err();
+    assert!(err.contains("line 2") && err.contains("not a key"), "{err}");
+    // Two commands on one key where both apply: `n` is new's key on the tenant list.
+    let err = keymap_of("[keys]\nrefresh = \"F5\"\nsuspend = \"n\"\n").unwrap_err();
+    assert!(
+        err.contains("line 3") && err.contains("new") && err.contains("suspend"),
+        "{err}"
+    );
+    // A swap is fine, and so is the same key in contexts that never meet.
+    keymap_of("[keys]\nnew = \"S\"\nsuspend = \"n\"\n").unwrap();
+    keymap_of("[keys]\nconfirm = \"ctrl-y\"\nnew = \"ctrl-y\"\n").unwrap();
+    // A command that works while typing needs a key that does not type.
+    let err = keymap_of("[keys]\ncancel = \"x\"\n").unwrap_err();
+    assert!(err.contains("line 2") && err.contains("typed"), "{err}");
+    keymap_of("[keys]\ncancel = [\"esc\", \"n\"]\nquit = [\"x\", \"ctrl-q\"]\n").unwrap();
+}
+
+#[test]
+fn the_default_keys_never_conflict() {
+    keymap_of("").unwrap();
+    // Every command can be named in [keys], by a name of its own.
+    let mut names: Vec<&str> = keymap::COMMANDS.iter().map(|c| c.name).collect();
+    names.sort_unstable();
+    let before = names.len();
+    names.dedup();
+    assert_eq!(names.len(), before, "two commands share a [keys] name");
+}
+
+/// One sample change per writing command: a new writing command without a sample fails
+/// `every_write_is_unreachable_when_read_only` below.
+fn sample_writes() -> Vec<Write> {
+    vec![
+        Write::Create(NewTenant {
+            id: "newco".into(),
+            name: None,
+            config: Vec::new(),
+        }),
+        Write::Set {
+            id: "acme".into(),
+            change: tenantctl::tenant::TenantChange {
+                name: Some("A".into()),
+                ..Default::default()
+            },
+        },
+        Write::Suspend("acme".into()),
+        Write::Resume("initech".into()),
+        Write::Migrate(Some(vec!["acme".into()])),
+        Write::Migrate(None),
+    ]
+}
+
+fn is_write(e: &Effect) -> bool {
+    matches!(
+        e,
+        Effect::Write(_)
+            | Effect::StartJob {
+                job: LongJob::Migrate(_),
+                ..
+            }
+    )
+}
+
+#[test]
+fn every_write_is_unreachable_when_read_only() {
+    let writes: Vec<_> = keymap::COMMANDS.iter().filter(|c| c.writes).collect();
+    assert!(writes.len() >= 6, "the table lost its writes");
+    for spec in writes {
+        // From a key, in every context the command applies in.
+        for ctx in spec.contexts {
+            for k in app().keymap.keys(spec.id).to_vec() {
+                let mut app = app_with(rows(), true);
+                if *ctx == Context::Detail {
+                    app.update(key(KeyCode::Enter));
+                }
+                assert_eq!(app.context(), *ctx, "{}", spec.name);
+                let mut effects = app.update(Action::Key(KeyEvent::new(k.code, k.mods)));
+                // Whatever opened, accepting it must not write either.
+                effects.extend(app.update(key(KeyCode::Enter)));
+                effects.extend(app.update(ch('y')));
+                assert!(
+                    !effects.iter().any(is_write),
+                    "{} by key: {effects:?}",
+                    spec.name
+                );
+                assert!(
+                    app.dialog.is_none(),
+                    "{} opened {:?}",
+                    spec.name,
+                    app.dialog
+                );
+                let flash = app
+                    .flash
+                    .clone()
+                    .unwrap_or_else(|| panic!("{} silent", spec.name));
+                assert!(flash.error && flash.text.contains("read-only"), "{flash:?}");
+            }
+        }
+        // From the palette, typed in full.
+        if let Some(word) = spec.palette {
+            let mut app = app_with(rows(), true);
+            app.update(ch(':'));
+            typed(&mut app, word);
+            let mut effects = app.update(key(KeyCode::Enter));
+            effects.extend(app.update(key(KeyCode::Enter)));
+            effects.extend(app.update(ch('y')));
+            assert!(
+                !effects.iter().any(is_write),
+                "{word} by palette: {effects:?}"
+            );
+            assert!(app.dialog.is_none(), ":{word} opened {:?}", app.dialog);
+            assert!(app.flash.clone().unwrap().text.contains("read-only"));
+        }
+        // From a dialog, however it came to be open.
+        let samples: Vec<Write> = sample_writes()
+            .into_iter()
+            .filter(|w| w.command() == spec.id)
+            .collect();
+        assert!(!samples.is_empty(), "no sample write for {}", spec.name);
+        for write in samples {
+            let mut app = app_with(rows(), true);
+            app.dialog = Some(Dialog::Confirm(tenantctl::tui::dialog::ConfirmDialog::new(
+                write.clone(),
+            )));
+            let effects = app.update(ch('y'));
+            assert!(
+                !effects.iter().any(is_write),
+                "{write:?} by dialog: {effects:?}"
+            );
+            assert!(app.flash.clone().unwrap().text.contains("read-only"));
+        }
+    }
+}
+
+#[test]
+fn secret_config_values_are_masked_while_typed_until_revealed() {
+    let mut app = app();
+    app.update(ch('n'));
+    typed(&mut app, "newco");
+    app.update(key(KeyCode::Tab));
+    app.update(key(KeyCode::Tab));
+    typed(&mut app, "plan=team db_password=hunter2 note=\"x y\"");
+    let screen = draw(&app, 120, 36);
+    assert!(!screen.contains("hunter2"), "{screen}");
+    assert!(screen.contains("db_password=•••••••"), "{screen}");
+    assert!(screen.contains("plan=team"), "{screen}");
+    app.update(Action::Key(KeyEvent::new(
+        KeyCode::Char('r'),
+        KeyModifiers::CONTROL,
+    )));
+    assert!(draw(&app, 120, 36).contains("db_password=hunter2"));
+    // What is submitted is what was typed, quotes keeping the space.
+    let effects = app.update(key(KeyCode::Enter));
+    let [Effect::Write(Write::Create(new))] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(
+        new.config,
+        vec![
+            ("plan".into(), "team".into()),
+            ("db_password".into(), "hunter2".into()),
+            ("note".into(), "x y".into()),
+        ]
+    );
+}
+
+#[test]
+fn a_terminal_read_error_closes_the_console_with_the_error() {
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let _guard = tenantctl::tui::event::spawn_reader(tx, |_| {
+        Err(std::io::Error::other("input/output error"))
+    });
+    let action = rx.blocking_recv().expect("the reader said nothing");
+    let Action::InputFailed(e) = &action else {
+        panic!("{action:?}")
+    };
+    assert!(e.contains("input/output error"));
+    let mut app = app();
+    app.update(action);
+    assert!(app.quit);
+    assert!(app.fatal.as_deref().unwrap().contains("input/output error"));
+}
+
+#[test]
+fn grants_that_cannot_be_judged_say_so() {
+    let mut app = app();
+    app.update(Action::Detail {
+        id: "acme".into(),
+        schema: Err(ErrorText::plain(
+            "reading the tables of tenant_acme: permission denied".into(),
+        )),
+        grants: Ok(grants()),
+        deviations: Err(ErrorText::plain(
+            "grants cannot be judged: the tables could not be read".into(),
+        )),
+    });
+    let screen = draw(&app, 120, 36);
+    assert!(screen.contains("not judged"), "{screen}");
+    assert!(screen.contains("grants cannot be judged"), "{screen}");
 }

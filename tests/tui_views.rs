@@ -5,7 +5,7 @@ mod tui_fixture;
 
 use crossterm::event::KeyCode;
 use std::time::Duration;
-use tenantctl::tui::app::{Action, Conn, Load, Pane, Progress, Screen};
+use tenantctl::tui::app::{Action, Conn, JobKind, Landed, Load, Pane, Screen};
 use tui_fixture::*;
 
 const SIZES: [(u16, u16); 2] = [(120, 36), (80, 24)];
@@ -58,7 +58,7 @@ fn sorted_by_size() {
 fn activity_view() {
     let mut app = app();
     app.screen = Screen::Activity;
-    app.activity = Load::Ready(vec![
+    app.activity.entries = Load::Ready(vec![
         log_entry(3, "create", "hooli", "ok"),
         log_entry(2, "suspend", "initech", "ok"),
         log_entry(
@@ -69,15 +69,6 @@ fn activity_view() {
         ),
     ]);
     snap("activity", &app);
-}
-
-#[test]
-fn audit_and_backups_placeholders() {
-    let mut app = app();
-    app.screen = Screen::Audit;
-    snap("audit", &app);
-    app.screen = Screen::Backups;
-    snap("backups", &app);
 }
 
 #[test]
@@ -121,7 +112,7 @@ fn new_tenant_dialog_with_a_good_id_and_a_core_error() {
     typed(&mut app, "plan=team");
     app.update(key(KeyCode::Enter));
     app.update(Action::Saved {
-        op: tenantctl::tui::app::WriteOp::Create,
+        command: tenantctl::tui::keymap::CommandId::New,
         result: Err(tenantctl::tui::app::ErrorText {
             message: "create newco: tenant \"newco\" already exists".into(),
             hint: None,
@@ -179,11 +170,14 @@ fn connection_lost_header() {
 #[test]
 fn progress_of_size_measurement() {
     let mut app = app();
-    app.sizes = Some(Progress {
-        label: "measuring sizes".into(),
+    let id = app.jobs.add(JobKind::Sizes, 1200);
+    app.update(Action::JobProgress {
+        id,
         done: 500,
         total: 1200,
-        failures: 0,
+        current: "tenant_x".into(),
+        failed: 0,
+        landed: Landed::Sizes(Vec::new()),
     });
     snap("sizes_progress", &app);
 }

@@ -1,22 +1,16 @@
 //! Exact on-disk sizes, measured in chunks with progress and cancellation: the bare query
 //! takes seconds at 10,000 tenants, so nothing may wait on it whole.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::job::{JobReport, Progress, ProgressSender, report_progress};
 use crate::session::Session;
-use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 /// Schemas measured per query: small enough to report progress and cancel promptly.
 pub const EXACT_CHUNK: usize = 500;
 
-/// One measured chunk.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SizeProgress {
-    pub done: usize,
-    pub total: usize,
-    /// `(schema, bytes)` of this chunk.
-    pub sizes: Vec<(String, i64)>,
-}
+/// Progress of an exact-size measurement: the `(schema, bytes)` of each chunk.
+pub type SizeProgress = Progress<(String, i64)>;
 
 const EXACT_SQL: &str = r#"
 SELECT n.nspname::text, coalesce(sum(pg_total_relation_size(c.oid)), 0)::bigint
@@ -49,27 +43,45 @@ async fn measure(
         .await
 }
 
-/// Measures `schemas` in chunks of [`EXACT_CHUNK`], sending each chunk's sizes as it lands;
-/// stops with `Error::Cancelled` (cancelling the running query) when `cancel` fires.
+/// Measures `schemas` in chunks of [`EXACT_CHUNK`] under the [`crate::job`] contract: each
+/// chunk's `(schema, bytes)` lands in a progress report as it is measured. On cancel, the
+/// running query is cancelled on the server and the report lists the schemas not measured.
+/// A failed chunk ends the job with its error (the next would fail the same way).
 pub async fn measure_sizes(
     session: &Session,
     schemas: &[String],
-    progress: Option<UnboundedSender<SizeProgress>>,
+    progress: &ProgressSender<(String, i64)>,
     cancel: &CancellationToken,
-) -> Result<Vec<(String, i64)>> {
-    let mut all = Vec::with_capacity(schemas.len());
+) -> Result<JobReport<(String, i64)>> {
+    let mut report = JobReport::default();
     let mut done = 0;
     for chunk in schemas.chunks(EXACT_CHUNK) {
-        let sizes = measure(session, chunk, cancel).await?;
+        if cancel.is_cancelled() {
+            report.cancelled = true;
+            report.not_tried.extend(schemas[done..].iter().cloned());
+            break;
+        }
+        let sizes = match measure(session, chunk, cancel).await {
+            Ok(sizes) => sizes,
+            Err(Error::Cancelled(_)) => {
+                report.cancelled = true;
+                report.not_tried.extend(schemas[done..].iter().cloned());
+                break;
+            }
+            Err(e) => return Err(e),
+        };
         done += chunk.len();
-        if let Some(tx) = &progress {
-            let _ = tx.send(SizeProgress {
+        report_progress(
+            progress,
+            Progress {
                 done,
                 total: schemas.len(),
-                sizes: sizes.clone(),
-            });
-        }
-        all.extend(sizes);
+                current: chunk.last().cloned().unwrap_or_default(),
+                landed: sizes.clone(),
+                failed: Vec::new(),
+            },
+        );
+        report.done.extend(sizes);
     }
-    Ok(all)
+    Ok(report)
 }

@@ -18,14 +18,18 @@ pub enum ObjectKind {
 }
 
 impl ObjectKind {
-    fn parse(s: &str) -> ObjectKind {
+    /// Parses the kind word the catalog queries produce; any other word is a bug in them.
+    fn parse(s: &str) -> Result<ObjectKind> {
         match s {
-            "schema" => ObjectKind::Schema,
-            "view" => ObjectKind::View,
-            "sequence" => ObjectKind::Sequence,
-            "function" => ObjectKind::Function,
-            "column" => ObjectKind::Column,
-            _ => ObjectKind::Table,
+            "schema" => Ok(ObjectKind::Schema),
+            "table" => Ok(ObjectKind::Table),
+            "view" => Ok(ObjectKind::View),
+            "sequence" => Ok(ObjectKind::Sequence),
+            "function" => Ok(ObjectKind::Function),
+            "column" => Ok(ObjectKind::Column),
+            other => Err(Error::Invalid(format!(
+                "the grants query returned an object kind {other:?} tenantctl does not know; please report it"
+            ))),
         }
     }
     /// Lowercase word for display.
@@ -180,11 +184,11 @@ WITH RECURSIVE holders AS (
     WHERE n.nspname = $1 AND x.grantee <> 0
 ),
 chain(member, roleid, inherits, depth) AS (
-    SELECT m.member, m.roleid, {inherit}, 1
+    SELECT m.member, m.roleid, {{inherit}}, 1
     FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member
     WHERE m.roleid IN (SELECT roleid FROM holders)
     UNION
-    SELECT m.member, chain.roleid, chain.inherits AND {inherit}, chain.depth + 1
+    SELECT m.member, chain.roleid, chain.inherits AND {{inherit}}, chain.depth + 1
     FROM chain
     JOIN pg_auth_members m ON m.roleid = chain.member
     JOIN pg_roles r ON r.oid = m.member
@@ -230,7 +234,9 @@ const PUBLIC_CREATE_SQL: &str =
 /// Reads the grant matrix of `schema`: five set-based queries (ACLs, owners, defaults,
 /// members, schema public), run side by side.
 pub async fn grant_matrix(session: &Session, schema: &str) -> Result<GrantMatrix> {
-    let members_sql = MEMBERS_SQL.replace("{inherit}", INHERIT);
+    let members_sql = crate::sql::SqlVars::new()
+        .keyword("inherit", INHERIT)
+        .render(MEMBERS_SQL)?;
     let (rows, owners, defaults, members, public_schema_create) = tokio::try_join!(
         sqlx::query_as::<_, (String, String, String, String, bool, bool)>(ENTRIES_SQL)
             .bind(schema)
@@ -250,12 +256,14 @@ pub async fn grant_matrix(session: &Session, schema: &str) -> Result<GrantMatrix
     let rls_unsafe: Vec<String> = owners.iter().filter(|o| o.3).map(|o| o.1.clone()).collect();
     let owners: Vec<ObjectOwner> = owners
         .into_iter()
-        .map(|(kind, object, owner, _)| ObjectOwner {
-            kind: ObjectKind::parse(&kind),
-            object,
-            owner,
+        .map(|(kind, object, owner, _)| {
+            Ok(ObjectOwner {
+                kind: ObjectKind::parse(&kind)?,
+                object,
+                owner,
+            })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     Ok(GrantMatrix {
         schema: schema.into(),
         schema_owner: owners
@@ -265,17 +273,17 @@ pub async fn grant_matrix(session: &Session, schema: &str) -> Result<GrantMatrix
             .unwrap_or_default(),
         entries: rows
             .into_iter()
-            .map(
-                |(kind, object, grantee, privilege, grantable, owner)| GrantEntry {
+            .map(|(kind, object, grantee, privilege, grantable, owner)| {
+                Ok(GrantEntry {
                     grantee,
-                    kind: ObjectKind::parse(&kind),
+                    kind: ObjectKind::parse(&kind)?,
                     object,
                     privilege,
                     grantable,
                     owner,
-                },
-            )
-            .collect(),
+                })
+            })
+            .collect::<Result<_>>()?,
         owners,
         defaults: defaults
             .into_iter()

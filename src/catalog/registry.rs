@@ -18,12 +18,15 @@ pub enum TenantStatus {
 }
 
 impl TenantStatus {
-    /// Parses the registry's `status` column.
-    pub fn parse(s: &str) -> TenantStatus {
+    /// Parses the registry's `status` column of tenant `id`; a word tenantctl does not
+    /// know is an error naming the row (showing it as drift would hide a tampered row).
+    pub fn from_registry(id: &str, s: &str) -> Result<TenantStatus> {
         match s {
-            "suspended" => TenantStatus::Suspended,
-            "active" => TenantStatus::Active,
-            _ => TenantStatus::Unregistered,
+            "suspended" => Ok(TenantStatus::Suspended),
+            "active" => Ok(TenantStatus::Active),
+            other => Err(Error::Invalid(format!(
+                "registry row {id:?} has status {other:?}, which tenantctl does not know (active, suspended); fix the row"
+            ))),
         }
     }
     /// The word shown and stored.
@@ -86,7 +89,7 @@ pub struct ServerSummary {
 const LIST_SQL: &str = r#"
 WITH reg AS (
     SELECT id, name, schema, status, config, template_version, created_at, updated_at
-    FROM {registry}
+    FROM {{registry}}
     WHERE $2::text IS NULL OR id = $2
 ),
 ns AS (
@@ -127,37 +130,48 @@ ORDER BY 1
 "#;
 
 async fn query_rows(session: &Session, only: Option<&str>) -> Result<Vec<TenantRow>> {
-    let sql = LIST_SQL.replace("{registry}", &session.names.registry());
+    let sql = session.names.template_vars().render(LIST_SQL)?;
     let rows = sqlx::query(&sql)
         .bind(&session.names.schema_prefix)
         .bind(only)
         .fetch_all(&session.pool)
         .await
         .map_err(|e| registry_error(session, e))?;
-    rows.iter()
-        .map(|r| {
-            let drift = match r.try_get::<String, _>("drift")?.as_str() {
-                "missing_schema" => Drift::MissingSchema,
-                "unregistered" => Drift::Unregistered,
-                _ => Drift::None,
-            };
-            Ok(TenantRow {
-                id: r.try_get("id")?,
-                name: r.try_get("name")?,
-                schema: r.try_get("schema")?,
-                status: TenantStatus::parse(&r.try_get::<String, _>("status")?),
-                config: r.try_get("config")?,
-                template_version: r.try_get("template_version")?,
-                created_at: r.try_get("created_at")?,
-                updated_at: r.try_get("updated_at")?,
-                size_bytes: r.try_get("size_bytes")?,
-                size_exact: false,
-                tables: r.try_get("tables")?,
-                drift,
-            })
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()
-        .map_err(Error::db("reading the registry"))
+    let mut out = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let read = |e| Error::db("reading the registry")(e);
+        let drift = match r.try_get::<String, _>("drift").map_err(read)?.as_str() {
+            "missing_schema" => Drift::MissingSchema,
+            "unregistered" => Drift::Unregistered,
+            _ => Drift::None,
+        };
+        let id: String = r.try_get("id").map_err(read)?;
+        let status = if drift == Drift::Unregistered {
+            TenantStatus::Unregistered
+        } else {
+            TenantStatus::from_registry(&id, &r.try_get::<String, _>("status").map_err(read)?)?
+        };
+        out.push(
+            (|| -> std::result::Result<TenantRow, sqlx::Error> {
+                Ok(TenantRow {
+                    id: id.clone(),
+                    name: r.try_get("name")?,
+                    schema: r.try_get("schema")?,
+                    status,
+                    config: r.try_get("config")?,
+                    template_version: r.try_get("template_version")?,
+                    created_at: r.try_get("created_at")?,
+                    updated_at: r.try_get("updated_at")?,
+                    size_bytes: r.try_get("size_bytes")?,
+                    size_exact: false,
+                    tables: r.try_get("tables")?,
+                    drift,
+                })
+            })()
+            .map_err(read)?,
+        );
+    }
+    Ok(out)
 }
 
 /// Maps "no such table" to a clear "not bootstrapped".

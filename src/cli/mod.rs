@@ -5,6 +5,7 @@ mod demo;
 mod init;
 mod log;
 pub mod output;
+mod progress;
 pub mod tenant;
 
 use crate::config::{LoadedConfig, Profile};
@@ -13,14 +14,31 @@ use crate::error::{Error, Result};
 use crate::session::Session;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-/// Exit code: done.
-pub const EXIT_OK: u8 = 0;
-/// Exit code: the audit found something at or above `--fail-on`.
-pub const EXIT_FINDINGS: u8 = 1;
-/// Exit code: anything else went wrong.
-pub const EXIT_ERROR: u8 = 2;
+pub use crate::exit::{ERROR as EXIT_ERROR, FINDINGS as EXIT_FINDINGS, OK as EXIT_OK};
+
+/// What the entry point does after the command line has run.
+pub enum Next {
+    /// Exit with this code.
+    Exit(u8),
+    /// Open the console (no subcommand, or `demo` on a terminal).
+    Console(Box<Console>),
+}
+
+/// Everything the console needs, prepared by the command line. The entry point checks the
+/// `[keys]` remapping and the terminal before it connects, so a bad config fails fast.
+pub struct Console {
+    /// Where to connect, when the session is not open yet.
+    pub context: Option<Context>,
+    /// The session, when already open (the demo's).
+    pub session: Option<Session>,
+    /// Profile name for the header.
+    pub profile: String,
+    /// The config's `[keys]` remapping, unchecked (the console checks it).
+    pub keys: crate::config::KeyConfig,
+    /// The demo's throwaway cluster: removed when dropped, after the console closes.
+    pub cluster: Option<crate::cluster::Cluster>,
+}
 
 const ABOUT: &str =
     "Operate a schema-per-tenant PostgreSQL database: registry, sizes, grants, provisioning.";
@@ -161,63 +179,42 @@ impl Context {
     }
 }
 
-/// Runs the command line and returns the process exit code.
-pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(EXIT_ERROR);
-        }
-    };
-    let code = runtime.block_on(run(cli));
-    // Don't wait for lingering pool tasks.
-    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
-    ExitCode::from(code)
-}
-
-async fn run(cli: Cli) -> u8 {
+/// Runs the command line; a subcommand's exit code, or the console to open.
+pub async fn run(cli: Cli) -> Next {
     if cli.dsn.as_deref().is_some_and(dsn_has_password) {
         eprintln!(
             "warning: --dsn holds a password, which other users can see in the process list; prefer PGPASSWORD, ~/.pgpass or password_command"
         );
     }
-    let result = async {
+    let result = async move {
         let ctx = Context::new(&cli)?;
         if ctx.format == Format::Markdown && !matches!(cli.command, Some(Command::Audit(_))) {
             return Err(Error::Invalid(
                 "--format markdown is for `tenantctl audit`; use text or json here".into(),
             ));
         }
+        let exit = |r: Result<u8>| r.map(Next::Exit);
         match &cli.command {
-            None => {
-                use std::io::IsTerminal;
-                if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
-                    return Err(Error::Invalid(
-                        "the console needs a terminal; in scripts use a subcommand, e.g. `tenantctl tenant list --format json` (see --help)".into(),
-                    ));
-                }
-                let session = ctx.session().await?;
-                crate::tui::run(session, ctx.profile_name.clone()).await
-            }
+            None => Ok(Next::Console(Box::new(Console {
+                session: None,
+                profile: ctx.profile_name.clone(),
+                keys: ctx.loaded.keys(),
+                cluster: None,
+                context: Some(ctx),
+            }))),
             Some(Command::Demo(args)) => demo::run(&ctx, args).await,
-            Some(Command::Init(args)) => init::run(&ctx, args).await,
-            Some(Command::Tenant(cmd)) => tenant::run(&ctx, cmd).await,
-            Some(Command::Log(args)) => log::run(&ctx, args).await,
-            Some(Command::Audit(args)) => audit::run(&ctx, args).await,
+            Some(Command::Init(args)) => exit(init::run(&ctx, args).await),
+            Some(Command::Tenant(cmd)) => exit(tenant::run(&ctx, cmd).await),
+            Some(Command::Log(args)) => exit(log::run(&ctx, args).await),
+            Some(Command::Audit(args)) => exit(audit::run(&ctx, args).await),
         }
     }
     .await;
     match result {
-        Ok(code) => code,
+        Ok(next) => next,
         Err(e) => {
             report_error(&e);
-            EXIT_ERROR
+            Next::Exit(EXIT_ERROR)
         }
     }
 }
@@ -235,6 +232,17 @@ pub fn confirm(question: &str) -> Result<bool> {
             source,
         })?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
+}
+
+/// Refuses to open the console without a terminal, saying what to use instead.
+pub fn require_terminal() -> Result<()> {
+    use std::io::IsTerminal;
+    if !std::io::stdin().is_terminal() || !std::io::stdout().is_terminal() {
+        return Err(Error::Invalid(
+            "the console needs a terminal; in scripts use a subcommand, e.g. `tenantctl tenant list --format json` (see --help)".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Prints an error as one line of cause and one of what to do next.

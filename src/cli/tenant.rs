@@ -214,38 +214,56 @@ async fn migrate(ctx: &Context, id: Option<&str>, all: bool) -> Result<u8> {
     } else {
         id.map(|i| vec![i.to_string()])
     };
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<tenant::MigrateProgress>();
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let on_ctrl_c = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            eprintln!("cancelling after the tenant in progress…");
-            on_ctrl_c.cancel();
-        }
-    });
+    let (tx, mut rx) = crate::job::progress_channel::<tenant::MigrateOutcome>();
+    let cancel = super::progress::ctrl_c_cancels("cancelling after the tenant in progress…");
     let printer = tokio::spawn(async move {
         while let Some(p) = rx.recv().await {
-            match &p.error {
-                None => eprintln!("[{}/{}] {}", p.done, p.total, p.tenant),
-                Some(e) => eprintln!("[{}/{}] {} FAILED: {e}", p.done, p.total, p.tenant),
+            match p.failed.first() {
+                None => eprintln!("[{}/{}] {}", p.done, p.total, p.current),
+                Some(f) => eprintln!("[{}/{}] {} FAILED: {}", p.done, p.total, f.item, f.error),
             }
         }
     });
-    let report = tenant::migrate(&session, ids, tx, cancel).await?;
+    let report = tenant::migrate(&session, ids, &tx, &cancel).await;
+    drop(tx);
     let _ = printer.await;
+    let report = report?;
     match ctx.format {
-        Format::Json => output::print_json(&report)?,
+        Format::Json => output::print_json(&serde_json::json!({
+            "target_version": tenant::latest_version(),
+            "done": report.done,
+            "failed": report.failed,
+            "not_tried": report.not_tried,
+            "cancelled": report.cancelled,
+        }))?,
         Format::Text | Format::Markdown => {
             println!("{}", report.summary());
+            for f in &report.failed {
+                println!("failed: {}: {}", f.item, f.error);
+            }
+            if !report.not_tried.is_empty() {
+                println!("not tried: {}", report.not_tried.join(" "));
+            }
         }
     }
-    if report.failures() > 0 {
-        return Err(Error::Invalid(format!(
-            "{} tenant(s) failed to migrate and were left at their old version; the others were migrated; `tenantctl log` has the causes",
-            report.failures()
-        )));
+    match report.shortfall("tenant(s)") {
+        None => Ok(EXIT_OK),
+        Some(shortfall) => {
+            let mut next = Vec::new();
+            if !report.failed.is_empty() {
+                next.push(
+                    "failed tenants were left at their old version; `tenantctl log` has the causes",
+                );
+            }
+            if !report.not_tried.is_empty() {
+                next.push("rerun to continue");
+            }
+            Err(Error::Incomplete(format!(
+                "migrate did not finish: {shortfall}; {}",
+                next.join("; ")
+            )))
+        }
     }
-    Ok(EXIT_OK)
 }
 
 async fn list(ctx: &Context, exact: bool) -> Result<u8> {
@@ -284,14 +302,8 @@ async fn measure_with_progress(
     schemas: &[String],
 ) -> Result<Vec<(String, i64)>> {
     use std::io::IsTerminal;
-    let cancel = tokio_util::sync::CancellationToken::new();
-    let on_ctrl_c = cancel.clone();
-    let watcher = tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            on_ctrl_c.cancel();
-        }
-    });
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<catalog::SizeProgress>();
+    let cancel = super::progress::ctrl_c_cancels("cancelling the measurement…");
+    let (tx, mut rx) = crate::job::progress_channel::<(String, i64)>();
     let show = std::io::stderr().is_terminal() && schemas.len() > catalog::EXACT_CHUNK;
     let printer = tokio::spawn(async move {
         while let Some(p) = rx.recv().await {
@@ -303,10 +315,16 @@ async fn measure_with_progress(
             eprintln!();
         }
     });
-    let result = catalog::measure_sizes(session, schemas, Some(tx), &cancel).await;
+    let result = catalog::measure_sizes(session, schemas, &tx, &cancel).await;
+    drop(tx);
     let _ = printer.await;
-    watcher.abort();
-    result
+    let report = result?;
+    if let Some(shortfall) = report.shortfall("schemas") {
+        return Err(Error::Incomplete(format!(
+            "tenant list --exact did not finish: {shortfall}; nothing was printed"
+        )));
+    }
+    Ok(report.done)
 }
 
 /// The registry as an aligned table that fits 80 columns.
@@ -344,24 +362,13 @@ pub fn tenant_table(rows: &[TenantRow]) -> String {
 
 async fn show(ctx: &Context, id: &str) -> Result<u8> {
     let session = ctx.session().await?;
-    let id = session.names.tenant_id(id)?;
-    let mut row = shown(
-        catalog::tenant_row(&session, id.as_str())
-            .await?
-            .ok_or_else(|| Error::NoSuchTenant(id.to_string()))?,
-    );
-    let (size, grants, measured) = tokio::try_join!(
-        catalog::schema_tables(&session, &row.schema),
-        catalog::grant_matrix(&session, &row.schema),
-        catalog::exact_sizes(&session, std::slice::from_ref(&row.schema)),
-    )?;
-    // The same measure as `tenant list --exact`, so the two agree.
-    if let Some((_, bytes)) = measured.first() {
-        row.size_bytes = Some(*bytes);
-        row.size_exact = true;
-    }
-    let deviations =
-        crate::policy::policy_deviations(&session.names, &row.id, row.status, &grants, &size);
+    let tenant::TenantDetail {
+        row,
+        tables: size,
+        grants,
+        deviations,
+    } = tenant::inspect(&session, id).await?;
+    let row = shown(row);
     match ctx.format {
         Format::Json => {
             let mut v = serde_json::to_value(&row)
@@ -449,15 +456,14 @@ async fn show(ctx: &Context, id: &str) -> Result<u8> {
 fn grouped_grants(m: &catalog::GrantMatrix) -> Vec<(String, String, String, String)> {
     let mut out: Vec<(String, String, String, String)> = Vec::new();
     for e in &m.entries {
-        let owner = if e.owner { " (owner)" } else { "" };
+        // Compared by the role's display form, which carries the owner mark.
+        let role = role_shown(e);
         match out.last_mut() {
-            Some(last)
-                if last.0 == e.grantee && last.2 == e.object && last.1 == e.kind.as_str() =>
-            {
+            Some(last) if last.0 == role && last.2 == e.object && last.1 == e.kind.as_str() => {
                 last.3.push_str(&format!(",{}", e.privilege));
             }
             _ => out.push((
-                format!("{}{owner}", e.grantee),
+                role,
                 e.kind.as_str().into(),
                 e.object.clone(),
                 e.privilege.clone(),
@@ -465,4 +471,61 @@ fn grouped_grants(m: &catalog::GrantMatrix) -> Vec<(String, String, String, Stri
         }
     }
     out
+}
+
+fn role_shown(e: &catalog::GrantEntry) -> String {
+    if e.owner {
+        format!("{} (owner)", e.grantee)
+    } else {
+        e.grantee.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grouped_grants;
+    use crate::catalog::{GrantEntry, GrantMatrix, ObjectKind};
+
+    fn entry(grantee: &str, privilege: &str, owner: bool) -> GrantEntry {
+        GrantEntry {
+            grantee: grantee.into(),
+            kind: ObjectKind::Table,
+            object: "customers".into(),
+            privilege: privilege.into(),
+            grantable: owner,
+            owner,
+        }
+    }
+
+    #[test]
+    fn the_owners_privileges_fold_into_one_line() {
+        let m = GrantMatrix {
+            entries: vec![
+                entry("marvin", "DELETE", true),
+                entry("marvin", "INSERT", true),
+                entry("marvin", "SELECT", true),
+                entry("svc", "INSERT", false),
+                entry("svc", "SELECT", false),
+            ],
+            ..GrantMatrix::default()
+        };
+        let rows = grouped_grants(&m);
+        assert_eq!(
+            rows,
+            vec![
+                (
+                    "marvin (owner)".to_string(),
+                    "table".to_string(),
+                    "customers".to_string(),
+                    "DELETE,INSERT,SELECT".to_string()
+                ),
+                (
+                    "svc".to_string(),
+                    "table".to_string(),
+                    "customers".to_string(),
+                    "INSERT,SELECT".to_string()
+                ),
+            ]
+        );
+    }
 }

@@ -2,10 +2,10 @@
 
 use super::values::{check_name, config_object, masked};
 use super::{failed, lock_tenant};
-use crate::catalog::{self, TenantRow};
+use crate::catalog::{self, TenantRow, TenantStatus};
 use crate::error::{Error, Result};
 use crate::journal::{self, Entry};
-use crate::names::{TenantId, quote_ident};
+use crate::names::TenantId;
 use crate::session::Session;
 use sqlx::{Postgres, Transaction};
 
@@ -51,12 +51,11 @@ pub async fn set(session: &Session, id: &str, change: &TenantChange) -> Result<T
             format!(" config-{}", change.unset.len())
         },
     );
-    let sql = format!(
-        "UPDATE {} SET name = coalesce($2, name), config = (config || $3::jsonb) - $4::text[],
+    let sql = session.names.template_vars().render(
+        "UPDATE {{registry}} SET name = coalesce($2, name), config = (config || $3::jsonb) - $4::text[],
                 updated_at = now()
          WHERE id = $1",
-        session.names.registry()
-    );
+    )?;
     let name = change.name.as_ref().map(|n| n.trim().to_string());
     let unset = change.unset.clone();
     let detail = serde_json::json!({ "name": name, "set": masked(&patch), "unset": unset });
@@ -80,37 +79,61 @@ pub async fn set(session: &Session, id: &str, change: &TenantChange) -> Result<T
 /// Suspends a tenant: status `suspended`, and every application role (service, RLS and the
 /// tenant's read-only role) loses USAGE on its schema.
 pub async fn suspend(session: &Session, id: &str) -> Result<TenantRow> {
-    status_change(session, id, "suspended", "REVOKE", "FROM").await
+    status_change(session, id, StatusChange::Suspend).await
 }
 
 /// Resumes a tenant: status `active`, and the application roles regain USAGE on its schema.
 pub async fn resume(session: &Session, id: &str) -> Result<TenantRow> {
-    status_change(session, id, "active", "GRANT", "TO").await
+    status_change(session, id, StatusChange::Resume).await
 }
 
-async fn status_change(
-    session: &Session,
-    id: &str,
-    status: &'static str,
-    verb: &'static str,
-    preposition: &'static str,
-) -> Result<TenantRow> {
+/// The two status changes, and what each does to the registry and the service role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StatusChange {
+    Suspend,
+    Resume,
+}
+
+impl StatusChange {
+    fn status(self) -> TenantStatus {
+        match self {
+            StatusChange::Suspend => TenantStatus::Suspended,
+            StatusChange::Resume => TenantStatus::Active,
+        }
+    }
+
+    fn action(self) -> &'static str {
+        match self {
+            StatusChange::Suspend => "tenant suspend",
+            StatusChange::Resume => "tenant resume",
+        }
+    }
+
+    /// The statement that closes or reopens the schema to the service role.
+    fn acl_sql(self) -> &'static str {
+        match self {
+            // Every application role: the service role, the RLS role and the tenant's
+            // read-only role.
+            StatusChange::Suspend => {
+                "REVOKE USAGE ON SCHEMA {{schema}} FROM {{service}}, {{rls}}, {{ro}}"
+            }
+            StatusChange::Resume => {
+                "GRANT USAGE ON SCHEMA {{schema}} TO {{service}}, {{rls}}, {{ro}}"
+            }
+        }
+    }
+}
+
+async fn status_change(session: &Session, id: &str, change: StatusChange) -> Result<TenantRow> {
     let id = session.names.tenant_id(id)?;
-    let action = if status == "active" {
-        "tenant resume"
-    } else {
-        "tenant suspend"
-    };
-    let schema = session.names.schema_of(&id);
-    let acl = format!(
-        "{verb} USAGE ON SCHEMA {} {preposition} {}",
-        quote_ident(&schema),
-        super::template::app_roles(&session.names, &id)
-    );
-    let update = format!(
-        "UPDATE {} SET status = $2, updated_at = now() WHERE id = $1",
-        session.names.registry()
-    );
+    let action = change.action();
+    let status = change.status().as_str();
+    let mut vars = session.names.template_vars();
+    vars.ident("schema", &session.names.schema_of(&id))
+        .ident("ro", &session.names.readonly_role_of(&id));
+    let acl = vars.render(change.acl_sql())?;
+    let update =
+        vars.render("UPDATE {{registry}} SET status = $2, updated_at = now() WHERE id = $1")?;
     let summary = format!("UPDATE registry SET status = '{status}'; {acl}");
     let tid = id.to_string();
     run_change(
@@ -158,10 +181,12 @@ where
     let result: Result<()> = async {
         let mut tx = session.begin_change(action).await?;
         lock_tenant(&mut tx, id.as_str(), action).await?;
-        let exists: bool = sqlx::query_scalar(&format!(
-            "SELECT EXISTS (SELECT 1 FROM {} WHERE id = $1)",
-            session.names.registry()
-        ))
+        let exists: bool = sqlx::query_scalar(
+            &session
+                .names
+                .template_vars()
+                .render("SELECT EXISTS (SELECT 1 FROM {{registry}} WHERE id = $1)")?,
+        )
         .bind(id.as_str())
         .fetch_one(&mut *tx)
         .await

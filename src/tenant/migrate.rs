@@ -1,91 +1,88 @@
 //! `tenant migrate`: each tenant to the newest template version, each in its own
-//! transaction; a failure stops that tenant only.
+//! transaction; a failure stops that tenant only. Follows the [`crate::job`] contract.
 
 use super::template;
 use super::{failed, lock_tenant};
+use crate::catalog::TenantStatus;
 use crate::error::{Error, Result};
+use crate::job::{ItemFailure, JobReport, Progress, ProgressSender, report_progress};
 use crate::journal::{self, Entry};
 use crate::session::Session;
 use serde::Serialize;
-use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
-/// Progress after each tenant.
-#[derive(Debug, Clone, PartialEq)]
-pub struct MigrateProgress {
-    pub done: usize,
-    pub total: usize,
-    pub tenant: String,
-    /// The failure of this tenant, if it failed.
-    pub error: Option<String>,
+/// What migrating one tenant came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MigrateResult {
+    /// This run moved it to the target version.
+    Migrated,
+    /// It was already at the target (before the run, or by another session meanwhile).
+    Current,
 }
 
-/// What happened to one tenant.
+/// One tenant that was tried and did not fail.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct MigrateOutcome {
     pub tenant: String,
     pub from_version: i32,
     pub to_version: i32,
-    /// `migrated`, `current` or `failed`.
-    pub result: String,
-    pub error: Option<String>,
+    pub result: MigrateResult,
 }
 
-/// The whole run.
-#[derive(Debug, Clone, Serialize, PartialEq, Default)]
-pub struct MigrateReport {
-    pub target_version: i32,
-    pub outcomes: Vec<MigrateOutcome>,
-    /// True when cancelled before every tenant was tried.
-    pub cancelled: bool,
-}
+/// Progress of a migration: one report per tenant tried.
+pub type MigrateProgress = Progress<MigrateOutcome>;
 
-impl MigrateReport {
-    /// Tenants whose result was `result` (`migrated`, `current` or `failed`).
-    pub fn count(&self, result: &str) -> usize {
-        self.outcomes.iter().filter(|o| o.result == result).count()
+/// The whole run: migrated or current tenants in `done`, failures, and tenants not tried.
+pub type MigrateReport = JobReport<MigrateOutcome>;
+
+impl JobReport<MigrateOutcome> {
+    /// Tenants whose result was `result`.
+    pub fn count(&self, result: MigrateResult) -> usize {
+        self.done.iter().filter(|o| o.result == result).count()
     }
 
-    /// Tenants that failed.
-    pub fn failures(&self) -> usize {
-        self.count("failed")
-    }
-
-    /// One line: how many were migrated, already current and failed.
+    /// One line: how many were migrated, already current, failed and not tried.
     pub fn summary(&self) -> String {
-        format!(
-            "template v{}: {} migrated, {} already current, {} failed{}",
-            self.target_version,
-            self.count("migrated"),
-            self.count("current"),
-            self.failures(),
-            if self.cancelled {
-                " (cancelled; rerun to continue)"
-            } else {
-                ""
-            }
-        )
+        let mut s = format!(
+            "template v{}: {} migrated, {} already current, {} failed",
+            template::latest_version(),
+            self.count(MigrateResult::Migrated),
+            self.count(MigrateResult::Current),
+            self.failed.len(),
+        );
+        if self.cancelled {
+            s.push_str(&format!(
+                ", {} not tried (cancelled; rerun to continue)",
+                self.not_tried.len()
+            ));
+        }
+        s
     }
 }
+
+const TENANTS_SQL: &str = "SELECT id, template_version FROM {{registry}} \
+     WHERE $1::text[] IS NULL OR id = ANY($1) ORDER BY id";
+const VERSION_SQL: &str = "SELECT template_version, status FROM {{registry}} WHERE id = $1";
+const RECORD_SQL: &str =
+    "UPDATE {{registry}} SET template_version = $2, updated_at = now() WHERE id = $1";
 
 /// Brings `ids` (or every registered tenant) to the newest template version. Resumable:
 /// each tenant commits on its own, so a rerun continues where a failure or cancel left off.
 pub async fn migrate(
     session: &Session,
     ids: Option<Vec<String>>,
-    progress: UnboundedSender<MigrateProgress>,
-    cancel: CancellationToken,
+    progress: &ProgressSender<MigrateOutcome>,
+    cancel: &CancellationToken,
 ) -> Result<MigrateReport> {
     session.ensure_writable("tenant migrate")?;
     let target = template::latest_version();
-    let rows: Vec<(String, i32)> = sqlx::query_as(&format!(
-        "SELECT id, template_version FROM {} WHERE $1::text[] IS NULL OR id = ANY($1) ORDER BY id",
-        session.names.registry()
-    ))
-    .bind(&ids)
-    .fetch_all(&session.pool)
-    .await
-    .map_err(|e| crate::catalog::registry_error(session, e))?;
+    let vars = session.names.template_vars();
+    let rows: Vec<(String, i32)> = sqlx::query_as(&vars.render(TENANTS_SQL)?)
+        .bind(&ids)
+        .fetch_all(&session.pool)
+        .await
+        .map_err(|e| crate::catalog::registry_error(session, e))?;
     if let Some(wanted) = &ids {
         for w in wanted {
             session.names.tenant_id(w)?;
@@ -94,93 +91,119 @@ pub async fn migrate(
             }
         }
     }
-    let mut report = MigrateReport {
-        target_version: target,
-        ..MigrateReport::default()
-    };
+    let mut report = MigrateReport::default();
     let total = rows.len();
-    for (done, (id, version)) in rows.into_iter().enumerate() {
+    let mut rows = rows.into_iter().enumerate();
+    for (done, (id, version)) in rows.by_ref() {
         if cancel.is_cancelled() {
             report.cancelled = true;
+            report.not_tried.push(id);
             break;
         }
         let outcome = if version >= target {
-            MigrateOutcome {
+            Ok(MigrateOutcome {
                 tenant: id.clone(),
                 from_version: version,
                 to_version: version,
-                result: "current".into(),
-                error: None,
-            }
+                result: MigrateResult::Current,
+            })
         } else {
-            match migrate_one(session, &id, target).await {
-                Ok(from) => MigrateOutcome {
-                    tenant: id.clone(),
-                    from_version: from,
-                    to_version: target,
-                    result: "migrated".into(),
-                    error: None,
-                },
-                Err(e) => MigrateOutcome {
-                    tenant: id.clone(),
-                    from_version: version,
-                    to_version: version,
-                    result: "failed".into(),
-                    error: Some(e.to_string()),
-                },
-            }
+            migrate_one(session, &id, target)
+                .await
+                .map(|o| o.outcome(&id, target))
         };
-        let _ = progress.send(MigrateProgress {
+        let mut p = Progress {
             done: done + 1,
             total,
-            tenant: id,
-            error: outcome.error.clone(),
-        });
-        report.outcomes.push(outcome);
+            current: id.clone(),
+            landed: Vec::new(),
+            failed: Vec::new(),
+        };
+        match outcome {
+            Ok(o) => {
+                p.landed.push(o.clone());
+                report.done.push(o);
+            }
+            Err(e) => {
+                let f = ItemFailure {
+                    item: id,
+                    error: e.to_string(),
+                };
+                p.failed.push(f.clone());
+                report.failed.push(f);
+            }
+        }
+        report_progress(progress, p);
     }
+    report.not_tried.extend(rows.map(|(_, (id, _))| id));
     Ok(report)
 }
 
-/// One tenant in one transaction; returns the version it came from.
-async fn migrate_one(session: &Session, raw_id: &str, target: i32) -> Result<i32> {
+/// What one tenant's transaction found under its lock.
+enum OneResult {
+    Migrated {
+        from: i32,
+    },
+    /// Another session brought it to `at` between our read and our lock.
+    AlreadyAt {
+        at: i32,
+    },
+}
+
+impl OneResult {
+    fn outcome(self, id: &str, target: i32) -> MigrateOutcome {
+        match self {
+            OneResult::Migrated { from } => MigrateOutcome {
+                tenant: id.into(),
+                from_version: from,
+                to_version: target,
+                result: MigrateResult::Migrated,
+            },
+            OneResult::AlreadyAt { at } => MigrateOutcome {
+                tenant: id.into(),
+                from_version: at,
+                to_version: at,
+                result: MigrateResult::Current,
+            },
+        }
+    }
+}
+
+/// One tenant in one transaction.
+async fn migrate_one(session: &Session, raw_id: &str, target: i32) -> Result<OneResult> {
     const ACTION: &str = "tenant migrate";
     let id = session.names.tenant_id(raw_id)?;
     let summary = format!("template -> v{target}; RLS; GRANTs");
-    let result: Result<i32> = async {
+    let vars = session.names.template_vars();
+    let result: Result<OneResult> = async {
         let mut tx = session.begin_change(ACTION).await?;
         lock_tenant(&mut tx, id.as_str(), "migrate").await?;
         // Re-read under the lock: another session may have migrated it meanwhile.
-        let (from, status): (i32, String) = sqlx::query_as(&format!(
-            "SELECT template_version, status FROM {} WHERE id = $1",
-            session.names.registry()
-        ))
-        .bind(id.as_str())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(Error::db(format!("migrate {id}: reading its version")))?
-        .ok_or_else(|| Error::NoSuchTenant(id.to_string()))?;
+        let (from, status): (i32, String) = sqlx::query_as(&vars.render(VERSION_SQL)?)
+            .bind(id.as_str())
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(Error::db(format!("migrate {id}: reading its version")))?
+            .ok_or_else(|| Error::NoSuchTenant(id.to_string()))?;
         if from >= target {
-            return Ok(from);
+            return Ok(OneResult::AlreadyAt { at: from });
         }
-        let suspended = status == "suspended";
+        let status = TenantStatus::from_registry(id.as_str(), &status)?;
         template::apply(
             &mut tx,
             &session.names,
             &id,
             (from, target),
-            suspended,
+            status == TenantStatus::Suspended,
             "migrate",
         )
         .await?;
-        sqlx::query(&format!(
-            "UPDATE {} SET template_version = $2, updated_at = now() WHERE id = $1",
-            session.names.registry()
-        ))
-        .bind(id.as_str())
-        .bind(target)
-        .execute(&mut *tx)
-        .await
-        .map_err(Error::db(format!("migrate {id}: recording the version")))?;
+        sqlx::query(&vars.render(RECORD_SQL)?)
+            .bind(id.as_str())
+            .bind(target)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::db(format!("migrate {id}: recording the version")))?;
         journal::record(
             &mut tx,
             session,
@@ -196,7 +219,7 @@ async fn migrate_one(session: &Session, raw_id: &str, target: i32) -> Result<i32
         tx.commit()
             .await
             .map_err(Error::db(format!("migrate {id}: committing")))?;
-        Ok(from)
+        Ok(OneResult::Migrated { from })
     }
     .await;
     match result {

@@ -2,16 +2,20 @@
 //! Every change is one transaction under the admin role and writes one console-log row.
 
 mod change;
+mod inspect;
 mod migrate;
 mod provision;
 mod template;
 mod values;
 
 pub use change::{TenantChange, resume, set, suspend};
-pub use migrate::{MigrateOutcome, MigrateProgress, MigrateReport, migrate};
+pub use inspect::{SchemaInspection, TenantDetail, inspect, inspect_schema};
+pub use migrate::{MigrateOutcome, MigrateProgress, MigrateReport, MigrateResult, migrate};
 pub use provision::{NewTenant, create, create_at_version};
 pub use template::{BINDING_POLICY, latest_version};
-pub use values::{MASK, check_name, is_secret_key, masked, parse_config_value, parse_pair};
+pub use values::{
+    MASK, check_name, is_secret_key, masked, parse_config_value, parse_pair, parse_pairs,
+};
 
 use crate::catalog::{self, TenantRow};
 use crate::error::{Error, Result};

@@ -7,7 +7,7 @@ use super::{failed, lock_tenant};
 use crate::catalog::{self, TenantRow};
 use crate::error::{Error, Result};
 use crate::journal::{self, Entry};
-use crate::names::{TenantId, quote_ident};
+use crate::names::TenantId;
 use crate::session::Session;
 
 /// What to provision.
@@ -71,18 +71,20 @@ async fn provision(
     let mut tx = session.begin_change("tenant create").await?;
     lock_tenant(&mut tx, id.as_str(), ACTION).await?;
 
-    let (in_registry, schema_exists, role_exists): (bool, bool, bool) = sqlx::query_as(&format!(
-        "SELECT EXISTS (SELECT 1 FROM {} WHERE id = $1),
+    let mut vars = names.template_vars();
+    vars.ident("schema", &schema).ident("ro", &ro);
+    let (in_registry, schema_exists, role_exists): (bool, bool, bool) =
+        sqlx::query_as(&vars.render(
+            "SELECT EXISTS (SELECT 1 FROM {{registry}} WHERE id = $1),
                 EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $2),
                 EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $3)",
-        names.registry()
-    ))
-    .bind(id.as_str())
-    .bind(&schema)
-    .bind(&ro)
-    .fetch_one(&mut *tx)
-    .await
-    .map_err(|e| catalog::registry_error(session, e))?;
+        )?)
+        .bind(id.as_str())
+        .bind(&schema)
+        .bind(&ro)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(|e| catalog::registry_error(session, e))?;
     if in_registry {
         return Err(Error::Conflict(format!(
             "tenant {id} already exists; nothing was changed"
@@ -99,10 +101,9 @@ async fn provision(
         )));
     }
 
-    let insert = format!(
-        "INSERT INTO {} (id, name, schema, config, template_version) VALUES ($1, $2, $3, $4, $5)",
-        names.registry()
-    );
+    let insert = vars.render(
+        "INSERT INTO {{registry}} (id, name, schema, config, template_version) VALUES ($1, $2, $3, $4, $5)",
+    )?;
     sqlx::query(&insert)
         .bind(id.as_str())
         .bind(name.trim())
@@ -117,20 +118,15 @@ async fn provision(
             }
             _ => Error::db(format!("{ACTION} {id}: inserting the registry row"))(e),
         })?;
-    sqlx::query(&format!(
-        "CREATE SCHEMA {} AUTHORIZATION {}",
-        quote_ident(&schema),
-        quote_ident(&names.admin_role)
-    ))
-    .execute(&mut *tx)
-    .await
-    .map_err(Error::db(format!(
-        "{ACTION} {id}: creating schema {schema}"
-    )))?;
-    sqlx::query(&format!(
-        "CREATE ROLE {} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS",
-        quote_ident(&ro)
-    ))
+    sqlx::query(&vars.render("CREATE SCHEMA {{schema}} AUTHORIZATION {{admin}}")?)
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::db(format!(
+            "{ACTION} {id}: creating schema {schema}"
+        )))?;
+    sqlx::query(&vars.render(
+        "CREATE ROLE {{ro}} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS",
+    )?)
     .execute(&mut *tx)
     .await
     .map_err(Error::db(format!("{ACTION} {id}: creating role {ro}")))?;

@@ -1,7 +1,8 @@
 //! The tenant template (numbered versions under `assets/template/`) and tenant grants.
 
 use crate::error::{Error, Result};
-use crate::names::{NamingPolicy, SqlVars, TenantId, quote_ident};
+use crate::names::{NamingPolicy, TenantId};
+use crate::sql::SqlVars;
 use sqlx::PgConnection;
 
 /// Template versions, in order.
@@ -42,20 +43,6 @@ pub fn latest_version() -> i32 {
     VERSIONS.last().map(|(v, _)| *v).unwrap_or(0)
 }
 
-/// The roles a suspension closes the schema to, quoted and comma-separated: the service
-/// role, the RLS role and the tenant's read-only role.
-pub(crate) fn app_roles(names: &NamingPolicy, id: &TenantId) -> String {
-    [
-        names.service_role.clone(),
-        names.rls_role.clone(),
-        names.readonly_role_of(id),
-    ]
-    .iter()
-    .map(|r| quote_ident(r))
-    .collect::<Vec<_>>()
-    .join(", ")
-}
-
 /// Placeholders for one tenant's SQL.
 pub(crate) fn tenant_vars(names: &NamingPolicy, id: &TenantId) -> SqlVars {
     let mut vars = names.template_vars();
@@ -77,7 +64,7 @@ pub(crate) async fn apply(
 ) -> Result<()> {
     let schema = names.schema_of(id);
     let vars = tenant_vars(names, id);
-    sqlx::query(&format!("SET LOCAL search_path = {}", quote_ident(&schema)))
+    sqlx::query(&vars.render("SET LOCAL search_path = {{schema}}")?)
         .execute(&mut *conn)
         .await
         .map_err(Error::db(format!("{action} {id}: setting search_path")))?;
@@ -101,11 +88,9 @@ pub(crate) async fn apply(
         .map_err(Error::db(format!("{action} {id}: granting privileges")))?;
     bind_to_tenant(conn, names, &schema, id, action).await?;
     if suspended {
-        let revoke = format!(
-            "REVOKE USAGE ON SCHEMA {} FROM {}",
-            quote_ident(&schema),
-            app_roles(names, id)
-        );
+        // A suspended tenant stays closed to every application role.
+        let revoke =
+            vars.render("REVOKE USAGE ON SCHEMA {{schema}} FROM {{service}}, {{rls}}, {{ro}}")?;
         sqlx::query(&revoke)
             .execute(&mut *conn)
             .await
@@ -140,10 +125,9 @@ async fn enable_rls_everywhere(
         "{action} {id}: listing tables without RLS"
     )))?;
     for table in unprotected {
-        let sql = format!(
-            "ALTER TABLE {} ENABLE ROW LEVEL SECURITY",
-            crate::names::qualified(schema, &table)
-        );
+        let sql = SqlVars::new()
+            .qualified("table", schema, &table)
+            .render("ALTER TABLE {{table}} ENABLE ROW LEVEL SECURITY")?;
         sqlx::query(&sql)
             .execute(&mut *conn)
             .await

@@ -17,8 +17,10 @@ pub fn check_name(name: &str) -> Result<()> {
     Ok(())
 }
 
-/// Splits one `KEY=VALUE` (the value may hold `=` and spaces).
-/// Errors never repeat the input: it may be a secret typed in the wrong place.
+/// Splits one `KEY=VALUE` (the value may hold `=` and spaces). The CLI's `--set` takes one
+/// such argument (the shell did the quoting); [`parse_pairs`] applies the same rule to each
+/// pair of a typed line. Errors never repeat the input: it may be a secret typed in the
+/// wrong place.
 pub fn parse_pair(raw: &str) -> std::result::Result<(String, String), String> {
     match raw.split_once('=') {
         Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
@@ -29,6 +31,54 @@ pub fn parse_pair(raw: &str) -> std::result::Result<(String, String), String> {
             "there is no = in it (it is not shown, in case it is a secret); write KEY=VALUE".into(),
         ),
     }
+}
+
+/// Parses a line of `KEY=VALUE` pairs separated by spaces, as typed in a dialog. Quotes
+/// work as in a shell: `name="Acme Corp"` or `'note=two words'`; `\` escapes the next
+/// character outside single quotes.
+pub fn parse_pairs(line: &str) -> std::result::Result<Vec<(String, String)>, String> {
+    let mut words: Vec<String> = Vec::new();
+    let mut word: Option<String> = None;
+    let mut chars = line.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            c if c.is_whitespace() => {
+                if let Some(w) = word.take() {
+                    words.push(w);
+                }
+            }
+            '\'' | '"' => {
+                let w = word.get_or_insert_with(String::new);
+                loop {
+                    match chars.next() {
+                        Some(q) if q == c => break,
+                        Some('\\') if c == '"' => match chars.next() {
+                            Some(e) => w.push(e),
+                            None => return Err(format!("unterminated {c} quote in {line:?}")),
+                        },
+                        Some(other) => w.push(other),
+                        None => return Err(format!("unterminated {c} quote in {line:?}")),
+                    }
+                }
+            }
+            '\\' => match chars.next() {
+                Some(e) => word.get_or_insert_with(String::new).push(e),
+                None => return Err(format!("a trailing \\ in {line:?} escapes nothing")),
+            },
+            other => word.get_or_insert_with(String::new).push(other),
+        }
+    }
+    if let Some(w) = word {
+        words.push(w);
+    }
+    words
+        .iter()
+        .map(|w| {
+            parse_pair(w).map_err(|_| {
+                format!("{w:?} is not KEY=VALUE; separate pairs with spaces, quote values that hold spaces")
+            })
+        })
+        .collect()
 }
 
 /// A config value as typed: JSON when it parses (`42`, `true`, `{"a":1}`), else the text
@@ -137,6 +187,23 @@ mod tests {
             serde_json::json!({"a": 1})
         );
         assert!(config_object(&[(" ".into(), "x".into())]).is_err());
+    }
+
+    #[test]
+    fn typed_pairs_take_quoted_values_with_spaces() {
+        assert_eq!(
+            parse_pairs(r#"plan=team note="two words" 'x=a b' y=a\ b"#),
+            Ok(vec![
+                ("plan".into(), "team".into()),
+                ("note".into(), "two words".into()),
+                ("x".into(), "a b".into()),
+                ("y".into(), "a b".into()),
+            ])
+        );
+        assert_eq!(parse_pairs("k="), Ok(vec![("k".into(), "".into())]));
+        assert!(parse_pairs("novalue").is_err());
+        assert!(parse_pairs(r#"k="open"#).is_err());
+        assert!(parse_pairs("=v").is_err());
     }
 
     #[test]

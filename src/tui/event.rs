@@ -22,21 +22,36 @@ impl Drop for ReaderGuard {
 
 /// Reads terminal events on a thread until the guard is dropped.
 pub fn spawn_terminal_reader(tx: UnboundedSender<Action>) -> ReaderGuard {
+    spawn_reader(tx, |timeout| {
+        // Poll with a timeout so the thread notices the stop flag.
+        if crossterm::event::poll(timeout)? {
+            crossterm::event::read().map(Some)
+        } else {
+            Ok(None)
+        }
+    })
+}
+
+/// Reads events from `next` (an event, `None` when none came within the timeout) on a
+/// thread until the guard is dropped. A read error is sent as [`Action::InputFailed`]: a
+/// console that silently stopped reading keys would look alive and ignore the operator.
+pub fn spawn_reader<F>(tx: UnboundedSender<Action>, mut next: F) -> ReaderGuard
+where
+    F: FnMut(Duration) -> std::io::Result<Option<Event>> + Send + 'static,
+{
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     std::thread::spawn(move || {
         while !flag.load(Ordering::Relaxed) {
-            // Poll with a timeout so the thread notices the stop flag.
-            match crossterm::event::poll(TICK) {
-                Ok(true) => {}
-                Ok(false) => continue,
-                Err(_) => break,
-            }
-            let action = match crossterm::event::read() {
-                Ok(Event::Key(k)) => Action::Key(k),
-                Ok(Event::Resize(w, h)) => Action::Resize(w, h),
-                Ok(_) => continue,
-                Err(_) => break,
+            let action = match next(TICK) {
+                Ok(None) => continue,
+                Ok(Some(Event::Key(k))) => Action::Key(k),
+                Ok(Some(Event::Resize(w, h))) => Action::Resize(w, h),
+                Ok(Some(_)) => continue,
+                Err(e) => {
+                    let _ = tx.send(Action::InputFailed(e.to_string()));
+                    break;
+                }
             };
             if tx.send(action).is_err() {
                 break;

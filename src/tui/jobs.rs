@@ -1,23 +1,30 @@
-//! Long work on tokio tasks. A job gets a clone of the session, calls the core, and reports
-//! back with an [`Action`]; it never sees the state. Cancellable jobs hold a token.
+//! Work on tokio tasks. A job gets a clone of the session, calls the core, and reports
+//! back with an [`Action`]; it never sees the state. Long jobs follow the core's one
+//! contract ([`crate::job`]): a progress channel and a cancellation token, held here by
+//! job id, and a report that says what was done, failed and not tried.
 
-use super::app::{Action, Effect, ErrorText, JobKind, WriteOp};
+use super::app::{Action, Effect, ErrorText, JobEnd, JobId, Landed, LongJob};
 use crate::catalog;
+use crate::job::{JobReport, Progress, progress_channel};
 use crate::journal;
 use crate::session::Session;
 use crate::tenant;
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio_util::sync::CancellationToken;
 
 /// Rows of the console log the Activity view shows.
 const ACTIVITY_LIMIT: i64 = 500;
 
+/// Cancellation tokens of the running long jobs; a job removes its own when it ends.
+type Cancels = Arc<Mutex<HashMap<JobId, CancellationToken>>>;
+
 /// Starts jobs and cancels them.
 pub struct Jobs {
     session: Session,
     tx: UnboundedSender<Action>,
-    cancels: HashMap<JobKind, CancellationToken>,
+    cancels: Cancels,
 }
 
 impl Jobs {
@@ -26,24 +33,17 @@ impl Jobs {
         Jobs {
             session,
             tx,
-            cancels: HashMap::new(),
+            cancels: Cancels::default(),
         }
     }
 
-    /// Cancels every cancellable job (on quit).
+    /// Cancels every long job (on quit).
     pub fn cancel_all(&mut self) {
-        for (_, token) in self.cancels.drain() {
-            token.cancel();
+        if let Ok(mut cancels) = self.cancels.lock() {
+            for (_, token) in cancels.drain() {
+                token.cancel();
+            }
         }
-    }
-
-    fn token(&mut self, kind: JobKind) -> CancellationToken {
-        // A new job of a kind replaces the old one.
-        let token = CancellationToken::new();
-        if let Some(old) = self.cancels.insert(kind, token.clone()) {
-            old.cancel();
-        }
-        token
     }
 
     /// Starts the job `effect` asks for.
@@ -56,10 +56,28 @@ impl Jobs {
         };
         let err = |e: crate::error::Error| ErrorText::from_error(&e);
         match effect {
-            Effect::Cancel(kind) => {
-                if let Some(token) = self.cancels.remove(&kind) {
+            Effect::CancelJob(id) => {
+                let token = self.cancels.lock().ok().and_then(|mut c| c.remove(&id));
+                if let Some(token) = token {
                     token.cancel();
                 }
+            }
+            Effect::StartJob { id, job } => {
+                let cancel = CancellationToken::new();
+                if let Ok(mut cancels) = self.cancels.lock() {
+                    cancels.insert(id, cancel.clone());
+                }
+                // The job forgets its token when it ends, whichever way.
+                let cancels = self.cancels.clone();
+                let send = move |a: Action| {
+                    if matches!(a, Action::JobDone { .. })
+                        && let Ok(mut c) = cancels.lock()
+                    {
+                        c.remove(&id);
+                    }
+                    send(a);
+                };
+                start_long_job(s, id, job, cancel, send);
             }
             Effect::LoadServer => {
                 tokio::spawn(async move {
@@ -75,43 +93,14 @@ impl Jobs {
                     ));
                 });
             }
-            Effect::ExactSizes(schemas) => {
-                // The core measures in chunks of ~500 schemas and, on cancel, cancels the
-                // running query on the server too.
-                let cancel = self.token(JobKind::Sizes);
-                let (ptx, mut prx) = tokio::sync::mpsc::unbounded_channel();
-                let forward = send.clone();
-                tokio::spawn(async move {
-                    while let Some(p) = prx.recv().await {
-                        let catalog::SizeProgress { done, total, sizes } = p;
-                        forward(Action::Sizes { sizes, done, total });
-                    }
-                });
-                tokio::spawn(async move {
-                    let result = catalog::measure_sizes(&s, &schemas, Some(ptx), &cancel).await;
-                    match result {
-                        Err(crate::error::Error::Cancelled(_)) | Ok(_) => {}
-                        Err(e) => send(Action::SizesFailed(err(e))),
-                    }
-                });
-            }
             Effect::LoadDetail { id, schema, status } => {
                 tokio::spawn(async move {
-                    let (tables, grants) = tokio::join!(
-                        catalog::schema_tables(&s, &schema),
-                        catalog::grant_matrix(&s, &schema)
-                    );
-                    let deviations = match (&tables, &grants) {
-                        (Ok(t), Ok(g)) => {
-                            crate::policy::policy_deviations(&s.names, &id, status, g, t)
-                        }
-                        _ => Vec::new(),
-                    };
+                    let parts = tenant::inspect_schema(&s, &id, &schema, status).await;
                     send(Action::Detail {
                         id,
-                        schema: tables.map_err(err),
-                        grants: grants.map_err(err),
-                        deviations,
+                        schema: parts.tables.map_err(err),
+                        grants: parts.grants.map_err(err),
+                        deviations: parts.deviations.map_err(err),
                     });
                 });
             }
@@ -122,59 +111,93 @@ impl Jobs {
                     ));
                 });
             }
-            Effect::Create(new) => {
+            Effect::Write(write) => {
                 tokio::spawn(async move {
-                    let result = tenant::create(&s, &new).await.map_err(err);
-                    send(Action::Saved {
-                        op: WriteOp::Create,
-                        result,
-                    });
-                });
-            }
-            Effect::Set { id, change } => {
-                tokio::spawn(async move {
-                    let result = tenant::set(&s, &id, &change).await.map_err(err);
-                    send(Action::Saved {
-                        op: WriteOp::Edit,
-                        result,
-                    });
-                });
-            }
-            Effect::Suspend(id) => {
-                tokio::spawn(async move {
-                    let result = tenant::suspend(&s, &id).await.map_err(err);
-                    send(Action::Saved {
-                        op: WriteOp::Suspend,
-                        result,
-                    });
-                });
-            }
-            Effect::Resume(id) => {
-                tokio::spawn(async move {
-                    let result = tenant::resume(&s, &id).await.map_err(err);
-                    send(Action::Saved {
-                        op: WriteOp::Resume,
-                        result,
-                    });
-                });
-            }
-            Effect::Migrate(ids) => {
-                let cancel = self.token(JobKind::Migrate);
-                let (ptx, mut prx) = tokio::sync::mpsc::unbounded_channel();
-                let forward = send.clone();
-                tokio::spawn(async move {
-                    while let Some(p) = prx.recv().await {
-                        forward(Action::Migrate(p));
-                    }
-                });
-                tokio::spawn(async move {
-                    let result = tenant::migrate(&s, ids, ptx, cancel)
-                        .await
-                        .map(|report| report.summary())
-                        .map_err(err);
-                    send(Action::MigrateDone(result));
+                    let command = write.command();
+                    let result = write.run(&s).await.map_err(err);
+                    send(Action::Saved { command, result });
                 });
             }
         }
     }
+}
+
+/// Runs one long job under the core's contract: its progress forwarded as
+/// [`Action::JobProgress`], its report (or error) as [`Action::JobDone`]. A new kind of
+/// long job is one arm here naming its core call, how its results land, its summary and
+/// the noun of its items.
+fn start_long_job<F>(s: Session, id: JobId, job: LongJob, cancel: CancellationToken, send: F)
+where
+    F: Fn(Action) + Clone + Send + Sync + 'static,
+{
+    match job {
+        LongJob::Sizes(schemas) => run_job(
+            id,
+            send,
+            Landed::Sizes,
+            |r| format!("{} schemas measured", r.done.len()),
+            "schemas",
+            move |progress| async move {
+                catalog::measure_sizes(&s, &schemas, &progress, &cancel).await
+            },
+        ),
+        LongJob::Migrate(ids) => run_job(
+            id,
+            send,
+            Landed::Migrate,
+            |r| r.summary(),
+            "tenants",
+            move |progress| async move { tenant::migrate(&s, ids, &progress, &cancel).await },
+        ),
+    }
+}
+
+/// Spawns `work` with a progress channel; forwards its progress, then its end.
+fn run_job<T, F, W, Fut>(
+    id: JobId,
+    send: F,
+    landed: fn(Vec<T>) -> Landed,
+    summary: fn(&JobReport<T>) -> String,
+    noun: &'static str,
+    work: W,
+) where
+    T: Send + 'static,
+    F: Fn(Action) + Clone + Send + Sync + 'static,
+    W: FnOnce(crate::job::ProgressSender<T>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = crate::error::Result<JobReport<T>>> + Send + 'static,
+{
+    let (ptx, mut prx) = progress_channel::<T>();
+    let forward = send.clone();
+    let progress = tokio::spawn(async move {
+        while let Some(p) = prx.recv().await {
+            let Progress {
+                done,
+                total,
+                current,
+                landed: items,
+                failed,
+            } = p;
+            forward(Action::JobProgress {
+                id,
+                done,
+                total,
+                current,
+                failed: failed.len(),
+                landed: landed(items),
+            });
+        }
+    });
+    tokio::spawn(async move {
+        // The work owns the only sender: when it ends, the forwarder drains and stops.
+        let result = work(ptx).await;
+        // Progress first, so everything landed is in before the job is done.
+        let _ = progress.await;
+        let result = result
+            .map(|r| JobEnd {
+                summary: summary(&r),
+                shortfall: r.shortfall(noun),
+            })
+            .map_err(|e| ErrorText::from_error(&e));
+        send(Action::JobDone { id, result });
+    });
 }

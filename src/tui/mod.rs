@@ -16,8 +16,9 @@ use crate::error::{Error, Result};
 use crate::session::Session;
 use app::{Action, App};
 
-/// Opens the console on `session` and runs it until the user quits; returns the exit code.
-pub async fn run(session: Session, profile: String) -> Result<u8> {
+/// Opens the console on `session` with the keys of `keymap` and runs it until the user
+/// quits; returns the exit code, or the error that closed it.
+pub async fn run(session: Session, profile: String, keymap: keymap::Keymap) -> Result<u8> {
     let io = |what: &str| {
         let what = what.to_string();
         move |source| Error::Io { what, source }
@@ -29,6 +30,7 @@ pub async fn run(session: Session, profile: String) -> Result<u8> {
         session.names.clone(),
         theme::Theme::from_env(),
     );
+    app.keymap = keymap;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Action>();
     let signals = event::spawn_signals(tx.clone()).map_err(io("listening for signals"))?;
     // Installs a panic hook that restores the terminal before the message prints.
@@ -65,5 +67,12 @@ pub async fn run(session: Session, profile: String) -> Result<u8> {
     ticker.abort();
     signals.abort();
     ratatui::restore();
-    result.map(|()| crate::cli::EXIT_OK)
+    result?;
+    match app.fatal {
+        Some(e) => Err(Error::Io {
+            what: "reading the terminal".into(),
+            source: std::io::Error::other(format!("{e}; the console closed")),
+        }),
+        None => Ok(crate::exit::OK),
+    }
 }

@@ -259,14 +259,14 @@ pub fn deviations() -> Vec<Deviation> {
     vec![
         Deviation {
             role: "PUBLIC".into(),
-            object: "orders".into(),
+            object: tenantctl::policy::DeviationObject::Object("orders".into()),
             privilege: "SELECT".into(),
             missing: false,
             reason: "every role can use this table".into(),
         },
         Deviation {
             role: "tenant_acme_ro".into(),
-            object: "audit_trail".into(),
+            object: tenantctl::policy::DeviationObject::Object("audit_trail".into()),
             privilege: "SELECT".into(),
             missing: true,
             reason: "expected SELECT on every tenant table".into(),
@@ -300,7 +300,7 @@ pub fn app_with(rows: Vec<TenantRow>, read_only: bool) -> App {
         id: "acme".into(),
         schema: Load::Ready(schema()),
         grants: Load::Ready(grants()),
-        deviations: deviations(),
+        deviations: Load::Ready(deviations()),
     });
     app
 }

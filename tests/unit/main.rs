@@ -7,4 +7,5 @@ mod config;
 mod connect;
 mod names;
 mod output;
+mod sql;
 mod units;

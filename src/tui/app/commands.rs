@@ -1,68 +1,90 @@
-//! Commands of the main screens (tenants, detail, activity), with the read-only guard.
+//! What each command of the table does, behind the one read-only gate: a command whose
+//! table row says it writes is refused in a read-only console before its handler runs,
+//! whether it came from a key, the palette or a dialog.
 
-use super::{App, Effect, JobKind, Load, Measure, Pane, Screen};
+use super::{App, Effect, Load, Measure, Pane, Screen, SortKey, Write};
 use crate::catalog::TenantStatus;
-use crate::tui::dialog::{ConfirmDialog, Dialog, EditDialog, Palette, Pending, ProvisionDialog};
-use crate::tui::keymap::{self, Command};
+use crate::tui::dialog::{ConfirmDialog, Dialog, EditDialog, Palette, ProvisionDialog};
+use crate::tui::keymap::{self, CommandId};
 
 impl App {
-    pub(super) fn go(&mut self, screen: Screen) -> Vec<Effect> {
-        self.screen = screen;
-        Vec::new()
-    }
-
-    /// Refuses a write in a read-only console, with a message; true when refused.
-    pub(super) fn refuse_write(&mut self, what: &str) -> bool {
-        if self.read_only {
+    /// Refuses `command` in a read-only console when the table says it writes, with a
+    /// message; true when refused. The only read-only check of the console.
+    pub(super) fn refused(&mut self, command: CommandId) -> bool {
+        let spec = keymap::spec(command);
+        // A command without a row is treated as a write: forgetting the row never opens a door.
+        if self.read_only && spec.is_none_or(|s| s.writes) {
+            let what = spec.map_or("that", |s| s.palette.unwrap_or(s.name));
             self.flash(
                 format!("read-only console: {what} is not allowed (started with --read-only)"),
                 true,
             );
+            return true;
         }
-        self.read_only
+        false
     }
 
-    /// Carries out a command of the main screens.
-    pub(super) fn run(&mut self, cmd: Command) -> Vec<Effect> {
-        let writes = keymap::BINDINGS
-            .iter()
-            .any(|b| b.command == cmd && b.writes);
-        if writes {
-            let label = keymap::BINDINGS
-                .iter()
-                .find(|b| b.command == cmd)
-                .map_or("that", |b| b.label);
-            if self.refuse_write(label) {
-                return Vec::new();
-            }
+    /// Starts `write` (from a dialog or a confirmation): gated by its command's row.
+    pub(super) fn submit(&mut self, write: Write) -> Vec<Effect> {
+        if self.refused(write.command()) {
+            self.dialog = None;
+            return Vec::new();
         }
-        let page = self.page.get().max(1);
+        match write {
+            Write::Migrate(ids) => {
+                // Migration is long: it runs behind a progress line, not inside the dialog.
+                self.dialog = None;
+                let total = ids.as_ref().map_or(self.totals.tenants, Vec::len);
+                self.start_job(super::LongJob::Migrate(ids), total)
+            }
+            other => vec![Effect::Write(other)],
+        }
+    }
+
+    fn confirm(&mut self, write: Write) {
+        self.dialog = Some(Dialog::Confirm(ConfirmDialog::new(write)));
+    }
+
+    /// Carries out a command; writes are refused first when read-only.
+    pub(super) fn run(&mut self, cmd: CommandId) -> Vec<Effect> {
+        if self.refused(cmd) {
+            return Vec::new();
+        }
+        let page = self.list.page.get().max(1);
         let on_list = self.screen == Screen::Tenants && self.focus == Pane::Tenants;
+        let sort = |app: &mut App, key| {
+            app.list.sort = key;
+            app.refresh_view();
+            Vec::new()
+        };
         match cmd {
-            Command::Up
-            | Command::Down
-            | Command::PageUp
-            | Command::PageDown
-            | Command::Top
-            | Command::Bottom => {
+            CommandId::Up
+            | CommandId::Down
+            | CommandId::PageUp
+            | CommandId::PageDown
+            | CommandId::Top
+            | CommandId::Bottom => {
                 // One movement, aimed at whatever has focus: the log, the list, or a pane.
                 if self.screen == Screen::Activity {
-                    let len = self.activity.ready().map_or(0, Vec::len);
-                    let cur = self.activity_selected;
-                    self.activity_selected = step(cmd, cur, len, page);
+                    let len = self.activity.entries.ready().map_or(0, Vec::len);
+                    let cur = self.activity.selected;
+                    self.activity.selected = step(cmd, cur, len, page);
                 } else if on_list {
-                    let to = step(cmd, self.selected, self.visible.len(), page);
+                    let to = step(cmd, self.list.selected, self.list.visible.len(), page);
                     self.move_selection(to);
                 } else {
-                    let i = if self.focus == Pane::Grants { 1 } else { 0 };
-                    let cur = self.pane_scroll[i] as usize;
-                    self.pane_scroll[i] = step(cmd, cur, 500, page) as u16;
+                    let scroll = if self.focus == Pane::Grants {
+                        &mut self.grants_scroll
+                    } else {
+                        &mut self.schema_scroll
+                    };
+                    *scroll = step(cmd, *scroll as usize, 500, page) as u16;
                 }
             }
-            Command::NextPane | Command::PrevPane => {
+            CommandId::NextPane | CommandId::PrevPane => {
                 const ORDER: [Pane; 3] = [Pane::Tenants, Pane::Schema, Pane::Grants];
                 let at = ORDER.iter().position(|p| *p == self.focus).unwrap_or(0);
-                let next = if cmd == Command::NextPane {
+                let next = if cmd == CommandId::NextPane {
                     at + 1
                 } else {
                     at + 2
@@ -72,43 +94,50 @@ impl App {
                     self.focus = ORDER[(next + 1) % 3];
                 }
             }
-            Command::Open => {
+            CommandId::Open => {
                 if self.selected_row().is_some() {
                     self.screen = Screen::Detail;
                     self.focus = Pane::Schema;
                     return self.ensure_detail();
                 }
             }
-            Command::Back => {
-                if self.migrate.is_some() {
-                    return vec![Effect::Cancel(JobKind::Migrate)];
+            CommandId::Back => {
+                // A running job is what Esc stops first: it is what the footer shows.
+                if let Some(effect) = self.cancel_focused_job() {
+                    return vec![effect];
                 }
                 if self.screen != Screen::Tenants {
                     self.screen = Screen::Tenants;
                     self.focus = Pane::Tenants;
-                } else if !self.filter.value().is_empty() {
-                    self.filter.reset();
+                } else if !self.list.filter.value().is_empty() {
+                    self.list.filter.reset();
                     self.refilter();
                     return self.ensure_detail();
-                } else if self.sizes.is_some() {
-                    self.sizes = None;
-                    return vec![Effect::Cancel(JobKind::Sizes)];
                 }
             }
-            Command::Filter => {
-                self.filtering = true;
+            CommandId::Filter => {
+                self.screen = Screen::Tenants;
+                self.list.filtering = true;
                 self.focus = Pane::Tenants;
             }
-            Command::Sort => {
-                self.sort = self.sort.next();
-                self.refresh_view();
+            CommandId::Sort => {
+                let next = self.list.sort.next();
+                return sort(self, next);
             }
-            Command::Palette => self.palette = Some(Palette::default()),
-            Command::Help => self.help = true,
-            Command::New => {
+            CommandId::SortId => return sort(self, SortKey::Id),
+            CommandId::SortName => return sort(self, SortKey::Name),
+            CommandId::SortSize => return sort(self, SortKey::Size),
+            CommandId::SortStatus => return sort(self, SortKey::Status),
+            CommandId::Palette => self.palette = Some(Palette::new(self.context(), self.read_only)),
+            CommandId::Help => self.help = true,
+            CommandId::Tenants => {
+                self.screen = Screen::Tenants;
+                self.focus = Pane::Tenants;
+            }
+            CommandId::New => {
                 self.dialog = Some(Dialog::Provision(ProvisionDialog::new(&self.names)));
             }
-            Command::Edit => match self.selected_row() {
+            CommandId::Edit => match self.selected_row() {
                 Some(row) if row.status != TenantStatus::Unregistered => {
                     self.dialog = Some(Dialog::Edit(EditDialog::new(row)));
                 }
@@ -118,31 +147,34 @@ impl App {
                 }
                 None => self.flash("no tenant selected".into(), true),
             },
-            Command::SuspendResume => return self.suspend_resume(None),
-            Command::Migrate => {
-                if self.migrate.is_some() {
+            CommandId::Suspend => return self.suspend_resume(None),
+            CommandId::Resume => return self.suspend_resume(Some(TenantStatus::Active)),
+            CommandId::Migrate | CommandId::MigrateAll => {
+                if self.jobs.of_kind(super::JobKind::Migrate).is_some() {
+                    let back = self.keymap.keys_text(CommandId::Back);
                     self.flash(
-                        "a migration is already running (Esc cancels it)".into(),
+                        format!("a migration is already running ({back} cancels it)"),
                         true,
                     );
                     return Vec::new();
                 }
+                if cmd == CommandId::MigrateAll {
+                    self.confirm(Write::Migrate(None));
+                    return Vec::new();
+                }
                 // Never widened to every tenant: that is `:migrate all`, asked for by name.
-                let pending = match self.selected_row() {
+                match self.selected_row() {
                     Some(row) if row.status != TenantStatus::Unregistered => {
-                        Pending::Migrate(Some(vec![row.id.clone()]))
+                        let ids = vec![row.id.clone()];
+                        self.confirm(Write::Migrate(Some(ids)));
                     }
-                    _ => {
-                        self.flash(
-                            "no registered tenant selected; use :migrate all".into(),
-                            true,
-                        );
-                        return Vec::new();
-                    }
-                };
-                self.dialog = Some(Dialog::Confirm(ConfirmDialog::new(pending)));
+                    _ => self.flash(
+                        "no registered tenant selected; use :migrate all".into(),
+                        true,
+                    ),
+                }
             }
-            Command::Refresh => {
+            CommandId::Refresh => {
                 self.flash = None;
                 let mut effects = self.reload();
                 // Asked for: measure every size again (the detail reloads with the registry).
@@ -150,19 +182,21 @@ impl App {
                 effects.push(Effect::LoadServer);
                 return effects;
             }
-            Command::Activity => {
+            CommandId::Activity => {
                 self.screen = Screen::Activity;
-                self.activity = Load::Loading;
-                self.activity_selected = 0;
+                self.activity.entries = Load::Loading;
+                self.activity.selected = 0;
                 return vec![Effect::LoadActivity];
             }
-            Command::Quit => self.quit = true,
-            Command::Submit
-            | Command::NextField
-            | Command::PrevField
-            | Command::Cancel
-            | Command::Complete
-            | Command::Confirm => {}
+            CommandId::Quit => self.quit = true,
+            // Keys of dialogs, the filter and the palette: handled where they apply.
+            CommandId::Submit
+            | CommandId::NextField
+            | CommandId::PrevField
+            | CommandId::Cancel
+            | CommandId::Complete
+            | CommandId::Confirm
+            | CommandId::Reveal => {}
         }
         Vec::new()
     }
@@ -170,8 +204,8 @@ impl App {
 
 impl App {
     /// Asks to suspend or resume the selected tenant. `to` is the status asked for by
-    /// name (`:suspend`, `:resume`), refused when the tenant is already there; `None`
-    /// (`S`) toggles.
+    /// name (`:resume`), refused when the tenant is already there; `None` (`S`,
+    /// `:suspend`) toggles.
     pub(super) fn suspend_resume(&mut self, to: Option<TenantStatus>) -> Vec<Effect> {
         let Some(row) = self.selected_row() else {
             self.flash("no tenant selected".into(), true);
@@ -180,13 +214,13 @@ impl App {
         let refusal = match (row.status, to) {
             (TenantStatus::Unregistered, _) => format!("{} has no registry row", row.schema),
             (TenantStatus::Active, None | Some(TenantStatus::Suspended)) => {
-                let pending = Pending::Suspend(row.id.clone());
-                self.dialog = Some(Dialog::Confirm(ConfirmDialog::new(pending)));
+                let write = Write::Suspend(row.id.clone());
+                self.confirm(write);
                 return Vec::new();
             }
             (TenantStatus::Suspended, None | Some(TenantStatus::Active)) => {
-                let pending = Pending::Resume(row.id.clone());
-                self.dialog = Some(Dialog::Confirm(ConfirmDialog::new(pending)));
+                let write = Write::Resume(row.id.clone());
+                self.confirm(write);
                 return Vec::new();
             }
             (TenantStatus::Active, Some(_)) => {
@@ -202,15 +236,15 @@ impl App {
 }
 
 /// A list position after a movement command.
-fn step(cmd: Command, cur: usize, len: usize, page: usize) -> usize {
+fn step(cmd: CommandId, cur: usize, len: usize, page: usize) -> usize {
     let last = len.saturating_sub(1);
     match cmd {
-        Command::Up => cur.saturating_sub(1),
-        Command::Down => (cur + 1).min(last),
-        Command::PageUp => cur.saturating_sub(page),
-        Command::PageDown => (cur + page).min(last),
-        Command::Top => 0,
-        Command::Bottom => last,
+        CommandId::Up => cur.saturating_sub(1),
+        CommandId::Down => (cur + 1).min(last),
+        CommandId::PageUp => cur.saturating_sub(page),
+        CommandId::PageDown => (cur + page).min(last),
+        CommandId::Top => 0,
+        CommandId::Bottom => last,
         _ => cur,
     }
 }

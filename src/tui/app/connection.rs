@@ -100,10 +100,15 @@ impl App {
         self.tenants = Load::Loading;
         self.detail_stale = true;
         // The measurement running now is cancelled: the next load finishes it.
-        if self.sizes.take().is_some() && self.measure == Measure::Nothing {
-            self.measure = Measure::Missing;
+        let mut effects = Vec::new();
+        if let Some(id) = self.jobs.of_kind(JobKind::Sizes).map(|j| j.id) {
+            self.jobs.remove(id);
+            effects.push(Effect::CancelJob(id));
+            if self.measure == Measure::Nothing {
+                self.measure = Measure::Missing;
+            }
         }
-        let mut effects = vec![Effect::Cancel(JobKind::Sizes), Effect::LoadTenants];
+        effects.push(Effect::LoadTenants);
         if self.screen == Screen::Activity {
             effects.push(Effect::LoadActivity);
         }

@@ -1,13 +1,13 @@
 //! Dialogs: keys while one is open, what its submission starts, and the answer to a write.
 
-use super::{App, Effect, ErrorText, Progress, WriteOp};
+use super::{App, Effect, ErrorText, Write};
 use crate::catalog::TenantRow;
 use crate::tui::dialog::{Dialog, Outcome};
-use crate::tui::keymap::Command;
+use crate::tui::keymap::CommandId;
 use crossterm::event::KeyEvent;
 
 impl App {
-    pub(super) fn on_dialog_key(&mut self, cmd: Option<Command>, key: KeyEvent) -> Vec<Effect> {
+    pub(super) fn on_dialog_key(&mut self, cmd: Option<CommandId>, key: KeyEvent) -> Vec<Effect> {
         let names = &self.names;
         let outcome = match self.dialog.as_mut() {
             Some(Dialog::Provision(d)) => d.handle(cmd, &key, names),
@@ -21,49 +21,33 @@ impl App {
                 self.dialog = None;
                 Vec::new()
             }
-            Outcome::Submit(Effect::Migrate(ids)) => {
-                // Migration is long: it runs behind a progress bar, not inside the dialog.
-                self.dialog = None;
-                self.migrate = Some(Progress {
-                    label: "migrating".into(),
-                    done: 0,
-                    total: ids.as_ref().map_or(self.totals.tenants, Vec::len),
-                    failures: 0,
-                });
-                vec![Effect::Migrate(ids)]
-            }
-            Outcome::Submit(effect) => vec![effect],
+            Outcome::Submit(write) => self.submit(write),
         }
     }
 
     pub(super) fn on_saved(
         &mut self,
-        op: WriteOp,
+        command: CommandId,
         result: Result<TenantRow, ErrorText>,
     ) -> Vec<Effect> {
         match result {
             Ok(row) => {
                 self.dialog = None;
                 let id = row.id.clone();
-                let verb = match op {
-                    WriteOp::Create => "created",
-                    WriteOp::Edit => "saved",
-                    WriteOp::Suspend => "suspended",
-                    WriteOp::Resume => "resumed",
-                };
+                let verb = Write::done_verb(command);
                 self.flash(format!("{verb} tenant {id}"), false);
                 let mut row = [row];
                 self.carry_exact_sizes(&mut row);
                 let [row] = row;
-                match self.by_id.get(&id) {
+                match self.list.by_id.get(&id) {
                     Some(&i) => {
-                        if let Some(slot) = self.rows.get_mut(i) {
+                        if let Some(slot) = self.list.rows.get_mut(i) {
                             *slot = row;
                         }
                     }
                     None => {
-                        self.by_id.insert(id.clone(), self.rows.len());
-                        self.rows.push(row);
+                        self.list.by_id.insert(id.clone(), self.list.rows.len());
+                        self.list.rows.push(row);
                     }
                 }
                 self.index_rows();

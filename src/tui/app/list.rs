@@ -3,9 +3,58 @@
 
 use super::{App, DETAIL_DEBOUNCE};
 use crate::catalog::{Drift, TenantRow, TenantStatus};
+use std::cell::Cell;
+use std::collections::HashMap;
+use tui_input::Input;
+
+/// The tenant list's state.
+#[derive(Debug)]
+pub struct TenantList {
+    /// The registry rows; never cloned for filtering or sorting.
+    pub rows: Vec<TenantRow>,
+    /// Indices into `rows` in the current sort order, unfiltered.
+    pub order: Vec<usize>,
+    /// `order` for each sort key, kept until the rows change.
+    pub(super) sorted: HashMap<SortKey, Vec<usize>>,
+    /// Per row, `id` and `name` lowercased, built once per load so a filter keystroke is
+    /// one substring search per row.
+    pub(super) haystacks: Vec<String>,
+    /// `order` filtered: what the list shows.
+    pub visible: Vec<usize>,
+    /// Position in `visible` of the selected row.
+    pub selected: usize,
+    /// First visible row of the list; adjusted while drawing to keep the selection in view.
+    pub offset: Cell<usize>,
+    /// Rows the list showed last frame: the page for PgUp/PgDn.
+    pub page: Cell<usize>,
+    pub sort: SortKey,
+    pub filter: Input,
+    pub filtering: bool,
+    /// Position in `rows` of each tenant id.
+    pub(super) by_id: HashMap<String, usize>,
+}
+
+impl Default for TenantList {
+    fn default() -> TenantList {
+        TenantList {
+            rows: Vec::new(),
+            order: Vec::new(),
+            sorted: HashMap::new(),
+            haystacks: Vec::new(),
+            visible: Vec::new(),
+            selected: 0,
+            offset: Cell::new(0),
+            page: Cell::new(10),
+            sort: SortKey::Id,
+            filter: Input::default(),
+            filtering: false,
+            by_id: HashMap::new(),
+        }
+    }
+}
 
 /// Sort orders, cycled by `s`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SortKey {
     Id,
     Name,
@@ -44,8 +93,9 @@ pub struct Totals {
 impl App {
     /// Replaces the registry rows (a load, or a test building state).
     pub fn set_rows(&mut self, rows: Vec<TenantRow>) {
-        self.rows = rows;
-        self.by_id = self
+        self.list.rows = rows;
+        self.list.by_id = self
+            .list
             .rows
             .iter()
             .enumerate()
@@ -58,9 +108,10 @@ impl App {
 
     /// Rebuilds what is derived from the rows as a whole: search text, cached sort orders.
     pub(super) fn index_rows(&mut self) {
-        self.sorted = Default::default();
+        self.list.sorted.clear();
         // The separator cannot be typed, so a match never spans id and name.
-        self.haystacks = self
+        self.list.haystacks = self
+            .list
             .rows
             .iter()
             .map(|r| format!("{}\u{1}{}", r.id.to_lowercase(), r.name.to_lowercase()))
@@ -69,7 +120,7 @@ impl App {
 
     pub(super) fn recount(&mut self) {
         let mut t = Totals::default();
-        for r in &self.rows {
+        for r in &self.list.rows {
             t.bytes += r.size_bytes.unwrap_or(0);
             if r.status != TenantStatus::Unregistered {
                 t.tenants += 1;
@@ -80,6 +131,7 @@ impl App {
         }
         self.totals = t;
         let mut top: Vec<(String, i64)> = self
+            .list
             .rows
             .iter()
             .filter_map(|r| r.size_bytes.map(|b| (r.id.clone(), b)))
@@ -97,27 +149,31 @@ impl App {
     /// Re-sorts all rows and reapplies the filter, keeping the selected tenant selected.
     pub fn refresh_view(&mut self) {
         // Each order is computed once per change of the rows, so `s` only swaps vectors.
-        if let Some(order) = &self.sorted[self.sort as usize] {
-            self.order.clone_from(order);
+        if let Some(order) = self.list.sorted.get(&self.list.sort) {
+            self.list.order.clone_from(order);
             self.refilter();
             return;
         }
-        let rows = &self.rows;
-        self.order.clear();
-        self.order.extend(0..rows.len());
-        match self.sort {
-            SortKey::Id => self.order.sort_by(|&a, &b| rows[a].id.cmp(&rows[b].id)),
+        let rows = &self.list.rows;
+        self.list.order.clear();
+        self.list.order.extend(0..rows.len());
+        match self.list.sort {
+            SortKey::Id => self
+                .list
+                .order
+                .sort_by(|&a, &b| rows[a].id.cmp(&rows[b].id)),
             // Lowercased once per row, not once per comparison.
             SortKey::Name => self
+                .list
                 .order
                 .sort_by_cached_key(|&i| (rows[i].name.to_lowercase(), rows[i].id.clone())),
-            SortKey::Size => self.order.sort_by(|&a, &b| {
+            SortKey::Size => self.list.order.sort_by(|&a, &b| {
                 rows[b]
                     .size_bytes
                     .cmp(&rows[a].size_bytes)
                     .then_with(|| rows[a].id.cmp(&rows[b].id))
             }),
-            SortKey::Status => self.order.sort_by(|&a, &b| {
+            SortKey::Status => self.list.order.sort_by(|&a, &b| {
                 (rows[a].drift != Drift::None)
                     .cmp(&(rows[b].drift != Drift::None))
                     .reverse()
@@ -125,18 +181,21 @@ impl App {
                     .then_with(|| rows[a].id.cmp(&rows[b].id))
             }),
         }
-        self.sorted[self.sort as usize] = Some(self.order.clone());
+        self.list
+            .sorted
+            .insert(self.list.sort, self.list.order.clone());
         self.refilter();
     }
 
     /// Reapplies the filter over the sorted order: one pass, no sorting, no row copies.
     pub fn refilter(&mut self) {
         let keep = self.selected_row().map(|r| r.id.clone());
-        let needle = self.filter.value().to_lowercase();
-        let haystacks = &self.haystacks;
-        self.visible.clear();
-        self.visible.extend(
-            self.order
+        let needle = self.list.filter.value().to_lowercase();
+        let haystacks = &self.list.haystacks;
+        self.list.visible.clear();
+        self.list.visible.extend(
+            self.list
+                .order
                 .iter()
                 .copied()
                 .filter(|&i| needle.is_empty() || haystacks[i].contains(needle.as_str())),
@@ -146,17 +205,20 @@ impl App {
 
     pub(super) fn select_id(&mut self, id: Option<&str>) {
         let pos = id.and_then(|id| {
-            let i = *self.by_id.get(id)?;
-            self.visible.iter().position(|&v| v == i)
+            let i = *self.list.by_id.get(id)?;
+            self.list.visible.iter().position(|&v| v == i)
         });
-        self.selected = pos.unwrap_or(0).min(self.visible.len().saturating_sub(1));
+        self.list.selected = pos
+            .unwrap_or(0)
+            .min(self.list.visible.len().saturating_sub(1));
     }
 
     pub(super) fn move_selection(&mut self, to: usize) {
-        let to = to.min(self.visible.len().saturating_sub(1));
-        if to != self.selected {
-            self.selected = to;
-            self.pane_scroll = [0, 0];
+        let to = to.min(self.list.visible.len().saturating_sub(1));
+        if to != self.list.selected {
+            self.list.selected = to;
+            self.schema_scroll = 0;
+            self.grants_scroll = 0;
             self.detail_due = Some(self.now + DETAIL_DEBOUNCE);
         }
     }

@@ -19,7 +19,7 @@ impl ErrorText {
         ErrorText {
             message: e.to_string(),
             hint: e.hint(),
-            connection: connection_lost(e),
+            connection: e.is_connection_lost(),
         }
     }
 
@@ -42,32 +42,10 @@ impl ErrorText {
     }
 }
 
-/// True when `e` means the link to the server died; a write whose failure could not be
-/// logged, or whose read-back failed after the commit, is judged by the inner error.
-fn connection_lost(e: &Error) -> bool {
-    match e {
-        Error::Connect(_) => true,
-        Error::Unlogged { error, .. } => connection_lost(error),
-        Error::Committed { cause, .. } => connection_lost(cause),
-        Error::Db { source, .. } => {
-            matches!(
-                source,
-                sqlx::Error::Io(_)
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::WorkerCrashed
-            ) || crate::error::sqlstate(source).is_some_and(|code| {
-                // Connection exceptions, and the server shutting down or starting up.
-                code.starts_with("08") || matches!(code.as_str(), "57P01" | "57P02" | "57P03")
-            })
-        }
-        _ => false,
-    }
-}
-
 /// Something loaded on a task.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub enum Load<T> {
+    #[default]
     Idle,
     Loading,
     Ready(T),

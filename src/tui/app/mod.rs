@@ -7,9 +7,12 @@
 //! The state, the enums and the dispatcher live here; what each action does lives in a
 //! module named after what it handles:
 //!
-//! - `keys`: keys by context (help, palette, filter) and the palette's commands;
-//! - `commands`: commands of the main screens, with the read-only guard;
+//! - `keys`: keys by context (help, palette, filter); a key or a palette word becomes a
+//!   [`CommandId`] of the one command table (`keymap`);
+//! - `commands`: what each command does, behind the one read-only gate;
+//! - `writes`: [`Write`], every change the console can ask the core for;
 //! - `dialogs`: keys in a dialog, its submission, and the answer to a write;
+//! - `running`: the registry of long jobs (id → kind, progress; Esc cancels the focused one);
 //! - `results`: answers from the read jobs (registry, sizes, detail, activity, migrate);
 //! - `connection`: heartbeat, loss and reconnection with backoff;
 //! - `list`: the tenant list's sort orders, filter and selection;
@@ -22,26 +25,27 @@ mod keys;
 mod list;
 mod load;
 mod results;
+mod running;
+mod writes;
 
 pub use connection::Conn;
 use connection::HEARTBEAT;
-pub use list::{SortKey, Totals};
+pub use list::{SortKey, TenantList, Totals};
 pub use load::{ErrorText, Load};
+pub use running::{JobEnd, JobId, JobKind, JobRegistry, Landed, LongJob, RunningJob};
+pub use writes::Write;
 
 use super::dialog::{Dialog, Palette};
-use super::keymap::Context;
+use super::keymap::{CommandId, Context, Keymap};
 use super::theme::Theme;
 use crate::catalog::{Drift, GrantMatrix, SchemaSize, ServerSummary, TenantRow, TenantStatus};
 use crate::journal::LogEntry;
 use crate::names::NamingPolicy;
 use crate::policy::Deviation;
-use crate::tenant::{MigrateProgress, NewTenant, TenantChange};
 use crossterm::event::{KeyEvent, KeyEventKind};
 use ratatui::style::Style;
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use tui_input::Input;
 
 /// How long the selection must rest before the detail panes load (holding ↓ stays cheap).
 const DETAIL_DEBOUNCE: Duration = Duration::from_millis(150);
@@ -64,8 +68,6 @@ pub enum Screen {
     Tenants,
     Detail,
     Activity,
-    Audit,
-    Backups,
 }
 
 /// Panes of the tenants screen, in Tab order.
@@ -83,38 +85,23 @@ pub struct Flash {
     pub error: bool,
 }
 
+/// The Activity view: the newest console-log rows and where the cursor is.
+#[derive(Debug, Default)]
+pub struct ActivityLog {
+    pub entries: Load<Vec<LogEntry>>,
+    pub selected: usize,
+    /// First visible row (adjusted while drawing, like the tenant list's).
+    pub offset: Cell<usize>,
+}
+
 /// The selected tenant's schema and grants.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Detail {
     pub id: String,
     pub schema: Load<SchemaSize>,
     pub grants: Load<GrantMatrix>,
-    pub deviations: Vec<Deviation>,
-}
-
-/// A long job with progress, cancellable with Esc.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Progress {
-    pub label: String,
-    pub done: usize,
-    pub total: usize,
-    pub failures: usize,
-}
-
-/// Long jobs the user can cancel.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum JobKind {
-    Sizes,
-    Migrate,
-}
-
-/// Which write a result belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteOp {
-    Create,
-    Edit,
-    Suspend,
-    Resume,
+    /// Judged only when tables and grants both loaded; a failure says which is missing.
+    pub deviations: Load<Vec<Deviation>>,
 }
 
 /// Everything that can happen to the console: keys, time, and job results.
@@ -125,28 +112,36 @@ pub enum Action {
     Tick(Instant),
     /// SIGTERM, SIGHUP: leave cleanly.
     Quit,
+    /// The terminal could not be read: leave, and say why.
+    InputFailed(String),
     Server(Result<ServerSummary, ErrorText>),
     Tenants(Result<Vec<TenantRow>, ErrorText>),
-    /// A chunk of measured sizes (schema, bytes); `done` of `total` schemas measured.
-    Sizes {
-        sizes: Vec<(String, i64)>,
-        done: usize,
-        total: usize,
-    },
-    SizesFailed(ErrorText),
     Detail {
         id: String,
         schema: Result<SchemaSize, ErrorText>,
         grants: Result<GrantMatrix, ErrorText>,
-        deviations: Vec<Deviation>,
+        deviations: Result<Vec<Deviation>, ErrorText>,
     },
     Activity(Result<Vec<LogEntry>, ErrorText>),
+    /// The answer to a [`Write`] of the command `command`.
     Saved {
-        op: WriteOp,
+        command: CommandId,
         result: Result<TenantRow, ErrorText>,
     },
-    Migrate(MigrateProgress),
-    MigrateDone(Result<String, ErrorText>),
+    /// A long job moved on: `done` of `total`, the item just finished, what landed.
+    JobProgress {
+        id: JobId,
+        done: usize,
+        total: usize,
+        current: String,
+        failed: usize,
+        landed: Landed,
+    },
+    /// A long job ended: its summary, or the error that stopped it.
+    JobDone {
+        id: JobId,
+        result: Result<JobEnd, ErrorText>,
+    },
 }
 
 /// Work `update` asks for; `jobs` runs it on a task.
@@ -154,8 +149,14 @@ pub enum Action {
 pub enum Effect {
     LoadServer,
     LoadTenants,
-    /// Measure these schemas exactly, streaming chunks back as [`Action::Sizes`].
-    ExactSizes(Vec<String>),
+    /// Start a long job under `id`; it reports back with [`Action::JobProgress`] and
+    /// [`Action::JobDone`].
+    StartJob {
+        id: JobId,
+        job: LongJob,
+    },
+    /// Cancel the long job `id` (its `JobDone` still comes, saying what was not tried).
+    CancelJob(JobId),
     LoadDetail {
         id: String,
         schema: String,
@@ -163,15 +164,8 @@ pub enum Effect {
         status: TenantStatus,
     },
     LoadActivity,
-    Create(NewTenant),
-    Set {
-        id: String,
-        change: TenantChange,
-    },
-    Suspend(String),
-    Resume(String),
-    Migrate(Option<Vec<String>>),
-    Cancel(JobKind),
+    /// A change, already past the read-only gate.
+    Write(Write),
 }
 
 /// The console's whole state.
@@ -181,46 +175,30 @@ pub struct App {
     /// `role@host:port/db`.
     pub target: String,
     pub read_only: bool,
+    /// The keys in force (the command table with `[keys]` applied).
+    pub keymap: Keymap,
     pub names: NamingPolicy,
     pub theme: Theme,
     pub server: Load<ServerSummary>,
     pub conn: Conn,
     pub tenants: Load<()>,
-    /// The registry rows; never cloned for filtering or sorting.
-    pub rows: Vec<TenantRow>,
-    /// Indices into `rows` in the current sort order, unfiltered.
-    pub order: Vec<usize>,
-    /// `order` for each sort key, kept until the rows change.
-    sorted: [Option<Vec<usize>>; 4],
-    /// Per row, `id` and `name` lowercased, built once per load so a filter keystroke is
-    /// one substring search per row.
-    haystacks: Vec<String>,
-    /// `order` filtered: what the list shows.
-    pub visible: Vec<usize>,
-    /// Position in `visible` of the selected row.
-    pub selected: usize,
-    /// First visible row of the list; adjusted while drawing to keep the selection in view.
-    pub offset: Cell<usize>,
-    /// Rows the list showed last frame: the page for PgUp/PgDn.
-    pub page: Cell<usize>,
-    pub sort: SortKey,
-    pub filter: Input,
-    pub filtering: bool,
+    /// The tenant list: rows, sort orders, filter, selection.
+    pub list: TenantList,
     pub focus: Pane,
     pub screen: Screen,
     pub detail: Option<Detail>,
-    /// Scroll of the schema and grants panes.
-    pub pane_scroll: [u16; 2],
-    pub activity: Load<Vec<LogEntry>>,
-    pub activity_selected: usize,
-    /// First visible row of the activity list (see `offset`).
-    pub activity_offset: Cell<usize>,
+    /// Scroll of the schema pane.
+    pub schema_scroll: u16,
+    /// Scroll of the grants pane.
+    pub grants_scroll: u16,
+    /// The console log view.
+    pub activity: ActivityLog,
     pub dialog: Option<Dialog>,
     pub palette: Option<Palette>,
     pub help: bool,
     pub flash: Option<Flash>,
-    pub sizes: Option<Progress>,
-    pub migrate: Option<Progress>,
+    /// Running long jobs; the footer shows the focused one, Esc cancels it.
+    pub jobs: JobRegistry,
     /// Sum of sizes, count of registered tenants, and rows with drift.
     pub totals: Totals,
     /// Biggest tenants for the chart: (id, bytes), largest first.
@@ -233,8 +211,9 @@ pub struct App {
     detail_stale: bool,
     measure: Measure,
     next_heartbeat: Instant,
-    by_id: HashMap<String, usize>,
     pub quit: bool,
+    /// Why the console must close with an error (the terminal could not be read).
+    pub fatal: Option<String>,
 }
 
 impl App {
@@ -251,35 +230,24 @@ impl App {
             profile,
             target,
             read_only,
+            keymap: Keymap::default(),
             names,
             theme,
             server: Load::Idle,
             conn: Conn::Up,
             tenants: Load::Idle,
-            rows: Vec::new(),
-            order: Vec::new(),
-            sorted: Default::default(),
-            haystacks: Vec::new(),
-            visible: Vec::new(),
-            selected: 0,
-            offset: Cell::new(0),
-            page: Cell::new(10),
-            sort: SortKey::Id,
-            filter: Input::default(),
-            filtering: false,
+            list: TenantList::default(),
             focus: Pane::Tenants,
             screen: Screen::Tenants,
             detail: None,
-            pane_scroll: [0, 0],
-            activity: Load::Idle,
-            activity_selected: 0,
-            activity_offset: Cell::new(0),
+            schema_scroll: 0,
+            grants_scroll: 0,
+            activity: ActivityLog::default(),
             dialog: None,
             palette: None,
             help: false,
             flash: None,
-            sizes: None,
-            migrate: None,
+            jobs: JobRegistry::default(),
             totals: Totals::default(),
             top: Vec::new(),
             ticks: 0,
@@ -288,8 +256,8 @@ impl App {
             detail_stale: false,
             measure: Measure::All,
             next_heartbeat: now + HEARTBEAT,
-            by_id: HashMap::new(),
             quit: false,
+            fatal: None,
         }
     }
 
@@ -308,30 +276,30 @@ impl App {
             Context::Palette
         } else if let Some(d) = &self.dialog {
             d.context()
-        } else if self.filtering {
+        } else if self.list.filtering {
             Context::Filter
         } else {
             match self.screen {
                 Screen::Tenants => Context::Tenants,
                 Screen::Detail => Context::Detail,
-                Screen::Activity | Screen::Audit | Screen::Backups => Context::Activity,
+                Screen::Activity => Context::Activity,
             }
         }
     }
 
     /// The selected registry row.
     pub fn selected_row(&self) -> Option<&TenantRow> {
-        self.visible
-            .get(self.selected)
-            .and_then(|&i| self.rows.get(i))
+        self.list
+            .visible
+            .get(self.list.selected)
+            .and_then(|&i| self.list.rows.get(i))
     }
 
     /// True while anything is loading (for the spinner).
     pub fn loading(&self) -> bool {
         matches!(self.tenants, Load::Loading)
             || matches!(self.server, Load::Loading)
-            || self.sizes.is_some()
-            || self.migrate.is_some()
+            || !self.jobs.running.is_empty()
             || self.dialog.as_ref().is_some_and(Dialog::busy)
             || self.detail.as_ref().is_some_and(|d| {
                 matches!(d.schema, Load::Loading) || matches!(d.grants, Load::Loading)
@@ -354,17 +322,13 @@ impl App {
                 self.quit = true;
                 Vec::new()
             }
+            Action::InputFailed(e) => {
+                self.quit = true;
+                self.fatal = Some(e);
+                Vec::new()
+            }
             Action::Server(r) => self.on_server(r),
             Action::Tenants(r) => self.on_tenants(r),
-            Action::Sizes { sizes, done, total } => self.on_sizes(sizes, done, total),
-            Action::SizesFailed(e) => {
-                self.sizes = None;
-                if e.connection && self.measure == Measure::Nothing {
-                    // Finish the measurement once the connection is back.
-                    self.measure = Measure::Missing;
-                }
-                self.fail(e)
-            }
             Action::Detail {
                 id,
                 schema,
@@ -372,9 +336,16 @@ impl App {
                 deviations,
             } => self.on_detail(id, schema, grants, deviations),
             Action::Activity(r) => self.on_activity(r),
-            Action::Saved { op, result } => self.on_saved(op, result),
-            Action::Migrate(p) => self.on_migrate(p),
-            Action::MigrateDone(r) => self.on_migrate_done(r),
+            Action::Saved { command, result } => self.on_saved(command, result),
+            Action::JobProgress {
+                id,
+                done,
+                total,
+                current,
+                failed,
+                landed,
+            } => self.on_job_progress(id, done, total, current, failed, landed),
+            Action::JobDone { id, result } => self.on_job_done(id, result),
         }
     }
 

@@ -1,11 +1,10 @@
 //! Answers from the read jobs: the registry, measured sizes, the detail panes, the
 //! activity log, and migration progress.
 
-use super::{App, Detail, Effect, ErrorText, Load, Measure, Progress, SortKey};
+use super::{App, Detail, Effect, ErrorText, Load, LongJob, Measure};
 use crate::catalog::{Drift, GrantMatrix, SchemaSize, TenantRow};
 use crate::journal::LogEntry;
 use crate::policy::Deviation;
-use crate::tenant::MigrateProgress;
 use std::collections::HashMap;
 
 impl App {
@@ -21,6 +20,7 @@ impl App {
                 self.set_rows(rows);
                 self.select_id(keep.as_deref());
                 let schemas: Vec<String> = self
+                    .list
                     .rows
                     .iter()
                     .filter(|r| r.drift != Drift::MissingSchema)
@@ -33,13 +33,8 @@ impl App {
                     .collect();
                 let mut effects = Vec::new();
                 if !schemas.is_empty() {
-                    self.sizes = Some(Progress {
-                        label: "measuring sizes".into(),
-                        done: 0,
-                        total: schemas.len(),
-                        failures: 0,
-                    });
-                    effects.push(Effect::ExactSizes(schemas));
+                    let total = schemas.len();
+                    effects.extend(self.start_job(LongJob::Sizes(schemas), total));
                 }
                 effects.extend(self.ensure_detail());
                 effects
@@ -51,45 +46,17 @@ impl App {
         }
     }
 
-    pub(super) fn on_sizes(
-        &mut self,
-        sizes: Vec<(String, i64)>,
-        done: usize,
-        total: usize,
-    ) -> Vec<Effect> {
-        for (schema, bytes) in sizes {
-            let id = self.names.id_from_schema(&schema).map(str::to_string);
-            let at = id.as_ref().and_then(|id| self.by_id.get(id)).copied();
-            if let Some(row) = at.and_then(|i| self.rows.get_mut(i)) {
-                row.size_bytes = Some(bytes);
-                row.size_exact = true;
-            }
-        }
-        self.sizes = (done < total).then(|| Progress {
-            label: "measuring sizes".into(),
-            done,
-            total,
-            failures: 0,
-        });
-        self.recount();
-        self.sorted[SortKey::Size as usize] = None;
-        if self.sort == SortKey::Size {
-            self.refresh_view();
-        }
-        Vec::new()
-    }
-
     pub(super) fn on_detail(
         &mut self,
         id: String,
         schema: Result<SchemaSize, ErrorText>,
         grants: Result<GrantMatrix, ErrorText>,
-        deviations: Vec<Deviation>,
+        deviations: Result<Vec<Deviation>, ErrorText>,
     ) -> Vec<Effect> {
         if let Some(d) = self.detail.as_mut().filter(|d| d.id == id) {
             d.schema = schema.clone().map_or_else(Load::Failed, Load::Ready);
             d.grants = grants.clone().map_or_else(Load::Failed, Load::Ready);
-            d.deviations = deviations;
+            d.deviations = deviations.map_or_else(Load::Failed, Load::Ready);
         }
         match (schema, grants) {
             (Err(e), _) | (_, Err(e)) if e.connection => self.fail(e),
@@ -100,11 +67,11 @@ impl App {
     pub(super) fn on_activity(&mut self, r: Result<Vec<LogEntry>, ErrorText>) -> Vec<Effect> {
         match r {
             Ok(entries) => {
-                self.activity = Load::Ready(entries);
+                self.activity.entries = Load::Ready(entries);
                 Vec::new()
             }
             Err(e) => {
-                self.activity = Load::Failed(e.clone());
+                self.activity.entries = Load::Failed(e.clone());
                 if e.connection {
                     self.fail(e)
                 } else {
@@ -114,37 +81,11 @@ impl App {
         }
     }
 
-    pub(super) fn on_migrate(&mut self, p: MigrateProgress) -> Vec<Effect> {
-        if let Some(m) = self.migrate.as_mut() {
-            m.done = p.done;
-            m.total = p.total;
-            m.label = format!("migrating {}", p.tenant);
-            if p.error.is_some() {
-                m.failures += 1;
-            }
-        }
-        Vec::new()
-    }
-
-    pub(super) fn on_migrate_done(&mut self, r: Result<String, ErrorText>) -> Vec<Effect> {
-        let failures = self.migrate.take().map_or(0, |m| m.failures);
-        match r {
-            Ok(summary) => {
-                self.flash(format!("migrate: {summary}"), failures > 0);
-                self.reload()
-            }
-            Err(e) => {
-                let mut effects = self.fail(e);
-                effects.extend(self.reload());
-                effects
-            }
-        }
-    }
-
     /// Gives `rows` (fresh from the registry, sizes estimated) the exact sizes already
     /// measured for the schemas they share with the rows shown now.
     pub(super) fn carry_exact_sizes(&self, rows: &mut [TenantRow]) {
         let measured: HashMap<&str, i64> = self
+            .list
             .rows
             .iter()
             .filter(|r| r.size_exact && r.drift != Drift::MissingSchema)
@@ -192,7 +133,7 @@ impl App {
                     "schema {} does not exist",
                     row.schema
                 ))),
-                deviations: Vec::new(),
+                deviations: Load::Idle,
             });
             return Vec::new();
         }
@@ -205,7 +146,7 @@ impl App {
             id: row.id.clone(),
             schema: Load::Loading,
             grants: Load::Loading,
-            deviations: Vec::new(),
+            deviations: Load::Loading,
         });
         vec![effect]
     }

@@ -3,8 +3,8 @@
 use super::{Outcome, centered, field, open_frame, parse_pairs, shown_value};
 use crate::catalog::TenantRow;
 use crate::tenant::TenantChange;
-use crate::tui::app::{Effect, ErrorText};
-use crate::tui::keymap::Command;
+use crate::tui::app::{ErrorText, Write};
+use crate::tui::keymap::{CommandId, Keymap};
 use crate::tui::theme::Theme;
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
@@ -27,6 +27,8 @@ pub struct EditDialog {
     pub focus: usize,
     pub error: Option<ErrorText>,
     pub busy: bool,
+    /// Secret-looking config values shown as typed (else masked).
+    pub reveal: bool,
 }
 
 impl EditDialog {
@@ -52,11 +54,12 @@ impl EditDialog {
             focus: 0,
             error: None,
             busy: false,
+            reveal: false,
         }
     }
 
     /// Handles one key.
-    pub fn handle(&mut self, cmd: Option<Command>, key: &KeyEvent) -> Outcome {
+    pub fn handle(&mut self, cmd: Option<CommandId>, key: &KeyEvent) -> Outcome {
         if self.busy {
             return Outcome::Stay;
         }
@@ -65,6 +68,10 @@ impl EditDialog {
             field::FormKey::Submit => self.submit(),
             field::FormKey::Edited => {
                 self.error = None;
+                Outcome::Stay
+            }
+            field::FormKey::Reveal => {
+                self.reveal = !self.reveal;
                 Outcome::Stay
             }
             field::FormKey::Other => Outcome::Stay,
@@ -96,14 +103,21 @@ impl EditDialog {
         }
         self.busy = true;
         self.error = None;
-        Outcome::Submit(Effect::Set {
+        Outcome::Submit(Write::Set {
             id: self.id.clone(),
             change,
         })
     }
 
     /// Draws the dialog centred in `area`.
-    pub fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme, spinner: &str) {
+    pub fn render(
+        &self,
+        frame: &mut Frame,
+        area: Rect,
+        theme: &Theme,
+        spinner: &str,
+        keys: &Keymap,
+    ) {
         let rect = centered(area, 72, 11);
         let inner = open_frame(frame, rect, format!(" Edit tenant {} ", self.id), theme);
         let [current, f0, f1, f2, hint, msg] = Layout::vertical([
@@ -124,11 +138,23 @@ impl EditDialog {
             current,
         );
         for (i, a) in [(0, f0), (1, f1), (2, f2)] {
-            field::render(frame, a, FIELDS[i], &self.inputs[i], self.focus == i, theme);
+            let mask = i == 1 && !self.reveal;
+            field::render(
+                frame,
+                a,
+                FIELDS[i],
+                &self.inputs[i],
+                self.focus == i,
+                mask,
+                theme,
+            );
         }
         frame.render_widget(
             Paragraph::new(Span::styled(
-                "  set: KEY=VALUE …   unset: KEY …   (space-separated)",
+                format!(
+                    "  set: KEY=VALUE … (\"quote spaces\")  unset: KEY …  {} secrets",
+                    keys.keys_text(CommandId::Reveal)
+                ),
                 theme.dim(),
             )),
             hint,

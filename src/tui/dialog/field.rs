@@ -1,6 +1,6 @@
 //! One labelled `tui-input` line, with its cursor and horizontal scroll.
 
-use crate::tui::keymap::Command;
+use crate::tui::keymap::CommandId;
 use crate::tui::theme::Theme;
 use crossterm::event::{Event, KeyEvent};
 use ratatui::Frame;
@@ -11,12 +11,15 @@ use tui_input::Input;
 use tui_input::backend::crossterm::EventHandler;
 
 /// Draws `label: value` on one line; the focused field gets a `›` marker and the cursor.
+/// With `mask`, the values of secret-looking keys in `KEY=VALUE` pairs show as dots (one
+/// per character, so the cursor stays where it is).
 pub fn render(
     frame: &mut Frame,
     area: Rect,
     label: &str,
     input: &Input,
     focused: bool,
+    mask: bool,
     theme: &Theme,
 ) {
     if area.width == 0 || area.height == 0 {
@@ -26,7 +29,12 @@ pub fn render(
     let prefix_w = u16::try_from(prefix.chars().count()).unwrap_or(u16::MAX);
     let width = area.width.saturating_sub(prefix_w.saturating_add(1)) as usize;
     let scroll = input.visual_scroll(width);
-    let value: String = input.value().chars().skip(scroll).take(width).collect();
+    let shown = if mask {
+        masked_pairs(input.value())
+    } else {
+        input.value().to_string()
+    };
+    let value: String = shown.chars().skip(scroll).take(width).collect();
     let label_style = if focused { theme.key() } else { theme.dim() };
     let line = Line::from(vec![
         Span::styled(prefix, label_style),
@@ -48,34 +56,75 @@ pub fn render(
     }
 }
 
+/// `text` with the value of every pair whose key looks secret replaced by `•`, one per
+/// character. Quotes and spaces inside a value are masked too.
+pub fn masked_pairs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut key = String::new();
+    let mut in_value = false;
+    let mut secret = false;
+    let mut quote: Option<char> = None;
+    for c in text.chars() {
+        if in_value {
+            match (quote, c) {
+                (None, c) if c.is_whitespace() => {
+                    in_value = false;
+                    key.clear();
+                    out.push(c);
+                    continue;
+                }
+                (None, '"' | '\'') => quote = Some(c),
+                (Some(q), c) if c == q => quote = None,
+                _ => {}
+            }
+            out.push(if secret { '•' } else { c });
+        } else if c == '=' {
+            in_value = true;
+            secret = crate::tenant::is_secret_key(key.trim_matches(['"', '\'']));
+            out.push(c);
+        } else {
+            if c.is_whitespace() {
+                key.clear();
+            } else {
+                key.push(c);
+            }
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// What a key did to a form of fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FormKey {
     Cancel,
     Submit,
+    /// Show or mask secret values.
+    Reveal,
     /// The focused field's text changed.
     Edited,
     /// Focus moved, or the key did nothing.
     Other,
 }
 
-/// The key handling every form shares: Esc cancels, Enter submits, Tab and Shift-Tab move
-/// between fields, anything else edits the focused field.
+/// The key handling every form shares: cancel, submit, next and previous field (by the
+/// command table's keys in force); anything else edits the focused field.
 pub fn handle_key(
     inputs: &mut [Input],
     focus: &mut usize,
-    cmd: Option<Command>,
+    cmd: Option<CommandId>,
     key: &KeyEvent,
 ) -> FormKey {
     let n = inputs.len().max(1);
     match cmd {
-        Some(Command::Cancel) => FormKey::Cancel,
-        Some(Command::Submit) => FormKey::Submit,
-        Some(Command::NextField) => {
+        Some(CommandId::Cancel) => FormKey::Cancel,
+        Some(CommandId::Submit) => FormKey::Submit,
+        Some(CommandId::Reveal) => FormKey::Reveal,
+        Some(CommandId::NextField) => {
             *focus = (*focus + 1) % n;
             FormKey::Other
         }
-        Some(Command::PrevField) => {
+        Some(CommandId::PrevField) => {
             *focus = (*focus + n - 1) % n;
             FormKey::Other
         }

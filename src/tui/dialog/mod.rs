@@ -7,13 +7,13 @@ pub mod field;
 pub mod palette;
 pub mod provision;
 
-use super::app::Effect;
-use super::keymap::Context;
+use super::app::Write;
+use super::keymap::{Context, Keymap};
 use super::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 
-pub use confirm::{ConfirmDialog, Pending};
+pub use confirm::ConfirmDialog;
 pub use edit::EditDialog;
 pub use palette::Palette;
 pub use provision::ProvisionDialog;
@@ -33,8 +33,9 @@ pub enum Outcome {
     Stay,
     /// Close the dialog.
     Cancel,
-    /// Start this job; the dialog stays open (busy) until its result arrives.
-    Submit(Effect),
+    /// Make this change (past the read-only gate); the dialog stays open (busy) until its
+    /// result arrives.
+    Submit(Write),
 }
 
 impl Dialog {
@@ -74,11 +75,18 @@ impl Dialog {
     }
 
     /// Draws the dialog over `area`.
-    pub fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme, spinner: &str) {
+    pub fn render(
+        &self,
+        frame: &mut Frame,
+        area: Rect,
+        theme: &Theme,
+        spinner: &str,
+        keys: &Keymap,
+    ) {
         match self {
-            Dialog::Provision(d) => d.render(frame, area, theme, spinner),
-            Dialog::Edit(d) => d.render(frame, area, theme, spinner),
-            Dialog::Confirm(d) => d.render(frame, area, theme, spinner),
+            Dialog::Provision(d) => d.render(frame, area, theme, spinner, keys),
+            Dialog::Edit(d) => d.render(frame, area, theme, spinner, keys),
+            Dialog::Confirm(d) => d.render(frame, area, theme, spinner, keys),
         }
     }
 }
@@ -105,16 +113,9 @@ pub fn centered(area: Rect, width: u16, height: u16) -> Rect {
     cell
 }
 
-/// Parses space-separated `KEY=VALUE` pairs.
+/// Parses typed `KEY=VALUE` pairs by the core's one rule (quotes keep spaces).
 pub fn parse_pairs(text: &str) -> Result<Vec<(String, String)>, String> {
-    text.split_whitespace()
-        .map(|pair| match pair.split_once('=') {
-            Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-            _ => Err(format!(
-                "{pair:?} is not KEY=VALUE; separate pairs with spaces"
-            )),
-        })
-        .collect()
+    crate::tenant::parse_pairs(text)
 }
 
 /// A config value for the screen: values under secret-looking keys are masked, by the

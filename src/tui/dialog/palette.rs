@@ -1,5 +1,6 @@
 //! The `:` command palette: type a command, Tab completes, Enter runs.
 
+use crate::tui::keymap::{self, Context};
 use crate::tui::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::{Position, Rect};
@@ -7,39 +8,32 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use tui_input::Input;
 
-/// Every palette command and what it does.
-pub const COMMANDS: &[(&str, &str)] = &[
-    ("tenants", "the tenant list"),
-    ("activity", "the console log"),
-    ("audit", "audit findings"),
-    ("backups", "backups"),
-    ("new", "provision a tenant"),
-    ("edit", "edit the selected tenant"),
-    ("suspend", "suspend the selected tenant"),
-    ("resume", "resume the selected tenant"),
-    ("migrate", "migrate the selected tenant"),
-    ("migrate all", "migrate every tenant"),
-    ("sort id", "sort by id"),
-    ("sort name", "sort by name"),
-    ("sort size", "sort by size, largest first"),
-    ("sort status", "sort by status"),
-    ("refresh", "reload from the database"),
-    ("help", "the key help"),
-    ("quit", "leave the console"),
-];
-
-/// State of the palette.
-#[derive(Debug, Clone, Default)]
+/// State of the palette: its commands are the command table's palette words that apply
+/// where it was opened (writes left out when read-only).
+#[derive(Debug, Clone)]
 pub struct Palette {
     pub input: Input,
     pub error: Option<String>,
+    /// Where it was opened: its commands are the ones that apply there.
+    pub context: Context,
+    commands: Vec<(&'static str, &'static str)>,
 }
 
 impl Palette {
+    /// A palette opened in `ctx`.
+    pub fn new(ctx: Context, read_only: bool) -> Palette {
+        Palette {
+            input: Input::default(),
+            error: None,
+            context: ctx,
+            commands: keymap::palette(ctx, read_only),
+        }
+    }
+
     /// Commands starting with what was typed.
-    pub fn matches(&self) -> Vec<&'static (&'static str, &'static str)> {
+    pub fn matches(&self) -> Vec<&(&'static str, &'static str)> {
         let typed = self.input.value().trim_start();
-        COMMANDS
+        self.commands
             .iter()
             .filter(|(c, _)| c.starts_with(typed))
             .collect()
@@ -66,7 +60,7 @@ impl Palette {
     /// The command to run: an exact match, else the only match.
     pub fn chosen(&self) -> Option<&'static str> {
         let typed = self.input.value().trim();
-        if let Some((c, _)) = COMMANDS.iter().find(|(c, _)| *c == typed) {
+        if let Some((c, _)) = self.commands.iter().find(|(c, _)| *c == typed) {
             return Some(c);
         }
         match self.matches().as_slice() {

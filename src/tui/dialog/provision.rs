@@ -3,8 +3,8 @@
 use super::{Outcome, centered, field, open_frame, parse_pairs};
 use crate::names::NamingPolicy;
 use crate::tenant::NewTenant;
-use crate::tui::app::{Effect, ErrorText};
-use crate::tui::keymap::Command;
+use crate::tui::app::{ErrorText, Write};
+use crate::tui::keymap::{CommandId, Keymap};
 use crate::tui::theme::Theme;
 use crossterm::event::KeyEvent;
 use ratatui::Frame;
@@ -26,6 +26,8 @@ pub struct ProvisionDialog {
     /// The core's error from the last submit; input is kept so it can be fixed.
     pub error: Option<ErrorText>,
     pub busy: bool,
+    /// Secret-looking config values shown as typed (else masked).
+    pub reveal: bool,
 }
 
 impl ProvisionDialog {
@@ -37,6 +39,7 @@ impl ProvisionDialog {
             check: Ok(String::new()),
             error: None,
             busy: false,
+            reveal: false,
         };
         d.revalidate(names);
         d
@@ -56,7 +59,7 @@ impl ProvisionDialog {
     /// Handles one key.
     pub fn handle(
         &mut self,
-        cmd: Option<Command>,
+        cmd: Option<CommandId>,
         key: &KeyEvent,
         names: &NamingPolicy,
     ) -> Outcome {
@@ -71,6 +74,10 @@ impl ProvisionDialog {
                     self.revalidate(names);
                 }
                 self.error = None;
+                Outcome::Stay
+            }
+            field::FormKey::Reveal => {
+                self.reveal = !self.reveal;
                 Outcome::Stay
             }
             field::FormKey::Other => Outcome::Stay,
@@ -94,7 +101,7 @@ impl ProvisionDialog {
         let name = self.inputs[1].value().trim();
         self.busy = true;
         self.error = None;
-        Outcome::Submit(Effect::Create(NewTenant {
+        Outcome::Submit(Write::Create(NewTenant {
             id: self.inputs[0].value().to_string(),
             name: (!name.is_empty()).then(|| name.to_string()),
             config,
@@ -102,7 +109,14 @@ impl ProvisionDialog {
     }
 
     /// Draws the dialog centred in `area`.
-    pub fn render(&self, frame: &mut Frame, area: Rect, theme: &Theme, spinner: &str) {
+    pub fn render(
+        &self,
+        frame: &mut Frame,
+        area: Rect,
+        theme: &Theme,
+        spinner: &str,
+        keys: &Keymap,
+    ) {
         let rect = centered(area, 72, 12);
         let inner = open_frame(frame, rect, " New tenant ".into(), theme);
         let [f0, check, f1, f2, hint, msg] = Layout::vertical([
@@ -115,7 +129,16 @@ impl ProvisionDialog {
         ])
         .areas(inner);
         for (i, a) in [(0, f0), (1, f1), (2, f2)] {
-            field::render(frame, a, FIELDS[i], &self.inputs[i], self.focus == i, theme);
+            let mask = i == 2 && !self.reveal;
+            field::render(
+                frame,
+                a,
+                FIELDS[i],
+                &self.inputs[i],
+                self.focus == i,
+                mask,
+                theme,
+            );
         }
         // The mark sits in its own column so that a rule long enough to wrap continues
         // under its first word, not at the dialog's border.
@@ -132,7 +155,10 @@ impl ProvisionDialog {
         );
         frame.render_widget(
             Paragraph::new(Span::styled(
-                "  config: space-separated KEY=VALUE (JSON values allowed)",
+                format!(
+                    "  config: KEY=VALUE … (\"quote spaces\"; {} shows secrets)",
+                    keys.keys_text(CommandId::Reveal)
+                ),
                 theme.dim(),
             )),
             hint,

@@ -17,7 +17,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     if inner.height < 2 {
         return;
     }
-    let entries = match &app.activity {
+    let entries = match &app.activity.entries {
         Load::Ready(e) => e,
         Load::Failed(e) => {
             frame.render_widget(Paragraph::new(e.line(t)), inner);
@@ -47,14 +47,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         (inner, None)
     };
     let height = (inner.height - 1) as usize;
-    app.page.set(height);
+    app.list.page.set(height);
     let offset = scroll(
-        app.activity_offset.get(),
-        app.activity_selected,
+        app.activity.offset.get(),
+        app.activity.selected,
         height,
         entries.len(),
     );
-    app.activity_offset.set(offset);
+    app.activity.offset.set(offset);
     // Narrow terminals drop the year rather than squeeze every column.
     let narrow = inner.width < 110;
     let (time_fmt, time_w) = if narrow {
@@ -94,7 +94,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
                 )),
                 Cell::from(e.sql_summary.clone()),
             ]);
-            if i == app.activity_selected {
+            if i == app.activity.selected {
                 row.style(t.selected())
             } else {
                 row
@@ -113,7 +113,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     )
     .header(Row::new(["at (UTC)", "who", "action", "tenant", "outcome", "sql"]).style(t.dim()));
     frame.render_widget(table, inner);
-    if let (Some(area), Some(e)) = (full, entries.get(app.activity_selected)) {
+    if let (Some(area), Some(e)) = (full, entries.get(app.activity.selected)) {
         let lines = vec![
             Line::from(Span::styled("─".repeat(area.width as usize), t.dim())),
             Line::from(vec![

@@ -1,8 +1,8 @@
-//! The footer: a status line (filter, progress, messages) and the keys that work here,
-//! generated from the keymap table.
+//! The footer: a status line (filter, messages, the focused job's progress) and the keys
+//! that work here, generated from the command table with the keys in force.
 
-use crate::tui::app::{App, Progress};
-use crate::tui::keymap::{self, Command};
+use crate::tui::app::{App, RunningJob};
+use crate::tui::keymap::CommandId;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -11,15 +11,13 @@ use ratatui::widgets::Paragraph;
 /// Draws the status line and the key line.
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
-    let status = if app.filtering {
+    let status = if app.list.filtering {
         Line::from(vec![
             Span::styled(" /", t.key()),
-            Span::raw(app.filter.value().to_string()),
+            Span::raw(app.list.filter.value().to_string()),
             Span::styled("▏", t.key()),
-            Span::styled(format!("  {} match", app.visible.len()), t.dim()),
+            Span::styled(format!("  {} match", app.list.visible.len()), t.dim()),
         ])
-    } else if let Some(p) = &app.migrate {
-        progress_line(app, p, true)
     } else if let Some(f) = &app.flash {
         let (mark, style) = if f.error {
             ("✗", t.bad())
@@ -27,62 +25,67 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             ("✓", t.good())
         };
         Line::from(Span::styled(format!(" {mark} {}", f.text), style))
-    } else if let Some(p) = &app.sizes {
-        progress_line(app, p, false)
+    } else if let Some(job) = app.jobs.focused() {
+        progress_line(app, job)
     } else {
         Line::default()
     };
     // Keys in table order while they fit; quit is always kept, at the end.
-    let bindings: Vec<_> = keymap::footer(app.context(), app.read_only).collect();
-    let entry = |b: &keymap::Binding| format!("{} {}  ", b.keys_text, b.label);
-    let quit = bindings
-        .iter()
-        .find(|b| b.command == Command::Quit)
-        .copied();
-    let mut room =
-        (area.width as usize).saturating_sub(1 + quit.map_or(0, |b| entry(b).chars().count()));
+    let entries = app.keymap.footer(app.context(), app.read_only);
+    let width = |(_, keys, label): &(CommandId, String, &str)| {
+        keys.chars().count() + label.chars().count() + 3
+    };
+    let quit = entries.iter().find(|e| e.0 == CommandId::Quit);
+    let mut room = (area.width as usize).saturating_sub(1 + quit.map_or(0, width));
     let mut keys = vec![Span::raw(" ")];
-    for b in bindings
+    for e in entries
         .iter()
-        .filter(|b| b.command != Command::Quit)
-        .chain(quit.as_ref())
+        .filter(|e| e.0 != CommandId::Quit)
+        .chain(quit)
     {
-        let w = entry(b).chars().count();
-        if b.command != Command::Quit {
+        let w = width(e);
+        if e.0 != CommandId::Quit {
             if w > room {
                 continue;
             }
             room -= w;
         }
-        keys.push(Span::styled(b.keys_text, t.key()));
-        keys.push(Span::styled(format!(" {}  ", b.label), t.dim()));
+        keys.push(Span::styled(e.1.clone(), t.key()));
+        keys.push(Span::styled(format!(" {}  ", e.2), t.dim()));
     }
     frame.render_widget(Paragraph::new(vec![status, Line::from(keys)]), area);
 }
 
-fn progress_line(app: &App, p: &Progress, cancel_hint: bool) -> Line<'static> {
+/// The focused job: what it does, how far, failures so far, the key that cancels it, and
+/// how many other jobs run.
+fn progress_line(app: &App, job: &RunningJob) -> Line<'static> {
     let t = &app.theme;
     const WIDTH: usize = 20;
-    let filled = (p.done * WIDTH)
-        .checked_div(p.total)
+    let filled = (job.done * WIDTH)
+        .checked_div(job.total)
         .unwrap_or(0)
         .min(WIDTH);
     let mut spans = vec![
         Span::raw(format!(
             " {} {} {}/{} ",
             app.spinner(),
-            p.label,
-            p.done,
-            p.total
+            job.kind.label(),
+            job.done,
+            job.total
         )),
         Span::styled("█".repeat(filled), t.bar()),
         Span::styled("░".repeat(WIDTH - filled), t.dim()),
     ];
-    if p.failures > 0 {
-        spans.push(Span::styled(format!(" ! {} failed", p.failures), t.bad()));
+    if job.failures > 0 {
+        spans.push(Span::styled(format!(" ! {} failed", job.failures), t.bad()));
     }
-    if cancel_hint {
-        spans.push(Span::styled("  Esc cancels", t.dim()));
+    let others = app.jobs.running.len() - 1;
+    if others > 0 {
+        spans.push(Span::styled(format!("  +{others} more"), t.dim()));
     }
+    spans.push(Span::styled(
+        format!("  {} cancels", app.keymap.keys_text(CommandId::Back)),
+        t.dim(),
+    ));
     Line::from(spans)
 }

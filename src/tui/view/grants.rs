@@ -4,7 +4,7 @@
 
 use super::pane_block;
 use crate::catalog::{GrantMatrix, ObjectKind};
-use crate::policy::Deviation;
+use crate::policy::{Deviation, DeviationObject};
 use crate::tui::app::{App, Detail, Load, Pane};
 use crate::units::fit;
 use ratatui::Frame;
@@ -48,8 +48,11 @@ impl Group {
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let detail = app.detail.as_ref();
-    let devs = detail.map_or(0, |d| d.deviations.len());
-    let title = if devs > 0 {
+    let devs = detail.map_or(0, |d| d.deviations.ready().map_or(0, Vec::len));
+    let unjudged = detail.is_some_and(|d| matches!(d.deviations, Load::Failed(_)));
+    let title = if unjudged {
+        "Grants · ✗ not judged".into()
+    } else if devs > 0 {
         format!(
             "Grants · ! {devs} deviation{}",
             if devs == 1 { "" } else { "s" }
@@ -69,15 +72,17 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .scroll((app.pane_scroll[1], 0)),
+            .scroll((app.grants_scroll, 0)),
         inner,
     );
 }
 
 fn matrix_lines<'a>(app: &App, m: &GrantMatrix, d: &Detail, width: usize) -> Vec<Line<'a>> {
     let t = &app.theme;
+    let none = Vec::new();
+    let deviations = d.deviations.ready().unwrap_or(&none);
     let mut roles = m.roles();
-    for dev in &d.deviations {
+    for dev in deviations {
         if !roles.contains(&dev.role) {
             roles.push(dev.role.clone());
         }
@@ -105,7 +110,7 @@ fn matrix_lines<'a>(app: &App, m: &GrantMatrix, d: &Detail, width: usize) -> Vec
     let tables: BTreeSet<&str> = objects(m, Group::Tables);
     let sequences: BTreeSet<&str> = objects(m, Group::Sequences);
     for role in &roles {
-        let role_devs: Vec<&Deviation> = d.deviations.iter().filter(|x| &x.role == role).collect();
+        let role_devs: Vec<&Deviation> = deviations.iter().filter(|x| &x.role == role).collect();
         let marker = if role_devs.is_empty() { "  " } else { "! " };
         let mut spans = vec![Span::styled(
             format!("{marker}{:<role_w$} ", fit(role, role_w)),
@@ -140,7 +145,9 @@ fn matrix_lines<'a>(app: &App, m: &GrantMatrix, d: &Detail, width: usize) -> Vec
             let deviates = role_devs.iter().any(|x| {
                 x.privilege == *privilege
                     && match group {
-                        Group::Schema => x.object == "schema" || x.object == m.schema,
+                        Group::Schema => {
+                            x.object == DeviationObject::Schema || x.object.as_str() == m.schema
+                        }
                         Group::Tables => tables.contains(x.object.as_str()),
                         Group::Sequences => sequences.contains(x.object.as_str()),
                     }
@@ -158,7 +165,11 @@ fn matrix_lines<'a>(app: &App, m: &GrantMatrix, d: &Detail, width: usize) -> Vec
         t.dim(),
     )));
 
-    for dev in &d.deviations {
+    if let Load::Failed(e) = &d.deviations {
+        // Never a clean-looking pane when the check could not run.
+        lines.push(e.line(t));
+    }
+    for dev in deviations {
         let what = if dev.missing { "lacks" } else { "has extra" };
         lines.push(Line::from(Span::styled(
             format!(

@@ -89,20 +89,43 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             t.bad(),
         ));
     }
-    second.push(Span::raw("   "));
-    for (screen, name) in [
-        (Screen::Tenants, "Tenants"),
-        (Screen::Activity, "Activity"),
-        (Screen::Audit, "Audit"),
-        (Screen::Backups, "Backups"),
-    ] {
+    // The tab bar keeps its place at the right; the status before it gives way (cut with
+    // an ellipsis) so the two always fit the width, down to the console's 60 columns.
+    let mut tabs = Vec::new();
+    for (screen, name) in [(Screen::Tenants, "Tenants"), (Screen::Activity, "Activity")] {
         let current =
             app.screen == screen || (screen == Screen::Tenants && app.screen == Screen::Detail);
         if current {
-            second.push(Span::styled(format!("[{name}]"), t.key()));
+            tabs.push(Span::styled(format!("[{name}]"), t.key()));
         } else {
-            second.push(Span::styled(format!(" {name} "), t.dim()));
+            tabs.push(Span::styled(format!(" {name} "), t.dim()));
         }
     }
-    frame.render_widget(Paragraph::new(vec![first, Line::from(second)]), area);
+    let tabs = Line::from(tabs);
+    let tabs_w = tabs.width() as u16;
+    let [line1, line2] = ratatui::layout::Layout::vertical([
+        ratatui::layout::Constraint::Length(1),
+        ratatui::layout::Constraint::Length(1),
+    ])
+    .areas(area);
+    let [status_area, _, tabs_area] = ratatui::layout::Layout::horizontal([
+        ratatui::layout::Constraint::Min(0),
+        ratatui::layout::Constraint::Length(1),
+        ratatui::layout::Constraint::Length(tabs_w),
+    ])
+    .areas(line2);
+    let status = Line::from(second);
+    let status = if status.width() > status_area.width as usize {
+        let text: String = status.spans.iter().map(|s| s.content.as_ref()).collect();
+        let style = status.spans.first().map(|s| s.style).unwrap_or_default();
+        Line::from(Span::styled(
+            crate::units::fit(&text, status_area.width as usize),
+            style,
+        ))
+    } else {
+        status
+    };
+    frame.render_widget(Paragraph::new(first), line1);
+    frame.render_widget(Paragraph::new(status), status_area);
+    frame.render_widget(Paragraph::new(tabs), tabs_area);
 }

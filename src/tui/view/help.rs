@@ -1,35 +1,40 @@
-//! The `?` overlay, generated from the keymap table (write keys hidden when read-only).
+//! The `?` overlay, generated from the command table with the keys in force (write
+//! commands hidden when read-only). It covers the body only: the footer stays visible and
+//! shows the keys that close it.
 
 use crate::tui::app::App;
 use crate::tui::dialog::centered;
-use crate::tui::keymap;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
-/// Draws the overlay over `area`, in as many columns as the height needs.
+/// One line of the overlay before it is laid out in columns.
+enum Entry {
+    Title(&'static str),
+    Blank,
+    Row(String, &'static str),
+}
+
+/// Draws the overlay over `area`, in as many columns as the height needs; each column's
+/// keys are as wide as its widest (palette words are long), within reason.
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
-    let mut lines: Vec<Line> = Vec::new();
-    for (ctx, bindings) in keymap::help(app.read_only) {
-        if !lines.is_empty() {
-            lines.push(Line::default());
+    let mut entries: Vec<Entry> = Vec::new();
+    for (ctx, rows) in app.keymap.help(app.read_only) {
+        if !entries.is_empty() {
+            entries.push(Entry::Blank);
         }
-        lines.push(Line::from(Span::styled(ctx.title(), t.title())));
-        for b in bindings {
-            lines.push(Line::from(vec![
-                Span::styled(format!(" {:<7}", b.keys_text), t.key()),
-                Span::raw(b.help),
-            ]));
-        }
+        entries.push(Entry::Title(ctx.title()));
+        entries.extend(rows.into_iter().map(|(keys, help)| Entry::Row(keys, help)));
     }
     let rect = centered(area, area.width.saturating_sub(4).max(1), area.height);
     frame.render_widget(Clear, rect);
+    let close = app.keymap.keys_text(crate::tui::keymap::CommandId::Cancel);
     let title = if app.read_only {
-        " Keys (read-only: write keys hidden) "
+        format!(" Keys (read-only: write keys hidden) · {close} closes ")
     } else {
-        " Keys "
+        format!(" Keys · {close} closes ")
     };
     let block = Block::bordered()
         .title(Span::styled(title, t.title()))
@@ -37,26 +42,37 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let h = inner.height.max(1) as usize;
-    let columns = lines.len().div_ceil(h).max(1);
+    let columns = entries.len().div_ceil(h).max(1);
     let col_w = (inner.width as usize / columns).saturating_sub(1);
-    let lines: Vec<Line> = lines
-        .into_iter()
-        .map(|l| {
-            // Cut each entry to its column so neighbours never overlap.
-            let text: String = l.spans.iter().map(|s| s.content.as_ref()).collect();
-            if text.chars().count() <= col_w {
-                l
-            } else {
-                let style = l.spans.first().map(|s| s.style).unwrap_or_default();
-                Line::from(Span::styled(crate::units::fit(&text, col_w), style))
-            }
-        })
-        .collect();
     let areas =
         Layout::horizontal(vec![Constraint::Ratio(1, columns as u32); columns]).split(inner);
-    for (i, chunk) in lines.chunks(h).enumerate() {
-        if let Some(a) = areas.get(i) {
-            frame.render_widget(Paragraph::new(chunk.to_vec()), *a);
-        }
+    for (i, chunk) in entries.chunks(h).enumerate() {
+        let Some(a) = areas.get(i) else { continue };
+        let key_w = chunk
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Row(k, _) => Some(k.chars().count()),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(5)
+            .clamp(5, 14);
+        let lines: Vec<Line> = chunk
+            .iter()
+            .map(|e| match e {
+                Entry::Title(title) => Line::from(Span::styled(*title, t.title())),
+                Entry::Blank => Line::default(),
+                Entry::Row(keys, help) => {
+                    // Cut each entry to its column so neighbours never overlap.
+                    let keys = format!(" {keys:<key_w$} ");
+                    let room = col_w.saturating_sub(keys.chars().count());
+                    Line::from(vec![
+                        Span::styled(crate::units::fit(&keys, col_w), t.key()),
+                        Span::raw(crate::units::fit(help, room)),
+                    ])
+                }
+            })
+            .collect();
+        frame.render_widget(Paragraph::new(lines), *a);
     }
 }

@@ -6,7 +6,6 @@ pub mod footer;
 pub mod grants;
 pub mod header;
 pub mod help;
-pub mod placeholder;
 pub mod schema;
 pub mod tenants;
 
@@ -27,7 +26,7 @@ const WIDE: u16 = 110;
 pub fn render(frame: &mut Frame, app: &App) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-        too_small(frame, area);
+        too_small(frame, area, app);
         return;
     }
     let [head, body, foot] = Layout::vertical([
@@ -41,26 +40,24 @@ pub fn render(frame: &mut Frame, app: &App) {
         Screen::Tenants => tenants_screen(frame, body, app),
         Screen::Detail => detail_screen(frame, body, app),
         Screen::Activity => activity::render(frame, body, app),
-        Screen::Audit => placeholder::render(frame, body, app, "Audit", "`tenantctl audit`"),
-        Screen::Backups => {
-            placeholder::render(frame, body, app, "Backups", "`tenantctl backups list`")
-        }
     }
     footer::render(frame, foot, app);
     if let Some(d) = &app.dialog {
-        d.render(frame, body, &app.theme, app.spinner());
+        d.render(frame, body, &app.theme, app.spinner(), &app.keymap);
     }
     if let Some(p) = &app.palette {
         p.render(frame, body, &app.theme);
     }
     if app.help {
-        help::render(frame, area, app);
+        // Over the body only: the footer below says how to close it.
+        help::render(frame, body, app);
     }
 }
 
-fn too_small(frame: &mut Frame, area: Rect) {
+fn too_small(frame: &mut Frame, area: Rect, app: &App) {
+    let quit = app.keymap.keys_text(crate::tui::keymap::CommandId::Quit);
     let text = format!(
-        "terminal too small: {}×{}, need {MIN_WIDTH}×{MIN_HEIGHT} (q quits)",
+        "terminal too small: {}×{}, need {MIN_WIDTH}×{MIN_HEIGHT} ({quit} quits)",
         area.width, area.height
     );
     frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: true }), area);

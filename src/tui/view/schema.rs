@@ -65,7 +65,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
-            .scroll((app.pane_scroll[0], 0)),
+            .scroll((app.schema_scroll, 0)),
         inner,
     );
 }

@@ -16,12 +16,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let mut title = format!(
         "Tenants {}/{} · sort {}",
-        app.visible.len(),
-        app.rows.len(),
-        app.sort.as_str()
+        app.list.visible.len(),
+        app.list.rows.len(),
+        app.list.sort.as_str()
     );
-    if !app.filter.value().is_empty() {
-        title.push_str(&format!(" · /{}", app.filter.value()));
+    if !app.list.filter.value().is_empty() {
+        title.push_str(&format!(" · /{}", app.list.filter.value()));
     }
     let block = pane_block(app, title, app.focus == Pane::Tenants);
     let inner = block.inner(area);
@@ -30,38 +30,50 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         return;
     }
     match &app.tenants {
-        Load::Loading if app.rows.is_empty() => {
+        Load::Loading if app.list.rows.is_empty() => {
             let msg = format!(" {} loading the registry…", app.spinner());
             frame.render_widget(Paragraph::new(msg), inner);
             return;
         }
-        Load::Failed(e) if app.rows.is_empty() => {
+        Load::Failed(e) if app.list.rows.is_empty() => {
             frame.render_widget(Paragraph::new(e.line(t)), inner);
             return;
         }
         _ => {}
     }
-    if app.visible.is_empty() {
-        let msg = if app.rows.is_empty() {
-            " no tenants yet — n provisions one"
+    if app.list.visible.is_empty() {
+        use crate::tui::keymap::CommandId;
+        let msg = if app.list.rows.is_empty() {
+            format!(
+                " no tenants yet — {} provisions one",
+                app.keymap.keys_text(CommandId::New)
+            )
         } else {
-            " nothing matches the filter — Esc clears it"
+            format!(
+                " nothing matches the filter — {} clears it",
+                app.keymap.keys_text(CommandId::Back)
+            )
         };
         frame.render_widget(Paragraph::new(Span::styled(msg, t.dim())), inner);
         return;
     }
 
     let height = (inner.height - 1) as usize;
-    app.page.set(height);
-    let offset = scroll(app.offset.get(), app.selected, height, app.visible.len());
-    app.offset.set(offset);
+    app.list.page.set(height);
+    let offset = scroll(
+        app.list.offset.get(),
+        app.list.selected,
+        height,
+        app.list.visible.len(),
+    );
+    app.list.offset.set(offset);
 
     let name_w = inner.width.saturating_sub(1 + 16 + 14 + 9 + 6 + 5).max(4) as usize;
-    let rows = app.visible[offset..(offset + height).min(app.visible.len())]
+    let rows = app.list.visible[offset..(offset + height).min(app.list.visible.len())]
         .iter()
         .enumerate()
-        .filter_map(|(n, &i)| app.rows.get(i).map(|r| (offset + n, r)))
-        .map(|(pos, r)| row(app, r, pos == app.selected, name_w));
+        .filter_map(|(n, &i)| app.list.rows.get(i).map(|r| (offset + n, r)))
+        .map(|(pos, r)| row(app, r, pos == app.list.selected, name_w));
     let header = Row::new([
         Cell::from(""),
         Cell::from("id"),
@@ -85,9 +97,9 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     .header(header)
     .column_spacing(1);
     frame.render_widget(table, inner);
-    if height < app.visible.len() {
+    if height < app.list.visible.len() {
         // A position marker in the border: row n of m.
-        let pos = format!(" {}/{} ", app.selected + 1, app.visible.len());
+        let pos = format!(" {}/{} ", app.list.selected + 1, app.list.visible.len());
         let w = pos.chars().count() as u16;
         if area.width > w + 2 {
             let at = Rect::new(area.right() - w - 1, area.bottom() - 1, w, 1);

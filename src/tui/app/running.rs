@@ -1,0 +1,255 @@
+//! The registry of long jobs: every running job under one id, with its kind and progress.
+//! The footer shows the focused job; Esc cancels it. A job's answers
+//! ([`Action::JobProgress`](super::Action), `JobDone`) find it by id, so an answer from a
+//! job already replaced or cancelled is recognised and dropped.
+//!
+//! Adding a long job (audit, dump, restore): its core call follows `crate::job`'s
+//! contract; here it gets a [`LongJob`] variant (what to do), a [`JobKind`] (label, and
+//! whether the operator asked for it), a [`Landed`] variant (what its progress carries)
+//! and its arms in `on_job_progress` / `on_job_done`; `tui::jobs` gets one arm naming the
+//! core call. Registry, footer, `Esc` and shutdown need nothing new.
+
+use super::{App, Effect, ErrorText, Measure, SortKey};
+use crate::tenant::MigrateOutcome;
+
+/// A running job's id, unique for the console's life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct JobId(pub u64);
+
+/// What a long job does, and on what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LongJob {
+    /// Measure these schemas exactly.
+    Sizes(Vec<String>),
+    /// Migrate these tenants (`None`: every tenant).
+    Migrate(Option<Vec<String>>),
+}
+
+/// The kinds of long job (one per core operation under the job contract).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    Sizes,
+    Migrate,
+}
+
+impl LongJob {
+    /// Its kind.
+    pub fn kind(&self) -> JobKind {
+        match self {
+            LongJob::Sizes(_) => JobKind::Sizes,
+            LongJob::Migrate(_) => JobKind::Migrate,
+        }
+    }
+}
+
+impl JobKind {
+    /// Started by the operator (not in the background on a load).
+    pub fn asked_for(self) -> bool {
+        match self {
+            JobKind::Sizes => false,
+            JobKind::Migrate => true,
+        }
+    }
+
+    /// What the progress line says it is doing.
+    pub fn label(self) -> &'static str {
+        match self {
+            JobKind::Sizes => "measuring sizes",
+            JobKind::Migrate => "migrating",
+        }
+    }
+}
+
+/// Results that landed with a progress report, by kind of job.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Landed {
+    Sizes(Vec<(String, i64)>),
+    Migrate(Vec<MigrateOutcome>),
+}
+
+/// How a job ended: one line of summary, and why it is not a success, if it is not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobEnd {
+    pub summary: String,
+    /// Failed and untried items, named; `None` when every item was done.
+    pub shortfall: Option<String>,
+}
+
+/// One running job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunningJob {
+    pub id: JobId,
+    pub kind: JobKind,
+    pub done: usize,
+    pub total: usize,
+    /// The item last finished.
+    pub current: String,
+    pub failures: usize,
+    /// Esc was pressed; waiting for the job to stop.
+    pub cancelling: bool,
+}
+
+/// Every running job, oldest first; the newest has focus.
+#[derive(Debug, Clone, Default)]
+pub struct JobRegistry {
+    next: u64,
+    pub running: Vec<RunningJob>,
+}
+
+impl JobRegistry {
+    /// Registers a job of `kind` over `total` items; returns its id.
+    pub fn add(&mut self, kind: JobKind, total: usize) -> JobId {
+        self.next += 1;
+        let id = JobId(self.next);
+        self.running.push(RunningJob {
+            id,
+            kind,
+            done: 0,
+            total,
+            current: String::new(),
+            failures: 0,
+            cancelling: false,
+        });
+        id
+    }
+
+    /// The job Esc cancels: the newest not already cancelling.
+    pub fn focused(&self) -> Option<&RunningJob> {
+        self.running.iter().rev().find(|j| !j.cancelling)
+    }
+
+    /// The running job of `kind`, if any.
+    pub fn of_kind(&self, kind: JobKind) -> Option<&RunningJob> {
+        self.running.iter().find(|j| j.kind == kind)
+    }
+
+    fn get_mut(&mut self, id: JobId) -> Option<&mut RunningJob> {
+        self.running.iter_mut().find(|j| j.id == id)
+    }
+
+    /// Removes job `id`, returning it.
+    pub fn remove(&mut self, id: JobId) -> Option<RunningJob> {
+        let at = self.running.iter().position(|j| j.id == id)?;
+        Some(self.running.remove(at))
+    }
+}
+
+impl App {
+    /// Starts `job`, registering it; a job of the same kind already running is cancelled
+    /// and forgotten first (a reload measures afresh).
+    pub(super) fn start_job(&mut self, job: LongJob, total: usize) -> Vec<Effect> {
+        let mut effects = Vec::new();
+        if let Some(old) = self.jobs.of_kind(job.kind()).map(|j| j.id) {
+            self.jobs.remove(old);
+            effects.push(Effect::CancelJob(old));
+        }
+        let id = self.jobs.add(job.kind(), total);
+        if job.kind().asked_for() {
+            // The progress of what was just asked for takes the status line; a
+            // background measurement waits behind the last message instead.
+            self.flash = None;
+        }
+        effects.push(Effect::StartJob { id, job });
+        effects
+    }
+
+    /// Cancels the focused job; false when none runs.
+    pub(super) fn cancel_focused_job(&mut self) -> Option<Effect> {
+        let id = self.jobs.focused()?.id;
+        if let Some(j) = self.jobs.get_mut(id) {
+            j.cancelling = true;
+        }
+        Some(Effect::CancelJob(id))
+    }
+
+    pub(super) fn on_job_progress(
+        &mut self,
+        id: JobId,
+        done: usize,
+        total: usize,
+        current: String,
+        failed: usize,
+        landed: Landed,
+    ) -> Vec<Effect> {
+        let Some(job) = self.jobs.get_mut(id) else {
+            return Vec::new(); // A replaced job's last words.
+        };
+        job.done = done;
+        job.total = total;
+        job.current = current;
+        job.failures += failed;
+        match landed {
+            Landed::Sizes(sizes) => self.on_sizes(sizes),
+            Landed::Migrate(_) => Vec::new(),
+        }
+    }
+
+    pub(super) fn on_job_done(
+        &mut self,
+        id: JobId,
+        result: Result<JobEnd, ErrorText>,
+    ) -> Vec<Effect> {
+        let Some(job) = self.jobs.remove(id) else {
+            return Vec::new();
+        };
+        match (job.kind, result) {
+            (
+                JobKind::Sizes,
+                Ok(JobEnd {
+                    shortfall: None, ..
+                }),
+            ) => Vec::new(),
+            (
+                JobKind::Sizes,
+                Ok(JobEnd {
+                    shortfall: Some(s), ..
+                }),
+            ) => {
+                // Cancelled: the estimates stay for the rest; the next reload measures them.
+                self.measure = Measure::Missing;
+                self.flash(
+                    format!("measuring sizes: {s}; estimates shown for the rest"),
+                    false,
+                );
+                Vec::new()
+            }
+            (JobKind::Sizes, Err(e)) => {
+                if e.connection && self.measure == Measure::Nothing {
+                    // Finish the measurement once the connection is back.
+                    self.measure = Measure::Missing;
+                }
+                self.fail(e)
+            }
+            (JobKind::Migrate, Ok(end)) => {
+                match end.shortfall {
+                    None => self.flash(format!("migrate: {}", end.summary), false),
+                    Some(s) => self.flash(format!("migrate: {}; {s}", end.summary), true),
+                }
+                self.reload()
+            }
+            (JobKind::Migrate, Err(e)) => {
+                let mut effects = self.fail(e);
+                effects.extend(self.reload());
+                effects
+            }
+        }
+    }
+
+    /// Gives the rows the sizes that landed, and re-sorts when sorted by size.
+    fn on_sizes(&mut self, sizes: Vec<(String, i64)>) -> Vec<Effect> {
+        for (schema, bytes) in sizes {
+            let id = self.names.id_from_schema(&schema).map(str::to_string);
+            let at = id.as_ref().and_then(|id| self.list.by_id.get(id)).copied();
+            if let Some(row) = at.and_then(|i| self.list.rows.get_mut(i)) {
+                row.size_bytes = Some(bytes);
+                row.size_exact = true;
+            }
+        }
+        self.recount();
+        self.list.sorted.remove(&SortKey::Size);
+        if self.list.sort == SortKey::Size {
+            self.refresh_view();
+        }
+        Vec::new()
+    }
+}

@@ -1,0 +1,91 @@
+//! Every change the console can ask the core for. A write belongs to one row of the command
+//! table ([`Write::command`]), whose `writes` flag is the read-only gate for keys, palette
+//! and dialogs alike; its core call is [`Write::run`]; its confirmation text, if it asks
+//! first, is [`Write::describe`].
+
+use crate::catalog::TenantRow;
+use crate::error::{Error, Result};
+use crate::session::Session;
+use crate::tenant::{self, NewTenant, TenantChange};
+use crate::tui::keymap::CommandId;
+
+/// A change waiting to be confirmed or run.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    Create(NewTenant),
+    Set {
+        id: String,
+        change: TenantChange,
+    },
+    Suspend(String),
+    Resume(String),
+    /// `None`: every tenant. Runs as a long job.
+    Migrate(Option<Vec<String>>),
+}
+
+impl Write {
+    /// The command table row this write belongs to.
+    pub fn command(&self) -> CommandId {
+        match self {
+            Write::Create(_) => CommandId::New,
+            Write::Set { .. } => CommandId::Edit,
+            Write::Suspend(_) => CommandId::Suspend,
+            Write::Resume(_) => CommandId::Resume,
+            Write::Migrate(Some(_)) => CommandId::Migrate,
+            Write::Migrate(None) => CommandId::MigrateAll,
+        }
+    }
+
+    /// The core call, for the writes that answer with the changed row.
+    pub async fn run(self, session: &Session) -> Result<TenantRow> {
+        match self {
+            Write::Create(new) => tenant::create(session, &new).await,
+            Write::Set { id, change } => tenant::set(session, &id, &change).await,
+            Write::Suspend(id) => tenant::suspend(session, &id).await,
+            Write::Resume(id) => tenant::resume(session, &id).await,
+            Write::Migrate(_) => Err(Error::Invalid(
+                "migrate runs as a long job, not as a single write".into(),
+            )),
+        }
+    }
+
+    /// The verb of the flash after success.
+    pub fn done_verb(command: CommandId) -> &'static str {
+        match command {
+            CommandId::New => "created",
+            CommandId::Suspend => "suspended",
+            CommandId::Resume => "resumed",
+            _ => "saved",
+        }
+    }
+
+    /// Title and explanation of its confirmation.
+    pub fn describe(&self) -> (String, Vec<String>) {
+        match self {
+            Write::Suspend(id) => (
+                format!("Suspend tenant {id}?"),
+                vec![
+                    "The service role loses USAGE on its schema: the application".into(),
+                    "can no longer reach this tenant's data until it is resumed.".into(),
+                ],
+            ),
+            Write::Resume(id) => (
+                format!("Resume tenant {id}?"),
+                vec!["The service role gets USAGE on its schema back.".into()],
+            ),
+            Write::Migrate(Some(ids)) => (
+                format!("Migrate {}?", ids.join(", ")),
+                vec!["Applies the newest template version; each tenant is all-or-nothing.".into()],
+            ),
+            Write::Migrate(None) => (
+                "Migrate every tenant?".into(),
+                vec![
+                    "Applies the newest template version to every tenant, one by one;".into(),
+                    "each is all-or-nothing; it can be cancelled between tenants.".into(),
+                ],
+            ),
+            Write::Create(new) => (format!("Create tenant {}?", new.id), Vec::new()),
+            Write::Set { id, .. } => (format!("Change tenant {id}?"), Vec::new()),
+        }
+    }
+}
