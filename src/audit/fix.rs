@@ -18,7 +18,7 @@ pub struct FixPlan {
 }
 
 /// What `apply` did.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FixOutcome {
     /// Ids that a fresh audit no longer finds.
     pub fixed: Vec<String>,
@@ -140,4 +140,31 @@ fn single_tenant(findings: &[Finding]) -> Option<&str> {
         .iter()
         .all(|f| f.tenant.as_deref() == Some(first))
         .then_some(first)
+}
+
+/// `plan` and `apply` under the long-job contract, for the console: the outcome lands as
+/// the one item; a failure is the job's error (nothing was changed, the transaction rolled
+/// back).
+pub async fn run_job(
+    session: &Session,
+    ids: &[String],
+    progress: &crate::job::ProgressSender<FixOutcome>,
+    cancel: &CancellationToken,
+) -> Result<crate::job::JobReport<FixOutcome>> {
+    let plan = plan(session, ids, cancel).await?;
+    let outcome = apply(session, &plan, cancel).await?;
+    crate::job::report_progress(
+        progress,
+        crate::job::Progress {
+            done: 1,
+            total: 1,
+            current: ids.join(", "),
+            landed: vec![outcome.clone()],
+            failed: Vec::new(),
+        },
+    );
+    Ok(crate::job::JobReport {
+        done: vec![outcome],
+        ..crate::job::JobReport::default()
+    })
 }

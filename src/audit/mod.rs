@@ -20,6 +20,7 @@ pub use finding::{Finding, Rule, Severity};
 pub use who::{RoleReach, WhoReport};
 
 use crate::error::{Error, Result};
+use crate::job::{JobReport, Progress, ProgressSender, report_progress};
 use crate::session::Session;
 use serde::{Deserialize, Serialize};
 use tokio_util::sync::CancellationToken;
@@ -222,6 +223,40 @@ pub async fn run(
             Ok(report.for_tenant(id))
         }
         None => Ok(report),
+    }
+}
+
+/// The audit under the long-job contract ([`crate::job`]): two steps (read the catalog,
+/// judge it), the report landing with the second. Cancelled while reading, nothing lands
+/// and the report says so.
+pub async fn run_job(
+    session: &Session,
+    tenant: Option<&str>,
+    progress: &ProgressSender<AuditReport>,
+    cancel: &CancellationToken,
+) -> Result<JobReport<AuditReport>> {
+    let step = |done: usize, current: &str, landed: Vec<AuditReport>| Progress {
+        done,
+        total: 2,
+        current: current.into(),
+        landed,
+        failed: Vec::new(),
+    };
+    report_progress(progress, step(0, "reading the catalog", Vec::new()));
+    match run(session, tenant, cancel).await {
+        Ok(report) => {
+            report_progress(progress, step(2, "judged", vec![report.clone()]));
+            Ok(JobReport {
+                done: vec![report],
+                ..JobReport::default()
+            })
+        }
+        Err(Error::Cancelled(_)) => Ok(JobReport {
+            not_tried: vec!["the audit".into()],
+            cancelled: true,
+            ..JobReport::default()
+        }),
+        Err(e) => Err(e),
     }
 }
 

@@ -4,6 +4,7 @@
 //! job id, and a report that says what was done, failed and not tried.
 
 use super::app::{Action, Effect, ErrorText, JobEnd, JobId, Landed, LongJob};
+use crate::audit;
 use crate::catalog;
 use crate::job::{JobReport, Progress, progress_channel};
 use crate::journal;
@@ -148,6 +149,26 @@ where
             |r| r.summary(),
             "tenants",
             move |progress| async move { tenant::migrate(&s, ids, &progress, &cancel).await },
+        ),
+        LongJob::Audit => run_job(
+            id,
+            send,
+            Landed::Audit,
+            |r| {
+                r.done
+                    .first()
+                    .map_or_else(String::new, |a| a.summary.short())
+            },
+            "steps",
+            move |progress| async move { audit::run_job(&s, None, &progress, &cancel).await },
+        ),
+        LongJob::AuditFix(ids) => run_job(
+            id,
+            send,
+            Landed::AuditFix,
+            |r| format!("{} fix(es) applied", r.done.len()),
+            "fixes",
+            move |progress| async move { audit::fix::run_job(&s, &ids, &progress, &cancel).await },
         ),
     }
 }

@@ -350,3 +350,61 @@ pub fn draw_only(app: &App, w: u16, h: u16) {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
     terminal.draw(|f| view::render(f, app)).unwrap();
 }
+
+/// An audit report as the core makes them: findings worst first, with ids, paths and fixes
+/// where the rule has one.
+pub fn audit_report() -> tenantctl::audit::AuditReport {
+    use tenantctl::audit::finding::{Draft, Rule, Severity};
+    let mut drafts = Vec::new();
+    let mut d = Draft::new(
+        Rule::ViewBypassesRls,
+        Severity::Critical,
+        "the RLS role tenant_user can read view tenant_acme.all_orders, which returns every row: it runs with its owner's rights, so row-level security never sees the RLS role; make it security_invoker or revoke".into(),
+    );
+    d.schema = Some("tenant_acme".into());
+    d.object = Some("all_orders".into());
+    d.role = Some("tenant_user".into());
+    d.tenant = Some("acme".into());
+    d.path =
+        Some("tenant_user → SELECT on tenant_acme.all_orders (past row-level security)".into());
+    d.fix = Some("ALTER VIEW \"tenant_acme\".\"all_orders\" SET (security_invoker = true);".into());
+    drafts.push(d);
+    let mut d = Draft::new(
+        Rule::Membership,
+        Severity::High,
+        "tenant_globex_ro can act as tenant_acme_ro: that is tenant acme's read-only role: cross-tenant reach".into(),
+    );
+    d.object = Some("tenant_acme_ro".into());
+    d.role = Some("tenant_globex_ro".into());
+    d.tenant = Some("globex".into());
+    d.path = Some("tenant_globex_ro → member of analysts → member of tenant_acme_ro".into());
+    d.fix = Some("REVOKE \"analysts\" FROM \"tenant_globex_ro\";".into());
+    drafts.push(d);
+    let mut d = Draft::new(
+        Rule::TablePrivilege,
+        Severity::Medium,
+        "the service role user_tenant_owner has TRUNCATE on table tenant_acme.orders, beyond the model".into(),
+    );
+    d.schema = Some("tenant_acme".into());
+    d.object = Some("orders".into());
+    d.role = Some("user_tenant_owner".into());
+    d.tenant = Some("acme".into());
+    d.aspect = "extra";
+    d.path = Some("user_tenant_owner → TRUNCATE on tenant_acme.orders".into());
+    d.fix = Some(
+        "REVOKE TRUNCATE ON TABLE \"tenant_acme\".\"orders\" FROM \"user_tenant_owner\";".into(),
+    );
+    drafts.push(d);
+    let mut d = Draft::new(
+        Rule::UnregisteredSchema,
+        Severity::Medium,
+        "schema tenant_legacy looks like a tenant's but has no registry row: tenantctl neither manages nor audits it as a tenant (bring it in with `tenantctl tenant adopt`, or drop it)".into(),
+    );
+    d.schema = Some("tenant_legacy".into());
+    drafts.push(d);
+    let findings: Vec<_> = drafts.into_iter().map(Draft::finish).collect();
+    tenantctl::audit::AuditReport {
+        summary: tenantctl::audit::Summary::of(&findings, 11),
+        findings,
+    }
+}

@@ -38,6 +38,7 @@ pub use writes::Write;
 use super::dialog::{Dialog, Palette};
 use super::keymap::{CommandId, Context, Keymap};
 use super::theme::Theme;
+use crate::audit::{AuditReport, Finding, Severity};
 use crate::catalog::{Drift, GrantMatrix, SchemaSize, ServerSummary, TenantRow, TenantStatus};
 use crate::journal::LogEntry;
 use crate::names::NamingPolicy;
@@ -68,6 +69,7 @@ pub enum Screen {
     Tenants,
     Detail,
     Activity,
+    Audit,
 }
 
 /// Panes of the tenants screen, in Tab order.
@@ -92,6 +94,56 @@ pub struct ActivityLog {
     pub selected: usize,
     /// First visible row (adjusted while drawing, like the tenant list's).
     pub offset: Cell<usize>,
+}
+
+/// The Audit view: the last report, the severity shown from, and the cursor.
+#[derive(Debug)]
+pub struct AuditView {
+    pub report: Load<AuditReport>,
+    /// Findings less severe than this are hidden.
+    pub min: Severity,
+    /// Index into [`AuditView::shown`].
+    pub selected: usize,
+    /// First visible row (adjusted while drawing).
+    pub offset: Cell<usize>,
+}
+
+impl Default for AuditView {
+    fn default() -> Self {
+        AuditView {
+            report: Load::Idle,
+            min: Severity::Info,
+            selected: 0,
+            offset: Cell::new(0),
+        }
+    }
+}
+
+impl AuditView {
+    /// The findings shown: at `min` or worse, worst first (the report's order).
+    pub fn shown(&self) -> Vec<&Finding> {
+        self.report.ready().map_or_else(Vec::new, |r| {
+            r.findings
+                .iter()
+                .filter(|f| f.severity.at_least(self.min))
+                .collect()
+        })
+    }
+
+    /// The finding under the cursor.
+    pub fn selected_finding(&self) -> Option<&Finding> {
+        self.shown().get(self.selected).copied()
+    }
+
+    /// The last report's findings about `tenant`.
+    pub fn of_tenant(&self, tenant: &str) -> Vec<&Finding> {
+        self.report.ready().map_or_else(Vec::new, |r| {
+            r.findings
+                .iter()
+                .filter(|f| f.tenant.as_deref() == Some(tenant))
+                .collect()
+        })
+    }
 }
 
 /// The selected tenant's schema and grants.
@@ -193,6 +245,8 @@ pub struct App {
     pub grants_scroll: u16,
     /// The console log view.
     pub activity: ActivityLog,
+    /// The permission audit view.
+    pub audit: AuditView,
     pub dialog: Option<Dialog>,
     pub palette: Option<Palette>,
     pub help: bool,
@@ -243,6 +297,7 @@ impl App {
             schema_scroll: 0,
             grants_scroll: 0,
             activity: ActivityLog::default(),
+            audit: AuditView::default(),
             dialog: None,
             palette: None,
             help: false,
@@ -283,6 +338,7 @@ impl App {
                 Screen::Tenants => Context::Tenants,
                 Screen::Detail => Context::Detail,
                 Screen::Activity => Context::Activity,
+                Screen::Audit => Context::Audit,
             }
         }
     }

@@ -169,6 +169,13 @@ fn matrix_lines<'a>(app: &App, m: &GrantMatrix, d: &Detail, width: usize) -> Vec
         // Never a clean-looking pane when the check could not run.
         lines.push(e.line(t));
     }
+    // The last audit's findings about this tenant (the whole database's view of it).
+    for f in app.audit.of_tenant(&d.id) {
+        lines.push(Line::from(Span::styled(
+            format!("! audit {} {}: {}", f.severity, f.id, f.message),
+            t.bad(),
+        )));
+    }
     for dev in deviations {
         let what = if dev.missing { "lacks" } else { "has extra" };
         lines.push(Line::from(Span::styled(
