@@ -550,7 +550,6 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "apply the selected finding's fix (shows the SQL, asks first)",
         contexts: &[Context::Audit],
         writes: true,
-        ..ROW
     },
     CommandSpec {
         id: CommandId::Refresh,
