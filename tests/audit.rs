@@ -765,3 +765,39 @@ async fn a_freshly_provisioned_database_has_no_finding() {
     let r = audited(&s).await;
     assert!(r.findings.is_empty(), "after migrate: {:#?}", r.findings);
 }
+
+#[tokio::test]
+async fn audit_flags_a_disabled_log_trigger_and_an_edited_log_row() {
+    let (_db, s) = two_tenants().await;
+    exec(
+        &s,
+        "ALTER TABLE commons.admin_log DISABLE TRIGGER admin_log_no_update_delete;
+         UPDATE commons.admin_log SET outcome = 'ok (edited)' WHERE seq = 1;",
+    )
+    .await;
+    let r = audited(&s).await;
+    let trigger = r
+        .findings
+        .iter()
+        .find(|f| {
+            f.rule == Rule::LogTamper
+                && f.object
+                    .as_deref()
+                    .is_some_and(|o| o.contains("admin_log_no_update_delete"))
+        })
+        .unwrap()
+        .clone();
+    assert_eq!(trigger.severity, Severity::High);
+    let chain = r
+        .findings
+        .iter()
+        .find(|f| f.rule == Rule::LogTamper && f.object.as_deref() == Some("admin_log row seq 1"))
+        .unwrap();
+    assert!(chain.fix.is_none(), "an edited log cannot be fixed by SQL");
+    fix(&s, &trigger).await;
+    let err = sqlx::query("DELETE FROM commons.admin_log")
+        .execute(&s.pool)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("append-only"), "{err}");
+}

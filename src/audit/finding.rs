@@ -146,6 +146,10 @@ pub enum Rule {
     CrossTenantReach,
     /// An ACL entry the audit could not read (medium: it cannot vouch for that object).
     UnreadableAcl,
+    /// The console log's protection: its append-only triggers missing or disabled, or its
+    /// hash chain broken (an edited or deleted row). High: the trail of every change is
+    /// what a security review relies on.
+    LogTamper,
 }
 
 impl Rule {
@@ -176,6 +180,7 @@ impl Rule {
             Rule::Membership => "membership",
             Rule::CrossTenantReach => "cross_tenant_reach",
             Rule::UnreadableAcl => "unreadable_acl",
+            Rule::LogTamper => "log_tamper",
         }
     }
 }

@@ -155,7 +155,10 @@ impl Audited {
         schema: Option<&str>,
         cancel: &CancellationToken,
     ) -> Result<Audited> {
-        let snapshot = snapshot::read(session, schema, cancel).await?;
+        let mut snapshot = snapshot::read(session, schema, cancel).await?;
+        if schema.is_none() {
+            snapshot.log_chain = Some(crate::journal::verify(session).await?);
+        }
         let model = model::Model::new(&session.names, &snapshot);
         let members = members::Memberships::new(&snapshot.memberships);
         Ok(Audited {

@@ -218,6 +218,10 @@ pub struct Snapshot {
     pub registry: Vec<RegistryRow>,
     /// ACL entries that could not be parsed, with the object they sit on.
     pub bad_acls: Vec<(String, BadAcl)>,
+    /// Triggers on the console log table: name, enabled.
+    pub log_triggers: Vec<(String, bool)>,
+    /// The console log's hash chain, checked (whole-database audits only).
+    pub log_chain: Option<crate::journal::ChainReport>,
 }
 
 impl Snapshot {
@@ -328,6 +332,16 @@ JOIN ns ON c.relnamespace OPERATOR(pg_catalog.=) ns.oid
 
 const REGISTRY_SQL: &str = "SELECT r.id, r.schema, r.status FROM {{commons}}.{{tenants}} r";
 
+const LOG_TRIGGERS_SQL: &str = r#"
+SELECT t.tgname::pg_catalog.text, t.tgenabled OPERATOR(pg_catalog.<>) 'D'::"char"
+FROM pg_catalog.pg_trigger t
+JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) t.tgrelid
+JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+WHERE n.nspname OPERATOR(pg_catalog.=) $1::pg_catalog.name
+  AND c.relname OPERATOR(pg_catalog.=) $2::pg_catalog.name
+  AND NOT t.tgisinternal
+"#;
+
 type RelRow = (
     i64,
     i64,
@@ -365,6 +379,7 @@ struct Raw {
     defaults: Vec<(i64, i64, String, Vec<String>)>,
     policies: Vec<PolicyRow>,
     registry: Vec<(String, String, String)>,
+    log_triggers: Vec<(String, bool)>,
 }
 
 /// Reads the snapshot of every schema in scope, or of `only` (one tenant's schema: roles,
@@ -394,6 +409,7 @@ pub async fn read(
     let commons = names.common_schema.clone();
     let prefix = names.schema_prefix.clone();
     let rls = names.rls_role.clone();
+    let log_table = names.log_table.clone();
     let only = only.map(String::from);
     let raw = session
         .cancellable(cancel, "reading the catalog for the audit", move |conn| {
@@ -451,6 +467,11 @@ pub async fn read(
                     .fetch_all(&mut *tx)
                     .await?;
                 raw.registry = sqlx::query_as(reg).fetch_all(&mut *tx).await?;
+                raw.log_triggers = sqlx::query_as(LOG_TRIGGERS_SQL)
+                    .bind(&commons)
+                    .bind(&log_table)
+                    .fetch_all(&mut *tx)
+                    .await?;
                 tx.commit().await?;
                 Ok(raw)
             })
@@ -621,5 +642,7 @@ fn resolve(raw: Raw) -> Snapshot {
             .map(|(id, schema, status)| RegistryRow { id, schema, status })
             .collect(),
         bad_acls,
+        log_triggers: raw.log_triggers,
+        log_chain: None,
     }
 }

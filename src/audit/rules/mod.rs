@@ -2,6 +2,7 @@
 
 mod defaults;
 mod functions;
+mod log;
 mod objects;
 mod registry;
 mod rls;
@@ -67,6 +68,7 @@ pub fn run(snap: &Snapshot, model: &Model, members: &Memberships) -> Vec<Finding
     rls::check(&mut ctx);
     functions::check(&mut ctx);
     roles::check(&mut ctx);
+    log::check(&mut ctx);
     let mut out = ctx.out;
     out.sort_by(|a, b| {
         a.severity
