@@ -18,7 +18,6 @@ pub mod exit;
 pub mod job;
 pub mod journal;
 pub mod names;
-pub mod policy;
 pub mod session;
 pub mod sql;
 pub mod tenant;

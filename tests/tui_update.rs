@@ -112,7 +112,6 @@ fn selection_loads_the_detail_once_it_rests() {
         [Effect::LoadDetail {
             id: "cyberdyne".into(),
             schema: "tenant_cyberdyne".into(),
-            status: tenantctl::catalog::TenantStatus::Active,
         }]
     );
 }
@@ -1132,8 +1131,8 @@ fn grants_that_cannot_be_judged_say_so() {
             "reading the tables of tenant_acme: permission denied".into(),
         )),
         grants: Ok(grants()),
-        deviations: Err(ErrorText::plain(
-            "grants cannot be judged: the tables could not be read".into(),
+        findings: Err(ErrorText::plain(
+            "grants cannot be judged: the audit could not read the catalog".into(),
         )),
     });
     let screen = draw(&app, 120, 36);

@@ -296,3 +296,16 @@ fn grants_pane_marks_the_tenants_audit_findings() {
     );
     snap("grants_with_audit", &app);
 }
+
+#[test]
+fn grants_pane_shows_a_finding_in_both_audits_once() {
+    let mut app = audited(false);
+    app.update(key(KeyCode::Esc));
+    let screen = draw(&app, 240, 100);
+    let line = "user_tenant_owner has TRUNCATE on table";
+    assert_eq!(screen.matches(line).count(), 1, "{screen}");
+    // Acme's own findings and the full audit's (the membership reaching acme's role is
+    // globex's, so only the view's finding is added): PUBLIC, the read-only role, the
+    // service role's TRUNCATE, the view.
+    assert!(screen.contains("Grants · ! 4 findings"), "{screen}");
+}

@@ -1,5 +1,6 @@
 //! Findings: what the audit reports, with a stable id, a severity, a path and a fix.
 
+use super::acl::Privilege;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fmt;
@@ -153,6 +154,16 @@ pub enum Rule {
 }
 
 impl Rule {
+    /// True for the database-wide rules whose findings reach every tenant (an object
+    /// planted in `public`, a function executable by everyone): each tenant's findings
+    /// include them.
+    pub fn reaches_every_tenant(self) -> bool {
+        matches!(
+            self,
+            Rule::PublicSchemaCreate | Rule::FunctionDefaultExecute
+        )
+    }
+
     /// The snake_case name used in JSON and ids.
     pub fn name(self) -> &'static str {
         match self {
@@ -213,6 +224,18 @@ pub struct Finding {
     /// With `--baseline`: true when the baseline does not have this id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new: Option<bool>,
+    /// The privileges held beyond the model or missing, where the finding is about
+    /// privileges: the Grants pane marks those cells. Not in JSON (the message names them).
+    #[serde(skip)]
+    pub privileges: Vec<Privilege>,
+}
+
+impl Finding {
+    /// True when the finding concerns `tenant`: about its schema, objects or roles, or
+    /// database-wide and reaching every tenant.
+    pub fn concerns(&self, tenant: &str) -> bool {
+        self.tenant.as_deref() == Some(tenant) || self.rule.reaches_every_tenant()
+    }
 }
 
 /// Builds findings with their ids.
@@ -230,6 +253,8 @@ pub struct Draft {
     pub message: String,
     pub path: Option<String>,
     pub fix: Option<String>,
+    /// See [`Finding::privileges`].
+    pub privileges: Vec<Privilege>,
 }
 
 impl Draft {
@@ -246,6 +271,7 @@ impl Draft {
             message,
             path: None,
             fix: None,
+            privileges: Vec::new(),
         }
     }
 
@@ -269,6 +295,7 @@ impl Draft {
             path: self.path,
             fix: self.fix,
             new: None,
+            privileges: self.privileges,
         }
     }
 }

@@ -126,12 +126,12 @@ impl AuditReport {
         self.summary = Summary::of(&self.findings, self.summary.tenants);
     }
 
-    /// Only the findings about `tenant` (its schema, objects and roles).
+    /// Only the findings that concern `tenant` ([`Finding::concerns`]).
     pub fn for_tenant(&self, tenant: &str) -> AuditReport {
         let findings: Vec<Finding> = self
             .findings
             .iter()
-            .filter(|f| f.tenant.as_deref() == Some(tenant))
+            .filter(|f| f.concerns(tenant))
             .cloned()
             .collect();
         AuditReport {

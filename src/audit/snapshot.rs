@@ -232,7 +232,8 @@ impl Snapshot {
 }
 
 /// The schemas in scope: the common schema, `public`, every schema with the tenant prefix,
-/// and every schema the registry names; or, when `$3` names one schema, only that one.
+/// and every schema the registry names; or, when `$3` names one schema, that one and
+/// `public` (on every tenant's `search_path`, so its state is part of each tenant's).
 /// Repeated in each query (cheap) so each stays one statement the planner sees whole.
 const SCOPE: &str = r#"
 WITH reg AS (SELECT r.schema FROM {{commons}}.{{tenants}} r),
@@ -245,6 +246,8 @@ ns AS (
            OR pg_catalog.starts_with(n.nspname::pg_catalog.text, $2::pg_catalog.text)
            OR n.nspname::pg_catalog.text IN (SELECT reg.schema FROM reg)))
        OR n.nspname::pg_catalog.text OPERATOR(pg_catalog.=) $3::pg_catalog.text
+       OR ($3::pg_catalog.text IS NOT NULL
+           AND n.nspname OPERATOR(pg_catalog.=) 'public'::pg_catalog.name)
 )
 "#;
 
@@ -382,8 +385,8 @@ struct Raw {
     log_triggers: Vec<(String, bool)>,
 }
 
-/// Reads the snapshot of every schema in scope, or of `only` (one tenant's schema: roles,
-/// memberships and the registry are still read whole). `cancel` stops it promptly (the
+/// Reads the snapshot of every schema in scope, or of `only` (one tenant's schema, with
+/// `public`: roles, memberships and the registry are still read whole). `cancel` stops it promptly (the
 /// server is told to cancel).
 pub async fn read(
     session: &Session,

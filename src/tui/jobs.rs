@@ -94,14 +94,14 @@ impl Jobs {
                     ));
                 });
             }
-            Effect::LoadDetail { id, schema, status } => {
+            Effect::LoadDetail { id, schema } => {
                 tokio::spawn(async move {
-                    let parts = tenant::inspect_schema(&s, &id, &schema, status).await;
+                    let parts = tenant::inspect_schema(&s, &id, &schema).await;
                     send(Action::Detail {
                         id,
                         schema: parts.tables.map_err(err),
                         grants: parts.grants.map_err(err),
-                        deviations: parts.deviations.map_err(err),
+                        findings: parts.findings.map_err(err),
                     });
                 });
             }

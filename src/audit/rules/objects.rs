@@ -322,6 +322,7 @@ fn schema_privileges(
         d.tenant = tenant.map(|t| t.id.clone());
         d.aspect = "extra";
         d.path = Some(format!("{role} → {} on schema {schema}", list(&extra)));
+        d.privileges = extra;
         d.fix = fix(
             &vars,
             "REVOKE {{privs}} ON SCHEMA {{schema}} FROM {{grantee}};",
@@ -374,6 +375,7 @@ fn schema_privileges(
             &vars,
             "GRANT {{privs}} ON SCHEMA {{schema}} TO {{grantee}};",
         );
+        d.privileges = missing;
         ctx.add(d);
     }
 }
@@ -450,6 +452,7 @@ fn grant_option(
         &vars,
         "REVOKE GRANT OPTION FOR {{privs}} ON {{on}} {{object}} FROM {{grantee}};",
     );
+    d.privileges = grantable.to_vec();
     ctx.add(d);
 }
 
@@ -588,6 +591,7 @@ fn relation(ctx: &mut Ctx<'_>, rel: &Relation) {
             &vars,
             "REVOKE {{privs}} ON {{on}} {{object}} FROM {{grantee}};",
         );
+        d.privileges = extra;
         ctx.add(d);
     }
     // Missing: the model's roles, by name.
@@ -657,6 +661,7 @@ fn relation(ctx: &mut Ctx<'_>, rel: &Relation) {
             &vars,
             "GRANT {{privs}} ON {{on}} {{object}} TO {{grantee}};",
         );
+        d.privileges = missing;
         ctx.add(d);
     }
 }
@@ -712,6 +717,7 @@ fn columns(ctx: &mut Ctx<'_>) {
                 &vars,
                 "REVOKE {{privs}} ({{column}}) ON TABLE {{object}} FROM {{grantee}};",
             );
+            d.privileges = shown;
             ctx.add(d);
         }
     }

@@ -262,6 +262,7 @@ fn view(ctx: &mut Ctx<'_>, rel: &Relation, tenant: &str) {
         "{} → SELECT on {target} (past row-level security)",
         d.role.as_deref().unwrap_or_default()
     ));
+    d.privileges = vec![Privilege::Select];
     d.fix = if invoker_possible {
         fix(
             &vars,

@@ -42,7 +42,6 @@ use crate::audit::{AuditReport, Finding, Severity};
 use crate::catalog::{Drift, GrantMatrix, SchemaSize, ServerSummary, TenantRow, TenantStatus};
 use crate::journal::LogEntry;
 use crate::names::NamingPolicy;
-use crate::policy::Deviation;
 use crossterm::event::{KeyEvent, KeyEventKind};
 use ratatui::style::Style;
 use std::cell::Cell;
@@ -135,13 +134,10 @@ impl AuditView {
         self.shown().get(self.selected).copied()
     }
 
-    /// The last report's findings about `tenant`.
+    /// The last report's findings that concern `tenant`.
     pub fn of_tenant(&self, tenant: &str) -> Vec<&Finding> {
         self.report.ready().map_or_else(Vec::new, |r| {
-            r.findings
-                .iter()
-                .filter(|f| f.tenant.as_deref() == Some(tenant))
-                .collect()
+            r.findings.iter().filter(|f| f.concerns(tenant)).collect()
         })
     }
 }
@@ -152,8 +148,8 @@ pub struct Detail {
     pub id: String,
     pub schema: Load<SchemaSize>,
     pub grants: Load<GrantMatrix>,
-    /// Judged only when tables and grants both loaded; a failure says which is missing.
-    pub deviations: Load<Vec<Deviation>>,
+    /// The audit's findings about the tenant; a failure says the grants were not judged.
+    pub findings: Load<Vec<Finding>>,
 }
 
 /// Everything that can happen to the console: keys, time, and job results.
@@ -172,7 +168,7 @@ pub enum Action {
         id: String,
         schema: Result<SchemaSize, ErrorText>,
         grants: Result<GrantMatrix, ErrorText>,
-        deviations: Result<Vec<Deviation>, ErrorText>,
+        findings: Result<Vec<Finding>, ErrorText>,
     },
     Activity(Result<Vec<LogEntry>, ErrorText>),
     /// The answer to a [`Write`] of the command `command`.
@@ -212,8 +208,6 @@ pub enum Effect {
     LoadDetail {
         id: String,
         schema: String,
-        /// The policy expects a suspended tenant's schema closed to the service role.
-        status: TenantStatus,
     },
     LoadActivity,
     /// A change, already past the read-only gate.
@@ -389,8 +383,8 @@ impl App {
                 id,
                 schema,
                 grants,
-                deviations,
-            } => self.on_detail(id, schema, grants, deviations),
+                findings,
+            } => self.on_detail(id, schema, grants, findings),
             Action::Activity(r) => self.on_activity(r),
             Action::Saved { command, result } => self.on_saved(command, result),
             Action::JobProgress {
