@@ -127,6 +127,20 @@ async fn create_leaves_exactly_the_policy() {
         (Rule::TablePrivilege, Some("orders"), Some(svc))
     );
     assert!(f.message.contains("TRUNCATE"), "{f:#?}");
+    // `tenant show` prints the same finding, with its fix; JSON under `findings`.
+    let out = run_cli(&db, &["tenant", "show", "acme"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(text.contains("1 audit finding(s):"), "{text}");
+    assert!(
+        text.contains(&format!("! {} {}:", f.severity, f.id)),
+        "{text}"
+    );
+    assert!(text.contains("fix: REVOKE TRUNCATE ON TABLE"), "{text}");
+    let out = run_cli(&db, &["tenant", "show", "acme", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["findings"][0]["id"], serde_json::json!(f.id), "{v}");
+    assert_eq!(v["findings"].as_array().map(Vec::len), Some(1), "{v}");
 
     let logged: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM commons.admin_log WHERE action = 'tenant create' AND tenant_id = 'acme' AND outcome = 'ok'",
