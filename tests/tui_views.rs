@@ -231,7 +231,7 @@ fn monochrome_theme_uses_no_colours() {
     ] {
         assert!(style.fg.is_none() && style.bg.is_none(), "{style:?}");
     }
-    // Meaning survives without colour: deviations and drift carry a `!` marker.
+    // Meaning survives without colour: findings and drift carry a `!` marker.
     let screen = draw(&app(), 120, 36);
     assert!(screen.contains("! PUBLIC"));
     assert!(screen.contains("! no schema"));
