@@ -27,6 +27,7 @@ fn rows(n: usize) -> Vec<TenantRow> {
             },
             config: serde_json::json!({"plan": "team"}),
             template_version: 2,
+            pinned_version: None,
             created_at: None,
             updated_at: None,
             size_bytes: Some(((i * 7919) % 100_000) as i64 * 1024),

@@ -14,6 +14,7 @@ const STEPS: &[(i32, &str)] = &[
     (1, include_str!("../assets/bootstrap/v1.sql")),
     (2, include_str!("../assets/bootstrap/v2.sql")),
     (3, include_str!("../assets/bootstrap/v3.sql")),
+    (4, include_str!("../assets/bootstrap/v4.sql")),
 ];
 
 /// The newest bootstrap version this release knows.
@@ -39,8 +40,15 @@ pub struct InitReport {
     pub roles_created: Vec<String>,
     pub roles_existing: Vec<String>,
     pub admin_login: bool,
+    /// The scratch database restores rename schemas in (made here when missing); `None`
+    /// when the connected role could not create it (restore beside and in place need it).
+    pub scratch_database: Option<String>,
+    /// Why the scratch database could not be made.
+    pub scratch_problem: Option<String>,
     /// PUBLIC could create in schema `public` and init revoked it.
     pub public_create_revoked: bool,
+    /// The non-superuser bootstrapper, when init granted it `SET ROLE` on the admin role.
+    pub granted_admin_to: Option<String>,
 }
 
 impl InitReport {
@@ -49,6 +57,7 @@ impl InitReport {
         self.from_version == self.to_version
             && self.roles_created.is_empty()
             && !self.admin_login
+            && self.granted_admin_to.is_none()
             && !self.public_create_revoked
     }
 }
@@ -100,7 +109,10 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
         roles_created: Vec::new(),
         roles_existing: Vec::new(),
         admin_login: opts.admin_password.is_some(),
+        scratch_database: None,
+        scratch_problem: None,
         public_create_revoked: false,
+        granted_admin_to: None,
     };
     refuse_dangerous_roles(&mut tx, names).await?;
     let roles = [
@@ -135,19 +147,13 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
             .await
             .map_err(Error::db("init: setting the admin role's password"))?;
     }
-    if !is_super {
-        // A CREATEROLE bootstrapper must be able to act as the admin role it made.
-        let member: bool = sqlx::query_scalar("SELECT pg_has_role(current_user, $1, 'MEMBER')")
-            .bind(&names.admin_role)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(Error::db("init: checking membership of the admin role"))?;
-        if !member {
-            return Err(Error::Invalid(format!(
-                "init: {:?} is not a superuser and cannot act as {:?}; run init as a superuser",
-                session.spec.user, names.admin_role
-            )));
-        }
+    if !is_super && !can_act_as(&mut tx, &names.admin_role).await? {
+        // Creating a role gives a CREATEROLE creator ADMIN OPTION on it and nothing else since
+        // PostgreSQL 16 (no membership before): to act as the admin role it grants itself
+        // SET, and INHERIT so that tenantctl's reads work for it as they did before 16 (it
+        // could SET ROLE to every right it inherits anyway).
+        grant_set_on_admin(&mut tx, session).await?;
+        report.granted_admin_to = Some(session.spec.user.clone());
     }
     let db: String = sqlx::query_scalar("SELECT current_database()")
         .fetch_one(&mut *tx)
@@ -168,6 +174,7 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
         || !report.roles_created.is_empty()
         || report.admin_login
         || report.public_create_revoked
+        || report.granted_admin_to.is_some()
     {
         crate::session::act_as_admin(&mut tx, names)
             .await
@@ -180,7 +187,7 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
                 .map_err(Error::db(format!("init: bootstrap step {version}")))?;
         }
         let meta = vars.render(
-            "INSERT INTO {{commons}}.tenantctl_meta (key, value) VALUES ('bootstrap_version', $1)
+            "INSERT INTO {{meta}}.tenantctl_meta (key, value) VALUES ('bootstrap_version', $1)
              ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
         )?;
         sqlx::query(&meta)
@@ -210,7 +217,49 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
         .await?;
     }
     tx.commit().await.map_err(Error::db("init: committing"))?;
+    match ensure_scratch_database(session).await {
+        Ok(name) => report.scratch_database = Some(name),
+        Err(e) => report.scratch_problem = Some(e.to_string()),
+    }
     Ok(report)
+}
+
+/// Makes this database's scratch database (`tenantctl_scratch_<oid>`), owned by the admin
+/// role and closed to PUBLIC: restores rename a tenant's schema there, because pg_restore
+/// cannot rename and rewriting a dump's text is unsafe. Giving the admin role CREATEDB
+/// instead would widen what a stolen admin password can do; one database made once by a
+/// superuser does not. CREATE DATABASE cannot run in a transaction, hence after the commit.
+async fn ensure_scratch_database(session: &Session) -> Result<String> {
+    let (name, exists): (String, bool) = sqlx::query_as(
+        "SELECT 'tenantctl_scratch_' || d.oid::text,
+                EXISTS (SELECT 1 FROM pg_database s WHERE s.datname = 'tenantctl_scratch_' || d.oid::text)
+         FROM pg_database d WHERE d.datname = current_database()",
+    )
+    .fetch_one(&session.pool)
+    .await
+    .map_err(Error::db("init: looking for the scratch database"))?;
+    if !exists {
+        let sql = crate::sql::SqlVars::new()
+            .ident("scratch", &name)
+            .ident("admin", &session.names.admin_role)
+            .render("CREATE DATABASE {{scratch}} OWNER {{admin}}")?;
+        sqlx::query(&sql)
+            .execute(&session.pool)
+            .await
+            .map_err(Error::db(format!(
+                "init: creating the scratch database {name}"
+            )))?;
+    }
+    let revoke = crate::sql::SqlVars::new()
+        .ident("scratch", &name)
+        .render("REVOKE ALL ON DATABASE {{scratch}} FROM PUBLIC")?;
+    sqlx::query(&revoke)
+        .execute(&session.pool)
+        .await
+        .map_err(Error::db(format!(
+            "init: closing the scratch database {name} to PUBLIC"
+        )))?;
+    Ok(name)
 }
 
 /// On PostgreSQL 14 and older every role may create in `public`, which is on the seed's
@@ -329,6 +378,46 @@ async fn refuse_dangerous_roles(
     )))
 }
 
+/// True when the connected role may `SET ROLE` to `role` (on 16+ the grant's SET option, before
+/// any membership).
+async fn can_act_as(conn: &mut PgConnection, role: &str) -> Result<bool> {
+    sqlx::query_scalar(
+        "SELECT pg_has_role(current_user, $1,
+                CASE WHEN current_setting('server_version_num')::int >= 160000 THEN 'SET' ELSE 'MEMBER' END)",
+    )
+    .bind(role)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(Error::db("init: checking membership of the admin role"))
+}
+
+/// Grants the (non-superuser, CREATEROLE) connected role `SET ROLE` on the admin role.
+async fn grant_set_on_admin(conn: &mut PgConnection, session: &Session) -> Result<()> {
+    let admin = &session.names.admin_role;
+    let version: i32 = sqlx::query_scalar("SELECT current_setting('server_version_num')::int")
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(Error::db("init: reading the server version"))?;
+    let template = if version >= 160000 {
+        "GRANT {{admin}} TO CURRENT_USER WITH INHERIT TRUE, SET TRUE"
+    } else {
+        "GRANT {{admin}} TO CURRENT_USER"
+    };
+    let sql = session.names.template_vars().render(template)?;
+    match sqlx::query(&sql).execute(&mut *conn).await {
+        Ok(_) => Ok(()),
+        Err(e) if crate::error::sqlstate(&e).as_deref() == Some("42501") => {
+            Err(Error::Invalid(format!(
+                "init: {:?} is not a superuser and may not act as {admin:?} (it did not create that role); run init as a superuser or as the role that created {admin:?}",
+                session.spec.user
+            )))
+        }
+        Err(e) => Err(Error::db(
+            "init: letting the bootstrapper act as the admin role",
+        )(e)),
+    }
+}
+
 /// The bootstrap version recorded in the database; 0 when there is none.
 async fn installed_version(conn: &mut PgConnection, session: &Session) -> Result<i32> {
     let names = &session.names;
@@ -341,27 +430,41 @@ async fn installed_version(conn: &mut PgConnection, session: &Session) -> Result
     if !schema_exists {
         return Ok(0);
     }
-    let vars = names.template_vars();
-    // A name for to_regclass (a value, bound) and the same name in the query.
-    let meta = vars.render("{{commons}}.tenantctl_meta")?;
-    let has_meta: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
-        .bind(&meta)
-        .fetch_one(&mut *conn)
-        .await
-        .map_err(Error::db("init: looking for tenantctl's bookkeeping"))?;
+    // Since bootstrap 4 the bookkeeping is in the meta schema; before, in commons.
+    let mut found = None;
+    for schema in [&names.meta_schema, &names.common_schema] {
+        let table = SqlVars::new()
+            .qualified("t", schema, "tenantctl_meta")
+            .render("{{t}}")?;
+        // The name as a value for to_regclass (bound), and the same name in the query.
+        let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
+            .bind(&table)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(Error::db("init: looking for tenantctl's bookkeeping"))?;
+        if exists {
+            found = Some((schema.clone(), table));
+            break;
+        }
+    }
+    let has_meta = found.is_some();
     if !has_meta {
         return Err(Error::Conflict(format!(
             "schema {:?} exists but was not made by tenantctl; drop it, or name another common_schema in the config's [naming]",
             names.common_schema
         )));
     }
-    let v: Option<String> =
-        sqlx::query_scalar(&vars.render(
-            "SELECT value FROM {{commons}}.tenantctl_meta WHERE key = 'bootstrap_version'",
-        )?)
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(Error::db("init: reading the bootstrap version"))?;
+    let Some((meta_schema, meta)) = found else {
+        return Ok(0);
+    };
+    let v: Option<String> = sqlx::query_scalar(
+        &SqlVars::new()
+            .qualified("meta", &meta_schema, "tenantctl_meta")
+            .render("SELECT value FROM {{meta}} WHERE key = 'bootstrap_version'")?,
+    )
+    .fetch_optional(&mut *conn)
+    .await
+    .map_err(Error::db("init: reading the bootstrap version"))?;
     match v {
         None => Err(Error::Conflict(format!(
             "{meta} exists but records no bootstrap version; init will not guess (rerunning step 1 could undo later steps); restore the row (key 'bootstrap_version')"

@@ -91,7 +91,8 @@ fn newest_versioned_bindir(root: &Path, ok: impl Fn(&Path) -> bool) -> Option<Pa
 }
 
 /// The uid/gid the server runs as: ourselves, or an unprivileged user when we are root.
-fn server_identity() -> Result<Option<(nix::unistd::Uid, nix::unistd::Gid)>, ClusterError> {
+pub(crate) fn server_identity() -> Result<Option<(nix::unistd::Uid, nix::unistd::Gid)>, ClusterError>
+{
     if !nix::unistd::geteuid().is_root() {
         return Ok(None);
     }
@@ -102,6 +103,18 @@ fn server_identity() -> Result<Option<(nix::unistd::Uid, nix::unistd::Gid)>, Clu
     }
 }
 
+/// What a throwaway cluster needs beyond the defaults.
+#[derive(Debug, Default, Clone)]
+pub struct ClusterOptions {
+    /// Extra server settings, passed as `-c name=value`.
+    pub settings: Vec<(String, String)>,
+    /// Extra environment of the server process (e.g. `PGPASSFILE` for its own outgoing
+    /// connections, as Citus makes to its workers).
+    pub env: Vec<(String, String)>,
+    /// The superuser's password; a random one when `None`.
+    pub password: Option<Secret>,
+}
+
 /// A running throwaway cluster. Dropping it stops the server and removes every file.
 pub struct Cluster {
     root: PathBuf,
@@ -110,6 +123,7 @@ pub struct Cluster {
     server: Option<Child>,
     watchdog: Option<Child>,
     bindir: PathBuf,
+    options: ClusterOptions,
 }
 
 impl std::fmt::Debug for Cluster {
@@ -124,6 +138,11 @@ impl std::fmt::Debug for Cluster {
 impl Cluster {
     /// Creates and starts a cluster in a new temp dir on a free port, scram auth on.
     pub fn start() -> Result<Cluster, ClusterError> {
+        Cluster::start_with(ClusterOptions::default())
+    }
+
+    /// Like [`Cluster::start`], with extra server settings and environment.
+    pub fn start_with(options: ClusterOptions) -> Result<Cluster, ClusterError> {
         let bindir = find_server_bindir().ok_or(ClusterError::NoBinaries)?;
         let owner = server_identity()?;
         let root = tempfile::Builder::new()
@@ -134,10 +153,11 @@ impl Cluster {
         let mut cluster = Cluster {
             root,
             port: 0,
-            password: Secret::random(),
+            password: options.password.clone().unwrap_or_else(Secret::random),
             server: None,
             watchdog: None,
             bindir,
+            options,
         };
         // From here on, Drop cleans up whatever was made.
         cluster.init(owner)?;
@@ -215,7 +235,7 @@ impl Cluster {
             .arg("-D")
             .arg(self.data_dir())
             .args(["-U", SUPERUSER, "-A", "scram-sha-256", "-E", "UTF8"])
-            .args(["--locale=C", "--no-sync", "--no-instructions"])
+            .args(["--locale=C", "--no-sync"])
             .arg(format!("--pwfile={}", pwfile.display()))
             .output()
             .map_err(step("running initdb"))?;
@@ -256,6 +276,13 @@ impl Cluster {
                 "-c",
                 "log_min_messages=warning",
             ])
+            .args(
+                self.options
+                    .settings
+                    .iter()
+                    .flat_map(|(k, v)| ["-c".to_string(), format!("{k}={v}")]),
+            )
+            .envs(self.options.env.iter().map(|(k, v)| (k, v)))
             .stdout(log)
             .stderr(log_err)
             // Own process group: a Ctrl-C in the terminal reaches us, not the server.
@@ -310,7 +337,8 @@ impl Cluster {
         &self.root
     }
 
-    /// Folder of the server binaries in use (the matching `pg_dump` is there too).
+    /// Folder of the server binaries in use (with the distribution's packages the matching
+    /// `pg_dump` is there too; a bare server build such as `.ci/versions` fetches has none).
     pub fn bindir(&self) -> &Path {
         &self.bindir
     }

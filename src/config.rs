@@ -46,6 +46,11 @@ pub struct Config {
     pub default_profile: Option<String>,
     /// Folder for dumps; default under the user data dir.
     pub backup_dir: Option<PathBuf>,
+    /// Folder of `V<number>__<description>.sql` tenant template versions; relative to the
+    /// config file. Without it, the built-in sample template.
+    pub template_dir: Option<PathBuf>,
+    /// Folder holding pg_dump/pg_restore; when set, the only one searched.
+    pub pg_bin_dir: Option<PathBuf>,
     /// Longest wait for a lock during DDL, in seconds.
     pub lock_timeout_secs: Option<u64>,
     /// Names of schemas, tables and roles.
@@ -222,6 +227,17 @@ impl LoadedConfig {
             .map(PathBuf::from)
             .or_else(|| self.config.backup_dir.clone())
             .or_else(default_backup_dir)
+    }
+
+    /// The config's `template_dir`, relative paths taken from the config file's folder.
+    pub fn template_dir(&self) -> Option<PathBuf> {
+        let dir = self.config.template_dir.clone()?;
+        match &self.source {
+            ConfigSource::File(p) if dir.is_relative() => {
+                Some(p.parent().map(|d| d.join(&dir)).unwrap_or(dir))
+            }
+            _ => Some(dir),
+        }
     }
 }
 

@@ -6,8 +6,10 @@
 //! binary's entry point picks one. The core imports neither.
 
 pub mod audit;
+pub mod backup;
 pub mod bootstrap;
 pub mod catalog;
+pub mod citus_cluster;
 pub mod cli;
 pub mod cluster;
 pub mod config;

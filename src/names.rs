@@ -59,6 +59,9 @@ pub fn qualified(schema: &str, object: &str) -> String {
 pub struct NamingPolicy {
     /// Schema holding cross-tenant data and the registry.
     pub common_schema: String,
+    /// Schema of tenantctl's own bookkeeping (bootstrap version, template history); kept
+    /// out of the common schema, whose default privileges hand new tables to the service role.
+    pub meta_schema: String,
     /// Registry table inside the common schema.
     pub registry_table: String,
     /// Console log table inside the common schema.
@@ -79,6 +82,7 @@ impl Default for NamingPolicy {
     fn default() -> Self {
         NamingPolicy {
             common_schema: "commons".into(),
+            meta_schema: "tenantctl".into(),
             registry_table: "tenants".into(),
             log_table: "admin_log".into(),
             schema_prefix: "tenant_".into(),
@@ -95,6 +99,7 @@ impl NamingPolicy {
     pub fn validate(&self) -> Result<(), NameError> {
         let fields = [
             ("common_schema", &self.common_schema),
+            ("meta_schema", &self.meta_schema),
             ("registry_table", &self.registry_table),
             ("log_table", &self.log_table),
             ("admin_role", &self.admin_role),
@@ -120,6 +125,14 @@ impl NamingPolicy {
             "readonly_role_pattern",
             &self.readonly_role_pattern.replace("{id}", "x"),
         )?;
+        if self.meta_schema == self.common_schema
+            || self.meta_schema.starts_with(&self.schema_prefix)
+        {
+            return Err(NameError::BadPolicy(format!(
+                "meta_schema {:?} must differ from common_schema and not start with schema_prefix",
+                self.meta_schema
+            )));
+        }
         let roles = [&self.admin_role, &self.service_role, &self.rls_role];
         for (i, a) in roles.iter().enumerate() {
             if roles[i + 1..].contains(a) {
@@ -189,6 +202,8 @@ impl NamingPolicy {
     pub fn template_vars(&self) -> SqlVars {
         let mut vars = SqlVars::default();
         vars.ident("commons", &self.common_schema)
+            .ident("meta", &self.meta_schema)
+            .qualified("history", &self.meta_schema, "template_history")
             .ident("tenants", &self.registry_table)
             .ident("admin_log", &self.log_table)
             .qualified("registry", &self.common_schema, &self.registry_table)

@@ -17,6 +17,8 @@ pub struct Session {
     pub os_user: String,
     /// The TLS protection of the connections.
     pub tls: crate::tls::TlsState,
+    /// The tenant template: the built-in sample unless `template_dir` names a folder.
+    pub template: std::sync::Arc<crate::tenant::Template>,
 }
 
 impl Session {
@@ -35,7 +37,14 @@ impl Session {
             names,
             lock_timeout,
             os_user: crate::connect::os_user(),
+            template: Default::default(),
         })
+    }
+
+    /// The same session provisioning and migrating with `template`.
+    pub fn with_template(mut self, template: crate::tenant::Template) -> Session {
+        self.template = std::sync::Arc::new(template);
+        self
     }
 
     /// True when nothing may be changed.

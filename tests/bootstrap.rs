@@ -180,7 +180,7 @@ async fn init_with_admin_password_lets_the_admin_log_in() {
 #[tokio::test]
 async fn init_refuses_a_database_bootstrapped_by_a_newer_release() {
     let (_db, s) = TestDb::bootstrapped().await;
-    sqlx::query("UPDATE commons.tenantctl_meta SET value = '99' WHERE key = 'bootstrap_version'")
+    sqlx::query("UPDATE tenantctl.tenantctl_meta SET value = '99' WHERE key = 'bootstrap_version'")
         .execute(&s.pool)
         .await
         .unwrap();

@@ -138,10 +138,12 @@ async fn a_cancel_the_server_refused_is_not_reported_as_cancelled() {
 #[tokio::test]
 async fn an_unreadable_bootstrap_version_stops_init() {
     let (_db, s) = TestDb::bootstrapped().await;
-    sqlx::query("UPDATE commons.tenantctl_meta SET value = 'one' WHERE key = 'bootstrap_version'")
-        .execute(&s.pool)
-        .await
-        .unwrap();
+    sqlx::query(
+        "UPDATE tenantctl.tenantctl_meta SET value = 'one' WHERE key = 'bootstrap_version'",
+    )
+    .execute(&s.pool)
+    .await
+    .unwrap();
     let err = tenantctl::bootstrap::init(&s, &Default::default())
         .await
         .unwrap_err();
@@ -153,7 +155,7 @@ async fn an_unreadable_bootstrap_version_stops_init() {
             .await
             .unwrap();
     assert_eq!(inits, 1);
-    sqlx::query("DELETE FROM commons.tenantctl_meta WHERE key = 'bootstrap_version'")
+    sqlx::query("DELETE FROM tenantctl.tenantctl_meta WHERE key = 'bootstrap_version'")
         .execute(&s.pool)
         .await
         .unwrap();

@@ -181,6 +181,13 @@ async fn init_refuses_application_roles_with_dangerous_powers_and_says_how_to_re
         .await
         .unwrap();
     if version < 140000 {
+        common::skip(
+            "init_refuses_application_roles_with_dangerous_powers_and_says_how_to_repair",
+            &format!(
+                "pg_read_all_data exists from PostgreSQL 14 on; this server is {}",
+                version / 10000
+            ),
+        );
         return;
     }
     sqlx::raw_sql(&format!(
@@ -422,6 +429,10 @@ async fn a_log_written_before_the_chain_is_chained_by_the_upgrade() {
          DROP TRIGGER admin_log_no_truncate ON commons.admin_log;
          DROP FUNCTION commons.admin_log_chain(); DROP FUNCTION commons.admin_log_refuse();
          ALTER TABLE commons.admin_log DROP COLUMN seq, DROP COLUMN prev_hash, DROP COLUMN row_hash;
+         ALTER TABLE tenantctl.tenantctl_meta SET SCHEMA commons;
+         DROP SCHEMA tenantctl CASCADE;
+         ALTER TABLE commons.tenants DROP COLUMN pinned_version;
+         ALTER TABLE commons.tenants ALTER COLUMN template_version SET NOT NULL;
          UPDATE commons.tenantctl_meta SET value = '2' WHERE key = 'bootstrap_version';",
     )
     .execute(&s.pool)
@@ -432,7 +443,7 @@ async fn a_log_written_before_the_chain_is_chained_by_the_upgrade() {
     let report = tenantctl::bootstrap::init(&s, &Default::default())
         .await
         .unwrap();
-    assert_eq!((report.from_version, report.to_version), (2, 3));
+    assert_eq!((report.from_version, report.to_version), (2, 4));
     tenant::create(&s, &new("new")).await.unwrap();
     let chain = tenantctl::journal::verify(&s).await.unwrap();
     assert!(chain.intact(), "{chain:?}");

@@ -232,6 +232,13 @@ async fn planted_admin_owned_view_is_refused_to_the_rls_role_or_flagged() {
         .await
         .unwrap();
     if version < 150000 {
+        common::skip(
+            "planted_admin_owned_view_is_refused_to_the_rls_role_or_flagged",
+            &format!(
+                "security_invoker views exist from PostgreSQL 15 on; this server is {}",
+                version / 10000
+            ),
+        );
         return;
     }
     // The admin role plants a view over another tenant's table (owner's rights: no RLS).

@@ -5,17 +5,12 @@
 REVOKE ALL ON SCHEMA {{schema}} FROM PUBLIC;
 GRANT USAGE ON SCHEMA {{schema}} TO {{service}}, {{rls}}, {{ro}};
 
--- Service role: data access, never DDL, never TRUNCATE.
-GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {{schema}} TO {{service}};
-GRANT USAGE ON ALL SEQUENCES IN SCHEMA {{schema}} TO {{service}};
-
--- The tenant's read-only role: SELECT only.
-GRANT SELECT ON ALL TABLES IN SCHEMA {{schema}} TO {{ro}};
-
--- The RLS role is shared by every tenant, so it is never granted in bulk: tenantctl grants
--- it SELECT table by table once RLS and the tenant binding are in place (template.rs),
--- and security-invoker views only. Anything else it held is taken back here.
-REVOKE ALL ON ALL TABLES IN SCHEMA {{schema}} FROM {{rls}};
+-- Per object (grant_each.sql, for every relation of the schema): the service role gets
+-- data access, never DDL, never TRUNCATE; the tenant's read-only role SELECT only; the
+-- RLS role, shared by every tenant, nothing in bulk: tenantctl grants it SELECT table by
+-- table once RLS and the tenant binding are in place (template.rs), and security-invoker
+-- views only. Object by object rather than `ON ALL TABLES IN SCHEMA`, which scans the
+-- whole of pg_class for every tenant.
 
 -- Tables a later migration adds get the same grants (not for the RLS role: see above).
 ALTER DEFAULT PRIVILEGES FOR ROLE {{admin}} IN SCHEMA {{schema}}

@@ -31,19 +31,10 @@ CREATE TABLE orders (
 CREATE INDEX orders_customer_idx ON orders (customer_id);
 CREATE INDEX orders_placed_at_idx ON orders (placed_at);
 
--- Row-level security. The service role and the read-only role see every row of their
--- tenant; application users (as the RLS role) see what app.user_id entitles them to.
-ALTER TABLE tenant_users ENABLE ROW LEVEL SECURITY;
-ALTER TABLE customers ENABLE ROW LEVEL SECURITY;
-ALTER TABLE orders ENABLE ROW LEVEL SECURITY;
-
-CREATE POLICY service_all ON tenant_users TO {{service}} USING (true) WITH CHECK (true);
-CREATE POLICY service_all ON customers TO {{service}} USING (true) WITH CHECK (true);
-CREATE POLICY service_all ON orders TO {{service}} USING (true) WITH CHECK (true);
-
-CREATE POLICY readonly_all ON tenant_users FOR SELECT TO {{ro}} USING (true);
-CREATE POLICY readonly_all ON customers FOR SELECT TO {{ro}} USING (true);
-CREATE POLICY readonly_all ON orders FOR SELECT TO {{ro}} USING (true);
+-- Row-level security: tenantctl itself turns it on for every table and gives the service
+-- role and the read-only role every row of their tenant (policies service_all and
+-- readonly_all, bind.sql). The template brings only the application users' policies:
+-- users (as the RLS role) see what app.user_id entitles them to.
 
 CREATE POLICY app_user_self ON tenant_users FOR SELECT TO {{rls}}
     USING (id = nullif(current_setting('app.user_id', true), '')::bigint);

@@ -11,9 +11,6 @@ CREATE TABLE invoices (
 );
 CREATE INDEX invoices_order_idx ON invoices (order_id);
 
-ALTER TABLE invoices ENABLE ROW LEVEL SECURITY;
-CREATE POLICY service_all ON invoices TO {{service}} USING (true) WITH CHECK (true);
-CREATE POLICY readonly_all ON invoices FOR SELECT TO {{ro}} USING (true);
 CREATE POLICY app_user_invoices ON invoices FOR SELECT TO {{rls}}
     USING (EXISTS (SELECT 1 FROM orders o
                    WHERE o.id = order_id

@@ -80,6 +80,9 @@ pub struct Membership {
     pub role: String,
     /// Whether `member` inherits `role`'s privileges without SET ROLE.
     pub inherits: bool,
+    /// Whether `member` may `SET ROLE` to `role`: always before PostgreSQL 16, per grant
+    /// (`SET` option on every link of the chain) since.
+    pub can_set: bool,
 }
 
 /// Who owns one object of the schema (owners hold every privilege implicitly).
@@ -171,19 +174,21 @@ WITH RECURSIVE holders AS (
     FROM pg_namespace n, LATERAL aclexplode(coalesce(n.nspacl, acldefault('n'::"char", n.nspowner))) x
     WHERE n.nspname = $1 AND x.grantee <> 0
 ),
-chain(member, roleid, inherits, depth) AS (
-    SELECT m.member, m.roleid, {{inherit}}, 1
+chain(member, roleid, inherits, can_set, depth) AS (
+    SELECT m.member, m.roleid, {{inherit}}, {{set}}, 1
     FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member
     WHERE m.roleid IN (SELECT roleid FROM holders)
     UNION
-    SELECT m.member, chain.roleid, chain.inherits AND {{inherit}}, chain.depth + 1
+    SELECT m.member, chain.roleid, chain.inherits AND {{inherit}}, chain.can_set AND {{set}},
+           chain.depth + 1
     FROM chain
     JOIN pg_auth_members m ON m.roleid = chain.member
     JOIN pg_roles r ON r.oid = m.member
     WHERE chain.depth < 16
 )
 SELECT DISTINCT pg_get_userbyid(member)::text AS member, pg_get_userbyid(roleid)::text AS role,
-       bool_or(inherits) OVER (PARTITION BY member, roleid) AS inherits
+       bool_or(inherits) OVER (PARTITION BY member, roleid) AS inherits,
+       bool_or(can_set) OVER (PARTITION BY member, roleid) AS can_set
 FROM chain
 ORDER BY 1, 2
 "#;
@@ -192,6 +197,10 @@ ORDER BY 1, 2
 /// (`pg_auth_members.inherit_option`), per member role before. Read through `to_jsonb` so
 /// one text runs on both.
 const INHERIT: &str = "coalesce((to_jsonb(m) ->> 'inherit_option')::boolean, r.rolinherit)";
+
+/// Whether a membership grant allows `SET ROLE`: per grant since PostgreSQL 16
+/// (`pg_auth_members.set_option`), always before.
+const SET: &str = "coalesce((to_jsonb(m) ->> 'set_option')::boolean, true)";
 
 const OWNERS_SQL: &str = r#"
 WITH n AS (SELECT oid, nspname, nspowner FROM pg_namespace WHERE nspname = $1)
@@ -215,6 +224,7 @@ ORDER BY 1, 2
 pub async fn grant_matrix(session: &Session, schema: &str) -> Result<GrantMatrix> {
     let members_sql = crate::sql::SqlVars::new()
         .keyword("inherit", INHERIT)
+        .keyword("set", SET)
         .render(MEMBERS_SQL)?;
     let (rows, owners, defaults, members) = tokio::try_join!(
         sqlx::query_as::<_, (String, String, String, String, bool, bool)>(ENTRIES_SQL)
@@ -226,7 +236,7 @@ pub async fn grant_matrix(session: &Session, schema: &str) -> Result<GrantMatrix
         sqlx::query_as::<_, (String, bool, String, String, String)>(DEFAULTS_SQL)
             .bind(schema)
             .fetch_all(&session.pool),
-        sqlx::query_as::<_, (String, String, bool)>(&members_sql)
+        sqlx::query_as::<_, (String, String, bool, bool)>(&members_sql)
             .bind(schema)
             .fetch_all(&session.pool),
     )
@@ -276,10 +286,11 @@ pub async fn grant_matrix(session: &Session, schema: &str) -> Result<GrantMatrix
             .collect(),
         memberships: members
             .into_iter()
-            .map(|(member, role, inherits)| Membership {
+            .map(|(member, role, inherits, can_set)| Membership {
                 member,
                 role,
                 inherits,
+                can_set,
             })
             .collect(),
     })

@@ -65,7 +65,10 @@ pub struct TenantRow {
     pub schema: String,
     pub status: TenantStatus,
     pub config: serde_json::Value,
+    /// 0 for an unregistered schema, or an adopted one whose version is not known.
     pub template_version: i32,
+    /// Held at this version by `tenant set --pin-version`.
+    pub pinned_version: Option<i32>,
     pub created_at: Option<DateTime<Utc>>,
     pub updated_at: Option<DateTime<Utc>>,
     /// Estimated from `relpages` unless `size_exact`; `None` when the schema is missing.
@@ -88,7 +91,8 @@ pub struct ServerSummary {
 /// `pg_class.relpages` (tables, indexes, sequences and their TOAST).
 const LIST_SQL: &str = r#"
 WITH reg AS (
-    SELECT id, name, schema, status, config, template_version, created_at, updated_at
+    SELECT id, name, schema, status, config, template_version, pinned_version, created_at,
+           updated_at
     FROM {{registry}}
     WHERE $2::text IS NULL OR id = $2
 ),
@@ -116,6 +120,7 @@ SELECT coalesce(reg.id, substr(ns.nspname, length($1) + 1)) AS id,
        coalesce(reg.status, 'unregistered') AS status,
        coalesce(reg.config, '{}'::jsonb) AS config,
        coalesce(reg.template_version, 0) AS template_version,
+       reg.pinned_version,
        reg.created_at,
        reg.updated_at,
        CASE WHEN ns.oid IS NULL THEN NULL ELSE coalesce(sizes.bytes, 0) END AS size_bytes,
@@ -160,6 +165,7 @@ async fn query_rows(session: &Session, only: Option<&str>) -> Result<Vec<TenantR
                     status,
                     config: r.try_get("config")?,
                     template_version: r.try_get("template_version")?,
+                    pinned_version: r.try_get("pinned_version")?,
                     created_at: r.try_get("created_at")?,
                     updated_at: r.try_get("updated_at")?,
                     size_bytes: r.try_get("size_bytes")?,
@@ -179,6 +185,11 @@ pub(crate) fn registry_error(session: &Session, e: sqlx::Error) -> Error {
     match sqlstate(&e).as_deref() {
         Some("42P01") | Some("3F000") => Error::NotBootstrapped(format!(
             "the registry {} does not exist",
+            session.names.registry()
+        )),
+        // A column this release added (pins) is missing: bootstrapped by an older release.
+        Some("42703") => Error::NotBootstrapped(format!(
+            "the registry {} predates this release of tenantctl (run `tenantctl init` to upgrade it in place)",
             session.names.registry()
         )),
         Some("42501") => Error::Invalid(format!(

@@ -85,7 +85,9 @@ async fn report(ctx: &Context, args: &AuditArgs) -> Result<u8> {
     }
     match ctx.format {
         Format::Json => output::print_json(&report)?,
-        Format::Markdown => print!("{}", audit::report::markdown(&report, &database(&session))),
+        Format::Text if ctx.markdown => {
+            print!("{}", audit::report::markdown(&report, &database(&session)))
+        }
         Format::Text => print!("{}", text(&report)),
     }
     Ok(if report.fails(args.fail_on) {
@@ -166,7 +168,7 @@ async fn who(ctx: &Context, tenant: &str, table: Option<&str>) -> Result<u8> {
     let report = audit::who(&session, tenant, table, &cancel).await?;
     match ctx.format {
         Format::Json => output::print_json(&report)?,
-        Format::Text | Format::Markdown => {
+        Format::Text => {
             let mut t = Table::new(&[
                 ("ROLE", Align::Left),
                 ("PRIVILEGES", Align::Left),

@@ -67,7 +67,7 @@ pub async fn run(ctx: &Context, args: &InitArgs) -> Result<u8> {
     let report = bootstrap::init(&session, &InitOptions { admin_password }).await?;
     match ctx.format {
         Format::Json => output::print_json(&report)?,
-        Format::Text | Format::Markdown => {
+        Format::Text => {
             let names = &session.names;
             if report.was_current() {
                 println!(
@@ -98,6 +98,14 @@ pub async fn run(ctx: &Context, args: &InitArgs) -> Result<u8> {
                     "roles already present (attributes left as they were): {}",
                     report.roles_existing.join(", ")
                 );
+            }
+            if let Some(problem) = &report.scratch_problem {
+                println!(
+                    "warning: no scratch database, so restores will refuse until init is rerun as a superuser: {problem}"
+                );
+            }
+            if let Some(who) = &report.granted_admin_to {
+                println!("{who} may now SET ROLE {}, to act as it", names.admin_role);
             }
             if report.public_create_revoked {
                 println!(

@@ -25,7 +25,7 @@ pub async fn run(ctx: &Context, args: &LogArgs) -> Result<u8> {
     let entries = journal::recent(&session, args.limit.max(0)).await?;
     match ctx.format {
         Format::Json => output::print_json(&entries)?,
-        Format::Text | Format::Markdown => {
+        Format::Text => {
             let mut t = Table::new(&[
                 ("WHEN", Align::Left),
                 ("WHO", Align::Left),
@@ -52,7 +52,7 @@ async fn verify(ctx: &Context, session: &crate::session::Session) -> Result<u8> 
     let report = journal::verify(session).await?;
     match ctx.format {
         Format::Json => output::print_json(&report)?,
-        Format::Text | Format::Markdown => {
+        Format::Text => {
             for f in &report.findings {
                 println!("{}", f.message);
             }

@@ -1,6 +1,7 @@
 //! The headless face: argument parsing, one module per subcommand group, exit codes.
 
 mod audit;
+pub mod backup;
 mod demo;
 mod init;
 mod log;
@@ -83,20 +84,31 @@ pub struct Cli {
     /// Change nothing: every session runs with default_transaction_read_only = on
     #[arg(long, global = true)]
     pub read_only: bool,
+    /// Folder of V<number>__<description>.sql tenant template versions [default: the
+    /// config's template_dir, else the built-in sample template]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub template_dir: Option<PathBuf>,
     /// Output format
-    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
-/// Output formats.
+/// `--format` as typed: markdown is for `audit` only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+pub enum OutputFormat {
     Text,
     Json,
     /// Markdown, for `audit` (ready to paste into a ticket)
     Markdown,
+}
+
+/// What a command prints: text or JSON (`audit` also reads [`Context::markdown`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Text,
+    Json,
 }
 
 /// Subcommands.
@@ -113,6 +125,13 @@ pub enum Command {
     Log(log::LogArgs),
     /// Permission audit: every deviation from the model, with a reason, a path and a fix
     Audit(audit::AuditArgs),
+    /// Dump tenant schemas (pg_dump, custom format, with a manifest); prints each backup's path
+    Dump(backup::DumpArgs),
+    /// Restore a backup: in place (atomic swap, previous contents kept) or with --as beside it
+    Restore(backup::RestoreArgs),
+    /// List, verify, and release backups and kept copies
+    #[command(subcommand)]
+    Backups(backup::BackupsCommand),
 }
 
 /// What every command needs: the config, the profile and the resolved connection.
@@ -120,10 +139,14 @@ pub struct Context {
     pub loaded: LoadedConfig,
     pub profile: Profile,
     pub format: Format,
+    /// `--format markdown`: text for every command, Markdown for `audit`.
+    pub markdown: bool,
     pub read_only: bool,
     pub dsn: Option<String>,
     /// Name of the profile in use, for the console header.
     pub profile_name: String,
+    /// `--template-dir`, else the config's `template_dir`.
+    pub template_dir: Option<PathBuf>,
 }
 
 impl Context {
@@ -143,12 +166,17 @@ impl Context {
             )
         };
         Ok(Context {
-            loaded,
             profile,
-            format: cli.format,
+            format: match cli.format {
+                OutputFormat::Json => Format::Json,
+                OutputFormat::Text | OutputFormat::Markdown => Format::Text,
+            },
+            markdown: cli.format == OutputFormat::Markdown,
             read_only: cli.read_only,
             dsn: cli.dsn.clone(),
             profile_name,
+            template_dir: cli.template_dir.clone().or_else(|| loaded.template_dir()),
+            loaded,
         })
     }
 
@@ -166,16 +194,32 @@ impl Context {
         Ok(spec)
     }
 
-    /// Opens a session on the target database.
+    /// The tenant template in force, read and checked whole.
+    pub fn template(&self) -> Result<crate::tenant::Template> {
+        match &self.template_dir {
+            Some(dir) => crate::tenant::Template::load_dir(dir),
+            None => Ok(crate::tenant::Template::builtin()),
+        }
+    }
+
+    /// Opens a session on the target database. The template is checked first, so a bad
+    /// template folder fails before anything connects.
     pub async fn session(&self) -> Result<Session> {
+        self.session_with(4).await
+    }
+
+    /// [`Context::session`] with a pool of up to `max_connections` (parallel jobs).
+    pub async fn session_with(&self, max_connections: u32) -> Result<Session> {
+        let template = self.template()?;
         let spec = self.spec()?;
-        Session::open(
+        Ok(Session::open(
             spec,
             self.loaded.config.naming.clone(),
             self.loaded.config.lock_timeout(),
-            4,
+            max_connections,
         )
-        .await
+        .await?
+        .with_template(template))
     }
 }
 
@@ -188,7 +232,7 @@ pub async fn run(cli: Cli) -> Next {
     }
     let result = async move {
         let ctx = Context::new(&cli)?;
-        if ctx.format == Format::Markdown && !matches!(cli.command, Some(Command::Audit(_))) {
+        if ctx.markdown && !matches!(cli.command, Some(Command::Audit(_))) {
             return Err(Error::Invalid(
                 "--format markdown is for `tenantctl audit`; use text or json here".into(),
             ));
@@ -207,6 +251,9 @@ pub async fn run(cli: Cli) -> Next {
             Some(Command::Tenant(cmd)) => exit(tenant::run(&ctx, cmd).await),
             Some(Command::Log(args)) => exit(log::run(&ctx, args).await),
             Some(Command::Audit(args)) => exit(audit::run(&ctx, args).await),
+            Some(Command::Dump(args)) => exit(backup::dump(&ctx, args).await),
+            Some(Command::Restore(args)) => exit(backup::restore(&ctx, args).await),
+            Some(Command::Backups(cmd)) => exit(backup::backups(&ctx, cmd).await),
         }
     }
     .await;

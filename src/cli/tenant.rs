@@ -53,6 +53,16 @@ pub enum TenantCommand {
         /// Config key to remove
         #[arg(long = "unset", value_name = "KEY")]
         unset: Vec<String>,
+        /// Hold the tenant at template version N: `migrate` takes it no further
+        #[arg(long, value_name = "N", conflicts_with_all = ["name", "set", "set_file", "unset", "unpin"])]
+        pin_version: Option<i32>,
+        /// Release a pin: `migrate` takes the tenant to the newest version again
+        #[arg(long, conflicts_with_all = ["name", "set", "set_file", "unset"])]
+        unpin: bool,
+        /// Record the template version of an adopted tenant that has none (migrate then
+        /// takes it from there); refused for a tenant with a version
+        #[arg(long, value_name = "N", conflicts_with_all = ["name", "set", "set_file", "unset", "pin_version", "unpin"])]
+        template_version: Option<i32>,
     },
     /// Suspend a tenant: status suspended, and every application role loses USAGE on its schema
     Suspend {
@@ -64,14 +74,62 @@ pub enum TenantCommand {
         /// Tenant id
         id: String,
     },
-    /// Bring tenants to the newest template version, each in its own transaction
-    Migrate {
+    /// Deprovision: a verified dump first, then schema, read-only role and registry row in one transaction
+    Drop {
         /// Tenant id
-        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        id: String,
+        /// The tenant id again, to confirm
+        #[arg(long, value_name = "ID")]
+        confirm: String,
+    },
+    /// Bring a schema made elsewhere under management, in one transaction: registry row,
+    /// ownership of the schema and every object to the admin role, read-only role, the
+    /// model's grants, RLS and policies
+    Adopt {
+        /// The existing schema (named <schema_prefix><id>)
+        #[arg(
+            required_unless_present = "all_unregistered",
+            conflicts_with = "all_unregistered"
+        )]
+        schema: Option<String>,
+        /// Tenant id [default: the schema name without the prefix]
+        #[arg(long, conflicts_with = "all_unregistered")]
         id: Option<String>,
+        /// The template version the schema is at [default: none: migrate leaves it alone]
+        #[arg(long, value_name = "N")]
+        at_version: Option<i32>,
+        /// Every schema with the tenant prefix and no registry row, each in its own transaction
+        #[arg(long)]
+        all_unregistered: bool,
+        /// Show what would change; change nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Bring tenants to the newest template version (or --to N), each in its own
+    /// transaction, several at once; pinned tenants are held at their pin
+    Migrate {
+        /// Tenant ids
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        ids: Vec<String>,
         /// Every tenant in the registry
         #[arg(long)]
         all: bool,
+        /// Target version [default: the template's newest]
+        #[arg(long, value_name = "N")]
+        to: Option<i32>,
+        /// Tenants migrated at once, one connection each (capped by the free max_connections)
+        #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=256))]
+        jobs: u16,
+        /// Migrate this tenant first, alone; if it fails, nothing else is tried
+        #[arg(long, value_name = "ID")]
+        canary: Option<String>,
+        /// Print, per version, how many tenants it would touch and the SQL of the first; change nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Accept that the applied file of version V changed: the history records its new
+        /// checksum (tenants keep what the old file did)
+        #[arg(long = "accept-checksum", value_name = "V")]
+        accept_checksum: Vec<i32>,
     },
 }
 
@@ -108,7 +166,31 @@ pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
             set,
             set_file,
             unset,
+            pin_version,
+            unpin,
+            template_version,
         } => {
+            if let Some(v) = template_version {
+                let session = ctx.session().await?;
+                let row = tenant::set_version(&session, id, *v).await?;
+                return changed(
+                    ctx,
+                    &row,
+                    &format!("tenant {} is recorded at template version {v}", row.id),
+                );
+            }
+            if pin_version.is_some() || *unpin {
+                let session = ctx.session().await?;
+                let row = tenant::pin(&session, id, *pin_version).await?;
+                let message = match row.pinned_version {
+                    Some(p) => format!(
+                        "tenant {} is pinned at template version {p} (now at v{})",
+                        row.id, row.template_version
+                    ),
+                    None => format!("tenant {} is no longer pinned", row.id),
+                };
+                return changed(ctx, &row, &message);
+            }
             let set = config_entries(set, set_file)?;
             let session = ctx.session().await?;
             let change = tenant::TenantChange {
@@ -136,7 +218,67 @@ pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
             let row = tenant::resume(&session, id).await?;
             changed(ctx, &row, &format!("resumed tenant {}", row.id))
         }
-        TenantCommand::Migrate { id, all } => migrate(ctx, id.as_deref(), *all).await,
+        TenantCommand::Drop { id, confirm } => {
+            let settings = super::backup::settings(ctx, None)?;
+            let session = ctx.session().await?;
+            let (tx, cancel, printer) = super::backup::progress_and_cancel();
+            let r = crate::backup::drop_tenant(&session, &settings, id, confirm, tx, cancel).await;
+            let _ = printer.await;
+            let r = r?;
+            match ctx.format {
+                Format::Json => output::print_json(&r)?,
+                Format::Text => println!(
+                    "dropped tenant {}; its verified backup is {}",
+                    r.tenant,
+                    r.backup.display()
+                ),
+            }
+            Ok(EXIT_OK)
+        }
+        TenantCommand::Adopt {
+            schema,
+            id,
+            at_version,
+            all_unregistered: _,
+            dry_run,
+        } => {
+            let session = ctx.session().await?;
+            let schemas = match schema {
+                Some(s) => vec![s.clone()],
+                None => tenant::unregistered_schemas(&session).await?,
+            };
+            adopt(
+                ctx,
+                &session,
+                &schemas,
+                id.as_deref(),
+                *at_version,
+                *dry_run,
+            )
+            .await
+        }
+        TenantCommand::Migrate {
+            ids,
+            all,
+            to,
+            jobs,
+            canary,
+            dry_run,
+            accept_checksum,
+        } => {
+            let opts = tenant::MigrateOptions {
+                ids: if *all { None } else { Some(ids.clone()) },
+                to: *to,
+                jobs: usize::from(*jobs),
+                canary: canary.clone(),
+                accept_checksums: accept_checksum.clone(),
+            };
+            if *dry_run {
+                migrate_plan(ctx, &opts).await
+            } else {
+                migrate(ctx, &opts).await
+            }
+        }
     }
 }
 
@@ -202,18 +344,134 @@ fn shown(mut row: TenantRow) -> TenantRow {
 fn changed(ctx: &Context, row: &TenantRow, message: &str) -> Result<u8> {
     match ctx.format {
         Format::Json => output::print_json(&shown(row.clone()))?,
-        Format::Text | Format::Markdown => println!("{message}"),
+        Format::Text => println!("{message}"),
     }
     Ok(EXIT_OK)
 }
 
-async fn migrate(ctx: &Context, id: Option<&str>, all: bool) -> Result<u8> {
-    let session = ctx.session().await?;
-    let ids = if all {
-        None
+async fn adopt(
+    ctx: &Context,
+    session: &crate::session::Session,
+    schemas: &[String],
+    id: Option<&str>,
+    at_version: Option<i32>,
+    dry_run: bool,
+) -> Result<u8> {
+    let mut plans = Vec::new();
+    let mut failures = Vec::new();
+    for schema in schemas {
+        let a = tenant::Adoption {
+            schema: schema.clone(),
+            id: id.map(str::to_string),
+            at_version,
+        };
+        let result = if dry_run {
+            tenant::adopt_plan(session, &a).await
+        } else {
+            tenant::adopt(session, &a).await
+        };
+        match result {
+            Ok(p) => plans.push(p),
+            // One schema named: its error is the command's.
+            Err(e) if schemas.len() == 1 => return Err(e),
+            Err(e) => failures.push(crate::job::ItemFailure {
+                item: schema.clone(),
+                error: e.to_string(),
+            }),
+        }
+    }
+    match ctx.format {
+        Format::Json => output::print_json(&serde_json::json!({
+            "dry_run": dry_run,
+            "adopted": plans,
+            "failed": failures,
+        }))?,
+        Format::Text => {
+            if schemas.is_empty() {
+                println!("no unregistered schema to adopt");
+            }
+            for p in &plans {
+                println!(
+                    "{} schema {} as tenant {} (template version {}):",
+                    if dry_run { "would adopt" } else { "adopted" },
+                    p.schema,
+                    p.tenant,
+                    p.at_version
+                        .map(|v| v.to_string())
+                        .unwrap_or_else(|| "none; migrate leaves it alone".into())
+                );
+                for c in &p.owner_changes {
+                    println!("  owner {} -> admin: {} {}", c.owner, c.kind, c.object);
+                }
+                println!(
+                    "  role {} created; RLS, policies and grants on {} table(s)",
+                    p.readonly_role,
+                    p.tables.len()
+                );
+            }
+            for f in &failures {
+                println!("failed: {}: {}", f.item, f.error);
+            }
+        }
+    }
+    if failures.is_empty() {
+        Ok(EXIT_OK)
     } else {
-        id.map(|i| vec![i.to_string()])
-    };
+        Err(Error::Incomplete(format!(
+            "adopt did not finish: {} schema(s) failed; each failed schema was left as it was; the others were adopted",
+            failures.len()
+        )))
+    }
+}
+
+/// The pool a migration needs: one connection per job, and one for the run itself.
+fn migrate_pool(opts: &tenant::MigrateOptions) -> u32 {
+    u32::try_from(opts.jobs).unwrap_or(4).max(4) + 1
+}
+
+async fn migrate_plan(ctx: &Context, opts: &tenant::MigrateOptions) -> Result<u8> {
+    let session = ctx.session_with(migrate_pool(opts)).await?;
+    let plan = tenant::plan(&session, opts).await?;
+    match ctx.format {
+        Format::Json => output::print_json(&plan)?,
+        Format::Text => {
+            println!(
+                "dry run: target template v{}, {} job(s); nothing was changed",
+                plan.target_version, plan.jobs
+            );
+            if plan.versions.is_empty() {
+                println!("no tenant needs a version");
+            }
+            for v in &plan.versions {
+                println!(
+                    "\nversion {} ({}): {} tenant(s); SQL for {}:",
+                    v.version, v.file, v.tenants, v.first_tenant
+                );
+                println!("{}", v.first_sql.trim_end());
+            }
+            println!(
+                "\n{} already current, {} pinned{}",
+                plan.current.len(),
+                plan.pinned.len(),
+                if plan.pinned.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({})", plan.pinned.join(" "))
+                }
+            );
+            if !plan.unversioned.is_empty() {
+                println!(
+                    "without a version (left alone): {}",
+                    plan.unversioned.join(" ")
+                );
+            }
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+async fn migrate(ctx: &Context, opts: &tenant::MigrateOptions) -> Result<u8> {
+    let session = ctx.session_with(migrate_pool(opts)).await?;
     let (tx, mut rx) = crate::job::progress_channel::<tenant::MigrateOutcome>();
     let cancel = super::progress::ctrl_c_cancels("cancelling after the tenant in progress…");
     let printer = tokio::spawn(async move {
@@ -224,20 +482,29 @@ async fn migrate(ctx: &Context, id: Option<&str>, all: bool) -> Result<u8> {
             }
         }
     });
-    let report = tenant::migrate(&session, ids, &tx, &cancel).await;
+    let report = tenant::migrate_with(&session, opts, &tx, &cancel).await;
     drop(tx);
     let _ = printer.await;
     let report = report?;
     match ctx.format {
         Format::Json => output::print_json(&serde_json::json!({
-            "target_version": tenant::latest_version(),
+            "target_version": opts.to.unwrap_or(session.template.latest()),
             "done": report.done,
             "failed": report.failed,
             "not_tried": report.not_tried,
             "cancelled": report.cancelled,
         }))?,
-        Format::Text | Format::Markdown => {
+        Format::Text => {
             println!("{}", report.summary());
+            let pinned: Vec<&str> = report
+                .done
+                .iter()
+                .filter(|o| o.result == tenant::MigrateResult::Pinned)
+                .map(|o| o.tenant.as_str())
+                .collect();
+            if !pinned.is_empty() {
+                println!("pinned (skipped): {}", pinned.join(" "));
+            }
             for f in &report.failed {
                 println!("failed: {}: {}", f.item, f.error);
             }
@@ -255,7 +522,13 @@ async fn migrate(ctx: &Context, id: Option<&str>, all: bool) -> Result<u8> {
                     "failed tenants were left at their old version; `tenantctl log` has the causes",
                 );
             }
-            if !report.not_tried.is_empty() {
+            let canary_failed = opts
+                .canary
+                .as_ref()
+                .is_some_and(|c| report.failed.iter().any(|f| &f.item == c));
+            if canary_failed {
+                next.push("the canary failed, so no other tenant was tried; fix it and rerun");
+            } else if !report.not_tried.is_empty() {
                 next.push("rerun to continue");
             }
             Err(Error::Incomplete(format!(
@@ -290,7 +563,12 @@ async fn list(ctx: &Context, exact: bool) -> Result<u8> {
     }
     match ctx.format {
         Format::Json => output::print_json(&rows)?,
-        Format::Text | Format::Markdown => print!("{}", tenant_table(&rows)),
+        Format::Text => {
+            print!("{}", tenant_table(&rows));
+            if let Some(line) = version_distribution(&rows) {
+                println!("{line}");
+            }
+        }
     }
     Ok(EXIT_OK)
 }
@@ -327,6 +605,29 @@ async fn measure_with_progress(
     Ok(report.done)
 }
 
+/// How many registered tenants are at each template version, and how many are pinned.
+fn version_distribution(rows: &[TenantRow]) -> Option<String> {
+    let mut by_version = std::collections::BTreeMap::<i32, usize>::new();
+    for r in rows.iter().filter(|r| r.drift != Drift::Unregistered) {
+        *by_version.entry(r.template_version).or_default() += 1;
+    }
+    if by_version.is_empty() {
+        return None;
+    }
+    let parts: Vec<String> = by_version
+        .iter()
+        .map(|(v, n)| match v {
+            0 => format!("no version: {n}"),
+            v => format!("v{v}: {n}"),
+        })
+        .collect();
+    let pinned = rows.iter().filter(|r| r.pinned_version.is_some()).count();
+    Some(format!(
+        "template versions: {}; pinned: {pinned}",
+        parts.join(", ")
+    ))
+}
+
 /// The registry as an aligned table that fits 80 columns.
 pub fn tenant_table(rows: &[TenantRow]) -> String {
     let mut t = Table::new(&[
@@ -336,6 +637,7 @@ pub fn tenant_table(rows: &[TenantRow]) -> String {
         ("SIZE", Align::Right),
         ("TABLES", Align::Right),
         ("VER", Align::Right),
+        ("PIN", Align::Right),
         ("DRIFT", Align::Left),
     ]);
     for r in rows {
@@ -349,7 +651,12 @@ pub fn tenant_table(rows: &[TenantRow]) -> String {
                 None => "-".into(),
             },
             r.tables.to_string(),
-            r.template_version.to_string(),
+            if r.drift == Drift::Unregistered {
+                "-".into()
+            } else {
+                r.template_version.to_string()
+            },
+            r.pinned_version.map(|p| p.to_string()).unwrap_or_default(),
             match r.drift {
                 Drift::None => String::new(),
                 Drift::MissingSchema => "schema missing".into(),
@@ -369,6 +676,11 @@ async fn show(ctx: &Context, id: &str) -> Result<u8> {
         findings,
     } = tenant::inspect(&session, id).await?;
     let row = shown(row);
+    // No backup folder configured means no backups to show, not a failure of `show`.
+    let backups = match super::backup::settings(ctx, None) {
+        Ok(s) => crate::backup::list(&s.dir, Some(&row.id))?,
+        Err(_) => Vec::new(),
+    };
     match ctx.format {
         Format::Json => {
             let mut v = serde_json::to_value(&row)
@@ -377,7 +689,7 @@ async fn show(ctx: &Context, id: &str) -> Result<u8> {
                 obj.insert("schema_size".into(), serde_json::json!(size));
                 obj.insert("findings".into(), serde_json::json!(findings));
                 obj.insert("grants".into(), serde_json::json!(grants));
-                obj.insert("backups".into(), serde_json::json!([]));
+                obj.insert("backups".into(), serde_json::json!(backups));
                 obj.insert(
                     "connection".into(),
                     serde_json::json!({ "target": session.spec.target(), "tls": session.tls }),
@@ -385,12 +697,15 @@ async fn show(ctx: &Context, id: &str) -> Result<u8> {
             }
             output::print_json(&v)?;
         }
-        Format::Text | Format::Markdown => {
+        Format::Text => {
             println!("id        {}", row.id);
             println!("name      {}", output::printable(&row.name));
             println!("schema    {}", row.schema);
             println!("status    {}", row.status);
-            println!("template  v{}", row.template_version);
+            match row.pinned_version {
+                Some(p) => println!("template  v{} (pinned at v{p})", row.template_version),
+                None => println!("template  v{}", row.template_version),
+            }
             println!("config    {}", row.config);
             println!(
                 "size      {} (tables {}, indexes {}, TOAST {})",
@@ -434,6 +749,13 @@ async fn show(ctx: &Context, id: &str) -> Result<u8> {
                 g.row(vec![role, kind, object, privs]);
             }
             print!("{}", g.render(80));
+            println!();
+            if backups.is_empty() {
+                println!("backups   none");
+            } else {
+                println!("backups   {}", backups.len());
+                print!("{}", super::backup::backup_table(&backups));
+            }
             println!();
             if findings.is_empty() {
                 println!("grants match the model (the audit finds nothing)");

@@ -76,6 +76,97 @@ pub async fn set(session: &Session, id: &str, change: &TenantChange) -> Result<T
     .await
 }
 
+/// Holds a tenant at template version `pin` (`migrate` brings it no further), or releases
+/// it (`None`). A pin below the tenant's version is refused: versions are not undone.
+pub async fn pin(session: &Session, id: &str, pin: Option<i32>) -> Result<TenantRow> {
+    let id = session.names.tenant_id(id)?;
+    if let Some(p) = pin
+        && p < 1
+    {
+        return Err(Error::Invalid(format!(
+            "--pin-version {p}: template versions start at 1"
+        )));
+    }
+    let sql = session.names.template_vars().render(
+        "UPDATE {{registry}} SET pinned_version = $2, updated_at = now() WHERE id = $1
+         RETURNING template_version",
+    )?;
+    let summary = match pin {
+        Some(p) => format!("UPDATE registry SET pinned_version = {p}"),
+        None => "UPDATE registry SET pinned_version = NULL".into(),
+    };
+    let tid = id.to_string();
+    run_change(
+        session,
+        &id,
+        "tenant set",
+        &summary,
+        serde_json::json!({ "pinned_version": pin }),
+        |tx| {
+            Box::pin(async move {
+                let at: Option<i32> = sqlx::query_scalar(&sql)
+                    .bind(&tid)
+                    .bind(pin)
+                    .fetch_one(&mut **tx)
+                    .await
+                    .map_err(Error::db(format!("set {tid}: updating the registry")))?;
+                if let (Some(p), Some(at)) = (pin, at)
+                    && p < at
+                {
+                    return Err(Error::Invalid(format!(
+                        "set {tid}: the tenant is at template version {at} already; a pin holds it back, it cannot take it back to {p}; nothing was changed"
+                    )));
+                }
+                Ok(())
+            })
+        },
+    )
+    .await
+}
+
+/// Records the template version of an adopted tenant that has none yet, so that `migrate`
+/// takes it from there. A tenant with a version is refused: only migrations move it.
+pub async fn set_version(session: &Session, id: &str, version: i32) -> Result<TenantRow> {
+    let id = session.names.tenant_id(id)?;
+    let latest = session.template.latest();
+    if version < 1 || version > latest {
+        return Err(Error::Invalid(format!(
+            "--template-version {version}: {} has versions 1 to {latest}",
+            session.template.shown()
+        )));
+    }
+    let sql = session.names.template_vars().render(
+        "UPDATE {{registry}} SET template_version = $2, updated_at = now()
+         WHERE id = $1 AND template_version IS NULL",
+    )?;
+    let tid = id.to_string();
+    run_change(
+        session,
+        &id,
+        "tenant set",
+        &format!("UPDATE registry SET template_version = {version} (was none)"),
+        serde_json::json!({ "template_version": version }),
+        |tx| {
+            Box::pin(async move {
+                let changed = sqlx::query(&sql)
+                    .bind(&tid)
+                    .bind(version)
+                    .execute(&mut **tx)
+                    .await
+                    .map_err(Error::db(format!("set {tid}: updating the registry")))?
+                    .rows_affected();
+                if changed == 0 {
+                    return Err(Error::Invalid(format!(
+                        "set {tid}: the tenant has a template version already; only `tenant migrate` moves it; nothing was changed"
+                    )));
+                }
+                Ok(())
+            })
+        },
+    )
+    .await
+}
+
 /// Suspends a tenant: status `suspended`, and every application role (service, RLS and the
 /// tenant's read-only role) loses USAGE on its schema.
 pub async fn suspend(session: &Session, id: &str) -> Result<TenantRow> {

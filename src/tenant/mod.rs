@@ -1,21 +1,28 @@
 //! Provisioning and lifecycle of tenants: create, set, suspend, resume, migrate.
 //! Every change is one transaction under the admin role and writes one console-log row.
 
+mod adopt;
 mod change;
 mod inspect;
 mod migrate;
 mod provision;
 mod template;
 mod values;
+mod versions;
 
-pub use change::{TenantChange, resume, set, suspend};
+pub use adopt::{AdoptPlan, Adoption, OwnerChange, adopt, adopt_plan, unregistered_schemas};
+pub use change::{TenantChange, pin, resume, set, set_version, suspend};
 pub use inspect::{SchemaInspection, TenantDetail, inspect, inspect_schema};
-pub use migrate::{MigrateOutcome, MigrateProgress, MigrateReport, MigrateResult, migrate};
+pub use migrate::{
+    MigrateOptions, MigrateOutcome, MigratePlan, MigrateProgress, MigrateReport, MigrateResult,
+    PlannedVersion, migrate, migrate_with, plan,
+};
 pub use provision::{NewTenant, create, create_at_version};
 pub use template::{BINDING_POLICY, latest_version};
 pub use values::{
     MASK, check_name, is_secret_key, masked, parse_config_value, parse_pair, parse_pairs,
 };
+pub use versions::{PLACEHOLDERS, Template, TemplateSource, TemplateVersion, checksum};
 
 use crate::catalog::{self, TenantRow};
 use crate::error::{Error, Result};
@@ -28,6 +35,22 @@ pub(crate) async fn lock_tenant(
     id: &str,
     action: &str,
 ) -> Result<()> {
+    // A restore or drop of this tenant holds its busy lock for minutes: refuse at once,
+    // naming it, instead of waiting out lock_timeout.
+    let free: bool = sqlx::query_scalar(&format!(
+        "SELECT pg_try_advisory_xact_lock_shared({})",
+        crate::backup::BUSY_KEY
+    ))
+    .bind(id)
+    .fetch_one(&mut *conn)
+    .await
+    .map_err(Error::db(format!("{action} {id}: taking the tenant lock")))?;
+    if !free {
+        let who = crate::backup::holder_of(&mut *conn, id).await;
+        return Err(Error::Conflict(format!(
+            "{action} {id}: a restore or drop of this tenant is running (held by {who}); nothing was changed; retry when it is done"
+        )));
+    }
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('tenantctl:tenant:' || $1, 0))")
         .bind(id)
         .execute(conn)
@@ -39,6 +62,21 @@ pub(crate) async fn lock_tenant(
             _ => Error::db(format!("{action} {id}: taking the tenant lock"))(e),
         })?;
     Ok(())
+}
+
+/// Re-applies RLS and the model's grants to a tenant schema whose contents came from
+/// elsewhere (a restore), keeping a suspended tenant closed. The caller holds the transaction.
+pub(crate) async fn reapply_model(
+    conn: &mut sqlx::PgConnection,
+    names: &crate::names::NamingPolicy,
+    id: &crate::names::TenantId,
+    version: i32,
+    suspended: bool,
+    action: &str,
+) -> Result<()> {
+    // No template version runs (from = to): only the model's own steps.
+    let _ = version;
+    template::apply_model(conn, names, id, suspended, action).await
 }
 
 /// The registry row after a committed change; a failure to read it says the change was made.

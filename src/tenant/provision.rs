@@ -23,7 +23,7 @@ pub struct NewTenant {
 
 /// Provisions a tenant all or nothing; on failure nothing is left and the error names the step.
 pub async fn create(session: &Session, new: &NewTenant) -> Result<TenantRow> {
-    create_at_version(session, new, template::latest_version()).await
+    create_at_version(session, new, session.template.latest()).await
 }
 
 /// Provisions a tenant at an older template version (to rehearse a migration).
@@ -32,10 +32,11 @@ pub async fn create_at_version(
     new: &NewTenant,
     version: i32,
 ) -> Result<TenantRow> {
-    if version < 1 || version > template::latest_version() {
+    if version < 1 || version > session.template.latest() {
         return Err(Error::Invalid(format!(
-            "template version {version} does not exist; versions are 1 to {}",
-            template::latest_version()
+            "template version {version} does not exist in {}; versions are 1 to {}",
+            session.template.shown(),
+            session.template.latest()
         )));
     }
     let names = &session.names;
@@ -118,6 +119,12 @@ async fn provision(
             }
             _ => Error::db(format!("{ACTION} {id}: inserting the registry row"))(e),
         })?;
+    // History left by a dropped tenant of the same id is not this tenant's.
+    sqlx::query(&vars.render("DELETE FROM {{history}} WHERE tenant_id = $1")?)
+        .bind(id.as_str())
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::db(format!("{ACTION} {id}: clearing an old history")))?;
     sqlx::query(&vars.render("CREATE SCHEMA {{schema}} AUTHORIZATION {{admin}}")?)
         .execute(&mut *tx)
         .await
@@ -130,7 +137,7 @@ async fn provision(
     .execute(&mut *tx)
     .await
     .map_err(Error::db(format!("{ACTION} {id}: creating role {ro}")))?;
-    template::apply(&mut tx, names, id, (0, version), false, ACTION).await?;
+    template::apply(&mut tx, session, id, (0, version), false, ACTION).await?;
     journal::record(
         &mut tx,
         session,

@@ -1,18 +1,27 @@
 //! The tenant template (numbered versions under `assets/template/`) and tenant grants.
 
+use super::versions::Template;
 use crate::error::{Error, Result};
 use crate::names::{NamingPolicy, TenantId};
 use crate::sql::SqlVars;
 use sqlx::PgConnection;
 
-/// Template versions, in order.
-const VERSIONS: &[(i32, &str)] = &[
-    (1, include_str!("../../assets/template/v1.sql")),
-    (2, include_str!("../../assets/template/v2.sql")),
-    (3, include_str!("../../assets/template/v3.sql")),
-];
-
 const GRANTS: &str = include_str!("../../assets/template/grants.sql");
+const GRANT_EACH: &str = include_str!("../../assets/template/grant_each.sql");
+const GRANT_SEQUENCE: &str = include_str!("../../assets/template/grant_sequence.sql");
+
+/// Every relation of a schema and whether it is a sequence, found through `pg_depend`.
+const RELATIONS_SQL: &str = r#"
+SELECT c.relname::pg_catalog.text, c.relkind = 'S'
+FROM pg_catalog.pg_class c
+WHERE c.oid IN (SELECT d.objid FROM pg_catalog.pg_depend d
+                WHERE d.refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass
+                  AND d.refobjid = (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = $1)
+                  AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass)
+  AND c.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = $1)
+  AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'S')
+ORDER BY 1
+"#;
 
 /// The tenant-binding policy and the RLS role's grant, for one table.
 const BIND: &str = include_str!("../../assets/template/bind.sql");
@@ -20,16 +29,32 @@ const BIND: &str = include_str!("../../assets/template/bind.sql");
 /// The RLS role may read a security-invoker view: row security applies beneath it.
 const GRANT_VIEW: &str = "GRANT SELECT ON {{schema}}.{{table}} TO {{rls}}";
 
+/// One applied version, in the history; the database role is recorded beside the OS user.
+const RECORD_HISTORY: &str = "INSERT INTO {{history}} \
+    (tenant_id, version, description, file, checksum, applied_by, duration_ms) \
+    VALUES ($1, $2, $3, $4, $5, $6 OPERATOR(pg_catalog.||) ' as ' OPERATOR(pg_catalog.||) session_user, $7) \
+    ON CONFLICT (tenant_id, version) DO UPDATE SET description = EXCLUDED.description, \
+    file = EXCLUDED.file, checksum = EXCLUDED.checksum, applied_at = EXCLUDED.applied_at, \
+    applied_by = EXCLUDED.applied_by, duration_ms = EXCLUDED.duration_ms";
+
 /// Name of the policy tenantctl adds to every tenant table.
 pub const BINDING_POLICY: &str = "tenantctl_tenant_bound";
 
+/// The relations of a schema are found through `pg_depend` (indexed on the schema), not
+/// by filtering `pg_class` on `relnamespace`, which has no index: at thousands of tenants
+/// that scan was the largest part of a migration's per-tenant cost.
+///
 /// What the RLS role may be granted in a schema: tables (to be bound) and views whose
 /// `security_invoker` is on. Materialized views, foreign tables and definer views are
 /// left out: row security cannot apply to what they return.
 const RLS_READABLE_SQL: &str = r#"
 SELECT c.relname::pg_catalog.text, c.relkind IN ('r', 'p')
-FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = $1
+FROM pg_catalog.pg_class c
+WHERE c.oid IN (SELECT d.objid FROM pg_catalog.pg_depend d
+                WHERE d.refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass
+                  AND d.refobjid = (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = $1)
+                  AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass)
+  AND c.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = $1)
   AND (c.relkind IN ('r', 'p')
        OR (c.relkind = 'v' AND EXISTS (
              SELECT 1 FROM pg_catalog.unnest(c.reloptions) o
@@ -38,17 +63,39 @@ WHERE n.nspname = $1
 ORDER BY 1
 "#;
 
-/// The newest template version.
+/// The newest version of the built-in sample template.
 pub fn latest_version() -> i32 {
-    VERSIONS.last().map(|(v, _)| *v).unwrap_or(0)
+    Template::builtin().latest()
 }
 
 /// Placeholders for one tenant's SQL.
 pub(crate) fn tenant_vars(names: &NamingPolicy, id: &TenantId) -> SqlVars {
     let mut vars = names.template_vars();
     vars.ident("schema", &names.schema_of(id))
-        .ident("ro", &names.readonly_role_of(id));
+        .ident("ro", &names.readonly_role_of(id))
+        .literal("tenant_id", id.as_str());
     vars
+}
+
+/// The placeholders a template version sees, and nothing else of tenantctl's.
+fn version_vars(names: &NamingPolicy, id: &TenantId) -> SqlVars {
+    let mut vars = SqlVars::new();
+    vars.ident("schema", &names.schema_of(id))
+        .ident("ro", &names.readonly_role_of(id))
+        .literal("tenant_id", id.as_str())
+        .ident("admin", &names.admin_role)
+        .ident("service", &names.service_role)
+        .ident("rls", &names.rls_role);
+    vars
+}
+
+/// The SQL of one version as it would run for `id`.
+pub(crate) fn render_version(
+    names: &NamingPolicy,
+    id: &TenantId,
+    step: &super::versions::TemplateVersion,
+) -> Result<String> {
+    Ok(version_vars(names, id).render(&step.sql)?)
 }
 
 /// Applies template versions `(from, to]` in `schema`, then enables RLS on every table,
@@ -56,33 +103,84 @@ pub(crate) fn tenant_vars(names: &NamingPolicy, id: &TenantId) -> SqlVars {
 /// The caller holds the transaction.
 pub(crate) async fn apply(
     conn: &mut PgConnection,
-    names: &NamingPolicy,
+    session: &crate::session::Session,
     id: &TenantId,
     (from, to): (i32, i32),
     suspended: bool,
     action: &str,
 ) -> Result<()> {
-    let schema = names.schema_of(id);
+    let (names, template, applied_by) = (&session.names, &session.template, &session.os_user);
     let vars = tenant_vars(names, id);
     sqlx::query(&vars.render("SET LOCAL search_path = {{schema}}")?)
         .execute(&mut *conn)
         .await
         .map_err(Error::db(format!("{action} {id}: setting search_path")))?;
-    let steps: Vec<(i32, &str)> = VERSIONS
-        .iter()
-        .copied()
-        .filter(|(v, _)| *v > from && *v <= to)
-        .collect();
-    for (version, sql) in steps {
-        let sql = vars.render(sql)?;
+    let version_vars = version_vars(names, id);
+    let record = vars.render(RECORD_HISTORY)?;
+    for step in template.steps(from, to) {
+        let sql = version_vars.render(&step.sql)?;
+        let started = std::time::Instant::now();
         crate::session::run_script(conn, &sql)
             .await
             .map_err(Error::db(format!(
-                "{action} {id}: template version {version}"
+                "{action} {id}: template version {} ({})",
+                step.version, step.file
+            )))?;
+        let ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        sqlx::query(&record)
+            .bind(id.as_str())
+            .bind(step.version)
+            .bind(&step.description)
+            .bind(&step.file)
+            .bind(&step.checksum)
+            .bind(applied_by)
+            .bind(ms)
+            .execute(&mut *conn)
+            .await
+            .map_err(Error::db(format!(
+                "{action} {id}: recording template version {} in the history",
+                step.version
             )))?;
     }
+    sqlx::query("SELECT pg_catalog.set_config('search_path', $1, true)")
+        .bind(crate::connect::PINNED_SEARCH_PATH)
+        .execute(&mut *conn)
+        .await
+        .map_err(Error::db(format!("{action} {id}: resetting search_path")))?;
+    apply_model(conn, names, id, suspended, action).await
+}
+
+/// What tenantctl applies after every template version (and after a restore or an
+/// adoption): RLS on every table, the model's grants and policies, the tenant binding,
+/// and a suspended tenant kept closed. Every name is schema-qualified.
+pub(crate) async fn apply_model(
+    conn: &mut PgConnection,
+    names: &NamingPolicy,
+    id: &TenantId,
+    suspended: bool,
+    action: &str,
+) -> Result<()> {
+    let schema = names.schema_of(id);
+    let vars = tenant_vars(names, id);
     enable_rls_everywhere(conn, &schema, id, action).await?;
-    let grants = vars.render(GRANTS)?;
+    let mut grants = vars.render(GRANTS)?;
+    let relations: Vec<(String, bool)> = sqlx::query_as(RELATIONS_SQL)
+        .bind(&schema)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(Error::db(format!(
+            "{action} {id}: listing the schema's relations"
+        )))?;
+    for (relation, is_sequence) in relations {
+        let mut each = vars.clone();
+        each.qualified("table", &schema, &relation);
+        grants.push('\n');
+        grants.push_str(&each.render(if is_sequence {
+            GRANT_SEQUENCE
+        } else {
+            GRANT_EACH
+        })?);
+    }
     crate::session::run_script(conn, &grants)
         .await
         .map_err(Error::db(format!("{action} {id}: granting privileges")))?;
@@ -98,11 +196,6 @@ pub(crate) async fn apply(
                 "{action} {id}: keeping the suspended tenant closed"
             )))?;
     }
-    sqlx::query("SELECT pg_catalog.set_config('search_path', $1, true)")
-        .bind(crate::connect::PINNED_SEARCH_PATH)
-        .execute(&mut *conn)
-        .await
-        .map_err(Error::db(format!("{action} {id}: resetting search_path")))?;
     Ok(())
 }
 
@@ -115,8 +208,13 @@ async fn enable_rls_everywhere(
     action: &str,
 ) -> Result<()> {
     let unprotected: Vec<String> = sqlx::query_scalar(
-        "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-         WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relrowsecurity",
+        "SELECT c.relname::pg_catalog.text FROM pg_catalog.pg_class c
+         WHERE c.oid IN (SELECT d.objid FROM pg_catalog.pg_depend d
+                         WHERE d.refclassid = 'pg_catalog.pg_namespace'::pg_catalog.regclass
+                           AND d.refobjid = (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = $1)
+                           AND d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass)
+           AND c.relnamespace = (SELECT n.oid FROM pg_catalog.pg_namespace n WHERE n.nspname = $1)
+           AND c.relkind IN ('r', 'p') AND NOT c.relrowsecurity",
     )
     .bind(schema)
     .fetch_all(&mut *conn)

@@ -135,3 +135,57 @@ pub fn run_cli(db: &TestDb, args: &[&str]) -> std::process::Output {
         .output()
         .expect("run tenantctl")
 }
+
+/// The test cluster's `server_version_num` (e.g. 170002), read from the server itself.
+pub async fn server_version_num() -> i32 {
+    let pool = cluster()
+        .superuser_spec("postgres")
+        .connect(1)
+        .await
+        .unwrap();
+    let v: String = sqlx::query_scalar("SHOW server_version_num")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    v.parse().unwrap()
+}
+
+/// The test cluster's major version (13, 14, …).
+pub async fn server_major() -> i32 {
+    server_version_num().await / 10000
+}
+
+/// Says on the terminal why `test` did nothing: written past libtest's output capture, so a
+/// skip is never silent.
+pub fn skip(test: &str, reason: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
+}
+
+/// Whether the installed pg_dump/pg_restore can serve the test cluster's server version;
+/// the reason when not (the PostgreSQL matrix runs servers newer than the client).
+pub async fn pg_dump_serves(session: &Session) -> Result<tenantctl::backup::Tools, String> {
+    let (num, version): (String, String) = sqlx::query_as(
+        "SELECT current_setting('server_version_num'), current_setting('server_version')",
+    )
+    .fetch_one(&session.pool)
+    .await
+    .map_err(|e| format!("cannot read the server version: {e}"))?;
+    let major = num.parse::<u32>().unwrap_or(0) / 10000;
+    tenantctl::backup::find_tools(None, major, &version).map_err(|e| e.to_string())
+}
+
+/// Returns early from a backup test, saying why, when pg_dump cannot serve this server.
+#[macro_export]
+macro_rules! require_pg_dump {
+    ($session:expr) => {
+        match common::pg_dump_serves(&$session).await {
+            Ok(tools) => tools,
+            Err(why) => {
+                common::skip(module_path!(), &why);
+                return;
+            }
+        }
+    };
+}

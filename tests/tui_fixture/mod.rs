@@ -33,6 +33,7 @@ pub fn row(
         status,
         config: serde_json::json!({"plan": "team", "region": "eu-west"}),
         template_version: 2,
+        pinned_version: None,
         created_at: None,
         updated_at: None,
         size_bytes: bytes,
@@ -257,6 +258,7 @@ pub fn grants() -> GrantMatrix {
             member: "app_login".into(),
             role: "user_tenant_owner".into(),
             inherits: true,
+            can_set: true,
         }],
     }
 }

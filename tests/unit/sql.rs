@@ -47,7 +47,12 @@ fn every_asset_renders_with_real_variables() {
         .ident("ro", &names.readonly_role_of(&id))
         // The per-table binding (`template.rs` fills these for each table).
         .ident("table", "orders")
-        .literal("schema_name", &names.schema_of(&id));
+        .literal("schema_name", &names.schema_of(&id))
+        // The restore scripts (`backup/restore.rs`).
+        .literal("side", "_side_acme")
+        .literal("kept", "_kept_acme_261129013000123")
+        .literal("old_ro", &names.readonly_role_of(&id))
+        .literal("new_ro", "tenant_acme2_ro");
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
     let mut stack = vec![root];
     let mut rendered = 0;

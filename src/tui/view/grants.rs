@@ -24,6 +24,7 @@ const COLUMNS: &[(&str, Group, &str)] = &[
     ("Tr", Group::Tables, "TRUNCATE"),
     ("Rf", Group::Tables, "REFERENCES"),
     ("Tg", Group::Tables, "TRIGGER"),
+    ("Mt", Group::Tables, "MAINTAIN"),
     ("sq", Group::Sequences, "USAGE"),
 ];
 
@@ -101,20 +102,29 @@ fn matrix_lines<'a>(app: &App, m: &GrantMatrix, d: &Detail, width: usize) -> Vec
             roles.push(role.clone());
         }
     }
+    // MAINTAIN exists from PostgreSQL 17 on, where every owner holds it: its column shows
+    // exactly when the server has the privilege.
+    let columns: Vec<&(&str, Group, &str)> = COLUMNS
+        .iter()
+        .filter(|(_, _, p)| *p != "MAINTAIN" || m.entries.iter().any(|e| e.privilege == *p))
+        .collect();
+    // A rule between the schema, table and sequence groups.
+    let rule_before =
+        |i: usize| i > 0 && columns.get(i - 1).map(|c| c.1) != columns.get(i).map(|c| c.1);
     let role_w = roles
         .iter()
         .map(|r| r.chars().count())
         .max()
         .unwrap_or(4)
-        .clamp(4, width.saturating_sub(2 + 3 * COLUMNS.len() + 4).max(4));
+        .clamp(4, width.saturating_sub(2 + 3 * columns.len() + 4).max(4));
     let mut lines = Vec::new();
     lines.push(Line::from(Span::styled(
         format!("owner {}", m.schema_owner),
         t.dim(),
     )));
     let mut head = format!("  {:<role_w$} ", "role");
-    for (i, (h, _, _)) in COLUMNS.iter().enumerate() {
-        if i == 2 || i == 9 {
+    for (i, (h, _, _)) in columns.iter().enumerate() {
+        if rule_before(i) {
             head.push('│');
         }
         head.push_str(&format!("{h:>2} "));
@@ -138,8 +148,8 @@ fn matrix_lines<'a>(app: &App, m: &GrantMatrix, d: &Detail, width: usize) -> Vec
                 t.bad()
             },
         )];
-        for (i, (_, group, privilege)) in COLUMNS.iter().enumerate() {
-            if i == 2 || i == 9 {
+        for (i, (_, group, privilege)) in columns.iter().enumerate() {
+            if rule_before(i) {
                 spans.push(Span::styled("│", t.dim()));
             }
             let total = match group {
@@ -245,10 +255,11 @@ fn matrix_lines<'a>(app: &App, m: &GrantMatrix, d: &Detail, width: usize) -> Vec
             t.dim(),
         )));
         for ms in &m.memberships {
-            let how = if ms.inherits {
-                "inherits"
-            } else {
-                "via SET ROLE"
+            // Since PostgreSQL 16 a grant may allow neither: membership without reach.
+            let how = match (ms.inherits, ms.can_set) {
+                (true, _) => "inherits",
+                (false, true) => "via SET ROLE",
+                (false, false) => "no reach: neither INHERIT nor SET",
             };
             lines.push(Line::from(format!("  {} → {} ({how})", ms.member, ms.role)));
         }

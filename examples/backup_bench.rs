@@ -1,0 +1,262 @@
+//! Backup benchmark: `dump` and `restore` beside bare `pg_dump`/`pg_restore` of the same
+//! schema, for one large tenant and for one small tenant among many. Starts its own
+//! throwaway cluster; removes it on exit.
+//!
+//! cargo run --release --example backup_bench -- [MEGABYTES] [OTHER_TENANTS] [RUNS]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::ffi::OsString;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+use tenantctl::backup::{self, BackupSettings, RestoreRequest};
+use tenantctl::cluster::Cluster;
+use tenantctl::session::Session;
+use tokio_util::sync::CancellationToken;
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.2} s", d.as_secs_f64())
+}
+
+/// Runs a client tool the way a DBA would: connection in the environment.
+fn bare(cluster: &Cluster, program: &Path, db: &str, args: &[OsString]) -> Duration {
+    let spec = cluster.superuser_spec(db);
+    let t = Instant::now();
+    let out = Command::new(program)
+        .args(args)
+        .env("PGHOST", "127.0.0.1")
+        .env("PGPORT", cluster.port().to_string())
+        .env("PGUSER", "postgres")
+        .env("PGDATABASE", db)
+        .env("PGPASSWORD", spec.password.as_ref().unwrap().expose())
+        .output()
+        .unwrap();
+    let d = t.elapsed();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    d
+}
+
+fn chan() -> tokio::sync::mpsc::UnboundedSender<backup::BackupProgress> {
+    tokio::sync::mpsc::unbounded_channel().0
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let megabytes = args.first().copied().unwrap_or(200);
+    let others = args.get(1).copied().unwrap_or(2000);
+    let runs = args.get(2).copied().unwrap_or(3);
+    let cluster = Cluster::start().expect("cluster");
+    let pg = cluster.superuser_spec("postgres").connect(1).await.unwrap();
+    sqlx::query("CREATE DATABASE bench")
+        .execute(&pg)
+        .await
+        .unwrap();
+    let session = Session::open(
+        cluster.superuser_spec("bench"),
+        Default::default(),
+        Duration::from_secs(10),
+        6,
+    )
+    .await
+    .unwrap();
+    tenantctl::bootstrap::init(&session, &Default::default())
+        .await
+        .unwrap();
+    let work = tempfile::tempdir().unwrap();
+    let set = BackupSettings {
+        dir: work.path().join("backups"),
+        pg_bin_dir: None,
+    };
+    let (num, version): (String, String) = sqlx::query_as(
+        "SELECT current_setting('server_version_num'), current_setting('server_version')",
+    )
+    .fetch_one(&session.pool)
+    .await
+    .unwrap();
+    let tools = backup::find_tools(None, num.parse::<u32>().unwrap() / 10000, &version).unwrap();
+
+    // One large tenant.
+    for id in ["big", "small"] {
+        tenantctl::tenant::create(
+            &session,
+            &tenantctl::tenant::NewTenant {
+                id: id.into(),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let rows = megabytes * 3000;
+    let t = Instant::now();
+    sqlx::raw_sql(&format!(
+        "INSERT INTO tenant_big.customers (name, notes)
+           SELECT 'customer ' || g, md5(g::text) || md5((g + 1)::text) || md5(random()::text) || md5(random()::text)
+           FROM generate_series(1, {rows}) g;
+         INSERT INTO tenant_big.orders (customer_id, total_cents) SELECT g, g FROM generate_series(1, {rows}) g;
+         INSERT INTO tenant_small.customers (name) SELECT 'c' || g FROM generate_series(1, 100) g;"
+    ))
+    .execute(&session.pool)
+    .await
+    .unwrap();
+    sqlx::query("VACUUM ANALYZE tenant_big.customers, tenant_big.orders")
+        .execute(&session.pool)
+        .await
+        .unwrap();
+    let size: i64 = sqlx::query_scalar(
+        "SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'tenant_big'",
+    )
+    .fetch_one(&session.pool)
+    .await
+    .unwrap();
+    println!(
+        "large tenant: {} on disk ({rows} customers + {rows} orders), loaded in {}",
+        tenantctl::units::human_bytes(size),
+        secs(t.elapsed())
+    );
+    measure(&cluster, &session, &set, &tools, "big", runs).await;
+
+    // One small tenant among many: pg_dump's catalog scan dominates.
+    let t = Instant::now();
+    // In batches: one transaction holding thousands of new tables runs out of lock slots.
+    for start in (1..=others).step_by(200) {
+        let end = (start + 199).min(others);
+        sqlx::raw_sql(&format!(
+            "DO $$ BEGIN FOR i IN {start}..{end} LOOP
+               EXECUTE format('CREATE SCHEMA filler_%s', i);
+               EXECUTE format('CREATE TABLE filler_%s.a (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, v text)', i);
+               EXECUTE format('CREATE TABLE filler_%s.b (id bigint GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, a_id bigint REFERENCES filler_%s.a, v text)', i, i);
+               EXECUTE format('CREATE INDEX ON filler_%s.b (a_id)', i);
+             END LOOP; END $$"
+        ))
+        .execute(&session.pool)
+        .await
+        .unwrap();
+    }
+    println!(
+        "\n{others} other schemas (2 tables, 3 indexes, 2 sequences each) made in {}",
+        secs(t.elapsed())
+    );
+    measure(&cluster, &session, &set, &tools, "small", runs).await;
+}
+
+async fn measure(
+    cluster: &Cluster,
+    session: &Session,
+    set: &BackupSettings,
+    tools: &backup::Tools,
+    id: &str,
+    runs: usize,
+) {
+    let schema = format!("tenant_{id}");
+    let bare_file = set.dir.parent().unwrap().join(format!("{id}.bare.dump"));
+    let dump_args: Vec<OsString> = vec![
+        "--format=custom".into(),
+        format!("--schema=\"{schema}\"").into(),
+        {
+            let mut f = OsString::from("--file=");
+            f.push(&bare_file);
+            f
+        },
+    ];
+    let mut bare_dump = Vec::new();
+    let mut ours_dump = Vec::new();
+    let mut path = None;
+    for _ in 0..runs {
+        bare_dump.push(bare(cluster, &tools.pg_dump, "bench", &dump_args));
+        let t = Instant::now();
+        let r = backup::dump(session, set, id, chan(), CancellationToken::new())
+            .await
+            .unwrap();
+        ours_dump.push(t.elapsed());
+        path = Some(r.path);
+    }
+    let path = path.unwrap();
+    let (bd, od) = (median(bare_dump), median(ours_dump));
+    println!(
+        "dump {id}: bare pg_dump {} | tenantctl dump {} ({:+.1} %; includes row counts, sha256, pg_restore --list, manifest)",
+        secs(bd),
+        secs(od),
+        (od.as_secs_f64() / bd.as_secs_f64() - 1.0) * 100.0
+    );
+
+    let pg = cluster.superuser_spec("postgres").connect(1).await.unwrap();
+    let mut bare_restore = Vec::new();
+    let mut beside = Vec::new();
+    let mut in_place = Vec::new();
+    for run in 0..runs {
+        let db = format!("bench_restore_{id}_{run}");
+        sqlx::query(&format!("CREATE DATABASE {db}"))
+            .execute(&pg)
+            .await
+            .unwrap();
+        bare_restore.push(bare(
+            cluster,
+            &tools.pg_restore,
+            &db,
+            &[
+                "--single-transaction".into(),
+                "--exit-on-error".into(),
+                "--no-owner".into(),
+                format!("--dbname={db}").into(),
+                bare_file.as_os_str().to_owned(),
+            ],
+        ));
+        let copy = format!("{id}_copy{run}");
+        let t = Instant::now();
+        backup::restore(
+            session,
+            set,
+            &RestoreRequest {
+                id: id.into(),
+                backup: path.clone(),
+                as_id: Some(copy),
+                registry_from_backup: false,
+            },
+            chan(),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        beside.push(t.elapsed());
+        let t = Instant::now();
+        backup::restore(
+            session,
+            set,
+            &RestoreRequest {
+                id: id.into(),
+                backup: path.clone(),
+                as_id: None,
+                registry_from_backup: false,
+            },
+            chan(),
+            CancellationToken::new(),
+        )
+        .await
+        .unwrap();
+        in_place.push(t.elapsed());
+        backup::release(session, None).await.unwrap();
+    }
+    let (br, bs, ip) = (median(bare_restore), median(beside), median(in_place));
+    println!(
+        "restore {id}: bare pg_restore into an empty database {} | tenantctl restore --as {} ({:.1}x) | in place {} ({:.1}x)",
+        secs(br),
+        secs(bs),
+        bs.as_secs_f64() / br.as_secs_f64(),
+        secs(ip),
+        ip.as_secs_f64() / br.as_secs_f64()
+    );
+}

@@ -1,0 +1,815 @@
+//! `restore`: a backup beside the live tenant under a new id, or in place of it with an
+//! atomic swap that keeps the previous contents. pg_restore cannot rename a schema and text
+//! substitution on a dump is unsafe, so the archive goes through the scratch database:
+//! restore there, rename, dump the renamed copy, restore that here under a side name
+//! outside the tenant prefix, then one short transaction makes it the tenant.
+
+use super::child::{self, ChildEnv};
+use super::lock::TenantBusy;
+use super::manifest::BackupManifest;
+use super::{BackupProgress, BackupSettings, BackupStep, Tools, report, server_info};
+use crate::error::{Error, Result};
+use crate::journal::{self, Entry};
+use crate::names::{NamingPolicy, SqlVars, TenantId, quote_ident, quote_literal};
+use crate::session::Session;
+use serde::Serialize;
+use sqlx::Connection;
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio_util::sync::CancellationToken;
+
+const TRANSFER_READONLY: &str = include_str!("../../assets/backup/transfer_readonly.sql");
+const CLOSE_KEPT: &str = include_str!("../../assets/backup/close_kept.sql");
+const OLD_NAMES: &str = include_str!("../../assets/backup/old_names.sql");
+
+/// Comment on a read-only role made for a restore that has not committed yet; a rerun
+/// may adopt or drop such a role.
+const PENDING_ROLE: &str = "tenantctl: pending restore";
+
+/// What to restore, and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RestoreRequest {
+    /// The tenant the backup is of.
+    pub id: String,
+    /// The backup: a path, or a file name in the backup folder.
+    pub backup: PathBuf,
+    /// Restore beside, as this new tenant.
+    pub as_id: Option<String>,
+    /// In place: take name, status and config from the backup's registry row too.
+    pub registry_from_backup: bool,
+}
+
+/// How a restore was done.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestoreMode {
+    /// The live tenant's contents were swapped for the backup's; the old ones are kept.
+    InPlace,
+    /// A new tenant was made from the backup; the live one was not touched.
+    Beside,
+    /// The tenant was not registered (dropped); it was made again from the backup.
+    Recreated,
+}
+
+/// A finished restore.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RestoreReport {
+    pub tenant: String,
+    pub mode: RestoreMode,
+    pub schema: String,
+    pub backup: PathBuf,
+    /// The kept copy of the previous contents (in place only).
+    pub kept: Option<String>,
+}
+
+/// The scratch database of this database, made by `init` and owned by the admin role.
+pub(crate) async fn scratch_name(conn: &mut sqlx::PgConnection) -> Result<String> {
+    sqlx::query_scalar(
+        "SELECT 'tenantctl_scratch_' || oid::text FROM pg_database WHERE datname = current_database()",
+    )
+    .fetch_one(conn)
+    .await
+    .map_err(Error::db("finding the scratch database"))
+}
+
+/// Restores a backup: in place when `as_id` is none and the tenant is registered, beside as
+/// `as_id`, or re-creates a dropped tenant. Verifies first; holds the tenant's busy lock
+/// throughout; on any failure the live tenant is as it was and the message says so.
+pub async fn restore(
+    session: &Session,
+    settings: &BackupSettings,
+    req: &RestoreRequest,
+    progress: UnboundedSender<BackupProgress>,
+    cancel: CancellationToken,
+) -> Result<RestoreReport> {
+    session.ensure_writable("restore")?;
+    let names = &session.names;
+    let id = names.tenant_id(&req.id)?;
+    let target = match &req.as_id {
+        Some(a) => names.tenant_id(a)?,
+        None => id.clone(),
+    };
+    report(&progress, target.as_str(), BackupStep::Verify, 0, 1, "");
+    let verified = super::verify(settings, &req.backup, &cancel).await?;
+    report(&progress, target.as_str(), BackupStep::Verify, 1, 1, "");
+    let m = verified.manifest;
+    if m.tenant != id.as_str() {
+        return Err(Error::Invalid(format!(
+            "backup {} is of tenant {}, not {id}; name {} as the ID (add --as NEW_ID for a copy)",
+            verified.path.display(),
+            m.tenant,
+            m.tenant
+        )));
+    }
+    let side = super::side_schema(names, &target)?;
+    let action = if req.as_id.is_some() {
+        "restore beside"
+    } else {
+        "restore"
+    };
+    let mut busy =
+        TenantBusy::hold(session, &target, &format!("tenantctl {action} {target}")).await?;
+    let server = server_info(session).await?;
+    let tools = super::find_tools(
+        settings.pg_bin_dir.as_deref(),
+        server.major,
+        &server.version,
+    )?;
+    let registered: bool = sqlx::query_scalar(&format!(
+        "SELECT EXISTS (SELECT 1 FROM {} WHERE id = $1)",
+        names.registry()
+    ))
+    .bind(target.as_str())
+    .fetch_one(&mut *busy.conn)
+    .await
+    .map_err(|e| crate::catalog::registry_error(session, e))?;
+    let mode = match (&req.as_id, registered) {
+        (Some(_), true) => {
+            return Err(Error::Conflict(format!(
+                "tenant {target} already exists; choose another --as id; nothing was changed"
+            )));
+        }
+        (Some(_), false) => RestoreMode::Beside,
+        (None, true) => RestoreMode::InPlace,
+        (None, false) => RestoreMode::Recreated,
+    };
+    let schema = names.schema_of(&target);
+    let new_ro = names.readonly_role_of(&target);
+    let summary = match mode {
+        RestoreMode::InPlace => format!(
+            "pg_restore via scratch as {side}; swap {schema} -> kept copy, {side} -> {schema}; REVOKE on kept copy; GRANTs"
+        ),
+        _ => format!(
+            "pg_restore via scratch as {side}; RENAME {side} -> {schema}; INSERT registry row; role {new_ro}; GRANTs"
+        ),
+    };
+    let job = Job {
+        session,
+        tools: &tools,
+        database: &server.database,
+        m: &m,
+        archive: &verified.path,
+        target: &target,
+        side: &side,
+        mode,
+        registry_from_backup: req.registry_from_backup,
+        progress: &progress,
+        cancel: &cancel,
+    };
+    let mut made_roles: Vec<String> = Vec::new();
+    let result = job.run(&mut busy, &mut made_roles).await;
+    match result {
+        Ok(report) => {
+            // A read-only role made only so the archive could be restored into the scratch
+            // database (the old tenant's, when it is gone) is no longer needed.
+            for role in made_roles.iter().filter(|r| **r != new_ro) {
+                let _ = drop_pending_role(&mut busy, session, role).await;
+            }
+            Ok(report)
+        }
+        Err(e) => {
+            // Nothing outside the tenant prefix needs to survive a failure.
+            let _ = drop_side(&mut busy, session, &side).await;
+            for role in &made_roles {
+                let _ = drop_pending_role(&mut busy, session, role).await;
+            }
+            drop(busy);
+            let state = match mode {
+                RestoreMode::InPlace => format!("tenant {target} still holds its previous data"),
+                _ => format!("tenant {target} was not created"),
+            };
+            let e = match e {
+                Error::Invalid(msg) => Error::Invalid(format!("{msg}; {state}")),
+                Error::Conflict(msg) => Error::Conflict(format!("{msg}; {state}")),
+                Error::Cancelled(msg) => Error::Cancelled(format!("{msg}; {state}")),
+                Error::Db { during, source } => Error::Db {
+                    during: format!("{during} ({state})"),
+                    source,
+                },
+                other => other,
+            };
+            crate::tenant::failed(session, action, target.as_str(), &summary, e).await
+        }
+    }
+}
+
+struct Job<'a> {
+    session: &'a Session,
+    tools: &'a Tools,
+    database: &'a str,
+    m: &'a BackupManifest,
+    archive: &'a Path,
+    target: &'a TenantId,
+    side: &'a str,
+    mode: RestoreMode,
+    registry_from_backup: bool,
+    progress: &'a UnboundedSender<BackupProgress>,
+    cancel: &'a CancellationToken,
+}
+
+impl Job<'_> {
+    fn step(&self, step: BackupStep, done: usize, total: usize, detail: &str) {
+        report(
+            self.progress,
+            self.target.as_str(),
+            step,
+            done,
+            total,
+            detail,
+        );
+    }
+
+    fn check_cancel(&self) -> Result<()> {
+        if self.cancel.is_cancelled() {
+            return Err(Error::Cancelled(format!(
+                "restore {}: cancelled",
+                self.target
+            )));
+        }
+        Ok(())
+    }
+
+    async fn run(
+        &self,
+        busy: &mut TenantBusy,
+        made_roles: &mut Vec<String>,
+    ) -> Result<RestoreReport> {
+        let names = &self.session.names;
+        let schema = names.schema_of(self.target);
+        let new_ro = names.readonly_role_of(self.target);
+        let old_ro = self.m.readonly_role.clone();
+        if self.mode != RestoreMode::InPlace {
+            let exists: bool =
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+                    .bind(&schema)
+                    .fetch_one(&mut *busy.conn)
+                    .await
+                    .map_err(Error::db("restore: looking for the schema"))?;
+            if exists {
+                return Err(Error::Conflict(format!(
+                    "restore {}: schema {schema} exists without a registry row (drift); adopt, rename or drop it first",
+                    self.target
+                )));
+            }
+            // The archive names the old read-only role: it must exist for the scratch
+            // restore, and the new one must exist for the policies that move to it.
+            for role in [&old_ro, &new_ro] {
+                match role_state(busy, role).await? {
+                    RoleState::Missing => {
+                        create_pending_role(busy, self.session, role).await?;
+                        made_roles.push(role.clone());
+                    }
+                    RoleState::Pending => made_roles.push(role.clone()),
+                    RoleState::Taken if *role == new_ro => {
+                        return Err(Error::Conflict(format!(
+                            "restore {}: role {new_ro} already exists; drop it or choose another id",
+                            self.target
+                        )));
+                    }
+                    RoleState::Taken => {}
+                }
+            }
+            made_roles.dedup();
+        }
+        drop_side(busy, self.session, self.side).await?;
+        let work = tempfile::Builder::new()
+            .prefix("tenantctl-restore-")
+            .tempdir()
+            .map_err(|source| Error::Io {
+                what: "creating a temporary folder".into(),
+                source,
+            })?;
+        let renamed = work.path().join("renamed.dump");
+        self.through_scratch(busy, &old_ro, &new_ro, &renamed)
+            .await?;
+        self.check_cancel()?;
+
+        // The renamed copy, restored here under the side name: not a tenant yet.
+        let total = self.m.tables.len();
+        self.step(BackupStep::Restore, 0, total, "");
+        let env = ChildEnv::new(&self.session.spec, self.database)?;
+        let mut done = 0;
+        child::run(
+            &self.tools.pg_restore,
+            &restore_args(names, self.database, &renamed),
+            &env,
+            false,
+            self.cancel,
+            |line| {
+                if let Some(t) = line.split("processing data for table ").nth(1) {
+                    done += 1;
+                    report(
+                        self.progress,
+                        self.target.as_str(),
+                        BackupStep::Restore,
+                        done.min(total),
+                        total,
+                        t.trim_matches('"'),
+                    );
+                }
+            },
+        )
+        .await
+        .map_err(|e| {
+            scope(
+                e,
+                &format!("restore {}: restoring beside the live tenant", self.target),
+            )
+        })?;
+        self.check_cancel()?;
+
+        self.step(BackupStep::Swap, 0, 1, "");
+        let kept = match self.mode {
+            RestoreMode::InPlace => Some(self.swap(busy).await?),
+            _ => {
+                self.create(busy, &old_ro, &new_ro).await?;
+                None
+            }
+        };
+        self.step(BackupStep::Swap, 1, 1, "");
+        Ok(RestoreReport {
+            tenant: self.target.to_string(),
+            mode: self.mode,
+            schema,
+            backup: self.archive.to_path_buf(),
+            kept,
+        })
+    }
+
+    /// Restore into the scratch database, rename to the side name, move the read-only role,
+    /// dump the renamed copy to `out`; the scratch database is left empty of it.
+    async fn through_scratch(
+        &self,
+        busy: &mut TenantBusy,
+        old_ro: &str,
+        new_ro: &str,
+        out: &Path,
+    ) -> Result<()> {
+        let names = &self.session.names;
+        let scratch = scratch_name(&mut busy.conn).await?;
+        let mut spec = self.session.spec.clone();
+        spec.dbname = scratch.clone();
+        let mut conn = sqlx::PgConnection::connect_with(&spec.options())
+            .await
+            .map_err(|e| match spec.classify(e) {
+                crate::connect::ConnectError::DatabaseMissing { .. } => Error::Invalid(format!(
+                    "the scratch database {scratch} does not exist; run `tenantctl init` once as a superuser to create it"
+                )),
+                other => Error::Connect(other),
+            })?;
+        let source = &self.m.schema;
+        // Two restores of backups of one tenant would both restore its schema name here.
+        let free: bool = sqlx::query_scalar(
+            "SELECT pg_try_advisory_lock(hashtextextended('tenantctl:scratch:' || $1, 0))",
+        )
+        .bind(source)
+        .fetch_one(&mut conn)
+        .await
+        .map_err(Error::db("restore: locking the scratch database"))?;
+        if !free {
+            return Err(Error::Conflict(format!(
+                "another restore of a backup of {} is using the scratch database {scratch}; retry when it is done",
+                self.m.tenant
+            )));
+        }
+        // Leftovers of a restore that died here.
+        clean_scratch(&mut conn, names, source, self.side)
+            .await
+            .map_err(Error::db(format!(
+                "restore: clearing the scratch database {scratch}"
+            )))?;
+        let result: Result<()> = async {
+            let total = self.m.tables.len();
+            self.step(BackupStep::ScratchRestore, 0, total, "");
+            let env = ChildEnv::new(&self.session.spec, &scratch)?;
+            let mut done = 0;
+            child::run(
+                &self.tools.pg_restore,
+                &restore_args(names, &scratch, self.archive),
+                &env,
+                false,
+                self.cancel,
+                |line| {
+                    if let Some(t) = line.split("processing data for table ").nth(1) {
+                        done += 1;
+                        report(
+                            self.progress,
+                            self.target.as_str(),
+                            BackupStep::ScratchRestore,
+                            done.min(total),
+                            total,
+                            t.trim_matches('"'),
+                        );
+                    }
+                },
+            )
+            .await
+            .map_err(|e| scope(e, "restore: restoring into the scratch database"))?;
+            self.check_cancel()?;
+            self.step(BackupStep::Rename, 0, 1, "");
+            let mut vars = SqlVars::default();
+            vars.literal("side", self.side)
+                .literal("old_ro", old_ro)
+                .literal("new_ro", new_ro);
+            let mut tx = conn
+                .begin()
+                .await
+                .map_err(Error::db("restore: renaming in scratch"))?;
+            crate::session::act_as_admin(&mut tx, names)
+                .await
+                .map_err(Error::db("restore: renaming in scratch"))?;
+            sqlx::query(&format!(
+                "ALTER SCHEMA {} RENAME TO {}",
+                quote_ident(source),
+                quote_ident(self.side)
+            ))
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::db(
+                "restore: renaming the schema in the scratch database",
+            ))?;
+            if old_ro != new_ro {
+                crate::session::run_script(&mut tx, &vars.render(TRANSFER_READONLY)?)
+                    .await
+                    .map_err(Error::db("restore: moving the read-only role's privileges"))?;
+            }
+            tx.commit()
+                .await
+                .map_err(Error::db("restore: renaming in scratch"))?;
+            self.step(BackupStep::Rename, 1, 1, "");
+            self.step(BackupStep::ScratchDump, 0, total, "");
+            let mut done = 0;
+            let args: Vec<OsString> = vec![
+                "--format=custom".into(),
+                format!("--schema={}", quote_ident(self.side)).into(),
+                "--verbose".into(),
+                "--no-password".into(),
+                {
+                    let mut f = OsString::from("--file=");
+                    f.push(out);
+                    f
+                },
+            ];
+            child::run(
+                &self.tools.pg_dump,
+                &args,
+                &env,
+                false,
+                self.cancel,
+                |line| {
+                    if line.contains("dumping contents of table ") {
+                        done += 1;
+                        report(
+                            self.progress,
+                            self.target.as_str(),
+                            BackupStep::ScratchDump,
+                            done.min(total),
+                            total,
+                            "",
+                        );
+                    }
+                },
+            )
+            .await
+            .map_err(|e| scope(e, "restore: dumping the renamed copy"))?;
+            Ok(())
+        }
+        .await;
+        let cleaned = clean_scratch(&mut conn, names, source, self.side).await;
+        let _ = conn.close().await;
+        result?;
+        cleaned.map_err(Error::db(format!(
+            "restore: clearing the scratch database {scratch}"
+        )))?;
+        Ok(())
+    }
+
+    /// In place: one transaction swaps live -> kept and side -> live, closes the kept copy
+    /// to everyone but its owner, and re-applies the model's grants.
+    async fn swap(&self, busy: &mut TenantBusy) -> Result<String> {
+        let session = self.session;
+        let names = &session.names;
+        let id = self.target;
+        let schema = names.schema_of(id);
+        let now = chrono::Utc::now();
+        let kept = super::kept_schema(names, id, now)?;
+        let mut tx = busy.begin(session, "restore").await?;
+        let (status, name, config): (String, String, serde_json::Value) = sqlx::query_as(&format!(
+            "SELECT status, name, config FROM {} WHERE id = $1 FOR UPDATE",
+            names.registry()
+        ))
+        .bind(id.as_str())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(Error::db(format!("restore {id}: reading the registry row")))?
+        .ok_or_else(|| Error::NoSuchTenant(id.to_string()))?;
+        let reg = &self.m.registry;
+        let (status, name, config) = if self.registry_from_backup {
+            (reg.status.clone(), reg.name.clone(), reg.config.clone())
+        } else {
+            (status, name, config)
+        };
+        // Writers of the live tables finish first (or the swap gives up after lock_timeout):
+        // a transaction writing across the swap would leave half its rows in each copy.
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY 1",
+        )
+        .bind(&schema)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(Error::db(format!("restore {id}: listing the live tables")))?;
+        if !tables.is_empty() {
+            let list: Vec<String> = tables
+                .iter()
+                .map(|t| crate::names::qualified(&schema, t))
+                .collect();
+            sqlx::query(&format!("LOCK TABLE {} IN EXCLUSIVE MODE", list.join(", ")))
+                .execute(&mut *tx)
+                .await
+                .map_err(Error::db(format!(
+                    "restore {id}: waiting for writers of {schema} to finish"
+                )))?;
+        }
+        let sql = format!(
+            "ALTER SCHEMA {} RENAME TO {}; ALTER SCHEMA {} RENAME TO {}",
+            quote_ident(&schema),
+            quote_ident(&kept),
+            quote_ident(self.side),
+            quote_ident(&schema)
+        );
+        crate::session::run_script(&mut tx, &sql)
+            .await
+            .map_err(Error::db(format!(
+                "restore {id}: swapping {schema} and {}",
+                self.side
+            )))?;
+        let mut vars = SqlVars::default();
+        vars.literal("kept", &kept);
+        crate::session::run_script(&mut tx, &vars.render(CLOSE_KEPT)?)
+            .await
+            .map_err(Error::db(format!(
+                "restore {id}: revoking every privilege on {kept}"
+            )))?;
+        let note = serde_json::json!({
+            "tenant": id.as_str(),
+            "kept_at": now,
+            "restored_from": self.archive,
+        });
+        sqlx::query(&format!(
+            "COMMENT ON SCHEMA {} IS {}",
+            quote_ident(&kept),
+            quote_literal(&note.to_string())
+        ))
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::db(format!("restore {id}: labelling {kept}")))?;
+        let version = reg.template_version;
+        crate::tenant::reapply_model(
+            &mut tx,
+            names,
+            id,
+            version,
+            status == "suspended",
+            "restore",
+        )
+        .await?;
+        sqlx::query(&format!(
+            "UPDATE {} SET name = $2, status = $3, config = $4, template_version = $5, updated_at = now() WHERE id = $1",
+            names.registry()
+        ))
+        .bind(id.as_str())
+        .bind(&name)
+        .bind(&status)
+        .bind(&config)
+        .bind(version)
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::db(format!("restore {id}: updating the registry row")))?;
+        journal::record(
+            &mut tx,
+            session,
+            &Entry {
+                action: "restore",
+                tenant: Some(id.as_str()),
+                sql_summary: format!(
+                    "swap {schema} -> {kept}, {} -> {schema}; REVOKE ALL on {kept}; GRANTs",
+                    self.side
+                ),
+                outcome: "ok".into(),
+                detail: Some(serde_json::json!({
+                    "backup": self.archive, "sha256": self.m.sha256, "kept": kept,
+                    "registry_from_backup": self.registry_from_backup,
+                })),
+            },
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(Error::db(format!("restore {id}: committing the swap")))?;
+        Ok(kept)
+    }
+
+    /// Beside (or a dropped tenant again): one transaction makes the side schema a tenant
+    /// and proves nothing in it still names the old schema or role.
+    async fn create(&self, busy: &mut TenantBusy, old_ro: &str, new_ro: &str) -> Result<()> {
+        let session = self.session;
+        let names = &session.names;
+        let id = self.target;
+        let schema = names.schema_of(id);
+        let reg = &self.m.registry;
+        let mut tx = busy.begin(session, "restore").await?;
+        sqlx::query(&format!(
+            "ALTER SCHEMA {} RENAME TO {}",
+            quote_ident(self.side),
+            quote_ident(&schema)
+        ))
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::db(format!(
+            "restore {id}: renaming {} to {schema}",
+            self.side
+        )))?;
+        sqlx::query(&format!(
+            "INSERT INTO {} (id, name, schema, status, config, template_version) VALUES ($1, $2, $3, $4, $5, $6)",
+            names.registry()
+        ))
+        .bind(id.as_str())
+        .bind(&reg.name)
+        .bind(&schema)
+        .bind(&reg.status)
+        .bind(&reg.config)
+        .bind(reg.template_version)
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::db(format!("restore {id}: inserting the registry row")))?;
+        crate::tenant::reapply_model(
+            &mut tx,
+            names,
+            id,
+            reg.template_version,
+            reg.status == "suspended",
+            "restore",
+        )
+        .await?;
+        sqlx::query(&format!("COMMENT ON ROLE {} IS NULL", quote_ident(new_ro)))
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::db(format!("restore {id}: adopting role {new_ro}")))?;
+        let mut old: Vec<&str> = vec![self.side];
+        if self.m.schema != schema {
+            old.push(&self.m.schema);
+        }
+        if old_ro != new_ro {
+            old.push(old_ro);
+        }
+        // Names are validated identifiers ([a-z0-9_]), so they are safe inside the pattern.
+        let pattern = format!("(^|[^a-z0-9_$])({})($|[^a-z0-9_$])", old.join("|"));
+        let leftovers: Vec<String> = sqlx::query_scalar(OLD_NAMES)
+            .bind(&schema)
+            .bind(&pattern)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(Error::db(format!("restore {id}: checking for old names")))?;
+        if !leftovers.is_empty() {
+            return Err(Error::Invalid(format!(
+                "restore {id}: the copy still names {} in: {}; tenantctl cannot rewrite those safely (edit them in the source tenant, dump again, and retry)",
+                old.join(" / "),
+                leftovers.join(", ")
+            )));
+        }
+        journal::record(
+            &mut tx,
+            session,
+            &Entry {
+                action: if self.mode == RestoreMode::Beside {
+                    "restore beside"
+                } else {
+                    "restore"
+                },
+                tenant: Some(id.as_str()),
+                sql_summary: format!(
+                    "RENAME {} -> {schema}; INSERT registry row; role {new_ro}; GRANTs",
+                    self.side
+                ),
+                outcome: "ok".into(),
+                detail: Some(serde_json::json!({
+                    "backup": self.archive, "sha256": self.m.sha256, "from_tenant": self.m.tenant,
+                })),
+            },
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(Error::db(format!("restore {id}: committing")))?;
+        Ok(())
+    }
+}
+
+/// pg_restore into `dbname`, all or nothing, everything owned by the admin role.
+fn restore_args(names: &NamingPolicy, dbname: &str, archive: &Path) -> Vec<OsString> {
+    vec![
+        "--single-transaction".into(),
+        "--exit-on-error".into(),
+        "--no-owner".into(),
+        format!("--role={}", names.admin_role).into(),
+        "--verbose".into(),
+        "--no-password".into(),
+        format!("--dbname={dbname}").into(),
+        archive.as_os_str().to_owned(),
+    ]
+}
+
+/// Drops the tenant's schema and the side schema from the scratch database.
+async fn clean_scratch(
+    conn: &mut sqlx::PgConnection,
+    names: &NamingPolicy,
+    source: &str,
+    side: &str,
+) -> Result<(), sqlx::Error> {
+    let sql = format!(
+        "DROP SCHEMA IF EXISTS {} CASCADE; DROP SCHEMA IF EXISTS {} CASCADE",
+        quote_ident(source),
+        quote_ident(side)
+    );
+    let mut tx = conn.begin().await?;
+    crate::session::act_as_admin(&mut tx, names).await?;
+    crate::session::run_script(&mut tx, &sql).await?;
+    tx.commit().await
+}
+
+fn scope(e: Error, what: &str) -> Error {
+    match e {
+        Error::Invalid(m) => Error::Invalid(format!("{what}: {m}")),
+        Error::Cancelled(m) => Error::Cancelled(format!("{what}: {m}")),
+        other => other,
+    }
+}
+
+async fn drop_side(busy: &mut TenantBusy, session: &Session, side: &str) -> Result<()> {
+    let mut tx = busy.begin(session, "restore").await?;
+    sqlx::query(&format!(
+        "DROP SCHEMA IF EXISTS {} CASCADE",
+        quote_ident(side)
+    ))
+    .execute(&mut *tx)
+    .await
+    .map_err(Error::db(format!(
+        "restore: dropping the side schema {side}"
+    )))?;
+    tx.commit().await.map_err(Error::db(format!(
+        "restore: dropping the side schema {side}"
+    )))
+}
+
+enum RoleState {
+    Missing,
+    /// Made by a restore that has not committed (or died); ours to adopt or drop.
+    Pending,
+    Taken,
+}
+
+async fn role_state(busy: &mut TenantBusy, role: &str) -> Result<RoleState> {
+    let row: Option<Option<String>> = sqlx::query_scalar(
+        "SELECT shobj_description(oid, 'pg_authid') FROM pg_roles WHERE rolname = $1",
+    )
+    .bind(role)
+    .fetch_optional(&mut *busy.conn)
+    .await
+    .map_err(Error::db(format!("restore: looking for role {role}")))?;
+    Ok(match row {
+        None => RoleState::Missing,
+        Some(Some(c)) if c == PENDING_ROLE => RoleState::Pending,
+        Some(_) => RoleState::Taken,
+    })
+}
+
+async fn create_pending_role(busy: &mut TenantBusy, session: &Session, role: &str) -> Result<()> {
+    let mut tx = busy.begin(session, "restore").await?;
+    let sql = format!(
+        "CREATE ROLE {r} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS; COMMENT ON ROLE {r} IS {c}",
+        r = quote_ident(role),
+        c = quote_literal(PENDING_ROLE)
+    );
+    crate::session::run_script(&mut tx, &sql)
+        .await
+        .map_err(Error::db(format!("restore: creating role {role}")))?;
+    tx.commit()
+        .await
+        .map_err(Error::db(format!("restore: creating role {role}")))
+}
+
+async fn drop_pending_role(busy: &mut TenantBusy, session: &Session, role: &str) -> Result<()> {
+    if !matches!(role_state(busy, role).await?, RoleState::Pending) {
+        return Ok(());
+    }
+    let mut tx = busy.begin(session, "restore").await?;
+    sqlx::query(&format!("DROP ROLE IF EXISTS {}", quote_ident(role)))
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::db(format!("restore: dropping role {role}")))?;
+    tx.commit()
+        .await
+        .map_err(Error::db(format!("restore: dropping role {role}")))
+}
