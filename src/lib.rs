@@ -5,6 +5,7 @@
 //! contract. `cli` and `tui` are two faces over it that never import each other; the
 //! binary's entry point picks one. The core imports neither.
 
+pub mod audit;
 pub mod backup;
 pub mod bootstrap;
 pub mod catalog;
@@ -19,7 +20,6 @@ pub mod exit;
 pub mod job;
 pub mod journal;
 pub mod names;
-pub mod policy;
 pub mod session;
 pub mod sql;
 pub mod tenant;

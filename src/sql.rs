@@ -73,6 +73,30 @@ impl SqlVars {
         self
     }
 
+    /// Adds fixed SQL keywords chosen by the code, never by input (`SELECT, INSERT`).
+    pub fn keywords(&mut self, key: &str, words: &[&'static str]) -> &mut Self {
+        self.0.insert(key.into(), words.join(", "));
+        self
+    }
+
+    /// Adds text the server itself deparsed (e.g. `pg_get_function_identity_arguments`),
+    /// which quotes every identifier in it; never text from a user.
+    pub fn deparsed(&mut self, key: &str, text: &str) -> &mut Self {
+        self.0.insert(key.into(), text.into());
+        self
+    }
+
+    /// Adds a grantee: the keyword PUBLIC, or a quoted role name.
+    pub fn grantee(&mut self, key: &str, role: &str) -> &mut Self {
+        let value = if role == "PUBLIC" {
+            "PUBLIC".to_string()
+        } else {
+            quote_ident(role)
+        };
+        self.0.insert(key.into(), value);
+        self
+    }
+
     /// Adds an integer.
     pub fn number(&mut self, key: &str, value: i64) -> &mut Self {
         self.0.insert(key.into(), value.to_string());

@@ -6,9 +6,9 @@ mod common;
 
 use common::{TestDb, cluster, run_cli};
 use sqlx::Row;
-use tenantctl::catalog::{self, TenantStatus};
+use tenantctl::audit::{Finding, Rule, Severity};
+use tenantctl::catalog;
 use tenantctl::error::Error;
-use tenantctl::policy::policy_deviations;
 use tenantctl::session::Session;
 use tenantctl::tenant::{self, NewTenant};
 
@@ -20,11 +20,9 @@ fn new(id: &str) -> NewTenant {
     }
 }
 
-async fn deviations(s: &Session, id: &str) -> Vec<tenantctl::policy::Deviation> {
-    let schema = format!("tenant_{id}");
-    let matrix = catalog::grant_matrix(s, &schema).await.unwrap();
-    let size = catalog::schema_tables(s, &schema).await.unwrap();
-    policy_deviations(&s.names, id, TenantStatus::Active, &matrix, &size)
+/// The audit's findings about tenant `id`, as `tenant show` and the Grants pane get them.
+async fn findings(s: &Session, id: &str) -> Vec<Finding> {
+    tenant::inspect(s, id).await.unwrap().findings
 }
 
 /// Runs `sql` as `role` on a connection of its own; the error text on failure.
@@ -95,6 +93,7 @@ async fn a_function_in_a_tenant_schema_is_not_executable_by_everyone_or_is_flagg
     let mut tx = s.begin_change("test").await.unwrap();
     sqlx::raw_sql(
         "CREATE FUNCTION tenant_acme.all_orders() RETURNS bigint LANGUAGE sql SECURITY DEFINER
+             SET search_path = pg_catalog, pg_temp
              AS $$ SELECT count(*) FROM tenant_acme.orders $$",
     )
     .execute(&mut *tx)
@@ -107,17 +106,18 @@ async fn a_function_in_a_tenant_schema_is_not_executable_by_everyone_or_is_flagg
         got.as_ref().is_err_and(|e| e.contains("permission denied")),
         "{got:?}"
     );
-    assert_eq!(deviations(&s, "acme").await, vec![]);
-    // Granted to PUBLIC by hand: a deviation.
+    let found = findings(&s, "acme").await;
+    assert!(found.is_empty(), "{found:#?}");
+    // Granted to PUBLIC by hand: a finding.
     sqlx::query("GRANT EXECUTE ON FUNCTION tenant_acme.all_orders() TO PUBLIC")
         .execute(&s.pool)
         .await
         .unwrap();
-    let devs = deviations(&s, "acme").await;
-    assert_eq!(devs.len(), 1, "{devs:?}");
+    let found = findings(&s, "acme").await;
+    assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(
-        (devs[0].role.as_str(), devs[0].privilege.as_str()),
-        ("PUBLIC", "EXECUTE")
+        (found[0].rule, found[0].role.as_deref(), found[0].severity),
+        (Rule::FunctionExecute, Some("PUBLIC"), Severity::Critical)
     );
     // The database-wide default itself is checked too.
     sqlx::query(&format!(
@@ -127,11 +127,10 @@ async fn a_function_in_a_tenant_schema_is_not_executable_by_everyone_or_is_flagg
     .execute(&s.pool)
     .await
     .unwrap();
-    let devs = deviations(&s, "acme").await;
+    let found = findings(&s, "acme").await;
     assert!(
-        devs.iter()
-            .any(|d| d.object.as_str() == "default privileges (function)"),
-        "{devs:?}"
+        found.iter().any(|f| f.rule == Rule::FunctionDefaultExecute),
+        "{found:#?}"
     );
 }
 
@@ -158,14 +157,17 @@ async fn init_revokes_create_on_public_and_a_later_grant_is_flagged() {
             .unwrap();
     assert!(!open);
     tenant::create(&s, &new("acme")).await.unwrap();
-    assert_eq!(deviations(&s, "acme").await, vec![]);
+    let found = findings(&s, "acme").await;
+    assert!(found.is_empty(), "{found:#?}");
     sqlx::query("GRANT CREATE ON SCHEMA public TO PUBLIC")
         .execute(&s.pool)
         .await
         .unwrap();
-    let devs = deviations(&s, "acme").await;
-    assert_eq!(devs.len(), 1, "{devs:?}");
-    assert_eq!(devs[0].object.as_str(), "schema public");
+    // Database-wide, but it reaches every tenant: each tenant's findings have it.
+    let found = findings(&s, "acme").await;
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].rule, Rule::PublicSchemaCreate, "{found:#?}");
+    assert_eq!(found[0].schema.as_deref(), Some("public"));
 }
 
 #[tokio::test]
@@ -251,12 +253,8 @@ async fn suspend_closes_the_tenant_to_every_application_role() {
             "{role}: {got:?}"
         );
     }
-    let matrix = catalog::grant_matrix(&s, "tenant_acme").await.unwrap();
-    let size = catalog::schema_tables(&s, "tenant_acme").await.unwrap();
-    assert_eq!(
-        policy_deviations(&s.names, "acme", TenantStatus::Suspended, &matrix, &size),
-        vec![]
-    );
+    let found = findings(&s, "acme").await;
+    assert!(found.is_empty(), "{found:#?}");
     tenant::resume(&s, "acme").await.unwrap();
     for role in [&db.names.service_role, &db.names.rls_role, &ro] {
         assert_eq!(as_role(&s, role, route, q).await, Ok(0), "{role}");
@@ -341,10 +339,10 @@ sslmode = "disable"
     assert!(list.contains("\"grant\""), "{list}");
     let show = run(&["tenant", "show", "ant", "--format", "json"]);
     let show: serde_json::Value = serde_json::from_str(&show).unwrap();
-    assert_eq!(show["deviations"], serde_json::json!([]), "{show}");
+    assert_eq!(show["findings"], serde_json::json!([]), "{show}");
     let show = run(&["tenant", "show", "alyse", "--format", "json"]);
     let show: serde_json::Value = serde_json::from_str(&show).unwrap();
-    assert_eq!(show["deviations"], serde_json::json!([]), "{show}");
+    assert_eq!(show["findings"], serde_json::json!([]), "{show}");
     let log = run(&["log", "--format", "json"]);
     assert!(log.contains("tenant migrate"), "{log}");
     let bound: i64 = sqlx::query_scalar(

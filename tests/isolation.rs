@@ -6,8 +6,7 @@ mod common;
 use common::TestDb;
 use sqlx::pool::PoolConnection;
 use sqlx::{Postgres, Row};
-use tenantctl::catalog::{self, TenantStatus};
-use tenantctl::policy::policy_deviations;
+use tenantctl::audit::{Finding, Rule};
 use tenantctl::session::Session;
 use tenantctl::tenant::{self, NewTenant};
 
@@ -121,26 +120,24 @@ async fn rls_role_routed_to_one_tenant_reads_nothing_of_another() {
 }
 
 #[tokio::test]
-async fn a_fresh_tenant_has_no_deviation_and_a_table_without_the_binding_is_flagged() {
+async fn a_fresh_tenant_has_no_finding_and_a_table_without_the_binding_is_flagged() {
     let (_db, s) = TestDb::bootstrapped().await;
     tenant::create(&s, &new("acme")).await.unwrap();
-    let devs = deviations(&s, "acme").await;
-    assert_eq!(devs, vec![], "{devs:?}");
+    let found = findings(&s, "acme").await;
+    assert!(found.is_empty(), "{found:#?}");
     sqlx::query("DROP POLICY tenantctl_tenant_bound ON tenant_acme.orders")
         .execute(&s.pool)
         .await
         .unwrap();
-    let devs = deviations(&s, "acme").await;
-    assert_eq!(devs.len(), 1, "{devs:?}");
-    assert_eq!(devs[0].object.as_str(), "orders");
-    assert!(devs[0].reason.contains("bound"), "{devs:?}");
+    let found = findings(&s, "acme").await;
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].rule, Rule::TenantBindingMissing, "{found:#?}");
+    assert_eq!(found[0].object.as_deref(), Some("orders"));
 }
 
-async fn deviations(s: &Session, id: &str) -> Vec<tenantctl::policy::Deviation> {
-    let schema = format!("tenant_{id}");
-    let matrix = catalog::grant_matrix(s, &schema).await.unwrap();
-    let size = catalog::schema_tables(s, &schema).await.unwrap();
-    policy_deviations(&s.names, id, TenantStatus::Active, &matrix, &size)
+/// The audit's findings about tenant `id`, as `tenant show` and the Grants pane get them.
+async fn findings(s: &Session, id: &str) -> Vec<Finding> {
+    tenant::inspect(s, id).await.unwrap().findings
 }
 
 /// A tenant provisioned before the binding existed: what an older tenantctl left.
@@ -175,8 +172,11 @@ async fn migrate_binds_the_tables_of_an_existing_tenant() {
         Ok(2)
     );
     drop(c);
-    let devs = deviations(&s, "b").await;
-    assert!(devs.iter().any(|d| d.reason.contains("bound")), "{devs:?}");
+    let found = findings(&s, "b").await;
+    assert!(
+        found.iter().any(|f| f.rule == Rule::TenantBindingMissing),
+        "{found:#?}"
+    );
 
     let (ptx, _prx) = tokio::sync::mpsc::unbounded_channel();
     let report = tenant::migrate(&s, None, &ptx, &Default::default())
@@ -196,7 +196,8 @@ async fn migrate_binds_the_tables_of_an_existing_tenant() {
     let mut c = as_app(&s, &rls, "tenant_b", "1").await;
     assert_eq!(count(&mut c, "SELECT count(*) FROM orders").await, Ok(2));
     drop(c);
-    assert_eq!(deviations(&s, "b").await, vec![]);
+    let found = findings(&s, "b").await;
+    assert!(found.is_empty(), "{found:#?}");
 }
 
 #[tokio::test]
@@ -276,15 +277,17 @@ async fn planted_admin_owned_view_is_refused_to_the_rls_role_or_flagged() {
         Ok(0)
     );
     drop(c);
-    assert_eq!(deviations(&s, "a").await, vec![]);
+    let found = findings(&s, "a").await;
+    assert!(found.is_empty(), "{found:#?}");
 
-    // An operator who grants the definer view to the RLS role gets a deviation.
+    // An operator who grants the definer view to the RLS role gets a finding.
     sqlx::query(&format!("GRANT SELECT ON tenant_a.everything TO {rls}"))
         .execute(&s.pool)
         .await
         .unwrap();
-    let devs = deviations(&s, "a").await;
-    assert_eq!(devs.len(), 1, "{devs:?}");
-    assert_eq!(devs[0].object.as_str(), "everything");
-    assert!(devs[0].reason.contains("security_invoker"), "{devs:?}");
+    let found = findings(&s, "a").await;
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].rule, Rule::ViewBypassesRls, "{found:#?}");
+    assert_eq!(found[0].object.as_deref(), Some("everything"));
+    assert!(found[0].message.contains("security_invoker"), "{found:#?}");
 }

@@ -7,9 +7,9 @@ mod common;
 mod tui_fixture;
 
 use common::{TestDb, cluster, server_major, skip};
-use tenantctl::catalog::{self, GrantMatrix, ObjectKind, TenantStatus};
+use tenantctl::audit::{self, Finding, Rule};
+use tenantctl::catalog::{self, GrantMatrix, ObjectKind};
 use tenantctl::connect::Secret;
-use tenantctl::policy::policy_deviations;
 use tenantctl::session::Session;
 use tenantctl::tenant::{self, NewTenant};
 use tenantctl::tui::app::{Detail, Load};
@@ -37,16 +37,29 @@ async fn yes(s: &Session, sql: &str, args: &[&str]) -> bool {
     q.fetch_one(&s.pool).await.unwrap()
 }
 
-/// The console at 200×80 (room for every line) showing `matrix` as acme's grants, with its deviations.
-fn grants_screen(s: &Session, matrix: GrantMatrix, schema: catalog::SchemaSize) -> String {
-    let devs = policy_deviations(&s.names, "acme", TenantStatus::Active, &matrix, &schema);
+/// Acme's audit findings.
+async fn findings(s: &Session) -> Vec<Finding> {
+    audit::run(s, Some("acme"), &Default::default())
+        .await
+        .unwrap()
+        .findings
+}
+
+/// The console at 200×80 (room for every line) showing `matrix` as acme's grants, with its
+/// audit findings.
+fn grants_screen(
+    s: &Session,
+    matrix: GrantMatrix,
+    schema: catalog::SchemaSize,
+    findings: Vec<Finding>,
+) -> String {
     let mut app = tui_fixture::app();
     app.names = s.names.clone();
     app.detail = Some(Detail {
         id: "acme".into(),
         schema: Load::Ready(schema),
         grants: Load::Ready(matrix),
-        deviations: Load::Ready(devs),
+        findings: Load::Ready(findings),
     });
     tui_fixture::draw(&app, 200, 80)
 }
@@ -115,11 +128,14 @@ async fn maintain_is_shown_and_never_granted_to_application_roles() {
     }
     // The matrix shows the owner's MAINTAIN; as provisioned, nothing deviates.
     let matrix = catalog::grant_matrix(&s, "tenant_acme").await.unwrap();
-    assert!(matrix.has(&n.admin_role, ObjectKind::Table, "orders", "MAINTAIN"));
+    assert!(matrix.entries.iter().any(|e| e.grantee == n.admin_role
+        && e.kind == ObjectKind::Table
+        && e.object == "orders"
+        && e.privilege == "MAINTAIN"));
     let tables = catalog::schema_tables(&s, "tenant_acme").await.unwrap();
-    let devs = policy_deviations(n, "acme", TenantStatus::Active, &matrix, &tables);
+    let devs = findings(&s).await;
     assert!(devs.is_empty(), "{devs:?}");
-    let screen = grants_screen(&s, matrix, tables.clone());
+    let screen = grants_screen(&s, matrix, tables.clone(), devs);
     assert!(screen.contains("Mt"), "no MAINTAIN column:\n{screen}");
 
     // Granted to the service role, it is a deviation, shown and explained.
@@ -132,20 +148,19 @@ async fn maintain_is_shown_and_never_granted_to_application_roles() {
     )
     .await;
     let matrix = catalog::grant_matrix(&s, "tenant_acme").await.unwrap();
-    let devs = policy_deviations(n, "acme", TenantStatus::Active, &matrix, &tables);
+    let devs = findings(&s).await;
     let dev = devs
         .iter()
-        .find(|d| d.role == n.service_role && d.privilege == "MAINTAIN")
-        .unwrap_or_else(|| panic!("MAINTAIN not flagged: {devs:?}"));
-    assert_eq!((dev.object.as_str(), dev.missing), ("orders", false));
-    let screen = grants_screen(&s, matrix, tables);
-    assert!(
-        screen.contains(&format!(
-            "! {} has extra MAINTAIN on orders",
-            n.service_role
-        )),
-        "{screen}"
-    );
+        .find(|d| {
+            d.rule == Rule::TablePrivilege
+                && d.role.as_deref() == Some(n.service_role.as_str())
+                && d.message.contains("MAINTAIN")
+        })
+        .unwrap_or_else(|| panic!("MAINTAIN not flagged: {devs:?}"))
+        .clone();
+    assert_eq!(dev.object.as_deref(), Some("orders"));
+    let screen = grants_screen(&s, matrix, tables, devs);
+    assert!(screen.contains(&dev.id), "{screen}");
 }
 
 #[tokio::test]
@@ -233,7 +248,7 @@ async fn membership_paths_follow_the_servers_rules() {
     }
     if major >= 16 {
         let tables = catalog::schema_tables(&s, "tenant_acme").await.unwrap();
-        let screen = grants_screen(&s, matrix, tables);
+        let screen = grants_screen(&s, matrix, tables, Vec::new());
         assert!(
             screen.contains(&format!("{p}_no_reach → {svc} (no reach")),
             "{screen}"
@@ -306,9 +321,7 @@ async fn init_as_a_createrole_role_that_is_not_superuser() {
     }
     // The bootstrapper can go on working as the admin role: a tenant is provisioned.
     tenant::create(&s, &new("acme")).await.unwrap();
-    let matrix = catalog::grant_matrix(&su, "tenant_acme").await.unwrap();
-    let tables = catalog::schema_tables(&su, "tenant_acme").await.unwrap();
-    let devs = policy_deviations(n, "acme", TenantStatus::Active, &matrix, &tables);
+    let devs = findings(&su).await;
     assert!(devs.is_empty(), "{devs:?}");
     // A second run is a no-op.
     let again = tenantctl::bootstrap::init(&s, &Default::default())

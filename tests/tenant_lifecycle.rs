@@ -4,9 +4,9 @@
 mod common;
 
 use common::{TestDb, run_cli};
-use tenantctl::catalog::{self, TenantStatus};
+use tenantctl::audit::{Finding, Rule};
+use tenantctl::catalog;
 use tenantctl::error::Error;
-use tenantctl::policy::policy_deviations;
 use tenantctl::session::Session;
 use tenantctl::tenant::{self, NewTenant, TenantChange};
 
@@ -16,6 +16,11 @@ fn new(id: &str) -> NewTenant {
         name: None,
         config: vec![],
     }
+}
+
+/// The audit's findings about tenant `id`, as `tenant show` and the Grants pane get them.
+async fn findings(s: &Session, id: &str) -> Vec<Finding> {
+    tenant::inspect(s, id).await.unwrap().findings
 }
 
 async fn yes(s: &Session, sql: &str, args: &[&str]) -> bool {
@@ -106,25 +111,36 @@ async fn create_leaves_exactly_the_policy() {
     .unwrap();
     assert_eq!(defaults, 2, "default privileges for tables and sequences");
 
-    // The policy check agrees: no deviations on a fresh tenant.
-    let matrix = catalog::grant_matrix(&s, "tenant_acme").await.unwrap();
-    let size = catalog::schema_tables(&s, "tenant_acme").await.unwrap();
-    assert_eq!(
-        policy_deviations(&s.names, "acme", TenantStatus::Active, &matrix, &size),
-        vec![]
-    );
-    // And it does see a deviation once one is made.
+    // The audit agrees: no finding on a fresh tenant.
+    let found = findings(&s, "acme").await;
+    assert!(found.is_empty(), "{found:#?}");
+    // And it does see one once a grant strays from the model.
     sqlx::query(&format!("GRANT TRUNCATE ON tenant_acme.orders TO {svc}"))
         .execute(&s.pool)
         .await
         .unwrap();
-    let matrix = catalog::grant_matrix(&s, "tenant_acme").await.unwrap();
-    let devs = policy_deviations(&s.names, "acme", TenantStatus::Active, &matrix, &size);
-    assert_eq!(devs.len(), 1, "{devs:?}");
+    let found = findings(&s, "acme").await;
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let f = &found[0];
     assert_eq!(
-        (devs[0].object.as_str(), devs[0].privilege.as_str()),
-        ("orders", "TRUNCATE")
+        (f.rule, f.object.as_deref(), f.role.as_deref()),
+        (Rule::TablePrivilege, Some("orders"), Some(svc))
     );
+    assert!(f.message.contains("TRUNCATE"), "{f:#?}");
+    // `tenant show` prints the same finding, with its fix; JSON under `findings`.
+    let out = run_cli(&db, &["tenant", "show", "acme"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(text.contains("1 audit finding(s):"), "{text}");
+    assert!(
+        text.contains(&format!("! {} {}:", f.severity, f.id)),
+        "{text}"
+    );
+    assert!(text.contains("fix: REVOKE TRUNCATE ON TABLE"), "{text}");
+    let out = run_cli(&db, &["tenant", "show", "acme", "--format", "json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["findings"][0]["id"], serde_json::json!(f.id), "{v}");
+    assert_eq!(v["findings"].as_array().map(Vec::len), Some(1), "{v}");
 
     let logged: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM commons.admin_log WHERE action = 'tenant create' AND tenant_id = 'acme' AND outcome = 'ok'",
@@ -424,12 +440,8 @@ async fn migrate_carries_on_past_a_failing_tenant() {
     .await;
     assert!(!has_email);
     // The migrated tenants got grants on the new table (default privileges + regrant).
-    let matrix = catalog::grant_matrix(&s, "tenant_m1").await.unwrap();
-    let size = catalog::schema_tables(&s, "tenant_m1").await.unwrap();
-    assert_eq!(
-        policy_deviations(&s.names, "m1", TenantStatus::Active, &matrix, &size),
-        vec![]
-    );
+    let found = findings(&s, "m1").await;
+    assert!(found.is_empty(), "{found:#?}");
 
     // Resumable: after fixing m3, a rerun migrates only it.
     let mut tx = s.begin_change("test").await.unwrap();
@@ -728,13 +740,9 @@ async fn migrating_a_suspended_tenant_keeps_it_closed_to_the_service_role() {
     let usage = "SELECT has_schema_privilege($1, 'tenant_sleepy', 'USAGE')";
     assert!(!yes(&s, usage, &[&db.names.service_role]).await);
     assert!(!yes(&s, usage, &[&db.names.rls_role]).await);
-    // The policy agrees: closed is right for a suspended tenant, and so is nothing else.
-    let matrix = catalog::grant_matrix(&s, "tenant_sleepy").await.unwrap();
-    let size = catalog::schema_tables(&s, "tenant_sleepy").await.unwrap();
-    assert_eq!(
-        policy_deviations(&s.names, "sleepy", TenantStatus::Suspended, &matrix, &size),
-        vec![]
-    );
+    // The audit agrees: closed is right for a suspended tenant, and so is nothing else.
+    let found = findings(&s, "sleepy").await;
+    assert!(found.is_empty(), "{found:#?}");
     // Reopened behind the registry's back, it is flagged.
     sqlx::query(&format!(
         "GRANT USAGE ON SCHEMA tenant_sleepy TO {}",
@@ -743,14 +751,14 @@ async fn migrating_a_suspended_tenant_keeps_it_closed_to_the_service_role() {
     .execute(&s.pool)
     .await
     .unwrap();
-    let matrix = catalog::grant_matrix(&s, "tenant_sleepy").await.unwrap();
-    let devs = policy_deviations(&s.names, "sleepy", TenantStatus::Suspended, &matrix, &size);
-    assert_eq!(devs.len(), 1, "{devs:?}");
-    assert!(devs[0].reason.contains("suspended"), "{devs:?}");
+    let found = findings(&s, "sleepy").await;
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].rule, Rule::SuspendedReachable, "{found:#?}");
+    assert!(found[0].message.contains("suspended"), "{found:#?}");
 }
 
 #[tokio::test]
-async fn the_policy_flags_objects_owned_by_another_role() {
+async fn the_audit_flags_objects_owned_by_another_role() {
     let (db, s) = TestDb::bootstrapped().await;
     tenant::create(&s, &new("acme")).await.unwrap();
     sqlx::query(&format!(
@@ -760,20 +768,19 @@ async fn the_policy_flags_objects_owned_by_another_role() {
     .execute(&s.pool)
     .await
     .unwrap();
-    let matrix = catalog::grant_matrix(&s, "tenant_acme").await.unwrap();
-    let size = catalog::schema_tables(&s, "tenant_acme").await.unwrap();
-    let devs = policy_deviations(&s.names, "acme", TenantStatus::Active, &matrix, &size);
+    let found = findings(&s, "acme").await;
     // The table's identity sequence moves with it.
-    let owned: Vec<(&str, &str)> = devs
+    let mut owned: Vec<(Option<&str>, Option<&str>)> = found
         .iter()
-        .filter(|d| d.privilege == "OWNER")
-        .map(|d| (d.role.as_str(), d.object.as_str()))
+        .filter(|f| f.rule == Rule::Owner)
+        .map(|f| (f.role.as_deref(), f.object.as_deref()))
         .collect();
-    let svc = db.names.service_role.as_str();
+    owned.sort();
+    let svc = Some(db.names.service_role.as_str());
     assert_eq!(
         owned,
-        vec![(svc, "orders"), (svc, "orders_id_seq")],
-        "{devs:?}"
+        vec![(svc, Some("orders")), (svc, Some("orders_id_seq"))],
+        "{found:#?}"
     );
 }
 

@@ -7,7 +7,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::time::Duration;
 use tenantctl::tenant::NewTenant;
 use tenantctl::tui::app::{
-    Action, Conn, Effect, ErrorText, JobEnd, JobId, JobKind, Landed, Load, LongJob, Screen,
+    Action, App, Conn, Effect, ErrorText, JobEnd, JobId, JobKind, Landed, Load, LongJob, Screen,
     SortKey, Write,
 };
 use tenantctl::tui::dialog::Dialog;
@@ -112,7 +112,6 @@ fn selection_loads_the_detail_once_it_rests() {
         [Effect::LoadDetail {
             id: "cyberdyne".into(),
             schema: "tenant_cyberdyne".into(),
-            status: tenantctl::catalog::TenantStatus::Active,
         }]
     );
 }
@@ -967,6 +966,10 @@ fn sample_writes() -> Vec<Write> {
         Write::Resume("initech".into()),
         Write::Migrate(Some(vec!["acme".into()])),
         Write::Migrate(None),
+        Write::AuditFix {
+            id: "table_privilege-0a1b2c3d".into(),
+            sql: "REVOKE SELECT ON TABLE \"tenant_acme\".\"orders\" FROM PUBLIC;".into(),
+        },
     ]
 }
 
@@ -975,10 +978,30 @@ fn is_write(e: &Effect) -> bool {
         e,
         Effect::Write(_)
             | Effect::StartJob {
-                job: LongJob::Migrate(_),
+                job: LongJob::Migrate(_) | LongJob::AuditFix(_),
                 ..
             }
     )
+}
+
+/// A read-only console showing `ctx` (the Audit view with a report loaded).
+fn read_only_app_in(ctx: Context) -> App {
+    let mut app = app_with(rows(), true);
+    if ctx == Context::Detail {
+        app.update(key(KeyCode::Enter));
+    }
+    if ctx == Context::Audit {
+        app.update(ch('A'));
+        app.update(Action::JobProgress {
+            id: app.jobs.running[0].id,
+            done: 2,
+            total: 2,
+            current: String::new(),
+            failed: 0,
+            landed: Landed::Audit(vec![audit_report()]),
+        });
+    }
+    app
 }
 
 #[test]
@@ -989,10 +1012,7 @@ fn every_write_is_unreachable_when_read_only() {
         // From a key, in every context the command applies in.
         for ctx in spec.contexts {
             for k in app().keymap.keys(spec.id).to_vec() {
-                let mut app = app_with(rows(), true);
-                if *ctx == Context::Detail {
-                    app.update(key(KeyCode::Enter));
-                }
+                let mut app = read_only_app_in(*ctx);
                 assert_eq!(app.context(), *ctx, "{}", spec.name);
                 let mut effects = app.update(Action::Key(KeyEvent::new(k.code, k.mods)));
                 // Whatever opened, accepting it must not write either.
@@ -1018,7 +1038,8 @@ fn every_write_is_unreachable_when_read_only() {
         }
         // From the palette, typed in full.
         if let Some(word) = spec.palette {
-            let mut app = app_with(rows(), true);
+            // Opened where the command applies: elsewhere the palette does not know it.
+            let mut app = read_only_app_in(spec.contexts[0]);
             app.update(ch(':'));
             typed(&mut app, word);
             let mut effects = app.update(key(KeyCode::Enter));
@@ -1110,8 +1131,8 @@ fn grants_that_cannot_be_judged_say_so() {
             "reading the tables of tenant_acme: permission denied".into(),
         )),
         grants: Ok(grants()),
-        deviations: Err(ErrorText::plain(
-            "grants cannot be judged: the tables could not be read".into(),
+        findings: Err(ErrorText::plain(
+            "grants cannot be judged: the audit could not read the catalog".into(),
         )),
     });
     let screen = draw(&app, 120, 36);
@@ -1217,4 +1238,101 @@ fn a_read_only_console_may_dump() {
         ),
         "{effects:?}"
     );
+}
+
+#[test]
+fn audit_runs_as_a_cancellable_job_and_lands_its_report() {
+    let mut app = app();
+    let effects = app.update(ch('A'));
+    assert_eq!(app.screen, Screen::Audit);
+    assert!(
+        effects.iter().any(|e| matches!(
+            e,
+            Effect::StartJob {
+                job: LongJob::Audit,
+                ..
+            }
+        )),
+        "{effects:?}"
+    );
+    assert!(matches!(app.audit.report, Load::Loading));
+    // Esc cancels the running audit before it leaves the view.
+    let effects = app.update(key(KeyCode::Esc));
+    assert!(
+        matches!(effects.as_slice(), [Effect::CancelJob(_)]),
+        "{effects:?}"
+    );
+    let id = app.jobs.running[0].id;
+    app.update(Action::JobDone {
+        id,
+        result: Ok(JobEnd {
+            summary: String::new(),
+            shortfall: Some("cancelled".into()),
+        }),
+    });
+    assert!(matches!(app.audit.report, Load::Idle));
+    assert!(app.flash.clone().unwrap().text.contains("audit: cancelled"));
+}
+
+#[test]
+fn audit_severity_filter_hides_lesser_findings() {
+    let mut app = app();
+    app.update(ch('A'));
+    let id = app.jobs.running[0].id;
+    app.update(Action::JobProgress {
+        id,
+        done: 2,
+        total: 2,
+        current: String::new(),
+        failed: 0,
+        landed: Landed::Audit(vec![audit_report()]),
+    });
+    assert_eq!(app.audit.shown().len(), 4);
+    app.update(ch('v'));
+    app.update(ch('v'));
+    assert_eq!(app.audit.shown().len(), 2, "high and worse");
+    app.update(ch('v'));
+    assert_eq!(app.audit.shown().len(), 1, "critical only");
+    app.update(ch('v'));
+    assert_eq!(app.audit.shown().len(), 4, "back to everything");
+}
+
+#[test]
+fn audit_fix_asks_then_runs_and_a_finding_without_fix_says_so() {
+    let mut app = app();
+    app.update(ch('A'));
+    let id = app.jobs.running[0].id;
+    app.update(Action::JobProgress {
+        id,
+        done: 2,
+        total: 2,
+        current: String::new(),
+        failed: 0,
+        landed: Landed::Audit(vec![audit_report()]),
+    });
+    // The last finding (an unregistered schema) has no automatic fix.
+    app.update(ch('G'));
+    assert!(app.update(ch('f')).is_empty());
+    assert!(app.dialog.is_none());
+    let flash = app.flash.clone().unwrap();
+    assert!(
+        flash.error && flash.text.contains("no automatic fix"),
+        "{flash:?}"
+    );
+    // The first has one: asked, then run as a job.
+    app.update(ch('g'));
+    let first = app.audit.selected_finding().unwrap().id.clone();
+    assert!(app.update(ch('f')).is_empty());
+    assert!(matches!(app.dialog, Some(Dialog::Confirm(_))));
+    let effects = app.update(ch('y'));
+    assert!(
+        effects.iter().any(|e| matches!(
+            e,
+            Effect::StartJob { job: LongJob::AuditFix(ids), .. } if *ids == vec![first.clone()]
+        )),
+        "{effects:?}"
+    );
+    // While it runs, a second fix waits.
+    app.update(ch('f'));
+    assert!(app.dialog.is_none());
 }

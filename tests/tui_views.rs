@@ -231,7 +231,7 @@ fn monochrome_theme_uses_no_colours() {
     ] {
         assert!(style.fg.is_none() && style.bg.is_none(), "{style:?}");
     }
-    // Meaning survives without colour: deviations and drift carry a `!` marker.
+    // Meaning survives without colour: findings and drift carry a `!` marker.
     let screen = draw(&app(), 120, 36);
     assert!(screen.contains("! PUBLIC"));
     assert!(screen.contains("! no schema"));
@@ -251,4 +251,76 @@ fn progress_of_a_dump() {
         landed: Landed::Dump(Vec::new()),
     });
     snap("dump_progress", &app);
+}
+
+/// The console after `A` with the fixture's audit report landed.
+fn audited(read_only: bool) -> tenantctl::tui::app::App {
+    let mut app = app_with(rows(), read_only);
+    app.update(ch('A'));
+    let id = app.jobs.running[0].id;
+    app.update(Action::JobProgress {
+        id,
+        done: 2,
+        total: 2,
+        current: "judged".into(),
+        failed: 0,
+        landed: Landed::Audit(vec![audit_report()]),
+    });
+    app.update(Action::JobDone {
+        id,
+        result: Ok(tenantctl::tui::app::JobEnd {
+            summary: "1 critical, 1 high, 2 medium".into(),
+            shortfall: None,
+        }),
+    });
+    app
+}
+
+#[test]
+fn audit_view_groups_findings_and_shows_the_selected_one() {
+    snap("audit", &audited(false));
+}
+
+#[test]
+fn audit_view_in_a_read_only_console_shows_fixes_it_will_not_apply() {
+    let app = audited(true);
+    let screen = draw(&app, 80, 24);
+    assert!(
+        screen.contains("read-only console: shown, never applied"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("audit_read_only_80x24", screen);
+}
+
+#[test]
+fn audit_fix_confirmation_shows_the_sql() {
+    let mut app = audited(false);
+    app.update(ch('f'));
+    snap("audit_fix_confirm", &app);
+}
+
+#[test]
+fn grants_pane_marks_the_tenants_audit_findings() {
+    let mut app = audited(false);
+    app.update(key(KeyCode::Esc));
+    assert_eq!(app.screen, Screen::Tenants);
+    let screen = draw(&app, 120, 36);
+    assert!(
+        screen.contains("audit: 1 critical, 1 high, 2 medium"),
+        "{screen}"
+    );
+    snap("grants_with_audit", &app);
+}
+
+#[test]
+fn grants_pane_shows_a_finding_in_both_audits_once() {
+    let mut app = audited(false);
+    app.update(key(KeyCode::Esc));
+    let screen = draw(&app, 240, 100);
+    let line = "user_tenant_owner has TRUNCATE on table";
+    assert_eq!(screen.matches(line).count(), 1, "{screen}");
+    // Acme's own findings and the full audit's (the membership reaching acme's role is
+    // globex's, so only the view's finding is added): PUBLIC, the read-only role, the
+    // service role's TRUNCATE, the view.
+    assert!(screen.contains("Grants · ! 4 findings"), "{screen}");
 }

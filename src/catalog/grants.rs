@@ -104,11 +104,6 @@ pub struct GrantMatrix {
     pub owners: Vec<ObjectOwner>,
     pub defaults: Vec<DefaultPrivilege>,
     pub memberships: Vec<Membership>,
-    /// Relations row security cannot protect: views without `security_invoker`,
-    /// materialized views and foreign tables return rows with their owner's rights.
-    pub rls_unsafe: Vec<String>,
-    /// Every role may create in schema `public` (on the application's `search_path`).
-    pub public_schema_create: bool,
 }
 
 impl GrantMatrix {
@@ -122,13 +117,6 @@ impl GrantMatrix {
             roles.push(p);
         }
         roles
-    }
-
-    /// True when `role` holds `privilege` on the object (directly, not via membership).
-    pub fn has(&self, role: &str, kind: ObjectKind, object: &str, privilege: &str) -> bool {
-        self.entries.iter().any(|e| {
-            e.grantee == role && e.kind == kind && e.object == object && e.privilege == privilege
-        })
     }
 }
 
@@ -228,17 +216,12 @@ const SET: &str = "coalesce((to_jsonb(m) ->> 'set_option')::boolean, true)";
 
 const OWNERS_SQL: &str = r#"
 WITH n AS (SELECT oid, nspname, nspowner FROM pg_namespace WHERE nspname = $1)
-SELECT 'schema' AS kind, n.nspname::text AS object, pg_get_userbyid(n.nspowner)::text AS owner,
-       false AS rls_unsafe
+SELECT 'schema' AS kind, n.nspname::text AS object, pg_get_userbyid(n.nspowner)::text AS owner
 FROM n
 UNION ALL
 SELECT CASE c.relkind WHEN 'S' THEN 'sequence' WHEN 'v' THEN 'view' WHEN 'm' THEN 'view'
             ELSE 'table' END,
-       c.relname::text, pg_get_userbyid(c.relowner)::text,
-       c.relkind IN ('m', 'f') OR (c.relkind = 'v' AND NOT EXISTS (
-           SELECT 1 FROM unnest(c.reloptions) o
-           WHERE lower(o) IN ('security_invoker=true', 'security_invoker=on',
-                 'security_invoker=yes', 'security_invoker=1', 'security_invoker=t')))
+       c.relname::text, pg_get_userbyid(c.relowner)::text
 FROM n
 JOIN pg_depend d ON d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid
     AND d.classid = 'pg_class'::regclass
@@ -246,7 +229,7 @@ JOIN pg_class c ON c.oid = d.objid AND c.relnamespace = n.oid
 WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
 UNION ALL
 SELECT 'function', p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
-       pg_get_userbyid(p.proowner)::text, false
+       pg_get_userbyid(p.proowner)::text
 FROM n
 JOIN pg_depend d ON d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid
     AND d.classid = 'pg_proc'::regclass
@@ -254,22 +237,18 @@ JOIN pg_proc p ON p.oid = d.objid AND p.pronamespace = n.oid
 ORDER BY 1, 2
 "#;
 
-const PUBLIC_CREATE_SQL: &str =
-    "SELECT coalesce((SELECT has_schema_privilege('public', n.oid, 'CREATE')
-    FROM pg_namespace n WHERE n.nspname = 'public'), false)";
-
-/// Reads the grant matrix of `schema`: five set-based queries (ACLs, owners, defaults,
-/// members, schema public), run side by side.
+/// Reads the grant matrix of `schema`: four set-based queries (ACLs, owners, defaults,
+/// members), run side by side.
 pub async fn grant_matrix(session: &Session, schema: &str) -> Result<GrantMatrix> {
     let members_sql = crate::sql::SqlVars::new()
         .keyword("inherit", INHERIT)
         .keyword("set", SET)
         .render(MEMBERS_SQL)?;
-    let (rows, owners, defaults, members, public_schema_create) = tokio::try_join!(
+    let (rows, owners, defaults, members) = tokio::try_join!(
         sqlx::query_as::<_, (String, String, String, String, bool, bool)>(ENTRIES_SQL)
             .bind(schema)
             .fetch_all(&session.pool),
-        sqlx::query_as::<_, (String, String, String, bool)>(OWNERS_SQL)
+        sqlx::query_as::<_, (String, String, String)>(OWNERS_SQL)
             .bind(schema)
             .fetch_all(&session.pool),
         sqlx::query_as::<_, (String, bool, String, String, String)>(DEFAULTS_SQL)
@@ -278,13 +257,11 @@ pub async fn grant_matrix(session: &Session, schema: &str) -> Result<GrantMatrix
         sqlx::query_as::<_, (String, String, bool, bool)>(&members_sql)
             .bind(schema)
             .fetch_all(&session.pool),
-        sqlx::query_scalar::<_, bool>(PUBLIC_CREATE_SQL).fetch_one(&session.pool),
     )
     .map_err(Error::db(format!("reading the grants of {schema}")))?;
-    let rls_unsafe: Vec<String> = owners.iter().filter(|o| o.3).map(|o| o.1.clone()).collect();
     let owners: Vec<ObjectOwner> = owners
         .into_iter()
-        .map(|(kind, object, owner, _)| {
+        .map(|(kind, object, owner)| {
             Ok(ObjectOwner {
                 kind: ObjectKind::parse(&kind)?,
                 object,
@@ -334,7 +311,5 @@ pub async fn grant_matrix(session: &Session, schema: &str) -> Result<GrantMatrix
                 can_set,
             })
             .collect(),
-        rls_unsafe,
-        public_schema_create,
     })
 }

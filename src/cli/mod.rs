@@ -1,5 +1,6 @@
 //! The headless face: argument parsing, one module per subcommand group, exit codes.
 
+mod audit;
 pub mod backup;
 mod bulk;
 mod demo;
@@ -89,14 +90,23 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub template_dir: Option<PathBuf>,
     /// Output format
-    #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
-    pub format: Format,
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
-/// Output formats.
+/// `--format` as typed: markdown is for `audit` only.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+    /// Markdown, for `audit` (ready to paste into a ticket)
+    Markdown,
+}
+
+/// What a command prints: text or JSON (`audit` also reads [`Context::markdown`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Text,
     Json,
@@ -114,6 +124,8 @@ pub enum Command {
     Tenant(tenant::TenantCommand),
     /// Show the console log: every change tenantctl made
     Log(log::LogArgs),
+    /// Permission audit: every deviation from the model, with a reason, a path and a fix
+    Audit(audit::AuditArgs),
     /// Dump tenant schemas (pg_dump, custom format, with a manifest); prints each backup's path
     Dump(backup::DumpArgs),
     /// Restore a backup: in place (atomic swap, previous contents kept) or with --as beside it
@@ -128,6 +140,8 @@ pub struct Context {
     pub loaded: LoadedConfig,
     pub profile: Profile,
     pub format: Format,
+    /// `--format markdown`: text for every command, Markdown for `audit`.
+    pub markdown: bool,
     pub read_only: bool,
     pub dsn: Option<String>,
     /// Name of the profile in use, for the console header.
@@ -154,7 +168,11 @@ impl Context {
         };
         Ok(Context {
             profile,
-            format: cli.format,
+            format: match cli.format {
+                OutputFormat::Json => Format::Json,
+                OutputFormat::Text | OutputFormat::Markdown => Format::Text,
+            },
+            markdown: cli.format == OutputFormat::Markdown,
             read_only: cli.read_only,
             dsn: cli.dsn.clone(),
             profile_name,
@@ -215,6 +233,11 @@ pub async fn run(cli: Cli) -> Next {
     }
     let result = async move {
         let ctx = Context::new(&cli)?;
+        if ctx.markdown && !matches!(cli.command, Some(Command::Audit(_))) {
+            return Err(Error::Invalid(
+                "--format markdown is for `tenantctl audit`; use text or json here".into(),
+            ));
+        }
         let exit = |r: Result<u8>| r.map(Next::Exit);
         match &cli.command {
             None => Ok(Next::Console(Box::new(Console {
@@ -228,6 +251,7 @@ pub async fn run(cli: Cli) -> Next {
             Some(Command::Init(args)) => exit(init::run(&ctx, args).await),
             Some(Command::Tenant(cmd)) => exit(tenant::run(&ctx, cmd).await),
             Some(Command::Log(args)) => exit(log::run(&ctx, args).await),
+            Some(Command::Audit(args)) => exit(audit::run(&ctx, args).await),
             Some(Command::Dump(args)) => exit(backup::dump(&ctx, args).await),
             Some(Command::Restore(args)) => exit(backup::restore(&ctx, args).await),
             Some(Command::Backups(cmd)) => exit(backup::backups(&ctx, cmd).await),
@@ -241,6 +265,21 @@ pub async fn run(cli: Cli) -> Next {
             Next::Exit(EXIT_ERROR)
         }
     }
+}
+
+/// Asks a yes/no question on the terminal; only an explicit yes counts.
+pub fn confirm(question: &str) -> Result<bool> {
+    use std::io::Write;
+    eprint!("{question} [y/N] ");
+    std::io::stderr().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|source| Error::Io {
+            what: "reading the answer".into(),
+            source,
+        })?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
 
 /// Refuses to open the console without a terminal, saying what to use instead.

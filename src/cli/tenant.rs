@@ -689,7 +689,7 @@ async fn show(ctx: &Context, id: &str) -> Result<u8> {
         row,
         tables: size,
         grants,
-        deviations,
+        findings,
     } = tenant::inspect(&session, id).await?;
     let row = shown(row);
     // No backup folder configured means no backups to show, not a failure of `show`.
@@ -703,7 +703,7 @@ async fn show(ctx: &Context, id: &str) -> Result<u8> {
                 .map_err(|e| Error::Invalid(format!("cannot encode JSON output: {e}")))?;
             if let Some(obj) = v.as_object_mut() {
                 obj.insert("schema_size".into(), serde_json::json!(size));
-                obj.insert("deviations".into(), serde_json::json!(deviations));
+                obj.insert("findings".into(), serde_json::json!(findings));
                 obj.insert("grants".into(), serde_json::json!(grants));
                 obj.insert("backups".into(), serde_json::json!(backups));
                 obj.insert(
@@ -773,16 +773,26 @@ async fn show(ctx: &Context, id: &str) -> Result<u8> {
                 print!("{}", super::backup::backup_table(&backups));
             }
             println!();
-            if deviations.is_empty() {
-                println!("grants match the model");
+            if findings.is_empty() {
+                println!("grants match the model (the audit finds nothing)");
             } else {
-                println!("{} deviation(s) from the model:", deviations.len());
-                for d in &deviations {
-                    let what = if d.missing { "lacks" } else { "holds" };
+                println!("{} audit finding(s):", findings.len());
+                for f in &findings {
                     println!(
-                        "  ! {} {what} {} on {}: {}",
-                        d.role, d.privilege, d.object, d.reason
+                        "  ! {} {}: {}",
+                        f.severity,
+                        f.id,
+                        output::printable(&f.message)
                     );
+                    match &f.fix {
+                        Some(sql) => {
+                            for (i, line) in sql.lines().enumerate() {
+                                let head = if i == 0 { "fix:" } else { "    " };
+                                println!("      {head} {}", output::printable(line));
+                            }
+                        }
+                        None => println!("      fix: none (a person must decide)"),
+                    }
                 }
             }
         }

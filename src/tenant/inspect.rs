@@ -1,20 +1,21 @@
-//! One tenant inspected: registry row, tables and sizes, grants, and deviations from the
-//! model. Both faces call this; neither assembles a tenant's detail itself.
+//! One tenant inspected: registry row, tables and sizes, grants, and the audit's findings
+//! about it. Both faces call this; neither assembles a tenant's detail itself.
 
-use crate::catalog::{self, GrantMatrix, SchemaSize, TenantRow, TenantStatus};
+use crate::audit::{self, Finding};
+use crate::catalog::{self, GrantMatrix, SchemaSize, TenantRow};
 use crate::error::{Error, Result};
-use crate::policy::{Deviation, policy_deviations};
 use crate::session::Session;
+use tokio_util::sync::CancellationToken;
 
-/// A tenant schema's tables, grants and deviations, each read or judged on its own so that
-/// one failing part is reported while the others still show.
+/// A tenant schema's tables, grants and findings, each read on its own so that one failing
+/// part is reported while the others still show.
 #[derive(Debug)]
 pub struct SchemaInspection {
     pub tables: Result<SchemaSize>,
     pub grants: Result<GrantMatrix>,
-    /// Judged only when tables and grants were both read; otherwise an error saying which
-    /// part is missing, never an empty (clean-looking) list.
-    pub deviations: Result<Vec<Deviation>>,
+    /// The audit of this tenant ([`audit::run`] scoped to it); when it could not run, an
+    /// error saying so, never an empty (clean-looking) list.
+    pub findings: Result<Vec<Finding>>,
 }
 
 /// Everything `tenant show` prints and the console's detail panes draw.
@@ -24,33 +25,27 @@ pub struct TenantDetail {
     pub row: TenantRow,
     pub tables: SchemaSize,
     pub grants: GrantMatrix,
-    pub deviations: Vec<Deviation>,
+    pub findings: Vec<Finding>,
 }
 
-/// Reads the tables and grants of tenant `id`'s `schema` side by side and judges them.
-pub async fn inspect_schema(
-    session: &Session,
-    id: &str,
-    schema: &str,
-    status: TenantStatus,
-) -> SchemaInspection {
-    let (tables, grants) = tokio::join!(
+/// Reads the tables and grants of tenant `id`'s `schema` and audits the tenant, side by
+/// side.
+pub async fn inspect_schema(session: &Session, id: &str, schema: &str) -> SchemaInspection {
+    let cancel = CancellationToken::new();
+    let (tables, grants, report) = tokio::join!(
         catalog::schema_tables(session, schema),
-        catalog::grant_matrix(session, schema)
+        catalog::grant_matrix(session, schema),
+        audit::run(session, Some(id), &cancel),
     );
-    let deviations = match (&tables, &grants) {
-        (Ok(t), Ok(g)) => Ok(policy_deviations(&session.names, id, status, g, t)),
-        (Err(e), _) => Err(Error::Invalid(format!(
-            "grants cannot be judged: the tables could not be read ({e})"
-        ))),
-        (_, Err(e)) => Err(Error::Invalid(format!(
-            "grants cannot be judged: the grants could not be read ({e})"
-        ))),
-    };
+    let findings = report.map(|r| r.findings).map_err(|e| {
+        Error::Invalid(format!(
+            "grants cannot be judged: the audit could not read the catalog ({e})"
+        ))
+    });
     SchemaInspection {
         tables,
         grants,
-        deviations,
+        findings,
     }
 }
 
@@ -62,7 +57,7 @@ pub async fn inspect(session: &Session, id: &str) -> Result<TenantDetail> {
         .ok_or_else(|| Error::NoSuchTenant(id.to_string()))?;
     let schema = row.schema.clone();
     let (parts, measured) = tokio::join!(
-        inspect_schema(session, &row.id, &schema, row.status),
+        inspect_schema(session, &row.id, &schema),
         catalog::exact_sizes(session, std::slice::from_ref(&schema)),
     );
     // The same measure as `tenant list --exact`, so the two agree.
@@ -74,6 +69,6 @@ pub async fn inspect(session: &Session, id: &str) -> Result<TenantDetail> {
         row,
         tables: parts.tables?,
         grants: parts.grants?,
-        deviations: parts.deviations?,
+        findings: parts.findings?,
     })
 }

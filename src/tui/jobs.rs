@@ -4,6 +4,7 @@
 //! job id, and a report that says what was done, failed and not tried.
 
 use super::app::{Action, Effect, ErrorText, JobEnd, JobId, Landed, LongJob};
+use crate::audit;
 use crate::catalog;
 use crate::job::{JobReport, Progress, progress_channel};
 use crate::journal;
@@ -93,14 +94,14 @@ impl Jobs {
                     ));
                 });
             }
-            Effect::LoadDetail { id, schema, status } => {
+            Effect::LoadDetail { id, schema } => {
                 tokio::spawn(async move {
-                    let parts = tenant::inspect_schema(&s, &id, &schema, status).await;
+                    let parts = tenant::inspect_schema(&s, &id, &schema).await;
                     send(Action::Detail {
                         id,
                         schema: parts.tables.map_err(err),
                         grants: parts.grants.map_err(err),
-                        deviations: parts.deviations.map_err(err),
+                        findings: parts.findings.map_err(err),
                     });
                 });
             }
@@ -165,6 +166,26 @@ where
             move |progress| async move {
                 crate::backup::dump(&s, &settings, Some(ids), 1, &progress, &cancel).await
             },
+        ),
+        LongJob::Audit => run_job(
+            id,
+            send,
+            Landed::Audit,
+            |r| {
+                r.done
+                    .first()
+                    .map_or_else(String::new, |a| a.summary.short())
+            },
+            "steps",
+            move |progress| async move { audit::run_job(&s, None, &progress, &cancel).await },
+        ),
+        LongJob::AuditFix(ids) => run_job(
+            id,
+            send,
+            Landed::AuditFix,
+            |r| format!("{} fix(es) applied", r.done.len()),
+            "fixes",
+            move |progress| async move { audit::fix::run_job(&s, &ids, &progress, &cancel).await },
         ),
     }
 }

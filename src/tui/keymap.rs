@@ -24,6 +24,8 @@ pub enum Context {
     Detail,
     /// The console log.
     Activity,
+    /// The permission audit's findings.
+    Audit,
     /// Typing a `/` filter.
     Filter,
     /// A form dialog (new tenant, edit).
@@ -38,10 +40,11 @@ pub enum Context {
 
 impl Context {
     /// Every context, in help order.
-    pub const ALL: [Context; 8] = [
+    pub const ALL: [Context; 9] = [
         Context::Tenants,
         Context::Detail,
         Context::Activity,
+        Context::Audit,
         Context::Filter,
         Context::Palette,
         Context::Dialog,
@@ -55,6 +58,7 @@ impl Context {
             Context::Tenants => "Tenants",
             Context::Detail => "Tenant detail",
             Context::Activity => "Activity",
+            Context::Audit => "Audit",
             Context::Filter => "Filter",
             Context::Dialog => "Dialogs",
             Context::Confirm => "Confirmation",
@@ -94,6 +98,9 @@ pub enum CommandId {
     Refresh,
     Tenants,
     Activity,
+    Audit,
+    Fix,
+    AuditSeverity,
     New,
     Edit,
     Suspend,
@@ -277,7 +284,12 @@ impl fmt::Display for Key {
     }
 }
 
-const LISTS: &[Context] = &[Context::Tenants, Context::Detail, Context::Activity];
+const LISTS: &[Context] = &[
+    Context::Tenants,
+    Context::Detail,
+    Context::Activity,
+    Context::Audit,
+];
 const MAIN: &[Context] = &[Context::Tenants, Context::Detail];
 const TENANTS: &[Context] = &[Context::Tenants];
 
@@ -306,6 +318,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             Context::Tenants,
             Context::Detail,
             Context::Activity,
+            Context::Audit,
             Context::Help,
         ],
         ..ROW
@@ -520,6 +533,35 @@ pub const COMMANDS: &[CommandSpec] = &[
         footer: Some("log"),
         help: "show the console log",
         ..ROW
+    },
+    CommandSpec {
+        id: CommandId::Audit,
+        name: "audit",
+        keys: &[k('A')],
+        palette: Some("audit"),
+        footer: Some("audit"),
+        help: "audit permissions across the database",
+        ..ROW
+    },
+    CommandSpec {
+        id: CommandId::AuditSeverity,
+        name: "severity",
+        keys: &[k('v')],
+        palette: Some("severity"),
+        footer: Some("severity"),
+        help: "show findings at or above a severity (cycles)",
+        contexts: &[Context::Audit],
+        ..ROW
+    },
+    CommandSpec {
+        id: CommandId::Fix,
+        name: "fix",
+        keys: &[k('f')],
+        palette: Some("fix"),
+        footer: Some("fix"),
+        help: "apply the selected finding's fix (shows the SQL, asks first)",
+        contexts: &[Context::Audit],
+        writes: true,
     },
     CommandSpec {
         id: CommandId::Refresh,

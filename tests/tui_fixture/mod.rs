@@ -5,13 +5,15 @@ use chrono::{TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
+use tenantctl::audit::Finding;
+use tenantctl::audit::acl::Privilege;
+use tenantctl::audit::finding::{Draft, Rule, Severity};
 use tenantctl::catalog::{
     DefaultPrivilege, Drift, GrantEntry, GrantMatrix, Membership, ObjectKind, SchemaSize,
     ServerSummary, TableInfo, TenantRow, TenantStatus,
 };
 use tenantctl::journal::LogEntry;
 use tenantctl::names::NamingPolicy;
-use tenantctl::policy::Deviation;
 use tenantctl::tui::app::{Action, App, Detail, Load};
 use tenantctl::tui::theme::Theme;
 use tenantctl::tui::view;
@@ -185,6 +187,13 @@ pub fn grants() -> GrantMatrix {
         ),
         e("PUBLIC", ObjectKind::Table, "orders", "SELECT", false),
         e(
+            "user_tenant_owner",
+            ObjectKind::Table,
+            "orders",
+            "TRUNCATE",
+            false,
+        ),
+        e(
             "marvin",
             ObjectKind::Sequence,
             "orders_id_seq",
@@ -251,29 +260,60 @@ pub fn grants() -> GrantMatrix {
             inherits: true,
             can_set: true,
         }],
-        rls_unsafe: vec![],
-        public_schema_create: false,
     }
 }
 
-/// The deviations the fixture's grants have.
-pub fn deviations() -> Vec<Deviation> {
-    vec![
-        Deviation {
-            role: "PUBLIC".into(),
-            object: tenantctl::policy::DeviationObject::Object("orders".into()),
-            privilege: "SELECT".into(),
-            missing: false,
-            reason: "every role can use this table".into(),
-        },
-        Deviation {
-            role: "tenant_acme_ro".into(),
-            object: tenantctl::policy::DeviationObject::Object("audit_trail".into()),
-            privilege: "SELECT".into(),
-            missing: true,
-            reason: "expected SELECT on every tenant table".into(),
-        },
-    ]
+/// The findings acme's own audit has about the fixture's grants (the last one also in the
+/// full audit's report, to show it once).
+pub fn findings() -> Vec<Finding> {
+    let mut d = Draft::new(
+        Rule::TablePrivilege,
+        Severity::High,
+        "every role (PUBLIC) has SELECT on table tenant_acme.orders, beyond the model".into(),
+    );
+    d.schema = Some("tenant_acme".into());
+    d.object = Some("orders".into());
+    d.role = Some("PUBLIC".into());
+    d.tenant = Some("acme".into());
+    d.aspect = "extra";
+    d.path = Some("PUBLIC → SELECT on tenant_acme.orders".into());
+    d.fix = Some("REVOKE SELECT ON TABLE \"tenant_acme\".\"orders\" FROM PUBLIC;".into());
+    d.privileges = vec![Privilege::Select];
+    let public = d.finish();
+    let mut d = Draft::new(
+        Rule::TablePrivilege,
+        Severity::Medium,
+        "tenant_acme_ro, the read-only role of tenant acme lacks SELECT on table tenant_acme.audit_trail: the tenant's reporting cannot read it".into(),
+    );
+    d.schema = Some("tenant_acme".into());
+    d.object = Some("audit_trail".into());
+    d.role = Some("tenant_acme_ro".into());
+    d.tenant = Some("acme".into());
+    d.aspect = "missing";
+    d.fix =
+        Some("GRANT SELECT ON TABLE \"tenant_acme\".\"audit_trail\" TO \"tenant_acme_ro\";".into());
+    d.privileges = vec![Privilege::Select];
+    vec![public, d.finish(), truncate_finding()]
+}
+
+/// The service role's TRUNCATE on acme's orders: in acme's findings and the full audit's.
+fn truncate_finding() -> Finding {
+    let mut d = Draft::new(
+        Rule::TablePrivilege,
+        Severity::Medium,
+        "the service role user_tenant_owner has TRUNCATE on table tenant_acme.orders, beyond the model".into(),
+    );
+    d.schema = Some("tenant_acme".into());
+    d.object = Some("orders".into());
+    d.role = Some("user_tenant_owner".into());
+    d.tenant = Some("acme".into());
+    d.aspect = "extra";
+    d.path = Some("user_tenant_owner → TRUNCATE on tenant_acme.orders".into());
+    d.fix = Some(
+        "REVOKE TRUNCATE ON TABLE \"tenant_acme\".\"orders\" FROM \"user_tenant_owner\";".into(),
+    );
+    d.privileges = vec![Privilege::Truncate];
+    d.finish()
 }
 
 /// A console with the fixture loaded and acme selected, as after startup.
@@ -302,7 +342,7 @@ pub fn app_with(rows: Vec<TenantRow>, read_only: bool) -> App {
         id: "acme".into(),
         schema: Load::Ready(schema()),
         grants: Load::Ready(grants()),
-        deviations: Load::Ready(deviations()),
+        findings: Load::Ready(findings()),
     });
     app
 }
@@ -351,4 +391,47 @@ pub fn log_entry(id: i64, action: &str, tenant: &str, outcome: &str) -> LogEntry
 pub fn draw_only(app: &App, w: u16, h: u16) {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
     terminal.draw(|f| view::render(f, app)).unwrap();
+}
+
+/// An audit report as the core makes them: findings worst first, with ids, paths and fixes
+/// where the rule has one.
+pub fn audit_report() -> tenantctl::audit::AuditReport {
+    let mut drafts = Vec::new();
+    let mut d = Draft::new(
+        Rule::ViewBypassesRls,
+        Severity::Critical,
+        "the RLS role tenant_user can read view tenant_acme.all_orders, which returns every row: it runs with its owner's rights, so row-level security never sees the RLS role; make it security_invoker or revoke".into(),
+    );
+    d.schema = Some("tenant_acme".into());
+    d.object = Some("all_orders".into());
+    d.role = Some("tenant_user".into());
+    d.tenant = Some("acme".into());
+    d.path =
+        Some("tenant_user → SELECT on tenant_acme.all_orders (past row-level security)".into());
+    d.fix = Some("ALTER VIEW \"tenant_acme\".\"all_orders\" SET (security_invoker = true);".into());
+    drafts.push(d);
+    let mut d = Draft::new(
+        Rule::Membership,
+        Severity::High,
+        "tenant_globex_ro can act as tenant_acme_ro: that is tenant acme's read-only role: cross-tenant reach".into(),
+    );
+    d.object = Some("tenant_acme_ro".into());
+    d.role = Some("tenant_globex_ro".into());
+    d.tenant = Some("globex".into());
+    d.path = Some("tenant_globex_ro → member of analysts → member of tenant_acme_ro".into());
+    d.fix = Some("REVOKE \"analysts\" FROM \"tenant_globex_ro\";".into());
+    drafts.push(d);
+    let mut d = Draft::new(
+        Rule::UnregisteredSchema,
+        Severity::Medium,
+        "schema tenant_legacy looks like a tenant's but has no registry row: tenantctl neither manages nor audits it as a tenant (bring it in with `tenantctl tenant adopt`, or drop it)".into(),
+    );
+    d.schema = Some("tenant_legacy".into());
+    drafts.push(d);
+    let mut findings: Vec<_> = drafts.into_iter().map(Draft::finish).collect();
+    findings.insert(2, truncate_finding());
+    tenantctl::audit::AuditReport {
+        summary: tenantctl::audit::Summary::of(&findings, 11),
+        findings,
+    }
 }

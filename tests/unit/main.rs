@@ -2,6 +2,7 @@
 //! gathered in one test binary to keep link time down.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod audit;
 mod config;
 mod connect;
 mod names;

@@ -37,6 +37,10 @@ impl App {
                 let total = ids.as_ref().map_or(self.totals.tenants, Vec::len);
                 self.start_job(super::LongJob::Migrate(ids), total)
             }
+            Write::AuditFix { id, .. } => {
+                self.dialog = None;
+                self.start_job(super::LongJob::AuditFix(vec![id]), 1)
+            }
             other => vec![Effect::Write(other)],
         }
     }
@@ -69,6 +73,9 @@ impl App {
                     let len = self.activity.entries.ready().map_or(0, Vec::len);
                     let cur = self.activity.selected;
                     self.activity.selected = step(cmd, cur, len, page);
+                } else if self.screen == Screen::Audit {
+                    let len = self.audit.shown().len();
+                    self.audit.selected = step(cmd, self.audit.selected, len, page);
                 } else if on_list {
                     let to = step(cmd, self.list.selected, self.list.visible.len(), page);
                     self.move_selection(to);
@@ -213,6 +220,50 @@ impl App {
                 self.activity.entries = Load::Loading;
                 self.activity.selected = 0;
                 return vec![Effect::LoadActivity];
+            }
+            CommandId::Audit => {
+                self.screen = Screen::Audit;
+                if self.jobs.of_kind(super::JobKind::Audit).is_some() {
+                    return Vec::new();
+                }
+                // The last report stays on screen while the new one is read.
+                if !matches!(self.audit.report, Load::Ready(_)) {
+                    self.audit.report = Load::Loading;
+                }
+                return self.start_job(super::LongJob::Audit, 2);
+            }
+            CommandId::AuditSeverity => {
+                use crate::audit::Severity;
+                self.audit.min = match self.audit.min {
+                    Severity::Info => Severity::Medium,
+                    Severity::Medium | Severity::Low => Severity::High,
+                    Severity::High => Severity::Critical,
+                    Severity::Critical => Severity::Info,
+                };
+                self.audit.selected = 0;
+            }
+            CommandId::Fix => {
+                if self.jobs.of_kind(super::JobKind::AuditFix).is_some() {
+                    self.flash("a fix is already being applied".into(), true);
+                    return Vec::new();
+                }
+                match self.audit.selected_finding() {
+                    Some(f) => match &f.fix {
+                        Some(sql) => {
+                            let write = Write::AuditFix {
+                                id: f.id.clone(),
+                                sql: sql.clone(),
+                            };
+                            self.confirm(write);
+                        }
+                        None => {
+                            let msg =
+                                format!("{} has no automatic fix: a person must decide", f.id);
+                            self.flash(msg, true);
+                        }
+                    },
+                    None => self.flash("no finding selected".into(), true),
+                }
             }
             CommandId::Quit => self.quit = true,
             // Keys of dialogs, the filter and the palette: handled where they apply.

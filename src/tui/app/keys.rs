@@ -42,7 +42,7 @@ impl App {
                 }
                 Vec::new()
             }
-            Context::Tenants | Context::Detail | Context::Activity => match cmd {
+            Context::Tenants | Context::Detail | Context::Activity | Context::Audit => match cmd {
                 Some(c) => self.run(c),
                 None => Vec::new(),
             },

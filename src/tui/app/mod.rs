@@ -38,10 +38,10 @@ pub use writes::Write;
 use super::dialog::{Dialog, Palette};
 use super::keymap::{CommandId, Context, Keymap};
 use super::theme::Theme;
+use crate::audit::{AuditReport, Finding, Severity};
 use crate::catalog::{Drift, GrantMatrix, SchemaSize, ServerSummary, TenantRow, TenantStatus};
 use crate::journal::LogEntry;
 use crate::names::NamingPolicy;
-use crate::policy::Deviation;
 use crossterm::event::{KeyEvent, KeyEventKind};
 use ratatui::style::Style;
 use std::cell::Cell;
@@ -68,6 +68,7 @@ pub enum Screen {
     Tenants,
     Detail,
     Activity,
+    Audit,
 }
 
 /// Panes of the tenants screen, in Tab order.
@@ -94,14 +95,61 @@ pub struct ActivityLog {
     pub offset: Cell<usize>,
 }
 
+/// The Audit view: the last report, the severity shown from, and the cursor.
+#[derive(Debug)]
+pub struct AuditView {
+    pub report: Load<AuditReport>,
+    /// Findings less severe than this are hidden.
+    pub min: Severity,
+    /// Index into [`AuditView::shown`].
+    pub selected: usize,
+    /// First visible row (adjusted while drawing).
+    pub offset: Cell<usize>,
+}
+
+impl Default for AuditView {
+    fn default() -> Self {
+        AuditView {
+            report: Load::Idle,
+            min: Severity::Info,
+            selected: 0,
+            offset: Cell::new(0),
+        }
+    }
+}
+
+impl AuditView {
+    /// The findings shown: at `min` or worse, worst first (the report's order).
+    pub fn shown(&self) -> Vec<&Finding> {
+        self.report.ready().map_or_else(Vec::new, |r| {
+            r.findings
+                .iter()
+                .filter(|f| f.severity.at_least(self.min))
+                .collect()
+        })
+    }
+
+    /// The finding under the cursor.
+    pub fn selected_finding(&self) -> Option<&Finding> {
+        self.shown().get(self.selected).copied()
+    }
+
+    /// The last report's findings that concern `tenant`.
+    pub fn of_tenant(&self, tenant: &str) -> Vec<&Finding> {
+        self.report.ready().map_or_else(Vec::new, |r| {
+            r.findings.iter().filter(|f| f.concerns(tenant)).collect()
+        })
+    }
+}
+
 /// The selected tenant's schema and grants.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Detail {
     pub id: String,
     pub schema: Load<SchemaSize>,
     pub grants: Load<GrantMatrix>,
-    /// Judged only when tables and grants both loaded; a failure says which is missing.
-    pub deviations: Load<Vec<Deviation>>,
+    /// The audit's findings about the tenant; a failure says the grants were not judged.
+    pub findings: Load<Vec<Finding>>,
 }
 
 /// Everything that can happen to the console: keys, time, and job results.
@@ -120,7 +168,7 @@ pub enum Action {
         id: String,
         schema: Result<SchemaSize, ErrorText>,
         grants: Result<GrantMatrix, ErrorText>,
-        deviations: Result<Vec<Deviation>, ErrorText>,
+        findings: Result<Vec<Finding>, ErrorText>,
     },
     Activity(Result<Vec<LogEntry>, ErrorText>),
     /// The answer to a [`Write`] of the command `command`.
@@ -160,8 +208,6 @@ pub enum Effect {
     LoadDetail {
         id: String,
         schema: String,
-        /// The policy expects a suspended tenant's schema closed to the service role.
-        status: TenantStatus,
     },
     LoadActivity,
     /// A change, already past the read-only gate.
@@ -195,6 +241,8 @@ pub struct App {
     pub grants_scroll: u16,
     /// The console log view.
     pub activity: ActivityLog,
+    /// The permission audit view.
+    pub audit: AuditView,
     pub dialog: Option<Dialog>,
     pub palette: Option<Palette>,
     pub help: bool,
@@ -246,6 +294,7 @@ impl App {
             schema_scroll: 0,
             grants_scroll: 0,
             activity: ActivityLog::default(),
+            audit: AuditView::default(),
             dialog: None,
             palette: None,
             help: false,
@@ -286,6 +335,7 @@ impl App {
                 Screen::Tenants => Context::Tenants,
                 Screen::Detail => Context::Detail,
                 Screen::Activity => Context::Activity,
+                Screen::Audit => Context::Audit,
             }
         }
     }
@@ -336,8 +386,8 @@ impl App {
                 id,
                 schema,
                 grants,
-                deviations,
-            } => self.on_detail(id, schema, grants, deviations),
+                findings,
+            } => self.on_detail(id, schema, grants, findings),
             Action::Activity(r) => self.on_activity(r),
             Action::Saved { command, result } => self.on_saved(command, result),
             Action::JobProgress {

@@ -2,9 +2,9 @@
 //! activity log, and migration progress.
 
 use super::{App, Detail, Effect, ErrorText, Load, LongJob, Measure};
+use crate::audit::Finding;
 use crate::catalog::{Drift, GrantMatrix, SchemaSize, TenantRow};
 use crate::journal::LogEntry;
-use crate::policy::Deviation;
 use std::collections::HashMap;
 
 impl App {
@@ -51,12 +51,12 @@ impl App {
         id: String,
         schema: Result<SchemaSize, ErrorText>,
         grants: Result<GrantMatrix, ErrorText>,
-        deviations: Result<Vec<Deviation>, ErrorText>,
+        findings: Result<Vec<Finding>, ErrorText>,
     ) -> Vec<Effect> {
         if let Some(d) = self.detail.as_mut().filter(|d| d.id == id) {
             d.schema = schema.clone().map_or_else(Load::Failed, Load::Ready);
             d.grants = grants.clone().map_or_else(Load::Failed, Load::Ready);
-            d.deviations = deviations.map_or_else(Load::Failed, Load::Ready);
+            d.findings = findings.map_or_else(Load::Failed, Load::Ready);
         }
         match (schema, grants) {
             (Err(e), _) | (_, Err(e)) if e.connection => self.fail(e),
@@ -133,20 +133,19 @@ impl App {
                     "schema {} does not exist",
                     row.schema
                 ))),
-                deviations: Load::Idle,
+                findings: Load::Idle,
             });
             return Vec::new();
         }
         let effect = Effect::LoadDetail {
             id: row.id.clone(),
             schema: row.schema.clone(),
-            status: row.status,
         };
         self.detail = Some(Detail {
             id: row.id.clone(),
             schema: Load::Loading,
             grants: Load::Loading,
-            deviations: Load::Loading,
+            findings: Load::Loading,
         });
         vec![effect]
     }

@@ -10,6 +10,8 @@
 //! core call. Registry, footer, `Esc` and shutdown need nothing new.
 
 use super::{App, Effect, ErrorText, Measure, SortKey};
+use crate::audit::AuditReport;
+use crate::audit::fix::FixOutcome;
 use crate::backup::{BackupSettings, DumpReport};
 use crate::tenant::MigrateOutcome;
 
@@ -29,6 +31,10 @@ pub enum LongJob {
         ids: Vec<String>,
         settings: BackupSettings,
     },
+    /// Audit the whole database.
+    Audit,
+    /// Apply the fixes of these findings, then audit again.
+    AuditFix(Vec<String>),
 }
 
 /// The kinds of long job (one per core operation under the job contract).
@@ -37,6 +43,8 @@ pub enum JobKind {
     Sizes,
     Migrate,
     Dump,
+    Audit,
+    AuditFix,
 }
 
 impl LongJob {
@@ -46,6 +54,8 @@ impl LongJob {
             LongJob::Sizes(_) => JobKind::Sizes,
             LongJob::Migrate(_) => JobKind::Migrate,
             LongJob::Dump { .. } => JobKind::Dump,
+            LongJob::Audit => JobKind::Audit,
+            LongJob::AuditFix(_) => JobKind::AuditFix,
         }
     }
 }
@@ -55,7 +65,7 @@ impl JobKind {
     pub fn asked_for(self) -> bool {
         match self {
             JobKind::Sizes => false,
-            JobKind::Migrate | JobKind::Dump => true,
+            JobKind::Migrate | JobKind::Dump | JobKind::Audit | JobKind::AuditFix => true,
         }
     }
 
@@ -65,6 +75,8 @@ impl JobKind {
             JobKind::Sizes => "measuring sizes",
             JobKind::Migrate => "migrating",
             JobKind::Dump => "dumping",
+            JobKind::Audit => "auditing",
+            JobKind::AuditFix => "applying the fix",
         }
     }
 }
@@ -75,6 +87,8 @@ pub enum Landed {
     Sizes(Vec<(String, i64)>),
     Migrate(Vec<MigrateOutcome>),
     Dump(Vec<DumpReport>),
+    Audit(Vec<AuditReport>),
+    AuditFix(Vec<FixOutcome>),
 }
 
 /// How a job ended: one line of summary, and why it is not a success, if it is not.
@@ -191,6 +205,30 @@ impl App {
         match landed {
             Landed::Sizes(sizes) => self.on_sizes(sizes),
             Landed::Migrate(_) | Landed::Dump(_) => Vec::new(),
+            Landed::Audit(reports) => {
+                if let Some(report) = reports.into_iter().next_back() {
+                    self.on_audit_report(report);
+                }
+                Vec::new()
+            }
+            Landed::AuditFix(outcomes) => {
+                for outcome in outcomes {
+                    let left = if outcome.remaining.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; still found: {}", outcome.remaining.join(", "))
+                    };
+                    let text = format!(
+                        "fixed {} finding(s){left}; audit: {}",
+                        outcome.fixed.len(),
+                        outcome.after.summary.short()
+                    );
+                    let error = !outcome.remaining.is_empty();
+                    self.on_audit_report(outcome.after);
+                    self.flash(text, error);
+                }
+                Vec::new()
+            }
         }
     }
 
@@ -251,7 +289,36 @@ impl App {
                 effects.extend(self.reload());
                 effects
             }
+            (JobKind::Audit, Ok(end)) => {
+                if let Some(s) = end.shortfall {
+                    // Cancelled: whatever report was shown before stays, marked as such.
+                    if matches!(self.audit.report, super::Load::Loading) {
+                        self.audit.report = super::Load::Idle;
+                    }
+                    self.flash(format!("audit: {s}"), true);
+                }
+                Vec::new()
+            }
+            (JobKind::Audit, Err(e)) => {
+                if matches!(self.audit.report, super::Load::Loading) {
+                    self.audit.report = super::Load::Failed(e.clone());
+                }
+                self.fail(e)
+            }
+            (JobKind::AuditFix, Ok(_)) => Vec::new(),
+            (JobKind::AuditFix, Err(e)) => {
+                let mut e = e;
+                e.message = format!("the fix was not applied, nothing changed: {}", e.message);
+                self.fail(e)
+            }
         }
+    }
+
+    /// Shows a fresh audit report, keeping the cursor in range.
+    fn on_audit_report(&mut self, report: AuditReport) {
+        self.audit.report = super::Load::Ready(report);
+        let n = self.audit.shown().len();
+        self.audit.selected = self.audit.selected.min(n.saturating_sub(1));
     }
 
     /// Gives the rows the sizes that landed, and re-sorts when sorted by size.

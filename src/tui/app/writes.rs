@@ -21,6 +21,12 @@ pub enum Write {
     Resume(String),
     /// `None`: every tenant. Runs as a long job.
     Migrate(Option<Vec<String>>),
+    /// Apply one audit finding's fix (shown in the confirmation). Runs as a long job that
+    /// audits again afterwards.
+    AuditFix {
+        id: String,
+        sql: String,
+    },
 }
 
 impl Write {
@@ -33,6 +39,7 @@ impl Write {
             Write::Resume(_) => CommandId::Resume,
             Write::Migrate(Some(_)) => CommandId::Migrate,
             Write::Migrate(None) => CommandId::MigrateAll,
+            Write::AuditFix { .. } => CommandId::Fix,
         }
     }
 
@@ -43,8 +50,8 @@ impl Write {
             Write::Set { id, change } => tenant::set(session, &id, &change).await,
             Write::Suspend(id) => tenant::suspend(session, &id).await,
             Write::Resume(id) => tenant::resume(session, &id).await,
-            Write::Migrate(_) => Err(Error::Invalid(
-                "migrate runs as a long job, not as a single write".into(),
+            Write::Migrate(_) | Write::AuditFix { .. } => Err(Error::Invalid(
+                "this runs as a long job, not as a single write".into(),
             )),
         }
     }
@@ -84,6 +91,12 @@ impl Write {
                     "each is all-or-nothing; it can be cancelled between tenants.".into(),
                 ],
             ),
+            Write::AuditFix { id, sql } => {
+                let mut lines =
+                    vec!["In one transaction, logged, then the audit runs again:".into()];
+                lines.extend(sql.lines().map(|l| format!("  {l}")));
+                (format!("Apply the fix of {id}?"), lines)
+            }
             Write::Create(new) => (format!("Create tenant {}?", new.id), Vec::new()),
             Write::Set { id, .. } => (format!("Change tenant {id}?"), Vec::new()),
         }

@@ -53,7 +53,10 @@ impl ConfirmDialog {
         keys: &Keymap,
     ) {
         let (title, body) = self.pending.describe();
-        let rect = centered(area, 72, 9);
+        // Tall enough for what it asks about (a fix's SQL can run to several lines); the
+        // area clips what a tiny terminal cannot show.
+        let height = (body.len() as u16).saturating_add(5).max(9);
+        let rect = centered(area, 72, height);
         frame.render_widget(Clear, rect);
         let block = Block::bordered()
             .title(Span::styled(format!(" ! {title} "), theme.title()))

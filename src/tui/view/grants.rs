@@ -1,10 +1,10 @@
-//! The Grants pane: roles × privileges on the schema and its tables, policy deviations with
-//! their reasons, RLS per table, default privileges and membership chains. Deviations are
+//! The Grants pane: roles × privileges on the schema and its tables, the audit's findings
+//! about the tenant, RLS per table, default privileges and membership chains. Findings are
 //! marked with `!` as well as coloured.
 
 use super::pane_block;
+use crate::audit::Finding;
 use crate::catalog::{GrantMatrix, ObjectKind};
-use crate::policy::{Deviation, DeviationObject};
 use crate::tui::app::{App, Detail, Load, Pane};
 use crate::units::fit;
 use ratatui::Frame;
@@ -49,14 +49,14 @@ impl Group {
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let detail = app.detail.as_ref();
-    let devs = detail.map_or(0, |d| d.deviations.ready().map_or(0, Vec::len));
-    let unjudged = detail.is_some_and(|d| matches!(d.deviations, Load::Failed(_)));
+    let found = detail.map_or(0, |d| findings(app, d).len());
+    let unjudged = detail.is_some_and(|d| matches!(d.findings, Load::Failed(_)));
     let title = if unjudged {
         "Grants · ✗ not judged".into()
-    } else if devs > 0 {
+    } else if found > 0 {
         format!(
-            "Grants · ! {devs} deviation{}",
-            if devs == 1 { "" } else { "s" }
+            "Grants · ! {found} finding{}",
+            if found == 1 { "" } else { "s" }
         )
     } else {
         "Grants".into()
@@ -78,14 +78,28 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     );
 }
 
+/// The tenant's findings: its own audit's, then those only the last full audit has (about
+/// memberships and reach across schemas), each once.
+fn findings<'d>(app: &'d App, d: &'d Detail) -> Vec<&'d Finding> {
+    let mut out: Vec<&Finding> = d
+        .findings
+        .ready()
+        .map_or_else(Vec::new, |f| f.iter().collect());
+    for f in app.audit.of_tenant(&d.id) {
+        if !out.iter().any(|o| o.id == f.id) {
+            out.push(f);
+        }
+    }
+    out
+}
+
 fn matrix_lines<'a>(app: &App, m: &GrantMatrix, d: &Detail, width: usize) -> Vec<Line<'a>> {
     let t = &app.theme;
-    let none = Vec::new();
-    let deviations = d.deviations.ready().unwrap_or(&none);
+    let found = findings(app, d);
     let mut roles = m.roles();
-    for dev in deviations {
-        if !roles.contains(&dev.role) {
-            roles.push(dev.role.clone());
+    for role in found.iter().filter_map(|f| f.role.as_ref()) {
+        if !roles.contains(role) {
+            roles.push(role.clone());
         }
     }
     // MAINTAIN exists from PostgreSQL 17 on, where every owner holds it: its column shows
@@ -120,11 +134,15 @@ fn matrix_lines<'a>(app: &App, m: &GrantMatrix, d: &Detail, width: usize) -> Vec
     let tables: BTreeSet<&str> = objects(m, Group::Tables);
     let sequences: BTreeSet<&str> = objects(m, Group::Sequences);
     for role in &roles {
-        let role_devs: Vec<&Deviation> = deviations.iter().filter(|x| &x.role == role).collect();
-        let marker = if role_devs.is_empty() { "  " } else { "! " };
+        let of_role: Vec<&Finding> = found
+            .iter()
+            .copied()
+            .filter(|f| f.role.as_ref() == Some(role))
+            .collect();
+        let marker = if of_role.is_empty() { "  " } else { "! " };
         let mut spans = vec![Span::styled(
             format!("{marker}{:<role_w$} ", fit(role, role_w)),
-            if role_devs.is_empty() {
+            if of_role.is_empty() {
                 t.text()
             } else {
                 t.bad()
@@ -152,14 +170,13 @@ fn matrix_lines<'a>(app: &App, m: &GrantMatrix, d: &Detail, width: usize) -> Vec
                 (h, n) if h >= n => "✓",
                 _ => "~",
             };
-            let deviates = role_devs.iter().any(|x| {
-                x.privilege == *privilege
-                    && match group {
-                        Group::Schema => {
-                            x.object == DeviationObject::Schema || x.object.as_str() == m.schema
-                        }
-                        Group::Tables => tables.contains(x.object.as_str()),
-                        Group::Sequences => sequences.contains(x.object.as_str()),
+            let deviates = of_role.iter().any(|f| {
+                f.privileges.iter().any(|p| p.keyword() == *privilege)
+                    && match (group, f.object.as_deref()) {
+                        (Group::Schema, None) => f.schema.as_deref() == Some(m.schema.as_str()),
+                        (Group::Tables, Some(o)) => tables.contains(o),
+                        (Group::Sequences, Some(o)) => sequences.contains(o),
+                        _ => false,
                     }
             });
             if deviates {
@@ -171,21 +188,17 @@ fn matrix_lines<'a>(app: &App, m: &GrantMatrix, d: &Detail, width: usize) -> Vec
         lines.push(Line::from(spans));
     }
     lines.push(Line::from(Span::styled(
-        "✓ all  ~ some  · none  ! deviates from policy",
+        "✓ all  ~ some  · none  ! audit finding",
         t.dim(),
     )));
 
-    if let Load::Failed(e) = &d.deviations {
+    if let Load::Failed(e) = &d.findings {
         // Never a clean-looking pane when the check could not run.
         lines.push(e.line(t));
     }
-    for dev in deviations {
-        let what = if dev.missing { "lacks" } else { "has extra" };
+    for f in &found {
         lines.push(Line::from(Span::styled(
-            format!(
-                "! {} {what} {} on {}: {}",
-                dev.role, dev.privilege, dev.object, dev.reason
-            ),
+            format!("! {} {}: {}", f.severity, f.id, f.message),
             t.bad(),
         )));
     }

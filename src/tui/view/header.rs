@@ -89,10 +89,23 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             t.bad(),
         ));
     }
+    if let Load::Ready(r) = &app.audit.report {
+        second.push(sep());
+        let style = match r.summary.worst() {
+            Some(crate::audit::Severity::Critical | crate::audit::Severity::High) => t.bad(),
+            Some(crate::audit::Severity::Medium) => t.warn(),
+            _ => t.good(),
+        };
+        second.push(Span::styled(format!("audit: {}", r.summary.short()), style));
+    }
     // The tab bar keeps its place at the right; the status before it gives way (cut with
     // an ellipsis) so the two always fit the width, down to the console's 60 columns.
     let mut tabs = Vec::new();
-    for (screen, name) in [(Screen::Tenants, "Tenants"), (Screen::Activity, "Activity")] {
+    for (screen, name) in [
+        (Screen::Tenants, "Tenants"),
+        (Screen::Activity, "Activity"),
+        (Screen::Audit, "Audit"),
+    ] {
         let current =
             app.screen == screen || (screen == Screen::Tenants && app.screen == Screen::Detail);
         if current {

@@ -2,6 +2,7 @@
 //! the database or changes state (bar the list's scroll offset, a drawing concern).
 
 pub mod activity;
+pub mod audit;
 pub mod footer;
 pub mod grants;
 pub mod header;
@@ -40,6 +41,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         Screen::Tenants => tenants_screen(frame, body, app),
         Screen::Detail => detail_screen(frame, body, app),
         Screen::Activity => activity::render(frame, body, app),
+        Screen::Audit => audit::render(frame, body, app),
     }
     footer::render(frame, foot, app);
     if let Some(d) = &app.dialog {

@@ -1,0 +1,236 @@
+//! Default privileges: what the tables and sequences a migration adds will get.
+
+use super::{Ctx, fix};
+use crate::audit::acl::{AclItem, Privilege};
+use crate::audit::finding::{Draft, Rule, Severity};
+use crate::audit::model::{RoleClass, SERVICE_TABLE, SchemaRole};
+use crate::audit::snapshot::{DefaultAcl, DefaultObject};
+
+/// Adds the default-privilege findings.
+pub fn check(ctx: &mut Ctx<'_>) {
+    let admin = ctx.model.names.admin_role.clone();
+    let defaults = ctx.snap.defaults.clone();
+    function_execute(ctx, &admin, &defaults);
+    let namespaces: Vec<String> = ctx.snap.namespaces.iter().map(|n| n.name.clone()).collect();
+    for schema in namespaces {
+        let (tenant_id, ro) = match ctx.model.schema_role(&schema) {
+            Some(SchemaRole::Tenant(t)) => (Some(t.id.clone()), Some(t.ro.clone())),
+            Some(SchemaRole::Common) => (None, None),
+            _ => continue,
+        };
+        let service = ctx.model.names.service_role.clone();
+        let mut want: Vec<(DefaultObject, String, Vec<Privilege>)> = vec![
+            (
+                DefaultObject::Tables,
+                service.clone(),
+                SERVICE_TABLE.to_vec(),
+            ),
+            (
+                DefaultObject::Sequences,
+                service.clone(),
+                if tenant_id.is_some() {
+                    vec![Privilege::Usage]
+                } else {
+                    vec![Privilege::Select, Privilege::Usage]
+                },
+            ),
+        ];
+        if let Some(ro) = &ro {
+            want.push((DefaultObject::Tables, ro.clone(), vec![Privilege::Select]));
+        }
+        let in_schema: Vec<&DefaultAcl> = defaults
+            .iter()
+            .filter(|d| d.schema.as_deref() == Some(schema.as_str()))
+            .collect();
+        for d in &in_schema {
+            if d.role != admin {
+                foreign_role(ctx, &schema, tenant_id.as_deref(), d);
+            }
+        }
+        let admin_entries: Vec<&DefaultAcl> =
+            in_schema.into_iter().filter(|d| d.role == admin).collect();
+        let held = |object: DefaultObject, grantee: &str| -> Vec<Privilege> {
+            admin_entries
+                .iter()
+                .filter(|d| d.object == object)
+                .flat_map(|d| d.acl.iter())
+                .filter(|i| i.grantee.name() == grantee)
+                .flat_map(|i| i.privileges.iter().copied())
+                .collect()
+        };
+        for (object, grantee, privileges) in &want {
+            let have = held(*object, grantee);
+            let missing: Vec<Privilege> = privileges
+                .iter()
+                .copied()
+                .filter(|p| !have.contains(p))
+                .collect();
+            if missing.is_empty() || ctx.snap.role(grantee).is_none() {
+                continue;
+            }
+            let severity = if *grantee == service {
+                Severity::High
+            } else {
+                Severity::Medium
+            };
+            let words: Vec<&'static str> = missing.iter().map(|p| p.keyword()).collect();
+            let mut vars = ctx.vars();
+            vars.ident("schema", &schema)
+                .keywords("privs", &words)
+                .keywords("objects", &[object.keyword()])
+                .grantee("grantee", grantee);
+            let mut d = Draft::new(
+                Rule::DefaultPrivilege,
+                severity,
+                format!(
+                    "new {} in {schema} will not give {grantee} {}: the next migration's objects break the model",
+                    object.keyword().to_lowercase(),
+                    words.join(", ")
+                ),
+            );
+            d.schema = Some(schema.clone());
+            d.object = Some(format!(
+                "default privileges on {}",
+                object.keyword().to_lowercase()
+            ));
+            d.role = Some(grantee.clone());
+            d.tenant = tenant_id.clone();
+            d.aspect = "missing";
+            d.fix = fix(
+                &vars,
+                "ALTER DEFAULT PRIVILEGES FOR ROLE {{admin}} IN SCHEMA {{schema}} GRANT {{privs}} ON {{objects}} TO {{grantee}};",
+            );
+            ctx.add(d);
+        }
+        // Extra: anything the admin's entries give beyond `want`.
+        for entry in &admin_entries {
+            for item in &entry.acl {
+                let grantee = item.grantee.name();
+                if grantee == admin {
+                    continue;
+                }
+                let allowed: Vec<Privilege> = want
+                    .iter()
+                    .filter(|(o, g, _)| *o == entry.object && g == grantee)
+                    .flat_map(|(_, _, p)| p.iter().copied())
+                    .collect();
+                let extra: Vec<Privilege> = item
+                    .privileges
+                    .iter()
+                    .copied()
+                    .filter(|p| !allowed.contains(p))
+                    .collect();
+                if extra.is_empty() {
+                    continue;
+                }
+                extra_default(
+                    ctx,
+                    &schema,
+                    tenant_id.as_deref(),
+                    entry.object,
+                    item,
+                    &extra,
+                );
+            }
+        }
+    }
+}
+
+fn extra_default(
+    ctx: &mut Ctx<'_>,
+    schema: &str,
+    tenant: Option<&str>,
+    object: DefaultObject,
+    item: &AclItem,
+    extra: &[Privilege],
+) {
+    let grantee = item.grantee.name();
+    let class = ctx.model.classify(grantee);
+    let data = extra.iter().any(|p| p.touches_data());
+    let severity = match class {
+        RoleClass::Public | RoleClass::Other | RoleClass::ReadOnly(_) if data => Severity::High,
+        // The RLS role must get each table only once it is bound to its tenant.
+        RoleClass::Rls if data => Severity::High,
+        _ => Severity::Medium,
+    };
+    let words: Vec<&'static str> = extra.iter().map(|p| p.keyword()).collect();
+    let mut vars = ctx.vars();
+    vars.ident("schema", schema)
+        .keywords("privs", &words)
+        .keywords("objects", &[object.keyword()])
+        .grantee("grantee", grantee);
+    let mut d = Draft::new(
+        Rule::DefaultPrivilege,
+        severity,
+        format!(
+            "new {} in {schema} will give {grantee} {}, beyond the model",
+            object.keyword().to_lowercase(),
+            words.join(", ")
+        ),
+    );
+    d.schema = Some(schema.into());
+    d.object = Some(format!(
+        "default privileges on {}",
+        object.keyword().to_lowercase()
+    ));
+    d.role = Some(grantee.into());
+    d.tenant = tenant.map(String::from);
+    d.aspect = "extra";
+    d.fix = fix(
+        &vars,
+        "ALTER DEFAULT PRIVILEGES FOR ROLE {{admin}} IN SCHEMA {{schema}} REVOKE {{privs}} ON {{objects}} FROM {{grantee}};",
+    );
+    ctx.add(d);
+}
+
+fn foreign_role(ctx: &mut Ctx<'_>, schema: &str, tenant: Option<&str>, entry: &DefaultAcl) {
+    let mut d = Draft::new(
+        Rule::DefaultPrivilegeForeignRole,
+        Severity::Low,
+        format!(
+            "default privileges on {} in {schema} are set for role {}, not the admin role: they apply only to objects that role creates, never to tenantctl's migrations",
+            entry.object.keyword().to_lowercase(),
+            entry.role
+        ),
+    );
+    d.schema = Some(schema.into());
+    d.object = Some(format!(
+        "default privileges on {}",
+        entry.object.keyword().to_lowercase()
+    ));
+    d.role = Some(entry.role.clone());
+    d.tenant = tenant.map(String::from);
+    ctx.add(d);
+}
+
+/// The admin's database-wide default for functions: without an entry, or with PUBLIC in
+/// it, every function the admin creates is executable by every role.
+fn function_execute(ctx: &mut Ctx<'_>, admin: &str, defaults: &[DefaultAcl]) {
+    let global = defaults
+        .iter()
+        .find(|d| d.schema.is_none() && d.role == admin && d.object == DefaultObject::Functions);
+    let public_executes = match global {
+        None => true,
+        Some(d) => d
+            .acl
+            .iter()
+            .any(|i| i.grantee.name() == "PUBLIC" && i.privileges.contains(&Privilege::Execute)),
+    };
+    if !public_executes || ctx.snap.role(admin).is_none() {
+        return;
+    }
+    let mut d = Draft::new(
+        Rule::FunctionDefaultExecute,
+        Severity::Medium,
+        format!(
+            "functions the admin role {admin} creates are executable by every role (PostgreSQL's default); `tenantctl init` revokes that database-wide"
+        ),
+    );
+    d.role = Some("PUBLIC".into());
+    d.object = Some("default privileges on functions".into());
+    d.fix = fix(
+        &ctx.vars(),
+        "ALTER DEFAULT PRIVILEGES FOR ROLE {{admin}} REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;",
+    );
+    ctx.add(d);
+}
