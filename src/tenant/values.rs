@@ -35,7 +35,8 @@ pub fn parse_pair(raw: &str) -> std::result::Result<(String, String), String> {
 
 /// Parses a line of `KEY=VALUE` pairs separated by spaces, as typed in a dialog. Quotes
 /// work as in a shell: `name="Acme Corp"` or `'note=two words'`; `\` escapes the next
-/// character outside single quotes.
+/// character outside single quotes. Errors never repeat what was typed: a secret typed in
+/// the wrong place must not land on screen.
 pub fn parse_pairs(line: &str) -> std::result::Result<Vec<(String, String)>, String> {
     let mut words: Vec<String> = Vec::new();
     let mut word: Option<String> = None;
@@ -54,16 +55,16 @@ pub fn parse_pairs(line: &str) -> std::result::Result<Vec<(String, String)>, Str
                         Some(q) if q == c => break,
                         Some('\\') if c == '"' => match chars.next() {
                             Some(e) => w.push(e),
-                            None => return Err(format!("unterminated {c} quote in {line:?}")),
+                            None => return Err(format!("a {c} quote is not closed")),
                         },
                         Some(other) => w.push(other),
-                        None => return Err(format!("unterminated {c} quote in {line:?}")),
+                        None => return Err(format!("a {c} quote is not closed")),
                     }
                 }
             }
             '\\' => match chars.next() {
                 Some(e) => word.get_or_insert_with(String::new).push(e),
-                None => return Err(format!("a trailing \\ in {line:?} escapes nothing")),
+                None => return Err("a trailing \\ escapes nothing".into()),
             },
             other => word.get_or_insert_with(String::new).push(other),
         }
@@ -73,9 +74,13 @@ pub fn parse_pairs(line: &str) -> std::result::Result<Vec<(String, String)>, Str
     }
     words
         .iter()
-        .map(|w| {
+        .enumerate()
+        .map(|(i, w)| {
             parse_pair(w).map_err(|_| {
-                format!("{w:?} is not KEY=VALUE; separate pairs with spaces, quote values that hold spaces")
+                format!(
+                    "pair {} is not KEY=VALUE (not shown, in case it is a secret); separate pairs with spaces, quote values that hold spaces",
+                    i + 1
+                )
             })
         })
         .collect()

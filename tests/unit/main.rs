@@ -9,3 +9,4 @@ mod names;
 mod output;
 mod sql;
 mod units;
+mod values;
