@@ -12,6 +12,11 @@ const BARE_ESTIMATE: &str = "SELECT t.id, t.name, t.status, s.bytes FROM commons
 /// summed by schema.
 const BARE_EXACT: &str = "SELECT n.nspname, sum(pg_total_relation_size(c.oid)) FROM pg_namespace n JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'm', 'S') WHERE n.nspname LIKE 'tenant\\_%' GROUP BY 1";
 
+/// What the audit ships before deciding in memory: the ACLs, owners and options of every
+/// schema, relation and function in scope, column ACLs, default ACLs, policies, roles and
+/// memberships. The audit is this plus its rules and the console log's hash check.
+const BARE_AUDIT: &str = "SELECT count(*) FROM (SELECT n.nspname, n.nspowner, n.nspacl::text[] FROM pg_namespace n WHERE n.nspname LIKE 'tenant\\_%' OR n.nspname IN ('commons', 'public') UNION ALL SELECT c.relname, c.relowner, c.relacl::text[] FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE (n.nspname LIKE 'tenant\\_%' OR n.nspname = 'commons') AND c.relkind IN ('r','p','v','m','S','f') UNION ALL SELECT a.attname, a.attrelid, a.attacl::text[] FROM pg_attribute a WHERE a.attacl IS NOT NULL UNION ALL SELECT p.proname, p.proowner, p.proacl::text[] FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname LIKE 'tenant\\_%' UNION ALL SELECT '', d.defaclrole, d.defaclacl::text[] FROM pg_default_acl d UNION ALL SELECT p.polname, p.polrelid, p.polroles::text[] FROM pg_policy p UNION ALL SELECT r.rolname, r.oid, NULL FROM pg_roles r UNION ALL SELECT '', m.member, NULL FROM pg_auth_members m) x";
+
 /// What one tenant's detail takes, typed as a DBA would: registry row, its tables with
 /// sizes and ACLs, its schema ACL.
 fn bare_show(id: &str) -> String {
@@ -112,6 +117,17 @@ pub async fn measure(
             ))
         },
         || measure::run(&mut measure::psql(cluster, BARE_EXACT)),
+    ));
+    pairs.push(pair(
+        runs,
+        "`audit --format json` vs bare read of the ACLs, owners, policies and roles it judges",
+        || {
+            measure::run(&mut measure::tenantctl(
+                cluster,
+                &["audit", "--format", "json"],
+            ))
+        },
+        || measure::run(&mut measure::psql(cluster, BARE_AUDIT)),
     ));
     let id = format!("t{:05}", fixture_tenants / 2);
     pairs.push(pair(
