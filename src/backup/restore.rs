@@ -214,6 +214,40 @@ struct Job<'a> {
 }
 
 impl Job<'_> {
+    /// Runs pg_restore of `archive` into `database`, reporting each table's data as a
+    /// step of `step` out of `total`.
+    async fn pg_restore(
+        &self,
+        database: &str,
+        archive: &Path,
+        step: BackupStep,
+        total: usize,
+    ) -> Result<child::ChildOutput> {
+        let env = ChildEnv::new(&self.session.spec, database)?;
+        let mut done = 0;
+        child::run(
+            &self.tools.pg_restore,
+            &restore_args(&self.session.names, database, archive),
+            &env,
+            false,
+            self.cancel,
+            |line| {
+                if let Some(t) = line.split("processing data for table ").nth(1) {
+                    done += 1;
+                    report(
+                        self.progress,
+                        self.target.as_str(),
+                        step,
+                        done.min(total),
+                        total,
+                        t.trim_matches('"'),
+                    );
+                }
+            },
+        )
+        .await
+    }
+
     fn step(&self, step: BackupStep, done: usize, total: usize, detail: &str) {
         report(
             self.progress,
@@ -293,35 +327,14 @@ impl Job<'_> {
         // The renamed copy, restored here under the side name: not a tenant yet.
         let total = self.m.tables.len();
         self.step(BackupStep::Restore, 0, total, "");
-        let env = ChildEnv::new(&self.session.spec, self.database)?;
-        let mut done = 0;
-        child::run(
-            &self.tools.pg_restore,
-            &restore_args(names, self.database, &renamed),
-            &env,
-            false,
-            self.cancel,
-            |line| {
-                if let Some(t) = line.split("processing data for table ").nth(1) {
-                    done += 1;
-                    report(
-                        self.progress,
-                        self.target.as_str(),
-                        BackupStep::Restore,
-                        done.min(total),
-                        total,
-                        t.trim_matches('"'),
-                    );
-                }
-            },
-        )
-        .await
-        .map_err(|e| {
-            scope(
-                e,
-                &format!("restore {}: restoring beside the live tenant", self.target),
-            )
-        })?;
+        self.pg_restore(self.database, &renamed, BackupStep::Restore, total)
+            .await
+            .map_err(|e| {
+                scope(
+                    e,
+                    &format!("restore {}: restoring beside the live tenant", self.target),
+                )
+            })?;
         self.check_cancel()?;
 
         self.step(BackupStep::Swap, 0, 1, "");
@@ -387,30 +400,9 @@ impl Job<'_> {
         let result: Result<()> = async {
             let total = self.m.tables.len();
             self.step(BackupStep::ScratchRestore, 0, total, "");
-            let env = ChildEnv::new(&self.session.spec, &scratch)?;
-            let mut done = 0;
-            child::run(
-                &self.tools.pg_restore,
-                &restore_args(names, &scratch, self.archive),
-                &env,
-                false,
-                self.cancel,
-                |line| {
-                    if let Some(t) = line.split("processing data for table ").nth(1) {
-                        done += 1;
-                        report(
-                            self.progress,
-                            self.target.as_str(),
-                            BackupStep::ScratchRestore,
-                            done.min(total),
-                            total,
-                            t.trim_matches('"'),
-                        );
-                    }
-                },
-            )
-            .await
-            .map_err(|e| scope(e, "restore: restoring into the scratch database"))?;
+            self.pg_restore(&scratch, self.archive, BackupStep::ScratchRestore, total)
+                .await
+                .map_err(|e| scope(e, "restore: restoring into the scratch database"))?;
             self.check_cancel()?;
             self.step(BackupStep::Rename, 0, 1, "");
             let mut vars = SqlVars::default();
@@ -445,6 +437,7 @@ impl Job<'_> {
                 .map_err(Error::db("restore: renaming in scratch"))?;
             self.step(BackupStep::Rename, 1, 1, "");
             self.step(BackupStep::ScratchDump, 0, total, "");
+            let env = ChildEnv::new(&self.session.spec, &scratch)?;
             let mut done = 0;
             let args: Vec<OsString> = vec![
                 "--format=custom".into(),
