@@ -113,8 +113,8 @@ async fn coordinator_session(citus: &CitusCluster) -> Session {
 }
 
 /// Runs `sql` as `role` (SET ROLE) through the coordinator; the first column or the error.
-async fn as_role(s: &Session, role: &str, setup: &str, sql: &str) -> Result<i64, String> {
-    let mut c = s.pool.acquire().await.unwrap();
+async fn as_role(pool: &sqlx::PgPool, role: &str, setup: &str, sql: &str) -> Result<i64, String> {
+    let mut c = pool.acquire().await.unwrap();
     c.close_on_drop();
     sqlx::raw_sql(&format!("SET ROLE \"{role}\"; {setup}"))
         .execute(&mut *c)
@@ -165,7 +165,7 @@ async fn init_on_a_coordinator_readies_the_workers_and_tenants_become_distribute
     }
     // Attack: the worker passwords are for superusers' eyes only.
     let got = as_role(
-        &s,
+        &s.pool,
         &names.admin_role,
         "",
         "SELECT count(*) FROM pg_dist_authinfo",
@@ -217,7 +217,7 @@ async fn init_on_a_coordinator_readies_the_workers_and_tenants_become_distribute
     set_worker_password(&s, &names.service_role).await;
     let service = &names.service_role;
     let wrote = as_role(
-        &s,
+        &s.pool,
         service,
         "SET search_path TO tenant_acme",
         "WITH i AS (INSERT INTO tenant_users (email, display_name) VALUES ('a@acme', 'A') RETURNING 1)
@@ -226,7 +226,7 @@ async fn init_on_a_coordinator_readies_the_workers_and_tenants_become_distribute
     .await;
     assert_eq!(wrote, Ok(1));
     let read = as_role(
-        &s,
+        &s.pool,
         service,
         "SET search_path TO tenant_acme",
         "SELECT count(*) FROM tenant_users",
@@ -234,7 +234,7 @@ async fn init_on_a_coordinator_readies_the_workers_and_tenants_become_distribute
     .await;
     assert_eq!(read, Ok(1));
     let other = as_role(
-        &s,
+        &s.pool,
         service,
         "SET search_path TO tenant_globex",
         "SELECT count(*) FROM tenant_users",
@@ -266,4 +266,118 @@ async fn set_worker_password(s: &Session, role: &str) {
     .execute(&s.pool)
     .await
     .unwrap();
+}
+
+/// Rows with the same ids in every tenant (template version 1): user 1 placed two orders.
+async fn seed(s: &Session, schema: &str, label: &str) {
+    let sql = format!(
+        "INSERT INTO {schema}.tenant_users (id, email, display_name) VALUES (1, '{label}@x', '{label}');
+         INSERT INTO {schema}.customers (id, name, owner_user_id) VALUES (1, '{label} customer', 1);
+         INSERT INTO {schema}.orders (id, customer_id, placed_by, total_cents) VALUES (1, 1, 1, 100), (2, 1, 1, 200);"
+    );
+    for statement in sql.split(";\n") {
+        sqlx::query(statement).execute(&s.pool).await.unwrap();
+    }
+}
+
+/// The hardening issue's isolation test (`tests/isolation.rs`), through the coordinator:
+/// the data is on the workers, where the policies must hold.
+#[tokio::test]
+async fn rls_role_routed_to_one_tenant_reads_nothing_of_another_through_the_coordinator() {
+    let test = "rls_role_routed_to_one_tenant_reads_nothing_of_another_through_the_coordinator";
+    let Some(citus) = citus_or_skip(test).await else {
+        return;
+    };
+    let s = coordinator_session(&citus).await;
+    tenantctl::bootstrap::init(&s, &Default::default())
+        .await
+        .unwrap();
+    for id in ["a", "b"] {
+        let new = tenant::NewTenant {
+            id: id.into(),
+            ..Default::default()
+        };
+        tenant::create_at_version(&s, &new, 1).await.unwrap();
+    }
+    seed(&s, "tenant_a", "a").await;
+    seed(&s, "tenant_b", "b").await;
+    let rls = s.names.rls_role.clone();
+    // Session-level routing does not reach the workers: the binding fails closed there.
+    let session_level = "SET search_path TO tenant_a, commons; SET app.user_id = '1'";
+    assert_eq!(
+        as_role(
+            &app_pool(&citus).await,
+            &rls,
+            session_level,
+            "SELECT count(*) FROM orders"
+        )
+        .await,
+        Ok(0)
+    );
+    // On Citus the application routes per transaction, with SET LOCAL, which init has Citus
+    // pass on to the workers (new sessions get the database's setting).
+    let app = app_pool(&citus).await;
+    let routed = |schema: &str| {
+        format!("BEGIN; SET LOCAL search_path TO {schema}, commons; SET LOCAL app.user_id = '1'")
+    };
+
+    let a = routed("tenant_a");
+    assert_eq!(
+        as_role(&app, &rls, &a, "SELECT count(*) FROM orders").await,
+        Ok(2)
+    );
+    assert_eq!(
+        as_role(&app, &rls, &a, "SELECT count(*) FROM tenant_a.orders").await,
+        Ok(2)
+    );
+    assert_eq!(
+        as_role(&app, &rls, &a, "SELECT count(*) FROM tenant_users").await,
+        Ok(1)
+    );
+    for table in ["orders", "customers", "tenant_users"] {
+        let got = as_role(
+            &app,
+            &rls,
+            &a,
+            &format!("SELECT count(*) FROM tenant_b.{table}"),
+        )
+        .await;
+        assert!(
+            matches!(got, Ok(0) | Err(_)),
+            "tenant_b.{table} read from a session routed to tenant_a: {got:?}"
+        );
+    }
+    let got = as_role(
+        &app,
+        &rls,
+        &a,
+        "SELECT count(*) FROM orders o JOIN tenant_b.orders ob ON ob.id = o.id",
+    )
+    .await;
+    assert!(matches!(got, Ok(0) | Err(_)), "{got:?}");
+    let b = routed("tenant_b");
+    assert_eq!(
+        as_role(&app, &rls, &b, "SELECT count(*) FROM orders").await,
+        Ok(2)
+    );
+    let got = as_role(&app, &rls, &b, "SELECT count(*) FROM tenant_a.orders").await;
+    assert!(matches!(got, Ok(0) | Err(_)), "{got:?}");
+}
+
+/// A pool connecting as an application does (plain sqlx, none of tenantctl's session
+/// settings), as the coordinator's superuser.
+async fn app_pool(citus: &CitusCluster) -> sqlx::PgPool {
+    let spec = citus.coordinator.superuser_spec(&citus.dbname);
+    let options = sqlx::postgres::PgConnectOptions::new()
+        .host("127.0.0.1")
+        .port(citus.coordinator.port())
+        .username(&spec.user)
+        .password(spec.password.as_ref().unwrap().expose())
+        .database(&citus.dbname)
+        .ssl_mode(sqlx::postgres::PgSslMode::Disable);
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(options)
+        .await
+        .unwrap()
 }

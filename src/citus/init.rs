@@ -23,6 +23,8 @@ pub struct CitusPrepared {
     pub authinfo_added: Vec<String>,
     /// CREATE, CONNECT on the database was granted to the admin role here.
     pub database_grant_added: bool,
+    /// `citus.propagate_set_commands = 'local'` was made the database's default here.
+    pub set_local_propagated: bool,
 }
 
 /// Quotes a libpq connection-string value.
@@ -83,6 +85,30 @@ pub async fn prepare(session: &Session, opts: &InitOptions) -> Result<CitusPrepa
                 "init: letting the admin role create schemas on every node",
             ))?;
         done.database_grant_added = true;
+    }
+    // The tenant binding policy compares current_schema() with the tenant's schema, and the
+    // application's policies read app.user_id: on the workers, where the shards are read,
+    // neither is the client's unless Citus passes the transaction's SET LOCALs on.
+    let propagates: bool = sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_db_role_setting s
+                        JOIN pg_catalog.pg_database d ON d.oid = s.setdatabase
+                        WHERE d.datname = current_database() AND s.setrole = 0
+                          AND 'citus.propagate_set_commands=local' = ANY (s.setconfig))",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(Error::db("init: reading the database's settings"))?;
+    if !propagates {
+        let sql = crate::sql::SqlVars::new()
+            .ident("db", &db)
+            .render("ALTER DATABASE {{db}} SET citus.propagate_set_commands = 'local'")?;
+        sqlx::query(&sql)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::db(
+                "init: letting Citus pass SET LOCAL (search_path, app.user_id) on to the workers",
+            ))?;
+        done.set_local_propagated = true;
     }
     // The admin role runs tenantctl's DDL, the RLS role the application's tenant-bound
     // queries: Citus reaches the workers as either, after SET ROLE.
@@ -172,6 +198,19 @@ async fn undo_inner(session: &Session, done: &CitusPrepared) -> Result<()> {
     for role in &done.authinfo_added {
         sqlx::query("DELETE FROM pg_catalog.pg_dist_authinfo WHERE rolename = $1 AND nodeid = 0")
             .bind(role)
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::db(UNDOING))?;
+    }
+    if done.set_local_propagated {
+        let db: String = sqlx::query_scalar("SELECT current_database()::text")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(Error::db(UNDOING))?;
+        let sql = crate::sql::SqlVars::new()
+            .ident("db", &db)
+            .render("ALTER DATABASE {{db}} RESET citus.propagate_set_commands")?;
+        sqlx::query(&sql)
             .execute(&mut *tx)
             .await
             .map_err(Error::db(UNDOING))?;

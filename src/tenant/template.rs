@@ -270,6 +270,13 @@ async fn bind_to_tenant(
             .map_err(Error::db(format!(
                 "{action} {id}: binding {table} to its tenant"
             )))?;
+        if citus && is_table {
+            crate::citus::provision::bind_on_citus(conn, names, schema, &table)
+                .await
+                .map_err(Error::db(format!(
+                    "{action} {id}: binding {table} to its tenant on the Citus workers"
+                )))?;
+        }
     }
     Ok(())
 }
