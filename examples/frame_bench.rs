@@ -33,6 +33,7 @@ fn rows(n: usize) -> Vec<TenantRow> {
             size_bytes: Some(((i * 7919) % 100_000) as i64 * 1024),
             size_exact: i % 2 == 0,
             tables: 4,
+            node: None,
             drift: if i % 1000 == 0 {
                 Drift::MissingSchema
             } else {

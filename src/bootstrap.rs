@@ -54,6 +54,9 @@ pub struct InitReport {
     pub citus: Option<crate::citus::init::CitusPrepared>,
     /// On a Citus coordinator: the registry was made a reference table now.
     pub registry_made_reference: bool,
+    /// On a Citus coordinator: what it is, e.g. `Citus 13.2 · 2 workers`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub citus_label: Option<String>,
 }
 
 impl InitReport {
@@ -101,12 +104,15 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
         .await
         .map_err(Error::db("init: looking for the citus extension"))?;
     drop(conn);
-    let Some(_) = citus else {
+    let Some(citus) = citus else {
         return init_main(session, opts, None).await;
     };
     let prepared = crate::citus::init::prepare(session, opts).await?;
     match init_main(session, opts, Some(prepared.clone())).await {
-        Ok(report) => Ok(report),
+        Ok(mut report) => {
+            report.citus_label = Some(citus.label());
+            Ok(report)
+        }
         Err(e) => Err(crate::citus::init::undo(session, &prepared, e).await),
     }
 }
@@ -166,6 +172,7 @@ async fn init_main(
         granted_admin_to: None,
         citus: citus.clone(),
         registry_made_reference: false,
+        citus_label: None,
     };
     if let Some(c) = &citus {
         // The roles were created (and committed) by the Citus preparation.

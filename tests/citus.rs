@@ -139,6 +139,12 @@ async fn init_on_a_coordinator_readies_the_workers_and_tenants_become_distribute
         .await
         .unwrap();
     assert!(report.registry_made_reference, "{report:?}");
+    // Detection, as the console header shows it.
+    let summary = tenantctl::catalog::server_summary(&s).await.unwrap();
+    assert_eq!(
+        summary.citus.as_ref().map(|c| c.label()).as_deref(),
+        Some("Citus 13.2 · 2 workers")
+    );
     let names = &s.names;
     // On every worker: the admin and RLS roles log in, the admin may create schemas, the
     // common schema is there, and so is the registry (a reference table's placement).
@@ -241,6 +247,32 @@ async fn init_on_a_coordinator_readies_the_workers_and_tenants_become_distribute
     )
     .await;
     assert_eq!(other, Ok(0));
+
+    // The catalog: each tenant's node, and sizes equal to what Citus reports for the schema.
+    let rows = tenantctl::catalog::list_tenants(&s).await.unwrap();
+    let reported: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT n.nspname::text, sum(citus_total_relation_size(p.logicalrelid))::bigint
+         FROM pg_dist_partition p JOIN pg_class c ON c.oid = p.logicalrelid
+         JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname IN ('tenant_acme', 'tenant_globex') GROUP BY 1 ORDER BY 1",
+    )
+    .fetch_all(&s.pool)
+    .await
+    .unwrap();
+    assert_eq!(reported.len(), 2);
+    for (schema, bytes) in &reported {
+        let row = rows.iter().find(|r| &r.schema == schema).unwrap();
+        let port = placed.iter().find(|(n, _)| n == schema).unwrap().1;
+        assert_eq!(row.node, Some(format!("127.0.0.1:{port}")), "{row:?}");
+        assert_eq!(
+            (row.size_bytes, row.size_exact),
+            (Some(*bytes), true),
+            "{row:?}"
+        );
+    }
+    let schemas: Vec<String> = reported.iter().map(|(s, _)| s.clone()).collect();
+    let exact = tenantctl::catalog::exact_sizes(&s, &schemas).await.unwrap();
+    assert_eq!(exact, reported);
 
     // A template step Citus cannot propagate fails the create, and nothing is left.
     let failed = tenant::create(&s, &new("initech")).await;

@@ -451,6 +451,7 @@ fn a_lost_connection_is_retried_with_backoff() {
         role: "marvin".into(),
         database: "saas".into(),
         in_recovery: false,
+        citus: None,
     })));
     assert_eq!(app.conn, Conn::Up);
     assert!(effects.contains(&Effect::LoadTenants), "reloads once back");
@@ -593,6 +594,7 @@ fn exact_sizes_are_measured_on_first_load_and_refresh_only() {
         role: "marvin".into(),
         database: "saas".into(),
         in_recovery: false,
+        citus: None,
     })));
     assert!(effects.contains(&Effect::LoadTenants));
     let effects = app.update(Action::Tenants(Ok(rows.clone())));

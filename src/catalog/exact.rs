@@ -40,10 +40,20 @@ SELECT schema, coalesce(pg_total_relation_size(rel), 0)::bigint AS bytes
 FROM rels
 "#;
 
+/// The exact-size query: on Citus, shard sizes from the workers (see `citus::catalog`).
+fn exact_sql(citus: bool) -> &'static str {
+    if citus {
+        crate::citus::catalog::EXACT_SQL_CITUS
+    } else {
+        EXACT_SQL
+    }
+}
+
 /// Measured size (`pg_total_relation_size`: heap, indexes, TOAST) of each schema named,
 /// in one query. Schemas that do not exist are left out.
 pub async fn exact_sizes(session: &Session, schemas: &[String]) -> Result<Vec<(String, i64)>> {
     let wanted = schemas.to_vec();
+    let citus = session.citus;
     session
         .cancellable(
             &CancellationToken::new(),
@@ -51,7 +61,7 @@ pub async fn exact_sizes(session: &Session, schemas: &[String]) -> Result<Vec<(S
             move |conn| {
                 Box::pin(async move {
                     let mut tally = Tally::new(0, None);
-                    let mut rows = sqlx::query_as::<_, (String, i64)>(EXACT_SQL)
+                    let mut rows = sqlx::query_as::<_, (String, i64)>(exact_sql(citus))
                         .bind(&wanted)
                         .fetch(conn);
                     while let Some((schema, bytes)) = rows.try_next().await? {
@@ -74,6 +84,7 @@ pub async fn measure_sizes(
     cancel: &CancellationToken,
 ) -> Result<JobReport<(String, i64)>> {
     let wanted = schemas.to_vec();
+    let citus = session.citus;
     let total = schemas.len();
     // What was reported before a cancel stays measured.
     let landed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
@@ -83,7 +94,7 @@ pub async fn measure_sizes(
         .cancellable(cancel, "measuring schema sizes", move |conn| {
             Box::pin(async move {
                 let mut tally = Tally::new(total, Some((progress, seen)));
-                let mut rows = sqlx::query_as::<_, (String, i64)>(EXACT_SQL)
+                let mut rows = sqlx::query_as::<_, (String, i64)>(exact_sql(citus))
                     .bind(&wanted)
                     .fetch(conn);
                 while let Some((schema, bytes)) = rows.try_next().await? {

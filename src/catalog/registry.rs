@@ -76,6 +76,9 @@ pub struct TenantRow {
     pub size_exact: bool,
     pub tables: i64,
     pub drift: Drift,
+    /// On Citus: the node (`host:port`) holding a distributed tenant's schema.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
 }
 
 /// Facts about the server for the console header.
@@ -85,6 +88,8 @@ pub struct ServerSummary {
     pub role: String,
     pub database: String,
     pub in_recovery: bool,
+    /// The `citus` extension and its nodes, when the database has it.
+    pub citus: Option<crate::citus::CitusInfo>,
 }
 
 /// Registry rows (all, or the one asked for) and the schemas they claim or that carry the
@@ -190,6 +195,19 @@ async fn query_rows(session: &Session, only: Option<&str>) -> Result<Vec<TenantR
         .await
         .map_err(|e| registry_error(session, e))?;
     let mut out = Vec::with_capacity(rows.len());
+    // On Citus the shells on the coordinator weigh nothing: node and size come from Citus.
+    let placements = if session.citus {
+        let mut conn = session
+            .pool
+            .acquire()
+            .await
+            .map_err(Error::db("reading where the Citus tenants live"))?;
+        crate::citus::catalog::placements(&mut conn)
+            .await
+            .map_err(Error::db("reading where the Citus tenants live"))?
+    } else {
+        Default::default()
+    };
     for r in &rows {
         let read = |e| Error::db("reading the registry")(e);
         let drift = match r.try_get::<String, _>("drift").map_err(read)?.as_str() {
@@ -219,10 +237,18 @@ async fn query_rows(session: &Session, only: Option<&str>) -> Result<Vec<TenantR
                     size_exact: false,
                     tables: r.try_get("tables")?,
                     drift,
+                    node: None,
                 })
             })()
             .map_err(read)?,
         );
+    }
+    for row in &mut out {
+        if let Some(p) = placements.get(&row.schema) {
+            row.node = Some(p.node.clone());
+            row.size_bytes = Some(p.bytes);
+            row.size_exact = true;
+        }
     }
     Ok(out)
 }
@@ -268,10 +294,23 @@ pub async fn server_summary(session: &Session) -> Result<ServerSummary> {
         .fetch_one(&session.pool)
         .await
         .map_err(Error::db("reading the server version"))?;
+    let citus = if session.citus {
+        let mut conn = session
+            .pool
+            .acquire()
+            .await
+            .map_err(Error::db("reading the Citus nodes"))?;
+        crate::citus::detect::detect(&mut conn)
+            .await
+            .map_err(Error::db("reading the Citus nodes"))?
+    } else {
+        None
+    };
     Ok(ServerSummary {
         server_version,
         role,
         database,
         in_recovery,
+        citus,
     })
 }

@@ -112,6 +112,28 @@ pub async fn run(ctx: &Context, args: &InitArgs) -> Result<u8> {
                     "revoked CREATE on schema public from PUBLIC: every role could create there, and it is on the application's search_path"
                 );
             }
+            if let Some(label) = &report.citus_label {
+                println!("{label}: tenant schemas are created distributed (one worker each)");
+            }
+            if let Some(c) = report.citus.as_ref().filter(|c| **c != Default::default()) {
+                if !c.logins_set.is_empty() || !c.authinfo_added.is_empty() {
+                    println!(
+                        "Citus: {} may now log in to the workers, with passwords only the coordinator knows (pg_dist_authinfo, superusers only); give the application's login role a pg_dist_authinfo row too (README, Citus)",
+                        c.authinfo_added.join(", ")
+                    );
+                }
+                if c.set_local_propagated {
+                    println!(
+                        "Citus: SET LOCAL now reaches the workers (citus.propagate_set_commands = local): route each transaction with SET LOCAL search_path"
+                    );
+                }
+            }
+            if report.registry_made_reference {
+                println!(
+                    "Citus: the registry {} is now a reference table (a copy on every node)",
+                    names.registry()
+                );
+            }
             if report.admin_login {
                 println!(
                     "admin role {} may now log in with the password given",

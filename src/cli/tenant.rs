@@ -646,7 +646,9 @@ fn version_distribution(rows: &[TenantRow]) -> Option<String> {
 
 /// The registry as an aligned table that fits 80 columns.
 pub fn tenant_table(rows: &[TenantRow]) -> String {
-    let mut t = Table::new(&[
+    // On Citus, where each tenant lives; the column is absent elsewhere.
+    let citus = rows.iter().any(|r| r.node.is_some());
+    let mut columns = vec![
         ("ID", Align::Left),
         ("NAME", Align::Left),
         ("STATUS", Align::Left),
@@ -655,9 +657,13 @@ pub fn tenant_table(rows: &[TenantRow]) -> String {
         ("VER", Align::Right),
         ("PIN", Align::Right),
         ("DRIFT", Align::Left),
-    ]);
+    ];
+    if citus {
+        columns.insert(3, ("NODE", Align::Left));
+    }
+    let mut t = Table::new(&columns);
     for r in rows {
-        t.row(vec![
+        let mut cells = vec![
             r.id.clone(),
             r.name.clone(),
             r.status.to_string(),
@@ -678,7 +684,11 @@ pub fn tenant_table(rows: &[TenantRow]) -> String {
                 Drift::MissingSchema => "schema missing".into(),
                 Drift::Unregistered => "no registry row".into(),
             },
-        ]);
+        ];
+        if citus {
+            cells.insert(3, r.node.clone().unwrap_or_else(|| "local".into()));
+        }
+        t.row(cells);
     }
     t.render(80)
 }

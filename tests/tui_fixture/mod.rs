@@ -40,6 +40,7 @@ pub fn row(
         size_exact: true,
         tables,
         drift: Drift::None,
+        node: None,
     }
 }
 
@@ -335,6 +336,7 @@ pub fn app_with(rows: Vec<TenantRow>, read_only: bool) -> App {
         role: "marvin".into(),
         database: "saas".into(),
         in_recovery: false,
+        citus: None,
     });
     app.tenants = Load::Ready(());
     app.set_rows(rows);

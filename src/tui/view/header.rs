@@ -15,9 +15,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Load::Ready(s) => {
             let v = s.server_version.split_whitespace().next().unwrap_or("?");
             let recovery = if s.in_recovery { " (standby)" } else { "" };
+            let citus = s
+                .citus
+                .as_ref()
+                .map(|c| format!(" · {}", c.label()))
+                .unwrap_or_default();
             (
-                format!("PostgreSQL {v}{recovery}"),
-                format!("PG {v}{recovery}"),
+                format!("PostgreSQL {v}{recovery}{citus}"),
+                format!("PG {v}{recovery}{citus}"),
             )
         }
         Load::Failed(_) => ("PostgreSQL ?".into(), "PG ?".into()),
