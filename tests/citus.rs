@@ -274,6 +274,49 @@ async fn init_on_a_coordinator_readies_the_workers_and_tenants_become_distribute
     let exact = tenantctl::catalog::exact_sizes(&s, &schemas).await.unwrap();
     assert_eq!(exact, reported);
 
+    // Dump refuses a distributed tenant, naming what would be needed, and writes nothing.
+    let dir = tempfile::tempdir().unwrap();
+    let settings = tenantctl::backup::BackupSettings {
+        dir: dir.path().join("backups"),
+        pg_bin_dir: None,
+    };
+    let refused = tenantctl::backup::dump_tenant(
+        &s,
+        &settings,
+        "acme",
+        &tenantctl::job::progress_channel::<()>().0,
+        &tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        refused.contains("distributed Citus schema")
+            && refused.contains("citus_schema_undistribute"),
+        "{refused}"
+    );
+    assert!(!settings.dir.exists() || std::fs::read_dir(&settings.dir).unwrap().next().is_none());
+
+    let refused = tenantctl::backup::restore(
+        &s,
+        &settings,
+        &tenantctl::backup::RestoreRequest {
+            id: "acme".into(),
+            backup: dir.path().join("acme.dump"),
+            as_id: None,
+            registry_from_backup: false,
+        },
+        &tenantctl::job::progress_channel().0,
+        &tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .unwrap_err()
+    .to_string();
+    assert!(
+        refused.contains("restoring into a Citus coordinator is not supported"),
+        "{refused}"
+    );
+
     // A template step Citus cannot propagate fails the create, and nothing is left.
     let failed = tenant::create(&s, &new("initech")).await;
     let err = failed.unwrap_err().to_string();

@@ -105,6 +105,7 @@ pub async fn dump_tenant<T>(
             row.schema
         )));
     }
+    crate::citus::backup::refuse_dump(&row)?;
     let server = server_info(session).await?;
     let tools = super::find_tools(
         settings.pg_bin_dir.as_deref(),

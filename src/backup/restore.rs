@@ -90,6 +90,7 @@ pub async fn restore(
     session.ensure_writable("restore")?;
     let names = &session.names;
     let id = names.tenant_id(&req.id)?;
+    crate::citus::backup::refuse_restore(session, id.as_str())?;
     let target = match &req.as_id {
         Some(a) => names.tenant_id(a)?,
         None => id.clone(),

@@ -1,6 +1,7 @@
 //! Citus: what the connected database is (detection), and what `init` and provisioning add
 //! on a coordinator. Schema-based sharding puts each tenant schema whole on one worker.
 
+pub mod backup;
 pub mod catalog;
 pub mod detect;
 pub mod init;
