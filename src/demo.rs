@@ -31,10 +31,34 @@ const SAMPLES: [(&str, &str); 12] = [
     ("aperture", "Aperture Science"),
 ];
 
+/// The demo's throwaway servers, removed when dropped.
+#[derive(Debug)]
+pub enum DemoCluster {
+    /// One PostgreSQL server.
+    Single(Cluster),
+    /// A Citus coordinator and its workers (`demo --citus`).
+    Citus(crate::citus_cluster::CitusCluster),
+}
+
 /// Bootstraps the demo database and fills it; returns a session as the admin role.
 pub async fn prepare(cluster: &Cluster, tenants: usize, read_only: bool) -> Result<Session> {
-    let names = NamingPolicy::default();
-    let lock_timeout = Duration::from_secs(10);
+    create_demo_db(cluster).await?;
+    fill_demo(cluster, tenants, read_only, None).await
+}
+
+/// The same on a Citus coordinator (its database made with the extension by the cluster):
+/// the sample tenants become distributed schemas, which Citus spreads over the workers. They
+/// are created at template version 1: version 2 holds a policy with a subquery, which Citus
+/// cannot propagate (README, Citus).
+pub async fn prepare_citus(
+    citus: &crate::citus_cluster::CitusCluster,
+    tenants: usize,
+    read_only: bool,
+) -> Result<Session> {
+    fill_demo(&citus.coordinator, tenants, read_only, Some(1)).await
+}
+
+async fn create_demo_db(cluster: &Cluster) -> Result<()> {
     let postgres = cluster.superuser_spec("postgres").connect(1).await?;
     sqlx::query(
         &SqlVars::new()
@@ -45,7 +69,17 @@ pub async fn prepare(cluster: &Cluster, tenants: usize, read_only: bool) -> Resu
     .await
     .map_err(Error::db("creating the demo database"))?;
     postgres.close().await;
+    Ok(())
+}
 
+async fn fill_demo(
+    cluster: &Cluster,
+    tenants: usize,
+    read_only: bool,
+    version: Option<i32>,
+) -> Result<Session> {
+    let names = NamingPolicy::default();
+    let lock_timeout = Duration::from_secs(10);
     let superuser = Session::open(
         cluster.superuser_spec(DEMO_DB),
         names.clone(),
@@ -73,18 +107,18 @@ pub async fn prepare(cluster: &Cluster, tenants: usize, read_only: bool) -> Resu
             None => (format!("sample_{i:05}"), format!("Sample tenant {i}")),
         };
         let plan = ["free", "team", "enterprise"][i % 3];
-        tenant::create(
-            &admin,
-            &NewTenant {
-                id: id.clone(),
-                name: Some(name),
-                config: vec![
-                    ("plan".into(), plan.into()),
-                    ("region".into(), ["eu-west", "us-east"][i % 2].into()),
-                ],
-            },
-        )
-        .await?;
+        let new = NewTenant {
+            id: id.clone(),
+            name: Some(name),
+            config: vec![
+                ("plan".into(), plan.into()),
+                ("region".into(), ["eu-west", "us-east"][i % 2].into()),
+            ],
+        };
+        match version {
+            Some(v) => tenant::create_at_version(&admin, &new, v).await?,
+            None => tenant::create(&admin, &new).await?,
+        };
         // Varied sizes, so the size column and chart have something to show.
         let rows: i32 = if i < SAMPLES.len() {
             150 * (1 + (i as i32 * 7) % 12).pow(2)

@@ -456,3 +456,35 @@ async fn app_pool(citus: &CitusCluster) -> sqlx::PgPool {
         .await
         .unwrap()
 }
+
+/// `demo --citus`: the sample tenants are distributed schemas, spread over both workers.
+#[tokio::test]
+async fn the_citus_demo_spreads_its_tenants_over_both_workers() {
+    let bindir = find_server_bindir().expect("server binaries");
+    if let Some(why) = citus_unavailable(&bindir) {
+        common::skip("the_citus_demo_spreads_its_tenants_over_both_workers", &why);
+        return;
+    }
+    let citus = CitusCluster::start(tenantctl::demo::DEMO_DB, 2)
+        .await
+        .unwrap();
+    let s = tenantctl::demo::prepare_citus(&citus, 4, false)
+        .await
+        .unwrap();
+    let rows = tenantctl::catalog::list_tenants(&s).await.unwrap();
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    let mut nodes: Vec<String> = rows.iter().map(|r| r.node.clone().unwrap()).collect();
+    nodes.sort();
+    nodes.dedup();
+    let mut workers: Vec<String> = citus
+        .workers
+        .iter()
+        .map(|w| format!("127.0.0.1:{}", w.port()))
+        .collect();
+    workers.sort();
+    assert_eq!(nodes, workers);
+    assert!(
+        rows.iter().all(|r| r.size_bytes.unwrap_or(0) > 0),
+        "{rows:?}"
+    );
+}

@@ -4,6 +4,7 @@
 
 use super::{Context, Next};
 use crate::cluster::Cluster;
+use crate::demo::DemoCluster;
 use crate::error::{Error, Result};
 use std::time::Instant;
 
@@ -13,6 +14,9 @@ pub struct DemoArgs {
     /// Number of sample tenants
     #[arg(long, default_value_t = 12)]
     pub tenants: usize,
+    /// A Citus coordinator and two workers, the sample tenants spread across them
+    #[arg(long)]
+    pub citus: bool,
 }
 
 /// Runs `demo`: cluster up, bootstrap, sample tenants; then the console (through the entry
@@ -20,16 +24,25 @@ pub struct DemoArgs {
 pub async fn run(ctx: &Context, args: &DemoArgs) -> Result<Next> {
     use std::io::IsTerminal;
     let started = Instant::now();
-    eprintln!("starting a throwaway PostgreSQL…");
-    let cluster = tokio::task::spawn_blocking(Cluster::start)
-        .await
-        .map_err(|e| Error::Invalid(format!("the cluster start was interrupted: {e}")))??;
-    let session = crate::demo::prepare(&cluster, args.tenants, ctx.read_only).await?;
+    let (cluster, session, port) = if args.citus {
+        eprintln!("starting a throwaway Citus coordinator and two workers…");
+        let citus = start_citus().await?;
+        let session = crate::demo::prepare_citus(&citus, args.tenants, ctx.read_only).await?;
+        let port = citus.coordinator.port();
+        (DemoCluster::Citus(citus), session, port)
+    } else {
+        eprintln!("starting a throwaway PostgreSQL…");
+        let cluster = tokio::task::spawn_blocking(Cluster::start)
+            .await
+            .map_err(|e| Error::Invalid(format!("the cluster start was interrupted: {e}")))??;
+        let session = crate::demo::prepare(&cluster, args.tenants, ctx.read_only).await?;
+        let port = cluster.port();
+        (DemoCluster::Single(cluster), session, port)
+    };
     eprintln!(
-        "demo ready in {:.1} s: {} tenants on 127.0.0.1:{} (removed on exit)",
+        "demo ready in {:.1} s: {} tenants on 127.0.0.1:{port} (removed on exit)",
         started.elapsed().as_secs_f64(),
         args.tenants,
-        cluster.port()
     );
     if std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
         return Ok(Next::Console(Box::new(super::Console {
@@ -44,6 +57,16 @@ pub async fn run(ctx: &Context, args: &DemoArgs) -> Result<Next> {
     session.pool.close().await;
     drop(cluster);
     code.map(Next::Exit)
+}
+
+/// Starts the Citus demo cluster, or says why Citus cannot be used here.
+async fn start_citus() -> Result<crate::citus_cluster::CitusCluster> {
+    let bindir = crate::cluster::find_server_bindir()
+        .ok_or_else(|| Error::Invalid("no PostgreSQL server binaries found for the demo".into()))?;
+    if let Some(why) = crate::citus_cluster::citus_unavailable(&bindir) {
+        return Err(Error::Invalid(format!("demo --citus: {why}")));
+    }
+    Ok(crate::citus_cluster::CitusCluster::start(crate::demo::DEMO_DB, 2).await?)
 }
 
 /// Without a terminal (scripts, tests): prints the registry and waits for a signal.

@@ -39,7 +39,7 @@ pub struct Console {
     /// The config's `[keys]` remapping, unchecked (the console checks it).
     pub keys: crate::config::KeyConfig,
     /// The demo's throwaway cluster: removed when dropped, after the console closes.
-    pub cluster: Option<crate::cluster::Cluster>,
+    pub cluster: Option<crate::demo::DemoCluster>,
 }
 
 const ABOUT: &str =
