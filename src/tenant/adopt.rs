@@ -92,52 +92,27 @@ ORDER BY ord, object
 "#;
 
 /// Hands the schema and every object listed by [`OBJECTS_SQL`] to the admin role. Runs
-/// on the server so that each name is quoted there (`%I`, and `regclass`/`regprocedure`
-/// output), never spliced here; its two inputs arrive as transaction-local settings.
-const TRANSFER_SQL: &str = r#"
+/// on the server so that each name is quoted there (`quote_ident`, `regclass`/`regprocedure`
+/// output), never spliced here: the DO block runs [`OBJECTS_SQL`] itself (one list for the
+/// dry run and the change), its two inputs arriving as transaction-local settings.
+fn transfer_sql() -> String {
+    format!(
+        r#"
 DO $adopt$
 DECLARE
     s pg_catalog.text := pg_catalog.current_setting('tenantctl.adopt_schema');
     a pg_catalog.text := pg_catalog.current_setting('tenantctl.adopt_owner');
     r record;
 BEGIN
-    FOR r IN
-        SELECT c.oid::pg_catalog.regclass::pg_catalog.text AS obj,
-               CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
-                              WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE'
-                              ELSE 'TABLE' END AS kind
-        FROM pg_catalog.pg_class c
-        WHERE c.relnamespace OPERATOR(pg_catalog.=) s::pg_catalog.regnamespace
-          AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
-          AND c.relowner OPERATOR(pg_catalog.<>) a::pg_catalog.regrole
-          AND NOT (c.relkind = 'S' AND EXISTS (
-                SELECT 1 FROM pg_catalog.pg_depend d
-                WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid
-                  AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
-                  AND d.deptype IN ('a', 'i')))
-        UNION ALL
-        SELECT p.oid::pg_catalog.regprocedure::pg_catalog.text,
-               CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END
-        FROM pg_catalog.pg_proc p
-        WHERE p.pronamespace OPERATOR(pg_catalog.=) s::pg_catalog.regnamespace
-          AND p.proowner OPERATOR(pg_catalog.<>) a::pg_catalog.regrole
-        UNION ALL
-        SELECT t.oid::pg_catalog.regtype::pg_catalog.text,
-               CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END
-        FROM pg_catalog.pg_type t
-        WHERE t.typnamespace OPERATOR(pg_catalog.=) s::pg_catalog.regnamespace
-          AND t.typowner OPERATOR(pg_catalog.<>) a::pg_catalog.regrole
-          AND t.typtype IN ('c', 'e', 'd', 'r')
-          AND (t.typrelid OPERATOR(pg_catalog.=) 0 OR EXISTS (
-                SELECT 1 FROM pg_catalog.pg_class c
-                WHERE c.oid OPERATOR(pg_catalog.=) t.typrelid AND c.relkind = 'c'))
+    FOR r IN EXECUTE $objects${OBJECTS_SQL}$objects$ USING s, a
     LOOP
-        EXECUTE pg_catalog.format('ALTER %s %s OWNER TO %I', r.kind, r.obj, a);
+        EXECUTE pg_catalog.format('ALTER %s %s OWNER TO %I', r.kind, r.object, a);
     END LOOP;
-    EXECUTE pg_catalog.format('ALTER SCHEMA %I OWNER TO %I', s, a);
 END
 $adopt$
-"#;
+"#
+    )
+}
 
 const TABLES_SQL: &str = "SELECT c.relname::pg_catalog.text FROM pg_catalog.pg_class c \
      WHERE c.relnamespace OPERATOR(pg_catalog.=) $1::pg_catalog.regnamespace \
@@ -318,7 +293,7 @@ pub async fn adopt(session: &Session, a: &Adoption) -> Result<AdoptPlan> {
         .execute(&mut *tx)
         .await
         .map_err(Error::db(format!("adopt {id}: preparing the ownership transfer")))?;
-        sqlx::raw_sql(TRANSFER_SQL)
+        sqlx::raw_sql(&transfer_sql())
             .execute(&mut *tx)
             .await
             .map_err(|e| match crate::error::sqlstate(&e).as_deref() {

@@ -19,7 +19,7 @@ pub use migrate::{
     MigrateOptions, MigrateOutcome, MigratePlan, MigrateProgress, MigrateReport, MigrateResult,
     PlannedVersion, migrate, migrate_with, plan,
 };
-pub use provision::{NewTenant, create, create_at_version};
+pub use provision::{NewTenant, check_applied_files, create, create_at_version};
 pub use template::{BINDING_POLICY, latest_version};
 pub use values::{
     MASK, check_name, is_secret_key, masked, parse_config_value, parse_pair, parse_pairs,
