@@ -11,7 +11,9 @@ mod template;
 mod values;
 mod versions;
 
-pub use adopt::{AdoptPlan, Adoption, OwnerChange, adopt, adopt_plan, unregistered_schemas};
+pub use adopt::{
+    AdoptPlan, Adoption, OwnerChange, adopt, adopt_job, adopt_plan, unregistered_schemas,
+};
 pub use bulk::{BulkOutcome, BulkReport, BulkResult, BulkRow, create_many, parse_bulk};
 pub use change::{TenantChange, pin, resume, set, set_version, suspend};
 pub use inspect::{SchemaInspection, TenantDetail, inspect, inspect_schema};

@@ -68,7 +68,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     );
     app.list.offset.set(offset);
 
-    let name_w = inner.width.saturating_sub(1 + 16 + 14 + 9 + 6 + 5).max(4) as usize;
+    let name_w = inner
+        .width
+        .saturating_sub(1 + 16 + 14 + 9 + 6 + 5 + 6)
+        .max(4) as usize;
     let rows = app.list.visible[offset..(offset + height).min(app.list.visible.len())]
         .iter()
         .enumerate()
@@ -81,6 +84,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         Cell::from("status"),
         Cell::from(Line::from("size").right_aligned()),
         Cell::from(Line::from("tables").right_aligned()),
+        Cell::from("ver"),
     ])
     .style(t.dim());
     let table = Table::new(
@@ -92,6 +96,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
             Constraint::Length(14),
             Constraint::Length(9),
             Constraint::Length(6),
+            Constraint::Length(5),
         ],
     )
     .header(header)
@@ -143,10 +148,27 @@ fn row<'a>(app: &App, r: &'a TenantRow, selected: bool, name_w: usize) -> Row<'a
         Cell::from(Span::styled(status, app.status_style(r))),
         Cell::from(Line::from(size).right_aligned()),
         Cell::from(Line::from(r.tables.to_string()).right_aligned()),
+        Cell::from(version(r)),
     ]);
     if selected {
         row.style(t.selected())
     } else {
         row
+    }
+}
+
+/// `v3`, or `v2p2` for a tenant pinned at 2; `—` for a registered tenant whose version is
+/// not known (adopted without one); nothing for a schema without a registry row.
+fn version(r: &TenantRow) -> String {
+    if r.drift == Drift::Unregistered {
+        return String::new();
+    }
+    let at = match r.template_version {
+        0 => "—".to_string(),
+        v => format!("v{v}"),
+    };
+    match r.pinned_version {
+        Some(p) => format!("{at}p{p}"),
+        None => at,
     }
 }
