@@ -308,6 +308,10 @@ fn migrate_shows_progress_and_esc_cancels() {
     });
     assert_eq!(app.jobs.focused().unwrap().done, 1);
     assert!(draw(&app, 120, 36).contains("migrating 1/2"));
+    assert!(
+        draw(&app, 120, 36).contains("░ acme"),
+        "the tenant just migrated is named"
+    );
     assert_eq!(app.update(key(KeyCode::Esc)), [Effect::CancelJob(id)]);
     let effects = app.update(Action::JobDone {
         id,
