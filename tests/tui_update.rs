@@ -1059,7 +1059,10 @@ fn pin_asks_the_version_and_the_list_and_header_show_it() {
     assert!(screen.contains("v2: 11 (1 pinned)"), "{screen}");
     assert!(screen.contains("pinned at 1"), "the schema pane: {screen}");
     let screen = draw(&app, 80, 24);
-    assert!(screen.contains("v2p1"), "the list's version column: {screen}");
+    assert!(
+        screen.contains("v2p1"),
+        "the list's version column: {screen}"
+    );
     // An unregistered schema has nothing to pin.
     app.update(ch('/'));
     typed(&mut app, "soylent");
