@@ -76,7 +76,6 @@ impl Write {
             CommandId::New => "created",
             CommandId::Suspend => "suspended",
             CommandId::Resume => "resumed",
-            CommandId::Pin => "pinned or released",
             _ => "saved",
         }
     }
