@@ -64,6 +64,31 @@ pub struct RestoreReport {
     pub kept: Option<String>,
 }
 
+impl RestoreReport {
+    /// One line for a committed restore.
+    pub fn line(&self) -> String {
+        match (&self.mode, &self.kept) {
+            (RestoreMode::InPlace, Some(kept)) => format!(
+                "restored tenant {} in place from {}; its previous contents are kept as {kept} (`tenantctl backups release {kept}` drops them)",
+                self.tenant,
+                self.backup.display()
+            ),
+            (RestoreMode::Beside, _) => format!(
+                "restored {} beside as tenant {} in schema {}",
+                self.backup.display(),
+                self.tenant,
+                self.schema
+            ),
+            _ => format!(
+                "re-created tenant {} in schema {} from {}",
+                self.tenant,
+                self.schema,
+                self.backup.display()
+            ),
+        }
+    }
+}
+
 /// The scratch database of this database, made by `init` and owned by the admin role.
 pub(crate) async fn scratch_name(conn: &mut sqlx::PgConnection) -> Result<String> {
     sqlx::query_scalar(

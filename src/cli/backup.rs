@@ -228,7 +228,7 @@ pub async fn restore(ctx: &Context, args: &RestoreArgs) -> Result<u8> {
                 eprintln!("error: {}: {}", f.item, f.error);
             }
             if let Some(r) = report.done.first() {
-                println!("{}", restored_line(r));
+                println!("{}", r.line());
             }
         }
     }
@@ -249,29 +249,6 @@ pub async fn restore(ctx: &Context, args: &RestoreArgs) -> Result<u8> {
                 ),
             }
         ))),
-    }
-}
-
-/// One line for a committed restore.
-pub fn restored_line(r: &backup::RestoreReport) -> String {
-    match (&r.mode, &r.kept) {
-        (backup::RestoreMode::InPlace, Some(kept)) => format!(
-            "restored tenant {} in place from {}; its previous contents are kept as {kept} (`tenantctl backups release {kept}` drops them)",
-            r.tenant,
-            r.backup.display()
-        ),
-        (backup::RestoreMode::Beside, _) => format!(
-            "restored {} beside as tenant {} in schema {}",
-            r.backup.display(),
-            r.tenant,
-            r.schema
-        ),
-        _ => format!(
-            "re-created tenant {} in schema {} from {}",
-            r.tenant,
-            r.schema,
-            r.backup.display()
-        ),
     }
 }
 

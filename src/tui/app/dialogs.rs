@@ -13,6 +13,7 @@ impl App {
             Some(Dialog::Provision(d)) => d.handle(cmd, &key, names),
             Some(Dialog::Edit(d)) => d.handle(cmd, &key),
             Some(Dialog::Confirm(d)) => d.handle(cmd),
+            Some(Dialog::Typed(d)) => d.handle(cmd, &key, names),
             None => Outcome::Stay,
         };
         match outcome {

@@ -12,7 +12,7 @@
 use super::{App, Effect, ErrorText, Measure, SortKey};
 use crate::audit::AuditReport;
 use crate::audit::fix::FixOutcome;
-use crate::backup::{BackupSettings, DumpReport};
+use crate::backup::{BackupSettings, DropReport, DumpReport, RestoreReport, RestoreRequest};
 use crate::tenant::MigrateOutcome;
 
 /// A running job's id, unique for the console's life.
@@ -35,6 +35,18 @@ pub enum LongJob {
     Audit,
     /// Apply the fixes of these findings, then audit again.
     AuditFix(Vec<String>),
+    /// Restore a backup (beside or in place).
+    Restore {
+        req: RestoreRequest,
+        settings: BackupSettings,
+    },
+    /// Drop a tenant after a verified dump.
+    Drop {
+        id: String,
+        settings: BackupSettings,
+    },
+    /// Drop these kept copies.
+    Release(Vec<String>),
 }
 
 /// The kinds of long job (one per core operation under the job contract).
@@ -45,6 +57,9 @@ pub enum JobKind {
     Dump,
     Audit,
     AuditFix,
+    Restore,
+    Drop,
+    Release,
 }
 
 impl LongJob {
@@ -56,6 +71,9 @@ impl LongJob {
             LongJob::Dump { .. } => JobKind::Dump,
             LongJob::Audit => JobKind::Audit,
             LongJob::AuditFix(_) => JobKind::AuditFix,
+            LongJob::Restore { .. } => JobKind::Restore,
+            LongJob::Drop { .. } => JobKind::Drop,
+            LongJob::Release(_) => JobKind::Release,
         }
     }
 }
@@ -65,7 +83,13 @@ impl JobKind {
     pub fn asked_for(self) -> bool {
         match self {
             JobKind::Sizes => false,
-            JobKind::Migrate | JobKind::Dump | JobKind::Audit | JobKind::AuditFix => true,
+            JobKind::Migrate
+            | JobKind::Dump
+            | JobKind::Audit
+            | JobKind::AuditFix
+            | JobKind::Restore
+            | JobKind::Drop
+            | JobKind::Release => true,
         }
     }
 
@@ -77,6 +101,9 @@ impl JobKind {
             JobKind::Dump => "dumping",
             JobKind::Audit => "auditing",
             JobKind::AuditFix => "applying the fix",
+            JobKind::Restore => "restoring",
+            JobKind::Drop => "dropping",
+            JobKind::Release => "releasing",
         }
     }
 }
@@ -89,6 +116,9 @@ pub enum Landed {
     Dump(Vec<DumpReport>),
     Audit(Vec<AuditReport>),
     AuditFix(Vec<FixOutcome>),
+    Restore(Vec<RestoreReport>),
+    Drop(Vec<DropReport>),
+    Release(Vec<String>),
 }
 
 /// How a job ended: one line of summary, and why it is not a success, if it is not.
@@ -204,7 +234,11 @@ impl App {
         job.failures += failed;
         match landed {
             Landed::Sizes(sizes) => self.on_sizes(sizes),
-            Landed::Migrate(_) | Landed::Dump(_) => Vec::new(),
+            Landed::Migrate(_)
+            | Landed::Dump(_)
+            | Landed::Restore(_)
+            | Landed::Drop(_)
+            | Landed::Release(_) => Vec::new(),
             Landed::Audit(reports) => {
                 if let Some(report) = reports.into_iter().next_back() {
                     self.on_audit_report(report);
@@ -304,6 +338,24 @@ impl App {
                     self.audit.report = super::Load::Failed(e.clone());
                 }
                 self.fail(e)
+            }
+            (JobKind::Restore | JobKind::Drop | JobKind::Release, Ok(end)) => {
+                // The summary says what the tenant holds, whichever way it ended.
+                let label = job.kind.label();
+                match end.shortfall {
+                    None => self.flash(end.summary, false),
+                    Some(s) => self.flash(format!("{label}: {s}; {}", end.summary), true),
+                }
+                let mut effects = self.reload();
+                effects.push(Effect::LoadBackups(self.backups.clone()));
+                effects
+            }
+            (JobKind::Restore | JobKind::Drop | JobKind::Release, Err(e)) => {
+                let mut e = e;
+                e.message = format!("{}: {}", job.kind.label(), e.message);
+                let mut effects = self.fail(e);
+                effects.push(Effect::LoadBackups(self.backups.clone()));
+                effects
             }
             (JobKind::AuditFix, Ok(_)) => Vec::new(),
             (JobKind::AuditFix, Err(e)) => {

@@ -1,6 +1,7 @@
 //! Dialogs: one file each. A dialog owns its inputs, turns keys into an [`Outcome`], and
 //! renders itself; `update` starts the job its outcome asks for.
 
+pub mod backup;
 pub mod confirm;
 pub mod edit;
 pub mod field;
@@ -13,6 +14,7 @@ use super::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 
+pub use backup::TypedDialog;
 pub use confirm::ConfirmDialog;
 pub use edit::EditDialog;
 pub use palette::Palette;
@@ -24,6 +26,8 @@ pub enum Dialog {
     Provision(ProvisionDialog),
     Edit(EditDialog),
     Confirm(ConfirmDialog),
+    /// Restore, drop or release: something must be typed.
+    Typed(TypedDialog),
 }
 
 /// What a key did to a dialog.
@@ -62,6 +66,10 @@ impl Dialog {
                 d.error = Some(error);
                 d.busy = false;
             }
+            Dialog::Typed(d) => {
+                d.error = Some(error);
+                d.busy = false;
+            }
         }
     }
 
@@ -71,6 +79,7 @@ impl Dialog {
             Dialog::Provision(d) => d.busy,
             Dialog::Edit(d) => d.busy,
             Dialog::Confirm(d) => d.busy,
+            Dialog::Typed(d) => d.busy,
         }
     }
 
@@ -87,6 +96,7 @@ impl Dialog {
             Dialog::Provision(d) => d.render(frame, area, theme, spinner, keys),
             Dialog::Edit(d) => d.render(frame, area, theme, spinner, keys),
             Dialog::Confirm(d) => d.render(frame, area, theme, spinner, keys),
+            Dialog::Typed(d) => d.render(frame, area, theme, spinner, keys),
         }
     }
 }
