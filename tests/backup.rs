@@ -1515,3 +1515,67 @@ async fn a_restore_and_a_drop_then_restore_keep_the_tenants_template_pin() {
     .finished();
     assert_eq!(pin("acme").await, Some(v));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_restore_or_drop_names_the_steps_not_tried_and_leaves_the_tenant_whole() {
+    let (db, s) = TestDb::bootstrapped().await;
+    require_pg_dump!(s);
+    let set = settings(&db);
+    tenant_with_data(&s, "acme", 3000).await;
+    let path = dump(&s, &set, "acme").await;
+    sqlx::query("DELETE FROM tenant_acme.invoices WHERE id % 2 = 0")
+        .execute(&s.pool)
+        .await
+        .unwrap();
+    let live = checksums(&s, "tenant_acme").await;
+    // Cancelled once the side copy is being written (the scratch steps are done).
+    let (tx, mut rx) = tenantctl::job::progress_channel::<backup::RestoreReport>();
+    let cancel = CancellationToken::new();
+    let watcher = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            while let Some(p) = rx.recv().await {
+                if p.current.contains(backup::BackupStep::Restore.label()) {
+                    cancel.cancel();
+                }
+            }
+        })
+    };
+    let req = RestoreRequest {
+        id: "acme".into(),
+        backup: path.clone(),
+        as_id: None,
+        registry_from_backup: false,
+    };
+    let r = backup::restore(&s, &set, &req, &tx, &cancel).await.unwrap();
+    drop(tx);
+    watcher.await.unwrap();
+    assert!(r.cancelled && r.done.is_empty(), "{r:?}");
+    assert!(r.not_tried.iter().any(|s| s.ends_with("swapping")), "{r:?}");
+    assert_eq!(checksums(&s, "tenant_acme").await, live);
+    assert!(!schema_exists(&s, "_side_acme").await);
+    assert!(backup::kept(&s, None).await.unwrap().is_empty());
+
+    // A drop cancelled during its dump: the tenant stays, the drop is listed as not tried.
+    let cancel = CancellationToken::new();
+    let (tx, mut rx) = tenantctl::job::progress_channel::<backup::DropReport>();
+    let watcher = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            while let Some(p) = rx.recv().await {
+                if p.current.contains(backup::BackupStep::Dump.label()) {
+                    cancel.cancel();
+                }
+            }
+        })
+    };
+    let r = backup::drop_tenant(&s, &set, "acme", "acme", &tx, &cancel)
+        .await
+        .unwrap();
+    drop(tx);
+    watcher.await.unwrap();
+    assert!(r.cancelled && r.done.is_empty(), "{r:?}");
+    assert!(r.not_tried.iter().any(|s| s.ends_with("dropping")), "{r:?}");
+    assert!(schema_exists(&s, "tenant_acme").await);
+    assert_eq!(checksums(&s, "tenant_acme").await, live);
+}
