@@ -18,6 +18,7 @@ pub struct DropReport {
     pub backup: PathBuf,
 }
 
+const KEPT_POLICIES: &str = include_str!("../../assets/backup/kept_policies.sql");
 const DELETE_ROW: &str = "DELETE FROM {{registry}} WHERE id = $1";
 const DROP_SQL: &str = "DROP SCHEMA IF EXISTS {{schema}} CASCADE; DROP ROLE IF EXISTS {{ro}}";
 /// What the console log records.
@@ -94,6 +95,12 @@ pub async fn drop_tenant(
         v
     };
     let drop_sql = vars.render(DROP_SQL)?;
+    let kept_sql = {
+        let mut v = crate::sql::SqlVars::default();
+        v.literal("kept_prefix", &format!("{}{id}_", super::KEPT_PREFIX))
+            .literal("ro_name", &ro);
+        v.render(KEPT_POLICIES)?
+    };
     let summary = vars.render(DROP_SUMMARY)?;
     let result: Result<()> = async {
         let mut tx = busy.begin(session, ACTION).await?;
@@ -105,6 +112,11 @@ pub async fn drop_tenant(
         if deleted.rows_affected() == 0 {
             return Err(Error::NoSuchTenant(id.to_string()));
         }
+        crate::session::run_script(&mut tx, &kept_sql)
+            .await
+            .map_err(Error::db(format!(
+                "drop {id}: clearing its kept copies' policies on {ro}"
+            )))?;
         crate::session::run_script(&mut tx, &drop_sql)
             .await
             .map_err(Error::db(format!("drop {id}: dropping schema and role")))?;
