@@ -35,6 +35,8 @@ pub enum LongJob {
     Audit,
     /// Apply the fixes of these findings, then audit again.
     AuditFix(Vec<String>),
+    /// Adopt a schema without a registry row.
+    Adopt(crate::tenant::Adoption),
 }
 
 /// The kinds of long job (one per core operation under the job contract).
@@ -45,6 +47,7 @@ pub enum JobKind {
     Dump,
     Audit,
     AuditFix,
+    Adopt,
 }
 
 impl LongJob {
@@ -56,6 +59,7 @@ impl LongJob {
             LongJob::Dump { .. } => JobKind::Dump,
             LongJob::Audit => JobKind::Audit,
             LongJob::AuditFix(_) => JobKind::AuditFix,
+            LongJob::Adopt(_) => JobKind::Adopt,
         }
     }
 }
@@ -65,7 +69,11 @@ impl JobKind {
     pub fn asked_for(self) -> bool {
         match self {
             JobKind::Sizes => false,
-            JobKind::Migrate | JobKind::Dump | JobKind::Audit | JobKind::AuditFix => true,
+            JobKind::Migrate
+            | JobKind::Dump
+            | JobKind::Audit
+            | JobKind::AuditFix
+            | JobKind::Adopt => true,
         }
     }
 
@@ -77,6 +85,7 @@ impl JobKind {
             JobKind::Dump => "dumping",
             JobKind::Audit => "auditing",
             JobKind::AuditFix => "applying the fix",
+            JobKind::Adopt => "adopting",
         }
     }
 }
@@ -89,6 +98,7 @@ pub enum Landed {
     Dump(Vec<DumpReport>),
     Audit(Vec<AuditReport>),
     AuditFix(Vec<FixOutcome>),
+    Adopt(Vec<crate::tenant::AdoptPlan>),
 }
 
 /// How a job ended: one line of summary, and why it is not a success, if it is not.
@@ -204,7 +214,7 @@ impl App {
         job.failures += failed;
         match landed {
             Landed::Sizes(sizes) => self.on_sizes(sizes),
-            Landed::Migrate(_) | Landed::Dump(_) => Vec::new(),
+            Landed::Migrate(_) | Landed::Dump(_) | Landed::Adopt(_) => Vec::new(),
             Landed::Audit(reports) => {
                 if let Some(report) = reports.into_iter().next_back() {
                     self.on_audit_report(report);
@@ -284,6 +294,20 @@ impl App {
                 Vec::new()
             }
             (JobKind::Dump, Err(e)) => self.fail(e),
+            (JobKind::Adopt, Ok(end)) => {
+                match end.shortfall {
+                    None => self.flash(format!("adopt: {}", end.summary), false),
+                    Some(s) => {
+                        self.flash(format!("adopt: {s}; the schema was left as it was"), true)
+                    }
+                }
+                self.reload()
+            }
+            (JobKind::Adopt, Err(e)) => {
+                let mut effects = self.fail(e);
+                effects.extend(self.reload());
+                effects
+            }
             (JobKind::Migrate, Err(e)) => {
                 let mut effects = self.fail(e);
                 effects.extend(self.reload());
