@@ -711,7 +711,10 @@ pub fn tenant_table(rows: &[TenantRow]) -> String {
 }
 
 async fn show(ctx: &Context, id: &str) -> Result<u8> {
-    let session = ctx.session().await?;
+    // One connection: its parts are small queries, and at 10,000 tenants each further
+    // connection's handshake (SCRAM, a new backend) cost more than running them side by side
+    // saved.
+    let session = ctx.session_with(1).await?;
     let tenant::TenantDetail {
         row,
         tables: size,
