@@ -230,6 +230,7 @@ async fn measure(
             &CancellationToken::new(),
         )
         .await
+        .map(|r| assert!(r.complete(), "{r:?}"))
         .unwrap();
         beside.push(t.elapsed());
         let t = Instant::now();
@@ -246,6 +247,7 @@ async fn measure(
             &CancellationToken::new(),
         )
         .await
+        .map(|r| assert!(r.complete(), "{r:?}"))
         .unwrap();
         in_place.push(t.elapsed());
         backup::release(session, None).await.unwrap();

@@ -18,6 +18,37 @@ fn settings(db: &TestDb) -> BackupSettings {
     }
 }
 
+/// A backup job's result, read by a test: the one thing it did, or why it did not.
+trait JobResult<T> {
+    /// The job finished: its one result.
+    fn finished(self) -> T;
+    /// The job did not finish: refused at start, or a step failed. The message.
+    fn refused(self) -> String;
+}
+
+impl<T: std::fmt::Debug> JobResult<T> for Result<tenantctl::job::JobReport<T>, Error> {
+    fn finished(self) -> T {
+        let r = self.unwrap();
+        assert!(r.complete(), "{r:?}");
+        r.done.into_iter().next().unwrap()
+    }
+
+    fn refused(self) -> String {
+        match self {
+            Err(e) => e.to_string(),
+            Ok(r) => {
+                assert!(!r.complete(), "finished: {r:?}");
+                assert!(r.done.is_empty(), "committed: {r:?}");
+                let mut s: Vec<String> = r.failed.iter().map(|f| f.error.clone()).collect();
+                if r.cancelled {
+                    s.push("cancelled".into());
+                }
+                s.join("; ")
+            }
+        }
+    }
+}
+
 fn chan<T>() -> tenantctl::job::ProgressSender<T> {
     tenantctl::job::progress_channel().0
 }
@@ -157,7 +188,7 @@ async fn dump_then_restore_in_place_brings_back_every_row_and_grant() {
     };
     let r = backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
         .await
-        .unwrap();
+        .finished();
     assert_eq!(r.mode, RestoreMode::InPlace);
     assert_eq!(checksums(&s, "tenant_acme").await, before);
     assert_eq!(grants(&s, "tenant_acme").await, grants_before);
@@ -193,7 +224,7 @@ async fn dump_then_restore_in_place_brings_back_every_row_and_grant() {
     };
     backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
         .await
-        .unwrap();
+        .finished();
     let row = tenantctl::catalog::tenant_row(&s, "acme")
         .await
         .unwrap()
@@ -221,7 +252,7 @@ async fn restore_beside_leaves_the_live_tenant_alone_and_the_copy_free_of_old_na
     };
     let r = backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
         .await
-        .unwrap();
+        .finished();
     assert_eq!(r.mode, RestoreMode::Beside);
     assert_eq!(checksums(&s, "tenant_acme").await, live);
     assert_eq!(grants(&s, "tenant_acme").await, live_grants);
@@ -330,7 +361,7 @@ async fn restore_beside_refuses_a_copy_whose_function_body_names_the_old_schema(
     };
     let e = backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
         .await
-        .unwrap_err()
+        .refused()
         .to_string();
     assert!(e.contains("function n"), "{e}");
     assert!(e.contains("was not created"), "{e}");
@@ -384,7 +415,7 @@ async fn damaged_archives_are_refused_by_verify_and_restore_and_the_tenant_is_un
         };
         let e = backup::restore(&s, &set, &req, &chan(), &cancel)
             .await
-            .unwrap_err();
+            .refused();
         assert!(e.to_string().contains("damaged"), "{e}");
         assert_eq!(checksums(&s, "tenant_acme").await, before);
         assert!(backup::kept(&s, None).await.unwrap().is_empty());
@@ -650,7 +681,7 @@ async fn a_second_restore_or_a_migrate_is_refused_at_once_naming_the_holder() {
     let started = std::time::Instant::now();
     let e = backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
         .await
-        .unwrap_err()
+        .refused()
         .to_string();
     assert!(
         started.elapsed()
@@ -688,7 +719,7 @@ async fn a_second_restore_or_a_migrate_is_refused_at_once_naming_the_holder() {
     );
     let e = backup::drop_tenant(&s, &set, "acme", "acme", &chan(), &CancellationToken::new())
         .await
-        .unwrap_err()
+        .refused()
         .to_string();
     assert!(e.contains("busy"), "{e}");
     drop(holder);
@@ -714,13 +745,13 @@ async fn a_second_restore_or_a_migrate_is_refused_at_once_naming_the_holder() {
     .unwrap();
     let e = backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
         .await
-        .unwrap_err()
+        .refused()
         .to_string();
     assert!(e.contains("busy"), "{e}");
     tx.rollback().await.unwrap();
     backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
         .await
-        .unwrap();
+        .finished();
 }
 
 #[tokio::test]
@@ -767,7 +798,7 @@ async fn a_prepared_insert_keeps_working_after_an_in_place_restore_and_lands_in_
     };
     let r = backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
         .await
-        .unwrap();
+        .finished();
     let kept = r.kept.unwrap();
     sqlx::query(INSERT)
         .bind("after")
@@ -806,14 +837,14 @@ async fn drop_refuses_a_wrong_confirmation_and_otherwise_leaves_a_verified_backu
     let before = checksums(&s, "tenant_acme").await;
     let e = backup::drop_tenant(&s, &set, "acme", "acm", &chan(), &CancellationToken::new())
         .await
-        .unwrap_err()
+        .refused()
         .to_string();
     assert!(e.contains("does not match"), "{e}");
     assert!(schema_exists(&s, "tenant_acme").await);
     assert!(files_in(&set.dir).is_empty());
     let r = backup::drop_tenant(&s, &set, "acme", "acme", &chan(), &CancellationToken::new())
         .await
-        .unwrap();
+        .finished();
     assert!(!schema_exists(&s, "tenant_acme").await);
     assert!(
         tenantctl::catalog::tenant_row(&s, "acme")
@@ -844,7 +875,7 @@ async fn drop_refuses_a_wrong_confirmation_and_otherwise_leaves_a_verified_backu
     };
     let r = backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
         .await
-        .unwrap();
+        .finished();
     assert_eq!(r.mode, RestoreMode::Recreated);
     assert_eq!(checksums(&s, "tenant_acme").await, before);
 }
@@ -1005,7 +1036,10 @@ async fn tenantctl_killed_at_each_restore_step_leaves_old_or_new_data_and_a_reru
         };
         backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
             .await
-            .unwrap_or_else(|e| panic!("rerun after {signal} at {step}: {e}"));
+            .map_or_else(
+                |e| panic!("rerun after {signal} at {step}: {e}"),
+                |r| assert!(r.complete(), "rerun after {signal} at {step}: {r:?}"),
+            );
         assert_eq!(checksums(&s, "tenant_acme").await, backup_sums);
         assert!(!schema_exists(&s, "_side_acme").await);
         // Back to the live data for the next round.
@@ -1062,7 +1096,7 @@ async fn a_transaction_writing_across_an_in_place_restore_keeps_all_its_rows_in_
         .await
         .unwrap();
     app.commit().await.unwrap();
-    let r = job.await.unwrap().unwrap();
+    let r = job.await.unwrap().finished();
     let kept = r.kept.unwrap();
     let live: i64 =
         sqlx::query_scalar("SELECT count(*) FROM tenant_acme.customers WHERE name = 'in flight'")
@@ -1163,4 +1197,385 @@ async fn the_cli_dump_all_exits_2_naming_the_tenant_that_failed() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(stdout.lines().count(), 1, "{stdout}");
     assert!(stdout.contains("/acme."), "{stdout}");
+}
+
+/// The advisory lock the console log's hash chain takes for each row (bootstrap v3).
+const LOG_LOCK: i64 = 7308604897068086018;
+
+/// The restore's own connection (it names itself after the job): pid and what it waits on.
+async fn restore_backend(s: &Session, app: &str) -> Option<(i32, String)> {
+    sqlx::query_as(
+        "SELECT pid, coalesce(wait_event_type, '') || ':' || coalesce(wait_event, '')
+         FROM pg_stat_activity WHERE application_name = $1 AND datname = current_database()",
+    )
+    .bind(app)
+    .fetch_optional(&s.pool)
+    .await
+    .unwrap()
+}
+
+/// Waits until the restore's connection waits on `wait` (a prefix such as "Lock:advisory").
+async fn restore_waiting_on(s: &Session, app: &str, wait: &str) -> i32 {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        if let Some((pid, w)) = restore_backend(s, app).await
+            && w.starts_with(wait)
+        {
+            return pid;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "the restore never waited on {wait}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+/// Another session's lock request on the log lock, queued; it holds the lock once granted
+/// until `release` fires.
+async fn queue_on_log_lock(
+    s: &Session,
+) -> (
+    i32,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<()>,
+) {
+    let mut conn = s.pool.acquire().await.unwrap().detach();
+    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let (release, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        sqlx::query("SELECT pg_advisory_lock($1)")
+            .bind(LOG_LOCK)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+        let _ = rx.await;
+        sqlx::query("SELECT pg_advisory_unlock($1)")
+            .bind(LOG_LOCK)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+    });
+    (pid, release, task)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_restores_own_connection_killed_at_each_step_says_old_or_new_data_and_a_rerun_finishes()
+{
+    let (db, s) = TestDb::bootstrapped().await;
+    require_pg_dump!(s);
+    tenant_with_data(&s, "acme", 2000).await;
+    let dir = db.dir.path().join("conn-kill-backups");
+    let set = BackupSettings {
+        dir: dir.clone(),
+        pg_bin_dir: None,
+    };
+    let path = dump(&s, &set, "acme").await;
+    let backup_sums = checksums(&s, "tenant_acme").await;
+    sqlx::query("DELETE FROM tenant_acme.invoices WHERE id % 2 = 0")
+        .execute(&s.pool)
+        .await
+        .unwrap();
+    let live_sums = checksums(&s, "tenant_acme").await;
+    // The restore waits on the test's locks for as long as the test needs.
+    let config = db.dir.path().join("slow-locks.toml");
+    std::fs::write(
+        &config,
+        std::fs::read_to_string(db.config_file())
+            .unwrap()
+            .replace("lock_timeout_secs = 2", "lock_timeout_secs = 120"),
+    )
+    .unwrap();
+    let app = "tenantctl restore acme";
+    let registry_row = s
+        .names
+        .template_vars()
+        .render("SELECT 1 FROM {{registry}} WHERE id = 'acme' FOR UPDATE")
+        .unwrap();
+    for step in ["before the swap", "in the swap", "after the swap"] {
+        let child = std::process::Command::new(common::bin())
+            .args(["restore", "acme", path.to_str().unwrap(), "--yes"])
+            .env("TENANTCTL_CONFIG", &config)
+            .env("TENANTCTL_BACKUP_DIR", &dir)
+            .env("PGPASSWORD", db.password())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let output = tokio::task::spawn_blocking(move || child.wait_with_output());
+        let swapped = match step {
+            "before the swap" => {
+                // The swap's first statement waits on this row; the side copy is written.
+                let mut row = s.pool.begin().await.unwrap();
+                sqlx::query(&registry_row).execute(&mut *row).await.unwrap();
+                let pid = restore_waiting_on(&s, app, "Lock:").await;
+                assert!(
+                    schema_exists(&s, "_side_acme").await,
+                    "{step}: no side copy yet"
+                );
+                terminate(&s, pid).await;
+                row.rollback().await.unwrap();
+                false
+            }
+            "in the swap" => {
+                // The swap renames, closes the kept copy and re-grants, then waits here to
+                // write its log row.
+                let mut log = s.pool.acquire().await.unwrap();
+                sqlx::query("SELECT pg_advisory_lock($1)")
+                    .bind(LOG_LOCK)
+                    .execute(&mut *log)
+                    .await
+                    .unwrap();
+                let pid = restore_waiting_on(&s, app, "Lock:advisory").await;
+                let exclusive: i64 = sqlx::query_scalar(
+                    "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation
+                     WHERE l.pid = $1 AND l.granted AND l.mode = 'ExclusiveLock'
+                       AND c.relname = 'invoices'",
+                )
+                .bind(pid)
+                .fetch_one(&s.pool)
+                .await
+                .unwrap();
+                assert_eq!(
+                    exclusive, 1,
+                    "{step}: the swap has not locked the live tables"
+                );
+                terminate(&s, pid).await;
+                sqlx::query("SELECT pg_advisory_unlock($1)")
+                    .bind(LOG_LOCK)
+                    .execute(&mut *log)
+                    .await
+                    .unwrap();
+                false
+            }
+            _ => {
+                // Hold the log lock, queue a second session behind the swap, let the swap
+                // commit: the analysis after it then queues behind that session.
+                let mut log = s.pool.acquire().await.unwrap();
+                sqlx::query("SELECT pg_advisory_lock($1)")
+                    .bind(LOG_LOCK)
+                    .execute(&mut *log)
+                    .await
+                    .unwrap();
+                restore_waiting_on(&s, app, "Lock:advisory").await;
+                let (queued, release, task) = queue_on_log_lock(&s).await;
+                loop {
+                    let w: Option<String> = sqlx::query_scalar(
+                        "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1",
+                    )
+                    .bind(queued)
+                    .fetch_one(&s.pool)
+                    .await
+                    .unwrap();
+                    if w.as_deref() == Some("Lock") {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+                sqlx::query("SELECT pg_advisory_unlock($1)")
+                    .bind(LOG_LOCK)
+                    .execute(&mut *log)
+                    .await
+                    .unwrap();
+                let pid = loop {
+                    let pid = restore_waiting_on(&s, app, "Lock:advisory").await;
+                    if !backup::kept(&s, Some("acme")).await.unwrap().is_empty() {
+                        break pid;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                };
+                terminate(&s, pid).await;
+                let _ = release.send(());
+                task.await.unwrap();
+                true
+            }
+        };
+        let out = output.await.unwrap().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{step}: {stderr}");
+        let said = if swapped {
+            "tenant acme holds the backup's data"
+        } else {
+            "tenant acme still holds its previous data"
+        };
+        assert!(stderr.contains(said), "{step}: {stderr}");
+        let now = checksums(&s, "tenant_acme").await;
+        assert_eq!(
+            now,
+            if swapped { &backup_sums } else { &live_sums }.clone(),
+            "{step}"
+        );
+        assert_eq!(
+            backup::kept(&s, Some("acme")).await.unwrap().len(),
+            usize::from(swapped),
+            "{step}"
+        );
+        // A rerun clears what the dead connection left and finishes.
+        let rerun = std::process::Command::new(common::bin())
+            .args(["restore", "acme", path.to_str().unwrap(), "--yes"])
+            .env("TENANTCTL_CONFIG", &config)
+            .env("TENANTCTL_BACKUP_DIR", &dir)
+            .env("PGPASSWORD", db.password())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            rerun.status.success(),
+            "rerun {step}: {}",
+            String::from_utf8_lossy(&rerun.stderr)
+        );
+        assert_eq!(checksums(&s, "tenant_acme").await, backup_sums, "{step}");
+        assert!(!schema_exists(&s, "_side_acme").await, "{step}");
+        backup::release(&s, None).await.unwrap();
+        sqlx::query("DELETE FROM tenant_acme.invoices WHERE id % 2 = 0")
+            .execute(&s.pool)
+            .await
+            .unwrap();
+        assert_eq!(checksums(&s, "tenant_acme").await, live_sums);
+    }
+}
+
+async fn terminate(s: &Session, pid: i32) {
+    let ok: bool = sqlx::query_scalar("SELECT pg_terminate_backend($1)")
+        .bind(pid)
+        .fetch_one(&s.pool)
+        .await
+        .unwrap();
+    assert!(ok, "pg_terminate_backend({pid})");
+}
+
+#[tokio::test]
+async fn a_restore_and_a_drop_then_restore_keep_the_tenants_template_pin() {
+    let (db, s) = TestDb::bootstrapped().await;
+    require_pg_dump!(s);
+    let set = settings(&db);
+    tenant_with_data(&s, "acme", 10).await;
+    let v = tenantctl::catalog::tenant_row(&s, "acme")
+        .await
+        .unwrap()
+        .unwrap()
+        .template_version;
+    tenantctl::tenant::pin(&s, "acme", Some(v)).await.unwrap();
+    let path = dump(&s, &set, "acme").await;
+    let m = backup::read_manifest(&path.with_extension("json")).unwrap();
+    assert_eq!(m.registry.pinned_version, Some(v));
+    // Unpinned since the dump: the in-place restore puts the backup's pin back.
+    tenantctl::tenant::pin(&s, "acme", None).await.unwrap();
+    let req = RestoreRequest {
+        id: "acme".into(),
+        backup: path.clone(),
+        as_id: None,
+        registry_from_backup: false,
+    };
+    backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
+        .await
+        .finished();
+    let pin = |id: &'static str| {
+        let s = &s;
+        async move {
+            tenantctl::catalog::tenant_row(s, id)
+                .await
+                .unwrap()
+                .unwrap()
+                .pinned_version
+        }
+    };
+    assert_eq!(pin("acme").await, Some(v));
+    // Beside: the copy is pinned like the backup.
+    let beside = RestoreRequest {
+        as_id: Some("acme2".into()),
+        ..req.clone()
+    };
+    backup::restore(&s, &set, &beside, &chan(), &CancellationToken::new())
+        .await
+        .finished();
+    assert_eq!(pin("acme2").await, Some(v));
+    // Dropped and restored: pinned again.
+    // The kept copy of the in-place restore stays: its policies naming the read-only role
+    // must not stop the drop.
+    assert_eq!(backup::kept(&s, Some("acme")).await.unwrap().len(), 1);
+    let dropped = backup::drop_tenant(&s, &set, "acme", "acme", &chan(), &CancellationToken::new())
+        .await
+        .finished();
+    backup::restore(
+        &s,
+        &set,
+        &RestoreRequest {
+            backup: dropped.backup,
+            ..req
+        },
+        &chan(),
+        &CancellationToken::new(),
+    )
+    .await
+    .finished();
+    assert_eq!(pin("acme").await, Some(v));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_restore_or_drop_names_the_steps_not_tried_and_leaves_the_tenant_whole() {
+    let (db, s) = TestDb::bootstrapped().await;
+    require_pg_dump!(s);
+    let set = settings(&db);
+    tenant_with_data(&s, "acme", 3000).await;
+    let path = dump(&s, &set, "acme").await;
+    sqlx::query("DELETE FROM tenant_acme.invoices WHERE id % 2 = 0")
+        .execute(&s.pool)
+        .await
+        .unwrap();
+    let live = checksums(&s, "tenant_acme").await;
+    // Cancelled once the side copy is being written (the scratch steps are done).
+    let (tx, mut rx) = tenantctl::job::progress_channel::<backup::RestoreReport>();
+    let cancel = CancellationToken::new();
+    let watcher = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            while let Some(p) = rx.recv().await {
+                if p.current.contains(backup::BackupStep::Restore.label()) {
+                    cancel.cancel();
+                }
+            }
+        })
+    };
+    let req = RestoreRequest {
+        id: "acme".into(),
+        backup: path.clone(),
+        as_id: None,
+        registry_from_backup: false,
+    };
+    let r = backup::restore(&s, &set, &req, &tx, &cancel).await.unwrap();
+    drop(tx);
+    watcher.await.unwrap();
+    assert!(r.cancelled && r.done.is_empty(), "{r:?}");
+    assert!(r.not_tried.iter().any(|s| s.ends_with("swapping")), "{r:?}");
+    assert_eq!(checksums(&s, "tenant_acme").await, live);
+    assert!(!schema_exists(&s, "_side_acme").await);
+    assert!(backup::kept(&s, None).await.unwrap().is_empty());
+
+    // A drop cancelled during its dump: the tenant stays, the drop is listed as not tried.
+    let cancel = CancellationToken::new();
+    let (tx, mut rx) = tenantctl::job::progress_channel::<backup::DropReport>();
+    let watcher = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            while let Some(p) = rx.recv().await {
+                if p.current.contains(backup::BackupStep::Dump.label()) {
+                    cancel.cancel();
+                }
+            }
+        })
+    };
+    let r = backup::drop_tenant(&s, &set, "acme", "acme", &tx, &cancel)
+        .await
+        .unwrap();
+    drop(tx);
+    watcher.await.unwrap();
+    assert!(r.cancelled && r.done.is_empty(), "{r:?}");
+    assert!(r.not_tried.iter().any(|s| s.ends_with("dropping")), "{r:?}");
+    assert!(schema_exists(&s, "tenant_acme").await);
+    assert_eq!(checksums(&s, "tenant_acme").await, live);
 }

@@ -942,6 +942,143 @@ async fn exact_sizes_stream_as_schemas_complete() {
 }
 
 #[tokio::test]
+async fn exact_size_counts_every_relation_kind_of_the_schema() {
+    // Exact sizes find a schema's relations through pg_depend: a materialized view and a
+    // sequence of its own must be counted as the bare pg_class query counts them.
+    let (_db, s) = TestDb::bootstrapped().await;
+    tenant::create(&s, &new("kinds")).await.unwrap();
+    tenant::create(&s, &new("beside")).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE SEQUENCE tenant_kinds.counter;
+         CREATE MATERIALIZED VIEW tenant_kinds.wide AS
+             SELECT g, repeat(md5(g::text), 20) AS pad FROM generate_series(1, 5000) g;",
+    )
+    .execute(&s.pool)
+    .await
+    .unwrap();
+    let bare: i64 = sqlx::query_scalar(
+        "SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c
+         WHERE c.relnamespace = 'tenant_kinds'::regnamespace AND c.relkind IN ('r', 'p', 'm', 'S')",
+    )
+    .fetch_one(&s.pool)
+    .await
+    .unwrap();
+    let matview: i64 = sqlx::query_scalar("SELECT pg_total_relation_size('tenant_kinds.wide')")
+        .fetch_one(&s.pool)
+        .await
+        .unwrap();
+    assert!(matview > 500_000, "{matview}");
+    let sizes = catalog::exact_sizes(&s, &["tenant_kinds".into(), "tenant_beside".into()])
+        .await
+        .unwrap();
+    let kinds = sizes.iter().find(|(n, _)| n == "tenant_kinds").unwrap().1;
+    assert_eq!(kinds, bare);
+    let beside = sizes.iter().find(|(n, _)| n == "tenant_beside").unwrap().1;
+    assert!(
+        beside > 0 && beside < kinds - matview / 2,
+        "{beside} vs {kinds}"
+    );
+}
+
+#[tokio::test]
+async fn exact_sizes_measure_on_several_connections_and_cancel_them_all() {
+    // The bare query runs on three server processes; the streamed measurement deals the
+    // schemas out over three connections. One locked table in each share holds every
+    // connection at once; cancelling must stop all three on the server.
+    use sqlx::Connection;
+    let (db, s) = TestDb::bootstrapped().await;
+    let n = 600;
+    sqlx::raw_sql(&format!(
+        "DO $$ BEGIN FOR i IN 1..{n} LOOP
+             EXECUTE format('CREATE SCHEMA %I', 'tenant_p' || i);
+             IF i <= 3 THEN EXECUTE format('CREATE TABLE %I.t (x int)', 'tenant_p' || i); END IF;
+         END LOOP; END $$"
+    ))
+    .execute(&s.pool)
+    .await
+    .unwrap();
+    let options = db.superuser_spec().options();
+    let mut holder = sqlx::PgConnection::connect_with(&options).await.unwrap();
+    let mut watcher = sqlx::PgConnection::connect_with(&options).await.unwrap();
+    sqlx::raw_sql("BEGIN; LOCK tenant_p1.t, tenant_p2.t, tenant_p3.t IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+    // Schemas 1, 2 and 3 come first, so each share starts with a locked one.
+    let schemas: Vec<String> = (1..=n).map(|i| format!("tenant_p{i}")).collect();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+    let job = {
+        let (s, schemas, cancel) = (s.clone(), schemas.clone(), cancel.clone());
+        tokio::spawn(async move { catalog::measure_sizes(&s, &schemas, &tx, &cancel).await })
+    };
+    let waiting = "SELECT count(*) FROM pg_stat_activity
+                   WHERE wait_event_type = 'Lock' AND query LIKE '%pg_total_relation_size%'
+                     AND datname = current_database()";
+    let mut blocked = 0;
+    for _ in 0..100 {
+        blocked = sqlx::query_scalar::<_, i64>(waiting)
+            .fetch_one(&mut watcher)
+            .await
+            .unwrap();
+        if blocked == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(blocked, 3, "three connections measure side by side");
+    cancel.cancel();
+    let report = job.await.unwrap().unwrap();
+    assert!(report.cancelled);
+    for locked in ["tenant_p1", "tenant_p2", "tenant_p3"] {
+        assert!(report.not_tried.iter().any(|s| s == locked), "{locked}");
+    }
+    let mut still = 3;
+    for _ in 0..50 {
+        still = sqlx::query_scalar::<_, i64>(waiting)
+            .fetch_one(&mut watcher)
+            .await
+            .unwrap();
+        if still == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        still, 0,
+        "every connection's statement was cancelled on the server"
+    );
+    sqlx::raw_sql("ROLLBACK")
+        .execute(&mut holder)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn the_lists_planner_settings_stay_inside_it() {
+    // The list turns merge and nested-loop joins off for its own transaction; a pooled
+    // connection handed on afterwards must plan as configured.
+    let (db, _s) = TestDb::bootstrapped().await;
+    let one = Session::open(
+        db.superuser_spec(),
+        db.names.clone(),
+        std::time::Duration::from_secs(2),
+        1,
+    )
+    .await
+    .unwrap();
+    tenant::create(&one, &new("plain")).await.unwrap();
+    assert_eq!(catalog::list_tenants(&one).await.unwrap().len(), 1);
+    let (merge, nestloop): (String, String) = sqlx::query_as(
+        "SELECT current_setting('enable_mergejoin'), current_setting('enable_nestloop')",
+    )
+    .fetch_one(&one.pool)
+    .await
+    .unwrap();
+    assert_eq!((merge.as_str(), nestloop.as_str()), ("on", "on"));
+}
+
+#[tokio::test]
 async fn sessions_run_without_jit() {
     // Catalog queries over thousands of schemas cross jit_above_cost; compiling them cost
     // more than running them, so tenantctl's connections turn JIT off.

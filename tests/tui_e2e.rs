@@ -318,3 +318,61 @@ async fn a_adopts_an_unregistered_schema_after_showing_its_changes() {
     .unwrap();
     assert_eq!(owner, db.names.admin_role);
 }
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restore_in_place_from_the_backups_view_brings_the_rows_back() {
+    let (db, session) = db_with_tenants(&["alpha"]).await;
+    require_pg_dump!(session);
+    let dir = db.dir.path().join("console-restore");
+    let dir_text = dir.display().to_string();
+    sqlx::raw_sql(
+        "INSERT INTO tenant_alpha.customers (name) SELECT 'c' || g FROM generate_series(1, 10) g",
+    )
+    .execute(&session.pool)
+    .await
+    .unwrap();
+    let set = tenantctl::backup::BackupSettings {
+        dir: dir.clone(),
+        pg_bin_dir: None,
+    };
+    tenantctl::backup::dump_tenant(
+        &session,
+        &set,
+        "alpha",
+        &tenantctl::job::progress_channel::<()>().0,
+        &tokio_util::sync::CancellationToken::new(),
+    )
+    .await
+    .unwrap();
+    sqlx::raw_sql("DELETE FROM tenant_alpha.customers WHERE id > 4")
+        .execute(&session.pool)
+        .await
+        .unwrap();
+    let mut c = tokio::task::block_in_place(|| {
+        Console::open_with_env(&db, &[], &[("TENANTCTL_BACKUP_DIR", dir_text.as_str())])
+    });
+    tokio::task::block_in_place(|| {
+        c.wait_text("alpha Inc");
+        c.send("B");
+        c.wait_text("Backups · tenant alpha");
+        c.wait_text("✓ yes");
+        c.send("r");
+        c.wait_text("beside");
+        // In place, which wants the tenant's id typed.
+        c.send("\t");
+        c.wait_text("IN PLACE");
+        c.type_text("alpha");
+        c.send("\r");
+        c.wait_text("restored tenant alpha in place");
+        c.send("q");
+        c.wait_exit();
+    });
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM tenant_alpha.customers")
+        .fetch_one(&session.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 10);
+    let kept = tenantctl::backup::kept(&session, Some("alpha"))
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+}

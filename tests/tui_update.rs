@@ -992,6 +992,18 @@ fn sample_writes() -> Vec<Write> {
             adoption: adoption(),
             plan: Some(adopt_plan()),
         },
+        Write::Restore {
+            id: "acme".into(),
+            backup: "/b/acme.20261129T010101000Z.dump".into(),
+            as_id: None,
+        },
+        Write::Restore {
+            id: "acme".into(),
+            backup: "/b/acme.20261129T010101000Z.dump".into(),
+            as_id: Some("acme_copy".into()),
+        },
+        Write::Drop("acme".into()),
+        Write::Release("_kept_acme_261129010101000".into()),
     ]
 }
 
@@ -1155,7 +1167,12 @@ fn is_write(e: &Effect) -> bool {
         Effect::Write(_)
             | Effect::PlanAdopt(_)
             | Effect::StartJob {
-                job: LongJob::Migrate(_) | LongJob::AuditFix(_) | LongJob::Adopt(_),
+                job: LongJob::Migrate(_)
+                    | LongJob::AuditFix(_)
+                    | LongJob::Adopt(_)
+                    | LongJob::Restore { .. }
+                    | LongJob::Drop { .. }
+                    | LongJob::Release(_),
                 ..
             }
     )
@@ -1163,6 +1180,9 @@ fn is_write(e: &Effect) -> bool {
 
 /// A read-only console showing `ctx` (the Audit view with a report loaded).
 fn read_only_app_in(ctx: Context) -> App {
+    if ctx == Context::Backups {
+        return app_on_backups(true);
+    }
     let mut app = app_with(rows(), true);
     if ctx == Context::Detail {
         app.update(key(KeyCode::Enter));
@@ -1512,4 +1532,96 @@ fn audit_fix_asks_then_runs_and_a_finding_without_fix_says_so() {
     // While it runs, a second fix waits.
     app.update(ch('f'));
     assert!(app.dialog.is_none());
+}
+
+#[test]
+fn a_restore_from_the_backups_view_asks_and_runs_as_a_cancellable_job() {
+    let mut app = app_on_backups(false);
+    assert_eq!(app.context(), Context::Backups);
+    // acme's rows only: its two backups and its kept copy.
+    assert_eq!(app.backups_view.rows().len(), 3);
+    app.update(ch('r'));
+    assert!(matches!(app.dialog, Some(Dialog::Typed(_))));
+    // Beside first: a bad id is refused in the dialog, nothing starts.
+    typed(&mut app, "Bad Id");
+    assert!(app.update(key(KeyCode::Enter)).is_empty());
+    // In place needs the tenant's id typed exactly.
+    app.update(key(KeyCode::Tab));
+    typed(&mut app, "acm");
+    assert!(app.update(key(KeyCode::Enter)).is_empty());
+    typed(&mut app, "e");
+    let effects = app.update(key(KeyCode::Enter));
+    let job = effects.iter().find_map(|e| match e {
+        Effect::StartJob {
+            id,
+            job: LongJob::Restore { req, .. },
+        } => Some((*id, req.clone())),
+        _ => None,
+    });
+    let (id, req) = job.expect("a restore job");
+    assert_eq!(req.as_id, None);
+    assert_eq!(req.id, "acme");
+    assert!(app.dialog.is_none());
+    // Esc cancels it; its end says what the tenant holds.
+    assert!(matches!(
+        app.update(key(KeyCode::Esc)).as_slice(),
+        [Effect::CancelJob(j)] if *j == id
+    ));
+    let effects = app.update(Action::JobDone {
+        id,
+        result: Ok(JobEnd {
+            summary: "nothing was restored: the tenant is as it was".into(),
+            shortfall: Some("cancelled".into()),
+        }),
+    });
+    assert!(effects.iter().any(|e| matches!(e, Effect::LoadBackups(_))));
+    let flash = app.flash.clone().unwrap();
+    assert!(
+        flash.error && flash.text.contains("the tenant is as it was"),
+        "{flash:?}"
+    );
+}
+
+#[test]
+fn drop_and_release_want_the_id_and_the_word_typed() {
+    let mut app = app();
+    app.backups = Some(tenantctl::backup::BackupSettings {
+        dir: "/backups".into(),
+        pg_bin_dir: None,
+    });
+    app.update(ch('X'));
+    typed(&mut app, "globex");
+    assert!(app.update(key(KeyCode::Enter)).is_empty());
+    let mut app = app_with(rows(), false);
+    app.backups = Some(tenantctl::backup::BackupSettings {
+        dir: "/backups".into(),
+        pg_bin_dir: None,
+    });
+    app.update(ch('X'));
+    typed(&mut app, "acme");
+    let effects = app.update(key(KeyCode::Enter));
+    assert!(
+        effects.iter().any(|e| matches!(
+            e,
+            Effect::StartJob { job: LongJob::Drop { id, .. }, .. } if id == "acme"
+        )),
+        "{effects:?}"
+    );
+    let mut app = app_on_backups(false);
+    app.update(ch('G'));
+    app.update(ch('D'));
+    typed(&mut app, "yes");
+    assert!(app.update(key(KeyCode::Enter)).is_empty());
+    let mut app = app_on_backups(false);
+    app.update(ch('G'));
+    app.update(ch('D'));
+    typed(&mut app, "release");
+    let effects = app.update(key(KeyCode::Enter));
+    assert!(
+        effects.iter().any(|e| matches!(
+            e,
+            Effect::StartJob { job: LongJob::Release(n), .. } if n == &["_kept_acme_261128230000000".to_string()]
+        )),
+        "{effects:?}"
+    );
 }

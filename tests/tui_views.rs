@@ -375,3 +375,48 @@ fn grants_pane_shows_a_finding_in_both_audits_once() {
     // service role's TRUNCATE, the view.
     assert!(screen.contains("Grants · ! 4 findings"), "{screen}");
 }
+
+#[test]
+fn backups_view_of_one_tenant_and_of_every_tenant() {
+    let mut app = app_on_backups(false);
+    snap("backups_view_acme", &app);
+    app.update(ch('B'));
+    app.update(Action::Backups(Ok(backups_data())));
+    snap("backups_view_all", &app);
+}
+
+#[test]
+fn restore_dialog_beside_and_in_place() {
+    let mut app = app_on_backups(false);
+    app.update(ch('r'));
+    typed(&mut app, "acme_copy");
+    snap("restore_dialog_beside", &app);
+    app.update(key(KeyCode::Tab));
+    typed(&mut app, "acm");
+    app.update(key(KeyCode::Enter));
+    snap("restore_dialog_in_place_mistyped", &app);
+}
+
+#[test]
+fn drop_and_release_dialogs() {
+    let mut app = app();
+    app.update(ch('X'));
+    snap("drop_dialog", &app);
+    let mut app = app_on_backups(false);
+    app.update(ch('G'));
+    app.update(ch('D'));
+    snap("release_dialog", &app);
+}
+
+#[test]
+fn backups_view_and_dialogs_at_tiny_sizes_do_not_panic() {
+    let mut app = app_on_backups(false);
+    for (w, h) in [(20, 5), (0, 0), (1, 1), (60, 16)] {
+        draw_only(&app, w, h);
+    }
+    insta::assert_snapshot!("backups_view_20x5", draw(&app, 20, 5));
+    app.update(ch('r'));
+    for (w, h) in [(20, 5), (0, 0), (10, 3)] {
+        draw_only(&app, w, h);
+    }
+}

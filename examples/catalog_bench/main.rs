@@ -12,6 +12,7 @@
 
 mod fixture;
 mod measure;
+mod phases;
 mod report;
 
 use std::time::Duration;

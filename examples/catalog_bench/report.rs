@@ -50,6 +50,7 @@ pub struct Results {
     pub bulk_create: Duration,
     pub bulk_count: usize,
     pub handshake: Duration,
+    pub phases: Vec<crate::phases::Phase>,
 }
 
 /// Tenants in the registry.
@@ -137,6 +138,9 @@ pub async fn measure(
         || measure::run(&mut measure::psql(cluster, &bare_show(&id))),
     ));
 
+    let phases =
+        crate::phases::measure(cluster, session, &id, runs, BARE_ESTIMATE, &bare_show(&id)).await;
+
     // The console, three times; medians.
     let mut first = Vec::new();
     let mut done = Vec::new();
@@ -214,6 +218,7 @@ pub async fn measure(
         bulk_create: bulk.time,
         bulk_count,
         handshake: measure::median(hs),
+        phases,
     }
 }
 
@@ -281,9 +286,11 @@ pub fn table(r: &Results) -> String {
     for (name, f) in &r.keys {
         let _ = writeln!(
             s,
-            "| keystroke to frame, {name} (mean / p99, release, 120×36) | {} / {} | | | |",
+            "| keystroke to frame, {name} (mean / p99, release, 120×36; CPU time: mean / p99) | {} / {} | CPU {} / {} | | |",
             ms(f.mean),
-            ms(f.p99)
+            ms(f.p99),
+            ms(f.cpu_mean),
+            ms(f.cpu_p99)
         );
     }
     let single_rate = 1.0 / r.single_create.as_secs_f64();
@@ -310,6 +317,21 @@ pub fn table(r: &Results) -> String {
         ms(r.pairs[0].ours.time),
         100.0 * r.handshake.as_secs_f64() / r.pairs[0].ours.time.as_secs_f64()
     );
+    let _ = writeln!(
+        s,
+        "\nWhere the time goes (in process, medians of the same runs; queries on a warm connection):\n\n\
+         | phase | tenantctl | bare | ratio |\n| --- | ---: | ---: | ---: |"
+    );
+    for p in &r.phases {
+        let (bare, ratio) = match p.bare {
+            Some(b) => (
+                ms(b),
+                format!("{:.2}×", p.ours.as_secs_f64() / b.as_secs_f64()),
+            ),
+            None => (String::new(), String::new()),
+        };
+        let _ = writeln!(s, "| {} | {} | {} | {} |", p.name, ms(p.ours), bare, ratio);
+    }
     s
 }
 

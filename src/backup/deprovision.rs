@@ -4,7 +4,7 @@
 use super::lock::TenantBusy;
 use super::{BackupSettings, BackupStep, report};
 use crate::error::{Error, Result};
-use crate::job::ProgressSender;
+use crate::job::{ItemFailure, JobReport, ProgressSender};
 use crate::journal::{self, Entry};
 use crate::session::Session;
 use serde::Serialize;
@@ -18,13 +18,17 @@ pub struct DropReport {
     pub backup: PathBuf,
 }
 
+const KEPT_POLICIES: &str = include_str!("../../assets/backup/kept_policies.sql");
 const DELETE_ROW: &str = "DELETE FROM {{registry}} WHERE id = $1";
 const DROP_SQL: &str = "DROP SCHEMA IF EXISTS {{schema}} CASCADE; DROP ROLE IF EXISTS {{ro}}";
 /// What the console log records.
 const DROP_SUMMARY: &str =
     "DROP SCHEMA {{schema}} CASCADE; DROP ROLE {{ro}}; DELETE FROM {{registry}} (its row)";
 
-/// Drops tenant `id` after a verified dump; `confirm` must repeat the id.
+/// Drops tenant `id` after a verified dump; `confirm` must repeat the id. On the long-job
+/// contract: `Err` when it could not start (wrong confirmation, read-only, busy); otherwise
+/// `done` holds the drop exactly when the tenant is gone, and a failed or cancelled step
+/// (dump, verify, drop) left it in place.
 pub async fn drop_tenant(
     session: &Session,
     settings: &BackupSettings,
@@ -32,7 +36,7 @@ pub async fn drop_tenant(
     confirm: &str,
     progress: &ProgressSender<DropReport>,
     cancel: &CancellationToken,
-) -> Result<DropReport> {
+) -> Result<JobReport<DropReport>> {
     const ACTION: &str = "tenant drop";
     let id = session.names.tenant_id(id)?;
     if confirm != id.as_str() {
@@ -44,17 +48,45 @@ pub async fn drop_tenant(
     let schema = session.names.schema_of(&id);
     let ro = session.names.readonly_role_of(&id);
     let mut busy = TenantBusy::hold(session, &id, &format!("tenantctl drop {id}")).await?;
-    let dumped = super::dump_tenant(session, settings, id.as_str(), progress, cancel)
-        .await
-        .map_err(|e| match e {
-            Error::Invalid(m) => Error::Invalid(format!("{m}; tenant {id} was not dropped")),
-            other => other,
-        })?;
-    super::verify(settings, &dumped.path, cancel).await?;
+    let item = |step: BackupStep| format!("{id}: {}", step.label());
+    let stopped = |step: BackupStep, e: Option<Error>, backup: Option<&PathBuf>| {
+        let kept = match backup {
+            Some(p) => format!("; its backup {} stays", p.display()),
+            None => String::new(),
+        };
+        let later: Vec<String> = STEPS
+            .iter()
+            .skip_while(|s| **s != step)
+            .skip(usize::from(e.is_some()))
+            .map(|s| item(*s))
+            .collect();
+        let mut r = JobReport {
+            not_tried: later,
+            cancelled: e.is_none(),
+            ..JobReport::default()
+        };
+        if let Some(e) = e {
+            r.failed.push(ItemFailure {
+                item: item(step),
+                error: format!("{e}; tenant {id} was not dropped{kept}"),
+            });
+        }
+        r
+    };
+    let dumped = match super::dump_tenant(session, settings, id.as_str(), progress, cancel).await {
+        Ok(d) => d,
+        Err(Error::Cancelled(_)) => return Ok(stopped(BackupStep::Dump, None, None)),
+        Err(e) => return Ok(stopped(BackupStep::Dump, Some(e), None)),
+    };
+    if let Err(e) = super::verify(settings, &dumped.path, cancel).await {
+        let e = match e {
+            Error::Cancelled(_) => None,
+            e => Some(e),
+        };
+        return Ok(stopped(BackupStep::Verify, e, Some(&dumped.path)));
+    }
     if cancel.is_cancelled() {
-        return Err(Error::Cancelled(format!(
-            "drop {id}: cancelled after the dump; tenant {id} was not dropped"
-        )));
+        return Ok(stopped(BackupStep::Drop, None, Some(&dumped.path)));
     }
     report(progress, id.as_str(), BackupStep::Drop, 0, 1, "");
     let vars = {
@@ -63,6 +95,12 @@ pub async fn drop_tenant(
         v
     };
     let drop_sql = vars.render(DROP_SQL)?;
+    let kept_sql = {
+        let mut v = crate::sql::SqlVars::default();
+        v.literal("kept_prefix", &format!("{}{id}_", super::KEPT_PREFIX))
+            .literal("ro_name", &ro);
+        v.render(KEPT_POLICIES)?
+    };
     let summary = vars.render(DROP_SUMMARY)?;
     let result: Result<()> = async {
         let mut tx = busy.begin(session, ACTION).await?;
@@ -74,6 +112,11 @@ pub async fn drop_tenant(
         if deleted.rows_affected() == 0 {
             return Err(Error::NoSuchTenant(id.to_string()));
         }
+        crate::session::run_script(&mut tx, &kept_sql)
+            .await
+            .map_err(Error::db(format!(
+                "drop {id}: clearing its kept copies' policies on {ro}"
+            )))?;
         crate::session::run_script(&mut tx, &drop_sql)
             .await
             .map_err(Error::db(format!("drop {id}: dropping schema and role")))?;
@@ -97,27 +140,58 @@ pub async fn drop_tenant(
     }
     .await;
     drop(busy);
+    let done = DropReport {
+        tenant: id.to_string(),
+        backup: dumped.path.clone(),
+    };
     match result {
         Ok(()) => {
             report(progress, id.as_str(), BackupStep::Drop, 1, 1, "");
-            Ok(DropReport {
-                tenant: id.to_string(),
-                backup: dumped.path,
+            Ok(JobReport {
+                done: vec![done],
+                ..JobReport::default()
             })
         }
         Err(e @ Error::NoSuchTenant(_)) => Err(e),
         Err(e) => {
-            let e = match e {
-                Error::Db { during, source } => Error::Db {
-                    during: format!(
-                        "{during} (tenant {id} was not dropped; its backup {} stays)",
+            // A connection lost at COMMIT leaves the outcome to be asked on a fresh one.
+            let gone = sqlx::query_scalar::<_, bool>(
+                "SELECT NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+            )
+            .bind(&schema)
+            .fetch_one(&session.pool)
+            .await;
+            if let Ok(true) = gone {
+                return Ok(JobReport {
+                    done: vec![done],
+                    failed: vec![ItemFailure {
+                        item: item(BackupStep::Drop),
+                        error: format!(
+                            "{e}; the drop did commit: tenant {id} is gone, its backup is {}",
+                            dumped.path.display()
+                        ),
+                    }],
+                    ..JobReport::default()
+                });
+            }
+            let e = crate::tenant::failed::<()>(session, ACTION, id.as_str(), &summary, e)
+                .await
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            Ok(JobReport {
+                failed: vec![ItemFailure {
+                    item: item(BackupStep::Drop),
+                    error: format!(
+                        "{e}; tenant {id} was not dropped; its backup {} stays",
                         dumped.path.display()
                     ),
-                    source,
-                },
-                other => other,
-            };
-            crate::tenant::failed(session, ACTION, id.as_str(), &summary, e).await
+                }],
+                ..JobReport::default()
+            })
         }
     }
 }
+
+/// The steps of a drop, in order (the items of its job report).
+const STEPS: [BackupStep; 3] = [BackupStep::Dump, BackupStep::Verify, BackupStep::Drop];

@@ -225,6 +225,7 @@ pub async fn dump_tenant<T>(
                 status: row.status.to_string(),
                 config: row.config.clone(),
                 template_version: row.template_version,
+                pinned_version: row.pinned_version,
             },
             database: server.database.clone(),
             server_version: server.version.clone(),

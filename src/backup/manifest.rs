@@ -19,6 +19,10 @@ pub struct RegistrySnapshot {
     pub status: String,
     pub config: serde_json::Value,
     pub template_version: i32,
+    /// The tenant's template pin; a restore puts it back (manifests older than the pin
+    /// read as unpinned).
+    #[serde(default)]
+    pub pinned_version: Option<i32>,
 }
 
 /// One table and its exact row count, from the dump's own snapshot.

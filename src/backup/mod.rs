@@ -21,7 +21,7 @@ pub use lock::{TenantBusy, holder_of};
 pub use manifest::{
     BackupEntry, BackupManifest, RegistrySnapshot, TableCount, list, read_manifest,
 };
-pub use restore::{RestoreMode, RestoreReport, RestoreRequest, restore};
+pub use restore::{RestoreMode, RestoreReport, RestoreRequest, not_restored, restore};
 pub use tools::{Tools, candidate_dirs, find_tools, parse_version};
 pub use verify::{VerifyReport, verify};
 
@@ -52,6 +52,7 @@ pub enum BackupStep {
     ScratchDump,
     Restore,
     Swap,
+    Analyze,
     Drop,
 }
 
@@ -66,6 +67,7 @@ impl BackupStep {
             BackupStep::ScratchDump => "dumping the renamed copy",
             BackupStep::Restore => "restoring beside the live tenant",
             BackupStep::Swap => "swapping",
+            BackupStep::Analyze => "analyzing the restored tables",
             BackupStep::Drop => "dropping",
         }
     }

@@ -9,7 +9,7 @@ use super::lock::TenantBusy;
 use super::manifest::BackupManifest;
 use super::{BackupSettings, BackupStep, Tools, report, server_info};
 use crate::error::{Error, Result};
-use crate::job::ProgressSender;
+use crate::job::{ItemFailure, JobReport, ProgressSender};
 use crate::journal::{self, Entry};
 use crate::names::{NamingPolicy, TenantId, quote_ident};
 use crate::session::Session;
@@ -64,6 +64,31 @@ pub struct RestoreReport {
     pub kept: Option<String>,
 }
 
+impl RestoreReport {
+    /// One line for a committed restore.
+    pub fn line(&self) -> String {
+        match (&self.mode, &self.kept) {
+            (RestoreMode::InPlace, Some(kept)) => format!(
+                "restored tenant {} in place from {}; its previous contents are kept as {kept} (`tenantctl backups release {kept}` drops them)",
+                self.tenant,
+                self.backup.display()
+            ),
+            (RestoreMode::Beside, _) => format!(
+                "restored {} beside as tenant {} in schema {}",
+                self.backup.display(),
+                self.tenant,
+                self.schema
+            ),
+            _ => format!(
+                "re-created tenant {} in schema {} from {}",
+                self.tenant,
+                self.schema,
+                self.backup.display()
+            ),
+        }
+    }
+}
+
 /// The scratch database of this database, made by `init` and owned by the admin role.
 pub(crate) async fn scratch_name(conn: &mut sqlx::PgConnection) -> Result<String> {
     sqlx::query_scalar(
@@ -74,19 +99,26 @@ pub(crate) async fn scratch_name(conn: &mut sqlx::PgConnection) -> Result<String
     .map_err(Error::db("finding the scratch database"))
 }
 
+/// The tables of a schema (partitioned parents too).
+const LIVE_TABLES: &str =
+    "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY 1";
+
 /// Renames a schema.
 const RENAME_SCHEMA: &str = "ALTER SCHEMA {{from}} RENAME TO {{to}}";
 
 /// Restores a backup: in place when `as_id` is none and the tenant is registered, beside as
 /// `as_id`, or re-creates a dropped tenant. Verifies first; holds the tenant's busy lock
-/// throughout; on any failure the live tenant is as it was and the message says so.
+/// throughout. On the long-job contract: `Err` when it could not start (nothing written);
+/// otherwise the report's `done` holds the restore exactly when the tenant holds the
+/// backup's data, and a failed or cancelled step says the tenant is as it was.
 pub async fn restore(
     session: &Session,
     settings: &BackupSettings,
     req: &RestoreRequest,
     progress: &ProgressSender<RestoreReport>,
     cancel: &CancellationToken,
-) -> Result<RestoreReport> {
+) -> Result<JobReport<RestoreReport>> {
     session.ensure_writable("restore")?;
     let names = &session.names;
     let id = names.tenant_id(&req.id)?;
@@ -150,6 +182,10 @@ pub async fn restore(
             "pg_restore via scratch as {side}; RENAME {side} -> {schema}; INSERT registry row; role {new_ro}; model grants"
         ),
     };
+    let kept = match mode {
+        RestoreMode::InPlace => Some(super::kept_schema(names, &target, chrono::Utc::now())?),
+        _ => None,
+    };
     let job = Job {
         session,
         tools: &tools,
@@ -158,19 +194,60 @@ pub async fn restore(
         archive: &verified.path,
         target: &target,
         side: &side,
+        kept: kept.as_deref(),
         mode,
         registry_from_backup: req.registry_from_backup,
         progress,
         cancel,
+        at: std::sync::Mutex::new(BackupStep::Verify),
     };
     let mut made_roles: Vec<String> = Vec::new();
     let result = job.run(&mut busy, &mut made_roles).await;
+    let result = match result {
+        Err(e) if job.committed().await == Some(true) => {
+            // The connection died at the commit, or after it: the swap is in.
+            let mut report = job.finished();
+            report.failed.push(ItemFailure {
+                item: format!("{target}: {}", job.at().label()),
+                error: format!(
+                    "{e}; the change did commit: tenant {target} holds the backup's data"
+                ),
+            });
+            return Ok(report);
+        }
+        other => other,
+    };
     match result {
-        Ok(report) => {
+        Ok(done) => {
             // A read-only role made only so the archive could be restored into the scratch
             // database (the old tenant's, when it is gone) is no longer needed.
             for role in made_roles.iter().filter(|r| **r != new_ro) {
                 let _ = drop_pending_role(&mut busy, session, role).await;
+            }
+            let mut report = JobReport {
+                done: vec![done],
+                ..JobReport::default()
+            };
+            // The swap is committed: nothing below can undo it, only fail to finish.
+            if let Err(e) = job.analyze(&mut busy).await {
+                let state = format!(
+                    "tenant {target} holds the backup's data (the restore committed); run ANALYZE on {schema} or rerun the restore"
+                );
+                let e = crate::tenant::failed::<()>(
+                    session,
+                    action,
+                    target.as_str(),
+                    "ANALYZE the restored tables",
+                    e,
+                )
+                .await
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+                report.failed.push(ItemFailure {
+                    item: format!("{target}: {}", BackupStep::Analyze.label()),
+                    error: format!("{e}; {state}"),
+                });
             }
             Ok(report)
         }
@@ -181,10 +258,8 @@ pub async fn restore(
                 let _ = drop_pending_role(&mut busy, session, role).await;
             }
             drop(busy);
-            let state = match mode {
-                RestoreMode::InPlace => format!("tenant {target} still holds its previous data"),
-                _ => format!("tenant {target} was not created"),
-            };
+            let state = not_restored(mode, &target);
+            let cancelled = matches!(e, Error::Cancelled(_));
             let e = match e {
                 Error::Invalid(msg) => Error::Invalid(format!("{msg}; {state}")),
                 Error::Conflict(msg) => Error::Conflict(format!("{msg}; {state}")),
@@ -193,10 +268,50 @@ pub async fn restore(
                     during: format!("{during} ({state})"),
                     source,
                 },
-                other => other,
+                other => Error::Invalid(format!("{other}; {state}")),
             };
-            crate::tenant::failed(session, action, target.as_str(), &summary, e).await
+            let logged = crate::tenant::failed::<()>(session, action, target.as_str(), &summary, e)
+                .await
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            let at = job.at();
+            let mut report = JobReport {
+                cancelled,
+                ..JobReport::default()
+            };
+            let mut rest = STEPS.iter().skip_while(|s| **s != at);
+            if cancelled {
+                report.not_tried = rest.map(|s| format!("{target}: {}", s.label())).collect();
+            } else {
+                rest.next();
+                report.failed.push(ItemFailure {
+                    item: format!("{target}: {}", at.label()),
+                    error: logged,
+                });
+                report.not_tried = rest.map(|s| format!("{target}: {}", s.label())).collect();
+            }
+            Ok(report)
         }
+    }
+}
+
+/// The steps of a restore after verifying, in order (the items of its job report).
+const STEPS: [BackupStep; 6] = [
+    BackupStep::ScratchRestore,
+    BackupStep::Rename,
+    BackupStep::ScratchDump,
+    BackupStep::Restore,
+    BackupStep::Swap,
+    BackupStep::Analyze,
+];
+
+/// What a restore that did not commit left: the tenant as it was.
+pub fn not_restored(mode: RestoreMode, target: &TenantId) -> String {
+    match mode {
+        RestoreMode::InPlace => format!("tenant {target} still holds its previous data"),
+        RestoreMode::Beside => format!("tenant {target} was not created"),
+        RestoreMode::Recreated => format!("tenant {target} was not re-created"),
     }
 }
 
@@ -208,10 +323,14 @@ struct Job<'a> {
     archive: &'a Path,
     target: &'a TenantId,
     side: &'a str,
+    /// The kept copy's name (in place only).
+    kept: Option<&'a str>,
     mode: RestoreMode,
     registry_from_backup: bool,
     progress: &'a ProgressSender<RestoreReport>,
     cancel: &'a CancellationToken,
+    /// The step under way, for the report of a failure or cancel.
+    at: std::sync::Mutex<BackupStep>,
 }
 
 impl Job<'_> {
@@ -250,6 +369,9 @@ impl Job<'_> {
     }
 
     fn step(&self, step: BackupStep, done: usize, total: usize, detail: &str) {
+        if let Ok(mut at) = self.at.lock() {
+            *at = step;
+        }
         report(
             self.progress,
             self.target.as_str(),
@@ -339,21 +461,107 @@ impl Job<'_> {
         self.check_cancel()?;
 
         self.step(BackupStep::Swap, 0, 1, "");
-        let kept = match self.mode {
-            RestoreMode::InPlace => Some(self.swap(busy).await?),
-            _ => {
-                self.create(busy, &old_ro, &new_ro).await?;
-                None
-            }
-        };
+        match self.kept {
+            Some(kept) => self.swap(busy, kept).await?,
+            None => self.create(busy, &old_ro, &new_ro).await?,
+        }
         self.step(BackupStep::Swap, 1, 1, "");
-        Ok(RestoreReport {
+        let _ = schema;
+        Ok(self.restored())
+    }
+
+    /// The step under way.
+    fn at(&self) -> BackupStep {
+        self.at.lock().map(|g| *g).unwrap_or(BackupStep::Verify)
+    }
+
+    /// The report of a restore whose swap (or create) committed.
+    fn restored(&self) -> RestoreReport {
+        RestoreReport {
             tenant: self.target.to_string(),
             mode: self.mode,
-            schema,
+            schema: self.session.names.schema_of(self.target),
             backup: self.archive.to_path_buf(),
-            kept,
-        })
+            kept: self.kept.map(str::to_string),
+        }
+    }
+
+    /// A job report whose only result is this restore, committed.
+    fn finished(&self) -> JobReport<RestoreReport> {
+        JobReport {
+            done: vec![self.restored()],
+            ..JobReport::default()
+        }
+    }
+
+    /// Whether the swap (or create) committed, asked on a fresh connection after a
+    /// failure: a connection lost at COMMIT leaves that unknown to the one that sent it.
+    /// `None` when the server cannot be asked.
+    async fn committed(&self) -> Option<bool> {
+        let names = &self.session.names;
+        match self.kept {
+            Some(kept) => {
+                sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)")
+                    .bind(kept)
+                    .fetch_one(&self.session.pool)
+                    .await
+                    .ok()
+            }
+            None => sqlx::query_scalar(
+                &names
+                    .template_vars()
+                    .render("SELECT EXISTS (SELECT 1 FROM {{registry}} WHERE id = $1)")
+                    .ok()?,
+            )
+            .bind(self.target.as_str())
+            .fetch_one(&self.session.pool)
+            .await
+            .ok(),
+        }
+    }
+
+    /// After the swap: statistics for the restored tables (pg_restore brings none, and a
+    /// table without them plans as if empty), logged.
+    async fn analyze(&self, busy: &mut TenantBusy) -> Result<()> {
+        let session = self.session;
+        let id = self.target;
+        let schema = session.names.schema_of(id);
+        self.step(BackupStep::Analyze, 0, 1, "");
+        let tables: Vec<String> = sqlx::query_scalar(LIVE_TABLES)
+            .bind(&schema)
+            .fetch_all(&mut *busy.conn)
+            .await
+            .map_err(Error::db(format!(
+                "restore {id}: listing the restored tables"
+            )))?;
+        let mut tx = busy.begin(session, "restore").await?;
+        if !tables.is_empty() {
+            sqlx::query(
+                &SqlVars::new()
+                    .qualified_list("tables", &schema, &tables)
+                    .render("ANALYZE {{tables}}")?,
+            )
+            .execute(&mut *tx)
+            .await
+            .map_err(Error::db(format!("restore {id}: analyzing {schema}")))?;
+        }
+        journal::record(
+            &mut tx,
+            session,
+            &Entry {
+                action: "restore analyze",
+                tenant: Some(id.as_str()),
+                sql_summary: format!("ANALYZE the {} restored tables of {schema}", tables.len()),
+                outcome: "ok".into(),
+                detail: None,
+            },
+        )
+        .await?;
+        tx.commit()
+            .await
+            .map_err(Error::db(format!("restore {id}: committing the analysis")))?;
+        self.step(BackupStep::Analyze, 1, 1, "");
+        Ok(())
     }
 
     /// Restore into the scratch database, rename to the side name, move the read-only role,
@@ -487,13 +695,12 @@ impl Job<'_> {
 
     /// In place: one transaction swaps live -> kept and side -> live, closes the kept copy
     /// to everyone but its owner, and re-applies the model's grants.
-    async fn swap(&self, busy: &mut TenantBusy) -> Result<String> {
+    async fn swap(&self, busy: &mut TenantBusy, kept: &str) -> Result<()> {
         let session = self.session;
         let names = &session.names;
         let id = self.target;
         let schema = names.schema_of(id);
         let now = chrono::Utc::now();
-        let kept = super::kept_schema(names, id, now)?;
         let mut tx = busy.begin(session, "restore").await?;
         let (status, name, config): (String, String, serde_json::Value) =
             sqlx::query_as(&names.template_vars().render(
@@ -512,14 +719,11 @@ impl Job<'_> {
         };
         // Writers of the live tables finish first (or the swap gives up after lock_timeout):
         // a transaction writing across the swap would leave half its rows in each copy.
-        let tables: Vec<String> = sqlx::query_scalar(
-            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') ORDER BY 1",
-        )
-        .bind(&schema)
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(Error::db(format!("restore {id}: listing the live tables")))?;
+        let tables: Vec<String> = sqlx::query_scalar(LIVE_TABLES)
+            .bind(&schema)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(Error::db(format!("restore {id}: listing the live tables")))?;
         if !tables.is_empty() {
             sqlx::query(
                 &SqlVars::new()
@@ -534,7 +738,7 @@ impl Job<'_> {
         }
         let sql = SqlVars::new()
             .ident("live", &schema)
-            .ident("kept", &kept)
+            .ident("kept", kept)
             .ident("side", self.side)
             .render("ALTER SCHEMA {{live}} RENAME TO {{kept}}; ALTER SCHEMA {{side}} RENAME TO {{live}}")?;
         crate::session::run_script(&mut tx, &sql)
@@ -544,7 +748,7 @@ impl Job<'_> {
                 self.side
             )))?;
         let mut vars = SqlVars::default();
-        vars.literal("kept", &kept);
+        vars.literal("kept", kept);
         crate::session::run_script(&mut tx, &vars.render(CLOSE_KEPT)?)
             .await
             .map_err(Error::db(format!(
@@ -557,7 +761,7 @@ impl Job<'_> {
         });
         sqlx::query(
             &SqlVars::new()
-                .ident("kept", &kept)
+                .ident("kept", kept)
                 .literal("note", &note.to_string())
                 .render("COMMENT ON SCHEMA {{kept}} IS {{note}}")?,
         )
@@ -575,13 +779,15 @@ impl Job<'_> {
         )
         .await?;
         sqlx::query(&names.template_vars().render(
-            "UPDATE {{registry}} SET name = $2, status = $3, config = $4, template_version = $5, updated_at = now() WHERE id = $1",
+            "UPDATE {{registry}} SET name = $2, status = $3, config = $4, template_version = $5, pinned_version = $6, updated_at = now() WHERE id = $1",
         )?)
         .bind(id.as_str())
         .bind(&name)
         .bind(&status)
         .bind(&config)
         .bind(version)
+        // The pin goes with the data: the restored objects are at the backup's version.
+        .bind(reg.pinned_version)
         .execute(&mut *tx)
         .await
         .map_err(Error::db(format!("restore {id}: updating the registry row")))?;
@@ -606,7 +812,7 @@ impl Job<'_> {
         tx.commit()
             .await
             .map_err(Error::db(format!("restore {id}: committing the swap")))?;
-        Ok(kept)
+        Ok(())
     }
 
     /// Beside (or a dropped tenant again): one transaction makes the side schema a tenant
@@ -631,7 +837,7 @@ impl Job<'_> {
             self.side
         )))?;
         sqlx::query(&names.template_vars().render(
-            "INSERT INTO {{registry}} (id, name, schema, status, config, template_version) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO {{registry}} (id, name, schema, status, config, template_version, pinned_version) VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )?)
         .bind(id.as_str())
         .bind(&reg.name)
@@ -639,6 +845,7 @@ impl Job<'_> {
         .bind(&reg.status)
         .bind(&reg.config)
         .bind(reg.template_version)
+        .bind(reg.pinned_version)
         .execute(&mut *tx)
         .await
         .map_err(Error::db(format!("restore {id}: inserting the registry row")))?;

@@ -1,5 +1,5 @@
-//! Exact on-disk sizes in one pass over the catalog, streamed: rows arrive schema by schema,
-//! each schema is reported as soon as its last relation is measured, and cancelling stops
+//! Exact on-disk sizes in one query, streamed: one row per schema, each reported as soon as
+//! it is measured (in batches), and cancelling stops
 //! the statement on the server. The bare query takes seconds at 10,000 tenants, so nothing
 //! may wait on it whole.
 
@@ -22,21 +22,30 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 /// since the previous report.
 pub type SizeProgress = Progress<(String, i64)>;
 
-/// Every relation of the schemas named (none for an empty schema), in schema order, then
-/// its size. The CTE is materialised so that the cheap part (one scan of `pg_class`, hash
-/// joined to the schemas; the catalog has no index on `relnamespace`) is sorted before any
-/// size is measured, and sizes stream out in schema order as they are measured.
-/// `pg_total_relation_size` of a table counts its indexes and TOAST; indexes and TOAST are
-/// therefore not listed themselves.
+/// One row per schema named (that exists): its name and its measured size. The relations
+/// are found through their dependency on the schema (`pg_depend` is indexed on the
+/// referenced object; `pg_class.relnamespace` is not, so a join on it scans the whole
+/// catalog, 400,000 rows at 10,000 tenants, even for one schema) and gathered per schema
+/// first, materialised: that cheap part ends before any size is measured, and then each
+/// row measures one schema, so rows stream out as schemas complete, one per schema rather
+/// than one per relation. `pg_total_relation_size` of a table counts its indexes and
+/// TOAST; indexes and TOAST are therefore not listed themselves.
 const EXACT_SQL: &str = r#"
 WITH rels AS MATERIALIZED (
-    SELECT n.oid AS nsp, n.nspname::text AS schema, c.oid AS rel
-    FROM unnest($1::text[]) AS wanted(name)
+    SELECT n.nspname::text AS schema,
+           ARRAY(
+               SELECT c.oid
+               FROM pg_depend d
+               JOIN pg_class c ON c.oid = d.objid AND c.relnamespace = n.oid
+               WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid
+                 AND d.classid = 'pg_class'::regclass
+                 AND c.relkind IN ('r', 'p', 'm', 'S')
+           ) AS rels
+    FROM (SELECT DISTINCT name FROM unnest($1::text[]) AS u(name)) AS wanted
     JOIN pg_namespace n ON n.nspname = wanted.name
-    LEFT JOIN pg_class c ON c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'm', 'S')
-    ORDER BY n.oid
 )
-SELECT schema, coalesce(pg_total_relation_size(rel), 0)::bigint AS bytes
+SELECT schema,
+       coalesce((SELECT sum(pg_total_relation_size(r)) FROM unnest(rels) AS r), 0)::bigint AS bytes
 FROM rels
 "#;
 
@@ -48,6 +57,17 @@ fn exact_sql(citus: bool) -> &'static str {
         EXACT_SQL
     }
 }
+
+/// Connections one measurement uses at most. `pg_total_relation_size` is parallel safe, so
+/// PostgreSQL runs the bare query on three processes (a leader and two parallel workers),
+/// each opening its share of the relations; a streamed query cannot be parallelised by the
+/// server, so the schemas are dealt out over this many connections instead. Measured at
+/// 10,000 tenants, one connection took 2-3x the bare query.
+const MEASURE_CONNECTIONS: usize = 3;
+
+/// Fewest schemas worth another connection (a handshake costs about what measuring this
+/// many small schemas does).
+const SCHEMAS_PER_CONNECTION: usize = 200;
 
 /// Measured size (`pg_total_relation_size`: heap, indexes, TOAST) of each schema named,
 /// in one query. Schemas that do not exist are left out.
@@ -74,26 +94,39 @@ pub async fn exact_sizes(session: &Session, schemas: &[String]) -> Result<Vec<(S
         .await
 }
 
-/// Measures `schemas` in one streamed query under the [`crate::job`] contract: the sizes
-/// of completed schemas land in progress reports as they are measured. On cancel, the
-/// running query is cancelled on the server and the report lists the schemas not measured.
+/// Measures `schemas` under the [`crate::job`] contract: one streamed query per share of
+/// the schemas, on up to [`MEASURE_CONNECTIONS`] connections side by side (one fewer than
+/// the pool holds, so the caller keeps one), and the sizes of completed schemas land in
+/// progress reports as they are measured. On cancel, every running query is cancelled on
+/// the server and the report lists the schemas not measured.
 pub async fn measure_sizes(
     session: &Session,
     schemas: &[String],
     progress: &ProgressSender<(String, i64)>,
     cancel: &CancellationToken,
 ) -> Result<JobReport<(String, i64)>> {
-    let wanted = schemas.to_vec();
     let citus = session.citus;
     let total = schemas.len();
+    let pool = session.pool.options().get_max_connections() as usize;
+    let parts = MEASURE_CONNECTIONS
+        .min(pool.saturating_sub(1))
+        .min(total.div_ceil(SCHEMAS_PER_CONNECTION))
+        .max(1);
+    // Dealt round robin: neighbouring schemas (created together) are alike in size.
+    let mut shares = vec![Vec::with_capacity(total / parts + 1); parts];
+    for (i, s) in schemas.iter().enumerate() {
+        shares[i % parts].push(s.clone());
+    }
     // What was reported before a cancel stays measured.
-    let landed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
-    let seen = landed.clone();
-    let progress = progress.clone();
-    let outcome = session
-        .cancellable(cancel, "measuring schema sizes", move |conn| {
+    let shared = std::sync::Arc::new(std::sync::Mutex::new(Shared {
+        landed: Vec::new(),
+        parts_left: parts,
+    }));
+    let runs = shares.into_iter().map(|wanted| {
+        let sink = (progress.clone(), shared.clone());
+        session.cancellable(cancel, "measuring schema sizes", move |conn| {
             Box::pin(async move {
-                let mut tally = Tally::new(total, Some((progress, seen)));
+                let mut tally = Tally::new(total, Some(sink));
                 let mut rows = sqlx::query_as::<_, (String, i64)>(exact_sql(citus))
                     .bind(&wanted)
                     .fetch(conn);
@@ -103,32 +136,44 @@ pub async fn measure_sizes(
                 Ok(tally.finish())
             })
         })
-        .await;
+    });
+    let outcomes = futures_util::future::join_all(runs).await;
     let mut report = JobReport::default();
-    match outcome {
-        Ok(all) => report.done = all,
-        Err(Error::Cancelled(_)) => {
-            report.cancelled = true;
-            report.done = std::mem::take(&mut *landed.lock().unwrap_or_else(|p| p.into_inner()));
-            let measured: HashSet<&str> = report.done.iter().map(|(s, _)| s.as_str()).collect();
-            report.not_tried = schemas
-                .iter()
-                .filter(|s| !measured.contains(s.as_str()))
-                .cloned()
-                .collect();
+    let mut cancelled = false;
+    for outcome in outcomes {
+        match outcome {
+            Ok(part) => report.done.extend(part),
+            Err(Error::Cancelled(_)) => cancelled = true,
+            Err(e) => return Err(e),
         }
-        Err(e) => return Err(e),
+    }
+    if cancelled {
+        report.cancelled = true;
+        report.done = std::mem::take(&mut shared.lock().unwrap_or_else(|p| p.into_inner()).landed);
+        let measured: HashSet<&str> = report.done.iter().map(|(s, _)| s.as_str()).collect();
+        report.not_tried = schemas
+            .iter()
+            .filter(|s| !measured.contains(s.as_str()))
+            .cloned()
+            .collect();
     }
     Ok(report)
 }
 
-/// Where completed schemas go: the face's channel, and a copy kept for a cancelled report.
+/// What the connections of one measurement share: every schema reported so far (kept for
+/// a cancelled report, and counted for `done`), and how many are still measuring.
+struct Shared {
+    landed: Vec<(String, i64)>,
+    parts_left: usize,
+}
+
+/// Where completed schemas go: the face's channel, and what the connections share.
 type Sink = (
     ProgressSender<(String, i64)>,
-    std::sync::Arc<std::sync::Mutex<Vec<(String, i64)>>>,
+    std::sync::Arc<std::sync::Mutex<Shared>>,
 );
 
-/// Sums relation sizes per schema from rows in schema order and reports completed schemas.
+/// Collects the measured schemas (one row each) and reports them in batches.
 struct Tally {
     total: usize,
     progress: Option<Sink>,
@@ -150,32 +195,29 @@ impl Tally {
     }
 
     fn add(&mut self, schema: String, bytes: i64) {
-        match self.all.last_mut() {
-            Some((last, sum)) if *last == schema => *sum += bytes,
-            _ => {
-                // A new schema: the one before it is complete.
-                self.all.push((schema, bytes));
-                let complete = self.all.len() - 1;
-                if complete - self.reported >= EXACT_CHUNK
-                    || (complete > self.reported && self.last_sent.elapsed() >= PROGRESS_EVERY)
-                {
-                    self.send(complete);
-                }
-            }
+        self.all.push((schema, bytes));
+        let complete = self.all.len();
+        if complete - self.reported >= EXACT_CHUNK || self.last_sent.elapsed() >= PROGRESS_EVERY {
+            self.send(false);
         }
     }
 
-    fn send(&mut self, upto: usize) {
-        self.send_as(upto, upto);
-    }
-
-    /// Reports the schemas up to `upto` as landed, saying `done` schemas are finished.
-    fn send_as(&mut self, upto: usize, done: usize) {
-        if let Some((tx, kept)) = &self.progress {
-            let landed = self.all[self.reported..upto].to_vec();
-            kept.lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .extend(landed.iter().cloned());
+    /// Reports the schemas not reported yet. `done` counts every connection's schemas; the
+    /// last connection to finish says all are done (schemas that do not exist never come
+    /// back). Sent under the shared lock, so `done` never goes down.
+    fn send(&mut self, finishing: bool) {
+        if let Some((tx, shared)) = &self.progress {
+            let landed = self.all[self.reported..].to_vec();
+            let mut shared = shared.lock().unwrap_or_else(|p| p.into_inner());
+            shared.landed.extend(landed.iter().cloned());
+            if finishing {
+                shared.parts_left = shared.parts_left.saturating_sub(1);
+            }
+            let done = if finishing && shared.parts_left == 0 {
+                self.total
+            } else {
+                shared.landed.len()
+            };
             report_progress(
                 tx,
                 Progress {
@@ -187,16 +229,12 @@ impl Tally {
                 },
             );
         }
-        self.reported = upto;
+        self.reported = self.all.len();
         self.last_sent = Instant::now();
     }
 
     fn finish(mut self) -> Vec<(String, i64)> {
-        if self.progress.is_some() {
-            // Schemas that do not exist never come back: done is what was asked for.
-            let (n, total) = (self.all.len(), self.total);
-            self.send_as(n, total);
-        }
+        self.send(true);
         self.all
     }
 }

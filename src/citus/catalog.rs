@@ -37,7 +37,7 @@ pub async fn placements(
         .collect())
 }
 
-/// Exact sizes on Citus, in schema order: a distributed table's shard sizes as Citus reports
+/// Exact sizes on Citus, one row per schema, in schema order: a distributed table's shard sizes as Citus reports
 /// them, a local table's `pg_total_relation_size` (a tenant not distributed yet). The
 /// query is not streamed per relation: `citus_shards` asks each worker once for all sizes.
 pub const EXACT_SQL_CITUS: &str = r#"
@@ -56,10 +56,11 @@ shards AS (
 )
 SELECT r.schema,
        -- A distributed schema's sequences stay on the coordinator: Citus counts none.
-       coalesce(sh.bytes,
-                CASE WHEN r.rel IS NULL OR r.distributed THEN 0
-                     ELSE pg_total_relation_size(r.rel) END)::bigint
+       sum(coalesce(sh.bytes,
+                    CASE WHEN r.rel IS NULL OR r.distributed THEN 0
+                         ELSE pg_total_relation_size(r.rel) END))::bigint
 FROM rels r
 LEFT JOIN shards sh ON sh.rel = r.rel
+GROUP BY r.nsp, r.schema
 ORDER BY r.nsp
 "#;

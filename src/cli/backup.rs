@@ -191,21 +191,24 @@ pub async fn restore(ctx: &Context, args: &RestoreArgs) -> Result<u8> {
     let settings = settings(ctx, None)?;
     let session = ctx.session().await?;
     let id = session.names.tenant_id(&args.id)?;
-    if args.as_id.is_none() {
-        let registered = crate::catalog::tenant_row(&session, id.as_str())
-            .await?
-            .is_some_and(|r| r.status != crate::catalog::TenantStatus::Unregistered);
-        if registered {
-            confirm(
-                args.yes,
-                &format!(
-                    "restore {id} in place from {}: its current contents are swapped out and kept (closed to every application role) until `backups release`",
-                    args.backup.display()
-                ),
-                id.as_str(),
-            )?;
-        }
+    let registered = crate::catalog::tenant_row(&session, id.as_str())
+        .await?
+        .is_some_and(|r| r.status != crate::catalog::TenantStatus::Unregistered);
+    if args.as_id.is_none() && registered {
+        confirm(
+            args.yes,
+            &format!(
+                "restore {id} in place from {}: its current contents are swapped out and kept (closed to every application role) until `backups release`",
+                args.backup.display()
+            ),
+            id.as_str(),
+        )?;
     }
+    let mode = match (&args.as_id, registered) {
+        (Some(_), _) => backup::RestoreMode::Beside,
+        (None, true) => backup::RestoreMode::InPlace,
+        (None, false) => backup::RestoreMode::Recreated,
+    };
     let (tx, cancel, printer) = progress_and_cancel();
     let req = backup::RestoreRequest {
         id: args.id.clone(),
@@ -216,30 +219,37 @@ pub async fn restore(ctx: &Context, args: &RestoreArgs) -> Result<u8> {
     let r = backup::restore(&session, &settings, &req, &tx, &cancel).await;
     drop(tx);
     let _ = printer.await;
-    let r = r?;
+    let report = r?;
     match ctx.format {
-        Format::Json => output::print_json(&r)?,
-        Format::Text => match (&r.mode, &r.kept) {
-            (backup::RestoreMode::InPlace, Some(kept)) => println!(
-                "restored tenant {} in place from {}; its previous contents are kept as {kept} (`tenantctl backups release {kept}` drops them)",
-                r.tenant,
-                r.backup.display()
-            ),
-            (backup::RestoreMode::Beside, _) => println!(
-                "restored {} beside as tenant {} in schema {}",
-                r.backup.display(),
-                r.tenant,
-                r.schema
-            ),
-            _ => println!(
-                "re-created tenant {} in schema {} from {}",
-                r.tenant,
-                r.schema,
-                r.backup.display()
-            ),
-        },
+        Format::Json if report.complete() => output::print_json(&report.done[0])?,
+        Format::Json => output::print_json(&report)?,
+        Format::Text => {
+            for f in &report.failed {
+                eprintln!("error: {}: {}", f.item, f.error);
+            }
+            if let Some(r) = report.done.first() {
+                println!("{}", r.line());
+            }
+        }
     }
-    Ok(EXIT_OK)
+    let target = match &args.as_id {
+        Some(a) => session.names.tenant_id(a)?,
+        None => id,
+    };
+    match report.shortfall("step(s)") {
+        None => Ok(EXIT_OK),
+        Some(shortfall) => Err(Error::Incomplete(format!(
+            "restore did not finish: {shortfall}; {}",
+            match report.done.first() {
+                Some(_) =>
+                    format!("tenant {target} holds the backup's data (the restore committed)"),
+                None => format!(
+                    "{}; rerun the restore to finish",
+                    backup::not_restored(mode, &target)
+                ),
+            }
+        ))),
+    }
 }
 
 /// Runs a `backups` subcommand.

@@ -249,16 +249,34 @@ pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
                 crate::backup::drop_tenant(&session, &settings, id, confirm, &tx, &cancel).await;
             drop(tx);
             let _ = printer.await;
-            let r = r?;
+            let report = r?;
             match ctx.format {
-                Format::Json => output::print_json(&r)?,
-                Format::Text => println!(
-                    "dropped tenant {}; its verified backup is {}",
-                    r.tenant,
-                    r.backup.display()
-                ),
+                Format::Json if report.complete() => output::print_json(&report.done[0])?,
+                Format::Json => output::print_json(&report)?,
+                Format::Text => {
+                    for f in &report.failed {
+                        eprintln!("error: {}: {}", f.item, f.error);
+                    }
+                    if let Some(r) = report.done.first() {
+                        println!(
+                            "dropped tenant {}; its verified backup is {}",
+                            r.tenant,
+                            r.backup.display()
+                        );
+                    }
+                }
             }
-            Ok(EXIT_OK)
+            match report.shortfall("step(s)") {
+                None => Ok(EXIT_OK),
+                Some(shortfall) => Err(crate::error::Error::Incomplete(format!(
+                    "drop did not finish: {shortfall}; {}",
+                    if report.done.is_empty() {
+                        format!("tenant {id} was not dropped")
+                    } else {
+                        format!("tenant {id} is gone")
+                    }
+                ))),
+            }
         }
         TenantCommand::Adopt {
             schema,
@@ -703,7 +721,10 @@ pub fn tenant_table(rows: &[TenantRow]) -> String {
 }
 
 async fn show(ctx: &Context, id: &str) -> Result<u8> {
-    let session = ctx.session().await?;
+    // One connection: its parts are small queries, and at 10,000 tenants each further
+    // connection's handshake (SCRAM, a new backend) cost more than running them side by side
+    // saved.
+    let session = ctx.session_with(1).await?;
     let tenant::TenantDetail {
         row,
         tables: size,

@@ -118,6 +118,19 @@ impl Jobs {
                     send(Action::AdoptPlan { adoption, result });
                 });
             }
+            Effect::LoadBackups(settings) => {
+                tokio::spawn(async move {
+                    let read = async {
+                        let entries = match &settings {
+                            Some(set) => crate::backup::list(&set.dir, None)?,
+                            None => Vec::new(),
+                        };
+                        let kept = crate::backup::kept(&s, None).await?;
+                        Ok(super::app::BackupsData { entries, kept })
+                    };
+                    send(Action::Backups(read.await.map_err(err)));
+                });
+            }
             Effect::Write(write) => {
                 tokio::spawn(async move {
                     let command = write.command();
@@ -171,6 +184,58 @@ where
             "dump(s)",
             move |progress| async move {
                 crate::backup::dump(&s, &settings, Some(ids), 1, &progress, &cancel).await
+            },
+        ),
+        LongJob::Restore { req, settings } => run_job(
+            id,
+            send,
+            Landed::Restore,
+            |r| match (r.done.first(), r.failed.first()) {
+                (Some(d), None) => d.line(),
+                (Some(d), Some(f)) => format!("{}; then {}: {}", d.line(), f.item, f.error),
+                (None, Some(f)) => f.error.clone(),
+                (None, None) => "nothing was restored: the tenant is as it was".into(),
+            },
+            "step(s)",
+            move |progress| async move {
+                crate::backup::restore(&s, &settings, &req, &progress, &cancel).await
+            },
+        ),
+        LongJob::Drop {
+            id: tenant,
+            settings,
+        } => run_job(
+            id,
+            send,
+            Landed::Drop,
+            |r| match (r.done.first(), r.failed.first()) {
+                (Some(d), _) => format!(
+                    "dropped tenant {}; its verified backup is {}",
+                    d.tenant,
+                    d.backup.display()
+                ),
+                (None, Some(f)) => f.error.clone(),
+                (None, None) => "the tenant was not dropped".into(),
+            },
+            "step(s)",
+            move |progress| async move {
+                crate::backup::drop_tenant(&s, &settings, &tenant, &tenant, &progress, &cancel)
+                    .await
+            },
+        ),
+        LongJob::Release(names) => run_job(
+            id,
+            send,
+            Landed::Release,
+            |r| format!("released {}", r.done.join(", ")),
+            "kept copies",
+            move |_progress| async move {
+                // One short transaction: nothing to cancel part-way.
+                let dropped = crate::backup::release(&s, Some(names.as_slice())).await?;
+                Ok(JobReport {
+                    done: dropped,
+                    ..JobReport::default()
+                })
             },
         ),
         LongJob::Audit => run_job(

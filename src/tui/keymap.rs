@@ -26,6 +26,8 @@ pub enum Context {
     Activity,
     /// The permission audit's findings.
     Audit,
+    /// Backups and kept copies.
+    Backups,
     /// Typing a `/` filter.
     Filter,
     /// A form dialog (new tenant, edit).
@@ -40,11 +42,12 @@ pub enum Context {
 
 impl Context {
     /// Every context, in help order.
-    pub const ALL: [Context; 9] = [
+    pub const ALL: [Context; 10] = [
         Context::Tenants,
         Context::Detail,
         Context::Activity,
         Context::Audit,
+        Context::Backups,
         Context::Filter,
         Context::Palette,
         Context::Dialog,
@@ -59,6 +62,7 @@ impl Context {
             Context::Detail => "Tenant detail",
             Context::Activity => "Activity",
             Context::Audit => "Audit",
+            Context::Backups => "Backups",
             Context::Filter => "Filter",
             Context::Dialog => "Dialogs",
             Context::Confirm => "Confirmation",
@@ -110,6 +114,10 @@ pub enum CommandId {
     Pin,
     Adopt,
     Dump,
+    Backups,
+    Restore,
+    Drop,
+    Release,
     Submit,
     Cancel,
     NextField,
@@ -291,6 +299,7 @@ const LISTS: &[Context] = &[
     Context::Detail,
     Context::Activity,
     Context::Audit,
+    Context::Backups,
 ];
 const MAIN: &[Context] = &[Context::Tenants, Context::Detail];
 const TENANTS: &[Context] = &[Context::Tenants];
@@ -321,6 +330,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             Context::Detail,
             Context::Activity,
             Context::Audit,
+            Context::Backups,
             Context::Help,
         ],
         ..ROW
@@ -539,6 +549,45 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "dump the selected tenant (Esc cancels)",
         contexts: MAIN,
         ..ROW
+    },
+    CommandSpec {
+        id: CommandId::Backups,
+        name: "backups",
+        keys: &[k('B')],
+        palette: Some("backups"),
+        footer: None,
+        help: "backups and kept copies (again: this tenant's / all)",
+        ..ROW
+    },
+    CommandSpec {
+        id: CommandId::Restore,
+        name: "restore",
+        keys: &[k('r')],
+        palette: Some("restore"),
+        footer: Some("restore"),
+        help: "restore the selected backup, beside or in place",
+        contexts: &[Context::Backups],
+        writes: true,
+    },
+    CommandSpec {
+        id: CommandId::Release,
+        name: "release",
+        keys: &[k('D')],
+        palette: Some("release"),
+        footer: Some("release"),
+        help: "drop the selected kept copy (asks you to type release)",
+        contexts: &[Context::Backups],
+        writes: true,
+    },
+    CommandSpec {
+        id: CommandId::Drop,
+        name: "drop",
+        keys: &[k('X')],
+        palette: Some("drop"),
+        footer: None,
+        help: "drop the selected tenant after a verified dump (type its id)",
+        contexts: MAIN,
+        writes: true,
     },
     CommandSpec {
         id: CommandId::Tenants,

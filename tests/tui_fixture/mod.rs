@@ -437,3 +437,62 @@ pub fn audit_report() -> tenantctl::audit::AuditReport {
         findings,
     }
 }
+
+/// Two backups of acme (one whose manifest is gone), one of globex, and a kept copy of acme.
+pub fn backups_data() -> tenantctl::tui::app::BackupsData {
+    use tenantctl::backup::{BackupEntry, KeptCopy};
+    let entry = |tenant: &str, at: chrono::DateTime<Utc>, size: u64, ok: bool| BackupEntry {
+        path: format!("/backups/{tenant}.{}.dump", at.format("%Y%m%dT%H%M%S000Z")).into(),
+        tenant: tenant.into(),
+        schema: Some(format!("tenant_{tenant}")),
+        created_at: Some(at),
+        size_bytes: size,
+        sha256: ok.then(|| "ab".repeat(32)),
+        server_version: ok.then(|| "17.2".into()),
+        pg_dump_version: ok.then(|| "17.2".into()),
+        template_version: ok.then_some(3),
+        verifiable: ok,
+        problem: (!ok).then(|| "no manifest".into()),
+    };
+    tenantctl::tui::app::BackupsData {
+        entries: vec![
+            entry(
+                "acme",
+                Utc.with_ymd_and_hms(2026, 11, 29, 2, 0, 0).unwrap(),
+                12 << 20,
+                true,
+            ),
+            entry(
+                "globex",
+                Utc.with_ymd_and_hms(2026, 11, 29, 1, 30, 0).unwrap(),
+                3 << 20,
+                true,
+            ),
+            entry(
+                "acme",
+                Utc.with_ymd_and_hms(2026, 11, 28, 2, 0, 0).unwrap(),
+                11 << 20,
+                false,
+            ),
+        ],
+        kept: vec![KeptCopy {
+            name: "_kept_acme_261128230000000".into(),
+            tenant: Some("acme".into()),
+            kept_at: Some(Utc.with_ymd_and_hms(2026, 11, 28, 23, 0, 0).unwrap()),
+            restored_from: Some("/backups/acme.20261128T020000000Z.dump".into()),
+            size_bytes: 47 << 20,
+        }],
+    }
+}
+
+/// A console on the Backups view (acme's), its folder read.
+pub fn app_on_backups(read_only: bool) -> App {
+    let mut app = app_with(rows(), read_only);
+    app.backups = Some(tenantctl::backup::BackupSettings {
+        dir: "/backups".into(),
+        pg_bin_dir: None,
+    });
+    app.update(ch('B'));
+    app.update(Action::Backups(Ok(backups_data())));
+    app
+}

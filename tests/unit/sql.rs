@@ -52,7 +52,10 @@ fn every_asset_renders_with_real_variables() {
         .literal("side", "_side_acme")
         .literal("kept", "_kept_acme_261129013000123")
         .literal("old_ro", &names.readonly_role_of(&id))
-        .literal("new_ro", "tenant_acme2_ro");
+        .literal("new_ro", "tenant_acme2_ro")
+        // The drop's script (`backup/deprovision.rs`).
+        .literal("kept_prefix", "_kept_acme_")
+        .literal("ro_name", &names.readonly_role_of(&id));
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
     let mut stack = vec![root];
     let mut rendered = 0;

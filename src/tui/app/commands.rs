@@ -55,6 +55,9 @@ impl App {
                 self.dialog = None;
                 self.start_job(super::LongJob::Adopt(adoption), 1)
             }
+            w @ (Write::Restore { .. } | Write::Drop(_) | Write::Release(_)) => {
+                self.start_backup_write(w)
+            }
             other => vec![Effect::Write(other)],
         }
     }
@@ -90,6 +93,10 @@ impl App {
                 } else if self.screen == Screen::Audit {
                     let len = self.audit.shown().len();
                     self.audit.selected = step(cmd, self.audit.selected, len, page);
+                } else if self.screen == Screen::Backups {
+                    let len = self.backups_view.rows().len();
+                    let cur = self.backups_view.selected;
+                    self.backups_view.selected = step(cmd, cur, len, page);
                 } else if on_list {
                     let to = step(cmd, self.list.selected, self.list.visible.len(), page);
                     self.move_selection(to);
@@ -252,6 +259,9 @@ impl App {
                 // Asked for: measure every size again (the detail reloads with the registry).
                 self.measure = Measure::All;
                 effects.push(Effect::LoadServer);
+                if self.screen == Screen::Backups {
+                    effects.push(Effect::LoadBackups(self.backups.clone()));
+                }
                 return effects;
             }
             CommandId::Activity => {
@@ -304,6 +314,10 @@ impl App {
                     None => self.flash("no finding selected".into(), true),
                 }
             }
+            CommandId::Backups => return self.open_backups(),
+            CommandId::Restore => self.ask_restore(),
+            CommandId::Release => self.ask_release(),
+            CommandId::Drop => self.ask_drop(),
             CommandId::Quit => self.quit = true,
             // Keys of dialogs, the filter and the palette: handled where they apply.
             CommandId::Submit

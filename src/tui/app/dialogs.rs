@@ -15,6 +15,7 @@ impl App {
             Some(Dialog::Pin(d)) => d.handle(cmd, &key),
             Some(Dialog::Adopt(d)) => d.handle(cmd, &key),
             Some(Dialog::Confirm(d)) => d.handle(cmd),
+            Some(Dialog::Typed(d)) => d.handle(cmd, &key, names),
             None => Outcome::Stay,
         };
         match outcome {

@@ -18,6 +18,7 @@
 //! - `list`: the tenant list's sort orders, filter and selection;
 //! - `load`: [`Load`] and [`ErrorText`], what a task hands back.
 
+mod backups;
 mod commands;
 mod connection;
 mod dialogs;
@@ -28,6 +29,7 @@ mod results;
 mod running;
 mod writes;
 
+pub use backups::{BackupRow, BackupsData, BackupsView};
 pub use connection::Conn;
 use connection::HEARTBEAT;
 pub use list::{SortKey, TenantList, Totals};
@@ -69,6 +71,7 @@ pub enum Screen {
     Detail,
     Activity,
     Audit,
+    Backups,
 }
 
 /// Panes of the tenants screen, in Tab order.
@@ -171,6 +174,8 @@ pub enum Action {
         findings: Result<Vec<Finding>, ErrorText>,
     },
     Activity(Result<Vec<LogEntry>, ErrorText>),
+    /// Backups in the folder and kept copies in the database.
+    Backups(Result<BackupsData, ErrorText>),
     /// The answer to a [`Write`] of the command `command`.
     Saved {
         command: CommandId,
@@ -215,6 +220,8 @@ pub enum Effect {
         schema: String,
     },
     LoadActivity,
+    /// Read the backup folder's manifests and the kept copies.
+    LoadBackups(Option<crate::backup::BackupSettings>),
     /// A change, already past the read-only gate.
     Write(Write),
     /// The adopt dry run (past the read-only gate: it is the first step of a write).
@@ -252,6 +259,8 @@ pub struct App {
     pub activity: ActivityLog,
     /// The permission audit view.
     pub audit: AuditView,
+    /// The Backups view.
+    pub backups_view: BackupsView,
     pub dialog: Option<Dialog>,
     pub palette: Option<Palette>,
     pub help: bool,
@@ -305,6 +314,7 @@ impl App {
             grants_scroll: 0,
             activity: ActivityLog::default(),
             audit: AuditView::default(),
+            backups_view: BackupsView::default(),
             dialog: None,
             palette: None,
             help: false,
@@ -346,6 +356,7 @@ impl App {
                 Screen::Detail => Context::Detail,
                 Screen::Activity => Context::Activity,
                 Screen::Audit => Context::Audit,
+                Screen::Backups => Context::Backups,
             }
         }
     }
@@ -399,6 +410,7 @@ impl App {
                 findings,
             } => self.on_detail(id, schema, grants, findings),
             Action::Activity(r) => self.on_activity(r),
+            Action::Backups(r) => self.on_backups(r),
             Action::Saved { command, result } => self.on_saved(command, result),
             Action::AdoptPlan { adoption, result } => self.on_adopt_plan(adoption, result),
             Action::JobProgress {

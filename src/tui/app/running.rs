@@ -12,7 +12,7 @@
 use super::{App, Effect, ErrorText, Measure, SortKey};
 use crate::audit::AuditReport;
 use crate::audit::fix::FixOutcome;
-use crate::backup::{BackupSettings, DumpReport};
+use crate::backup::{BackupSettings, DropReport, DumpReport, RestoreReport, RestoreRequest};
 use crate::tenant::MigrateOutcome;
 
 /// A running job's id, unique for the console's life.
@@ -37,6 +37,18 @@ pub enum LongJob {
     AuditFix(Vec<String>),
     /// Adopt a schema without a registry row.
     Adopt(crate::tenant::Adoption),
+    /// Restore a backup (beside or in place).
+    Restore {
+        req: RestoreRequest,
+        settings: BackupSettings,
+    },
+    /// Drop a tenant after a verified dump.
+    Drop {
+        id: String,
+        settings: BackupSettings,
+    },
+    /// Drop these kept copies.
+    Release(Vec<String>),
 }
 
 /// The kinds of long job (one per core operation under the job contract).
@@ -48,6 +60,9 @@ pub enum JobKind {
     Audit,
     AuditFix,
     Adopt,
+    Restore,
+    Drop,
+    Release,
 }
 
 impl LongJob {
@@ -60,6 +75,9 @@ impl LongJob {
             LongJob::Audit => JobKind::Audit,
             LongJob::AuditFix(_) => JobKind::AuditFix,
             LongJob::Adopt(_) => JobKind::Adopt,
+            LongJob::Restore { .. } => JobKind::Restore,
+            LongJob::Drop { .. } => JobKind::Drop,
+            LongJob::Release(_) => JobKind::Release,
         }
     }
 }
@@ -73,7 +91,10 @@ impl JobKind {
             | JobKind::Dump
             | JobKind::Audit
             | JobKind::AuditFix
-            | JobKind::Adopt => true,
+            | JobKind::Adopt
+            | JobKind::Restore
+            | JobKind::Drop
+            | JobKind::Release => true,
         }
     }
 
@@ -86,6 +107,9 @@ impl JobKind {
             JobKind::Audit => "auditing",
             JobKind::AuditFix => "applying the fix",
             JobKind::Adopt => "adopting",
+            JobKind::Restore => "restoring",
+            JobKind::Drop => "dropping",
+            JobKind::Release => "releasing",
         }
     }
 }
@@ -99,6 +123,9 @@ pub enum Landed {
     Audit(Vec<AuditReport>),
     AuditFix(Vec<FixOutcome>),
     Adopt(Vec<crate::tenant::AdoptPlan>),
+    Restore(Vec<RestoreReport>),
+    Drop(Vec<DropReport>),
+    Release(Vec<String>),
 }
 
 /// How a job ended: one line of summary, and why it is not a success, if it is not.
@@ -214,7 +241,12 @@ impl App {
         job.failures += failed;
         match landed {
             Landed::Sizes(sizes) => self.on_sizes(sizes),
-            Landed::Migrate(_) | Landed::Dump(_) | Landed::Adopt(_) => Vec::new(),
+            Landed::Migrate(_)
+            | Landed::Dump(_)
+            | Landed::Adopt(_)
+            | Landed::Restore(_)
+            | Landed::Drop(_)
+            | Landed::Release(_) => Vec::new(),
             Landed::Audit(reports) => {
                 if let Some(report) = reports.into_iter().next_back() {
                     self.on_audit_report(report);
@@ -328,6 +360,24 @@ impl App {
                     self.audit.report = super::Load::Failed(e.clone());
                 }
                 self.fail(e)
+            }
+            (JobKind::Restore | JobKind::Drop | JobKind::Release, Ok(end)) => {
+                // The summary says what the tenant holds, whichever way it ended.
+                let label = job.kind.label();
+                match end.shortfall {
+                    None => self.flash(end.summary, false),
+                    Some(s) => self.flash(format!("{label}: {s}; {}", end.summary), true),
+                }
+                let mut effects = self.reload();
+                effects.push(Effect::LoadBackups(self.backups.clone()));
+                effects
+            }
+            (JobKind::Restore | JobKind::Drop | JobKind::Release, Err(e)) => {
+                let mut e = e;
+                e.message = format!("{}: {}", job.kind.label(), e.message);
+                let mut effects = self.fail(e);
+                effects.push(Effect::LoadBackups(self.backups.clone()));
+                effects
             }
             (JobKind::AuditFix, Ok(_)) => Vec::new(),
             (JobKind::AuditFix, Err(e)) => {

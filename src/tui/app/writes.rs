@@ -38,6 +38,16 @@ pub enum Write {
         id: String,
         sql: String,
     },
+    /// Restore `backup` of tenant `id`: beside as `as_id`, or in place. A long job.
+    Restore {
+        id: String,
+        backup: std::path::PathBuf,
+        as_id: Option<String>,
+    },
+    /// Drop a tenant after a verified dump. A long job.
+    Drop(String),
+    /// Drop a kept copy. A long job.
+    Release(String),
 }
 
 impl Write {
@@ -53,6 +63,9 @@ impl Write {
             Write::Migrate(Some(_)) => CommandId::Migrate,
             Write::Migrate(None) => CommandId::MigrateAll,
             Write::AuditFix { .. } => CommandId::Fix,
+            Write::Restore { .. } => CommandId::Restore,
+            Write::Drop(_) => CommandId::Drop,
+            Write::Release(_) => CommandId::Release,
         }
     }
 
@@ -64,9 +77,14 @@ impl Write {
             Write::Suspend(id) => tenant::suspend(session, &id).await,
             Write::Resume(id) => tenant::resume(session, &id).await,
             Write::Pin { id, pin } => tenant::pin(session, &id, pin).await,
-            Write::Migrate(_) | Write::AuditFix { .. } | Write::Adopt { .. } => Err(
-                Error::Invalid("this runs as a long job, not as a single write".into()),
-            ),
+            Write::Migrate(_)
+            | Write::AuditFix { .. }
+            | Write::Adopt { .. }
+            | Write::Restore { .. }
+            | Write::Drop(_)
+            | Write::Release(_) => Err(Error::Invalid(
+                "this runs as a long job, not as a single write".into(),
+            )),
         }
     }
 
@@ -111,6 +129,12 @@ impl Write {
                 lines.extend(sql.lines().map(|l| format!("  {l}")));
                 (format!("Apply the fix of {id}?"), lines)
             }
+            Write::Restore { id, as_id, .. } => match as_id {
+                Some(new) => (format!("Restore {id}'s backup as {new}?"), Vec::new()),
+                None => (format!("Restore {id} in place?"), Vec::new()),
+            },
+            Write::Drop(id) => (format!("Drop tenant {id}?"), Vec::new()),
+            Write::Release(name) => (format!("Drop kept copy {name}?"), Vec::new()),
             Write::Create(new) => (format!("Create tenant {}?", new.id), Vec::new()),
             Write::Set { id, .. } => (format!("Change tenant {id}?"), Vec::new()),
             Write::Pin { id, pin: Some(p) } => (format!("Pin tenant {id} at {p}?"), Vec::new()),

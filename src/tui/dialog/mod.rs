@@ -2,6 +2,7 @@
 //! renders itself; `update` starts the job its outcome asks for.
 
 pub mod adopt;
+pub mod backup;
 pub mod confirm;
 pub mod edit;
 pub mod field;
@@ -16,6 +17,7 @@ use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 
 pub use adopt::AdoptDialog;
+pub use backup::TypedDialog;
 pub use confirm::ConfirmDialog;
 pub use edit::EditDialog;
 pub use palette::Palette;
@@ -30,6 +32,8 @@ pub enum Dialog {
     Pin(PinDialog),
     Adopt(AdoptDialog),
     Confirm(ConfirmDialog),
+    /// Restore, drop or release: something must be typed.
+    Typed(TypedDialog),
 }
 
 /// What a key did to a dialog.
@@ -76,6 +80,10 @@ impl Dialog {
                 d.error = Some(error);
                 d.busy = false;
             }
+            Dialog::Typed(d) => {
+                d.error = Some(error);
+                d.busy = false;
+            }
         }
     }
 
@@ -87,6 +95,7 @@ impl Dialog {
             Dialog::Pin(d) => d.busy,
             Dialog::Adopt(d) => d.busy,
             Dialog::Confirm(d) => d.busy,
+            Dialog::Typed(d) => d.busy,
         }
     }
 
@@ -105,6 +114,7 @@ impl Dialog {
             Dialog::Pin(d) => d.render(frame, area, theme, spinner, keys),
             Dialog::Adopt(d) => d.render(frame, area, theme, spinner, keys),
             Dialog::Confirm(d) => d.render(frame, area, theme, spinner, keys),
+            Dialog::Typed(d) => d.render(frame, area, theme, spinner, keys),
         }
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod activity;
 pub mod audit;
+pub mod backups;
 pub mod footer;
 pub mod grants;
 pub mod header;
@@ -42,6 +43,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         Screen::Detail => detail_screen(frame, body, app),
         Screen::Activity => activity::render(frame, body, app),
         Screen::Audit => audit::render(frame, body, app),
+        Screen::Backups => backups::render(frame, body, app),
     }
     footer::render(frame, foot, app);
     if let Some(d) = &app.dialog {
