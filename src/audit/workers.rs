@@ -282,11 +282,20 @@ async fn read_worker(
     spec.port = u16::try_from(port).map_err(|_| format!("bad port {port}"))?;
     spec.warnings.clear();
     let pool = spec.connect(1).await.map_err(|e| e.to_string())?;
-    let rows = sqlx::query_as(sql)
-        .bind(schemas)
-        .fetch_all(&pool)
-        .await
-        .map_err(|e| e.to_string());
+    let rows = async {
+        let mut conn = pool.acquire().await?;
+        // Citus hides shards from pg_class on workers for sessions not its own; the shards
+        // are what the audit is here to read.
+        sqlx::query("SET citus.override_table_visibility TO off")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query_as(sql)
+            .bind(schemas)
+            .fetch_all(&mut *conn)
+            .await
+    }
+    .await
+    .map_err(|e: sqlx::Error| e.to_string());
     pool.close().await;
     rows
 }

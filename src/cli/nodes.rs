@@ -17,8 +17,10 @@ pub enum ModeArg {
     #[default]
     Auto,
     /// Online even without replica identity (UPDATE/DELETE on such tables fail meanwhile)
+    #[value(name = "force_logical")]
     ForceLogical,
     /// Block the tenant's writes for the whole copy; works for any table
+    #[value(name = "block_writes")]
     BlockWrites,
 }
 
