@@ -221,7 +221,7 @@ async fn a_tenant_moves_between_workers_while_the_application_inserts_and_no_row
     let map = nodes::read(&session, &CancellationToken::new())
         .await
         .unwrap();
-    let plan = ops::plan_move(&session, &map, "mv", &to, TransferMode::Auto).unwrap();
+    let plan = ops::plan_move(&session.names, &map, "mv", &to, TransferMode::Auto).unwrap();
     assert_eq!(plan.from, from);
     let (tx, mut rx) = progress_channel();
     let at_start = acked.load(Ordering::SeqCst);
@@ -441,7 +441,7 @@ async fn distribute_makes_local_tenants_distributed_and_stops_between_tenants_wh
     assert_eq!(rows, 10);
 
     // An already distributed tenant is refused by name.
-    let err = ops::plan_distribute(&session, &map, &["loc1".to_string()], false).unwrap_err();
+    let err = ops::plan_distribute(&session.names, &map, &["loc1".to_string()], false).unwrap_err();
     assert!(err.to_string().contains("already distributed"), "{err}");
 
     // The command line distributes the rest.
@@ -478,8 +478,14 @@ async fn rebalance_spreads_tenants_piled_on_one_worker() {
         .filter(|p| p.distributed && p.group_id.is_some())
     {
         if map.node_of_group(p.group_id.unwrap()).unwrap().addr != first {
-            let plan = ops::plan_move(&session, &map, &p.tenant, &first, TransferMode::BlockWrites)
-                .unwrap();
+            let plan = ops::plan_move(
+                &session.names,
+                &map,
+                &p.tenant,
+                &first,
+                TransferMode::BlockWrites,
+            )
+            .unwrap();
             let (tx, _rx) = progress_channel();
             let r = ops::move_tenant(&session, &plan, &tx, &CancellationToken::new())
                 .await

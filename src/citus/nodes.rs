@@ -301,3 +301,48 @@ pub async fn read(session: &Session, cancel: &CancellationToken) -> Result<NodeM
         placements,
     })
 }
+
+/// [`read`] under the long-job contract, for the console: one item, the map landing with
+/// it; cancelled while reading, nothing lands.
+pub async fn read_job(
+    session: &Session,
+    progress: &crate::job::ProgressSender<NodeMap>,
+    cancel: &CancellationToken,
+) -> Result<crate::job::JobReport<NodeMap>> {
+    match read(session, cancel).await {
+        Ok(map) => {
+            crate::job::report_progress(
+                progress,
+                crate::job::Progress {
+                    done: 1,
+                    total: 1,
+                    current: "nodes".into(),
+                    landed: vec![map.clone()],
+                    failed: Vec::new(),
+                },
+            );
+            Ok(crate::job::JobReport {
+                done: vec![map],
+                ..Default::default()
+            })
+        }
+        Err(Error::Cancelled(_)) => Ok(crate::job::JobReport {
+            not_tried: vec!["the node map".into()],
+            cancelled: true,
+            ..Default::default()
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+impl NodeMap {
+    /// The active node taking data, other than `except`'s group, holding the fewest bytes:
+    /// where the console moves a tenant.
+    pub fn emptiest_other(&self, except: i32) -> Option<&Node> {
+        self.nodes
+            .iter()
+            .filter(|n| n.active && n.group_id != except)
+            .filter(|n| n.role == NodeRole::Worker && n.should_have_shards)
+            .min_by_key(|n| (n.bytes, n.tenants))
+    }
+}

@@ -9,6 +9,7 @@
 use super::nodes::{self, NodeAddr, NodeMap, NodeRole};
 use crate::error::{Error, Result};
 use crate::job::{ItemFailure, JobReport, Progress, ProgressSender, report_progress};
+use crate::names::NamingPolicy;
 use crate::session::Session;
 use serde::Serialize;
 use std::time::Duration;
@@ -93,14 +94,14 @@ pub struct MovePlan {
 /// Checks a move of `tenant` to `to`: the tenant is distributed, the target an active
 /// node that takes data and not where the tenant already is.
 pub fn plan_move(
-    session: &Session,
+    names: &NamingPolicy,
     map: &NodeMap,
     tenant: &str,
     to: &NodeAddr,
     mode: TransferMode,
 ) -> Result<MovePlan> {
-    let id = session.names.tenant_id(tenant)?;
-    let schema = session.names.schema_of(&id);
+    let id = names.tenant_id(tenant)?;
+    let schema = names.schema_of(&id);
     let placement = map
         .placement(&schema)
         .ok_or_else(|| Error::NoSuchTenant(tenant.into()))?;
@@ -306,7 +307,7 @@ pub struct Distributed {
 
 /// The tenants to distribute: the named ones (each must be local), or every local tenant.
 pub fn plan_distribute(
-    session: &Session,
+    names: &NamingPolicy,
     map: &NodeMap,
     tenants: &[String],
     all: bool,
@@ -316,8 +317,8 @@ pub fn plan_distribute(
     }
     let mut out = Vec::new();
     for t in tenants {
-        let id = session.names.tenant_id(t)?;
-        let schema = session.names.schema_of(&id);
+        let id = names.tenant_id(t)?;
+        let schema = names.schema_of(&id);
         let p = map
             .placement(&schema)
             .ok_or_else(|| Error::NoSuchTenant(t.clone()))?;
@@ -601,4 +602,18 @@ pub async fn rebalance_follow(
 /// Citus job states after which nothing more happens.
 fn status_is_final(state: &str) -> bool {
     matches!(state, "finished" | "cancelled" | "failed")
+}
+
+/// Starts a rebalance and follows it to its end (the console's job): nothing lands when
+/// the cluster is already balanced.
+pub async fn rebalance_job(
+    session: &Session,
+    mode: TransferMode,
+    progress: &ProgressSender<RebalanceStatus>,
+    cancel: &CancellationToken,
+) -> Result<JobReport<RebalanceStatus>> {
+    match rebalance_start(session, mode).await? {
+        None => Ok(JobReport::default()),
+        Some(_) => rebalance_follow(session, Duration::from_millis(500), progress, cancel).await,
+    }
 }

@@ -156,7 +156,7 @@ pub async fn move_tenant(
     let session = ctx.session().await?;
     session.ensure_writable("tenant move")?;
     let map = nodes::read(&session, &CancellationToken::new()).await?;
-    let plan = ops::plan_move(&session, &map, id, &to, mode.into())?;
+    let plan = ops::plan_move(&session.names, &map, id, &to, mode.into())?;
     super::backup::confirm(
         yes,
         &format!(
@@ -221,7 +221,7 @@ pub async fn distribute(ctx: &Context, ids: &[String], all: bool) -> Result<u8> 
     let session = ctx.session().await?;
     session.ensure_writable("tenant distribute")?;
     let map = nodes::read(&session, &CancellationToken::new()).await?;
-    let tenants = ops::plan_distribute(&session, &map, ids, all)?;
+    let tenants = ops::plan_distribute(&session.names, &map, ids, all)?;
     if tenants.is_empty() {
         match ctx.format {
             Format::Json => output::print_json(&serde_json::json!({

@@ -42,7 +42,11 @@ impl App {
                 }
                 Vec::new()
             }
-            Context::Tenants | Context::Detail | Context::Activity | Context::Audit => match cmd {
+            Context::Tenants
+            | Context::Detail
+            | Context::Activity
+            | Context::Audit
+            | Context::Nodes => match cmd {
                 Some(c) => self.run(c),
                 None => Vec::new(),
             },

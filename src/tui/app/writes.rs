@@ -27,6 +27,12 @@ pub enum Write {
         id: String,
         sql: String,
     },
+    /// Move a tenant to another Citus node (checked against the node map). Long job.
+    MoveTenant(crate::citus::ops::MovePlan),
+    /// Distribute these local tenants. Long job.
+    Distribute(Vec<String>),
+    /// Start a rebalance and follow it. Long job.
+    Rebalance(crate::citus::ops::TransferMode),
 }
 
 impl Write {
@@ -40,6 +46,12 @@ impl Write {
             Write::Migrate(Some(_)) => CommandId::Migrate,
             Write::Migrate(None) => CommandId::MigrateAll,
             Write::AuditFix { .. } => CommandId::Fix,
+            Write::MoveTenant(plan) => match plan.mode {
+                crate::citus::ops::TransferMode::BlockWrites => CommandId::NodeMoveBlocking,
+                _ => CommandId::NodeMove,
+            },
+            Write::Distribute(_) => CommandId::Distribute,
+            Write::Rebalance(_) => CommandId::Rebalance,
         }
     }
 
@@ -50,7 +62,11 @@ impl Write {
             Write::Set { id, change } => tenant::set(session, &id, &change).await,
             Write::Suspend(id) => tenant::suspend(session, &id).await,
             Write::Resume(id) => tenant::resume(session, &id).await,
-            Write::Migrate(_) | Write::AuditFix { .. } => Err(Error::Invalid(
+            Write::Migrate(_)
+            | Write::AuditFix { .. }
+            | Write::MoveTenant(_)
+            | Write::Distribute(_)
+            | Write::Rebalance(_) => Err(Error::Invalid(
                 "this runs as a long job, not as a single write".into(),
             )),
         }
@@ -97,6 +113,35 @@ impl Write {
                 lines.extend(sql.lines().map(|l| format!("  {l}")));
                 (format!("Apply the fix of {id}?"), lines)
             }
+            Write::MoveTenant(plan) => (
+                format!("Move tenant {} to {}?", plan.tenant, plan.to),
+                vec![
+                    format!(
+                        "Copies its {} from {} to {}, then switches over.",
+                        crate::units::human_bytes(plan.bytes),
+                        plan.from,
+                        plan.to
+                    ),
+                    "If it fails or is cancelled (Esc), the tenant stays where it was.".into(),
+                    format!("Mode {}: {}.", plan.mode.as_sql(), plan.mode.consequence()),
+                ],
+            ),
+            Write::Distribute(ids) => (
+                format!("Distribute {} local tenant(s)?", ids.len()),
+                vec![
+                    "Each schema's tables move from the coordinator to a worker Citus".into(),
+                    "picks, one tenant at a time; its writes wait while it copies.".into(),
+                    "Cancel stops between tenants; the one in flight is rolled back.".into(),
+                ],
+            ),
+            Write::Rebalance(mode) => (
+                "Rebalance tenants across the nodes?".into(),
+                vec![
+                    "Citus moves tenants between workers until their sizes are even,".into(),
+                    "one at a time, in the background; Esc stops it (moves done stay).".into(),
+                    format!("Mode {}: {}.", mode.as_sql(), mode.consequence()),
+                ],
+            ),
             Write::Create(new) => (format!("Create tenant {}?", new.id), Vec::new()),
             Write::Set { id, .. } => (format!("Change tenant {id}?"), Vec::new()),
         }
