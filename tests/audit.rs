@@ -420,6 +420,52 @@ async fn audit_flags_a_dropped_tenant_binding() {
     fix(&s, &f).await;
 }
 
+/// The audit deparses one binding per distinct stored expression, not one per table; an
+/// edited binding must still be judged on its own text. Each edit here keeps the policy's
+/// name, kind and role, so only its expression gives it away.
+#[tokio::test]
+async fn audit_flags_a_binding_edited_in_place() {
+    let (_db, s) = two_tenants().await;
+    exec(
+        &s,
+        // Bound to the other tenant: the very expression tenant_b's own bindings store.
+        "ALTER POLICY tenantctl_tenant_bound ON tenant_a.orders
+             USING (pg_catalog.current_schema() OPERATOR(pg_catalog.=) 'tenant_b'::pg_catalog.name);
+         -- Widened by a column test (an expression that reads a column is never deparsed).
+         ALTER POLICY tenantctl_tenant_bound ON tenant_a.customers
+             USING (pg_catalog.current_schema() OPERATOR(pg_catalog.=) 'tenant_a'::pg_catalog.name
+                    OR id IS NOT NULL);
+         ALTER POLICY tenantctl_tenant_bound ON tenant_a.invoices USING (true);",
+    )
+    .await;
+    let r = audited(&s).await;
+    let mut edited: Vec<&str> = r
+        .findings
+        .iter()
+        .filter(|f| f.rule == Rule::TenantBindingMissing)
+        .map(|f| {
+            assert_eq!(f.schema.as_deref(), Some("tenant_a"), "{f:#?}");
+            f.object.as_deref().unwrap_or_default()
+        })
+        .collect();
+    edited.sort_unstable();
+    assert_eq!(
+        edited,
+        ["customers", "invoices", "orders"],
+        "{:#?}",
+        r.findings
+    );
+    for f in r
+        .findings
+        .iter()
+        .filter(|f| f.rule == Rule::TenantBindingMissing)
+        .cloned()
+        .collect::<Vec<_>>()
+    {
+        fix(&s, &f).await;
+    }
+}
+
 #[tokio::test]
 async fn audit_flags_an_always_true_policy_and_a_definer_view() {
     let (db, s) = two_tenants().await;

@@ -14,6 +14,7 @@ pub mod reach;
 pub mod report;
 mod rules;
 pub mod snapshot;
+mod tree;
 pub mod who;
 pub mod workers;
 

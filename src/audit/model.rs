@@ -10,6 +10,14 @@ use std::collections::HashMap;
 /// The name of tenantctl's restrictive tenant-binding policy on every tenant table.
 pub const BINDING_POLICY: &str = "tenantctl_tenant_bound";
 
+/// How the server deparses the binding's USING clause for `schema`.
+pub fn binding_expression(schema: &str) -> String {
+    let mut s = String::from("(\"current_schema\"() = ");
+    s.push_str(&crate::names::quote_literal(schema));
+    s.push_str("::name)");
+    s
+}
+
 /// The service role's table privileges: data, never DDL, never TRUNCATE.
 pub const SERVICE_TABLE: [Privilege; 4] = [
     Privilege::Select,

@@ -9,8 +9,8 @@ use crate::audit::snapshot::{DefaultAcl, DefaultObject};
 /// Adds the default-privilege findings.
 pub fn check(ctx: &mut Ctx<'_>) {
     let admin = ctx.model.names.admin_role.clone();
-    let defaults = ctx.snap.defaults.clone();
-    function_execute(ctx, &admin, &defaults);
+    let defaults = &ctx.snap.defaults;
+    function_execute(ctx, &admin, defaults);
     let namespaces: Vec<String> = ctx.snap.namespaces.iter().map(|n| n.name.clone()).collect();
     for schema in namespaces {
         let (tenant_id, ro) = match ctx.model.schema_role(&schema) {

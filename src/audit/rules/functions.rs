@@ -4,12 +4,11 @@ use super::{Ctx, fix};
 use crate::audit::acl::Privilege;
 use crate::audit::finding::{Draft, Rule, Severity};
 use crate::audit::model::{RoleClass, SchemaRole};
-use crate::audit::snapshot::Function;
 
 /// Adds the function findings.
 pub fn check(ctx: &mut Ctx<'_>) {
-    let functions: Vec<Function> = ctx.snap.functions.clone();
-    for f in &functions {
+    let functions = &ctx.snap.functions;
+    for f in functions {
         let tenant = match ctx.model.schema_role(&f.schema) {
             Some(SchemaRole::Tenant(t)) => Some(t.clone()),
             Some(SchemaRole::Common) => None,

@@ -13,7 +13,7 @@ use super::members::Memberships;
 use super::model::Model;
 use super::snapshot::{Policy, Relation, Snapshot};
 use crate::names::SqlVars;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 /// What every rule reads, indexed once.
 pub struct Ctx<'a> {
@@ -22,6 +22,8 @@ pub struct Ctx<'a> {
     pub members: &'a Memberships,
     pub relations_by_oid: HashMap<i64, &'a Relation>,
     pub policies_by_relation: HashMap<i64, Vec<&'a Policy>>,
+    /// Tables carrying tenantctl's binding, unaltered (rules ask several times per table).
+    pub bound: HashSet<i64>,
     out: Vec<Finding>,
 }
 
@@ -32,12 +34,25 @@ impl<'a> Ctx<'a> {
         for p in &snap.policies {
             policies_by_relation.entry(p.relation).or_default().push(p);
         }
+        let relations_by_oid: HashMap<i64, &Relation> =
+            snap.relations.iter().map(|r| (r.oid, r)).collect();
+        let bound = snap
+            .policies
+            .iter()
+            .filter(|p| {
+                relations_by_oid
+                    .get(&p.relation)
+                    .is_some_and(|rel| rls::is_binding(model, rel, p))
+            })
+            .map(|p| p.relation)
+            .collect();
         Ctx {
             snap,
             model,
             members,
-            relations_by_oid: snap.relations.iter().map(|r| (r.oid, r)).collect(),
+            relations_by_oid,
             policies_by_relation,
+            bound,
             out: Vec::new(),
         }
     }

@@ -72,8 +72,8 @@ pub fn check(ctx: &mut Ctx<'_>) {
         d.aspect = "acl";
         ctx.add(d);
     }
-    let namespaces = ctx.snap.namespaces.clone();
-    for ns in &namespaces {
+    let namespaces = &ctx.snap.namespaces;
+    for ns in namespaces {
         match ctx.model.schema_role(&ns.name) {
             Some(SchemaRole::Public) => public_schema(ctx, &ns.acl),
             Some(SchemaRole::Common) => {
@@ -101,8 +101,8 @@ pub fn check(ctx: &mut Ctx<'_>) {
             Some(SchemaRole::Unregistered) | None => {}
         }
     }
-    let relations: Vec<&Relation> = ctx.snap.relations.iter().collect();
-    for rel in relations {
+    let snap = ctx.snap;
+    for rel in &snap.relations {
         relation(ctx, rel);
     }
     columns(ctx);
@@ -142,10 +142,10 @@ fn owner(
     tenant: Option<&str>,
     regrants: &[Regrant],
 ) {
-    let admin = ctx.model.names.admin_role.clone();
-    if owner == admin {
+    if owner == ctx.model.names.admin_role {
         return;
     }
+    let admin = ctx.model.names.admin_role.clone();
     let class = ctx.model.classify(owner);
     let severity = if class.is_application() {
         Severity::Critical
@@ -501,23 +501,26 @@ fn expected(ctx: &Ctx<'_>, rel: &Relation, tenant: Option<&Tenant>, class: &Role
 }
 
 fn relation(ctx: &mut Ctx<'_>, rel: &Relation) {
-    let tenant = match ctx.model.schema_role(&rel.schema) {
-        Some(SchemaRole::Tenant(t)) => Some(t.clone()),
+    let model = ctx.model;
+    let tenant = match model.schema_role(&rel.schema) {
+        Some(SchemaRole::Tenant(t)) => Some(t),
         Some(SchemaRole::Common) => None,
         _ => return,
     };
-    let tid = tenant.as_ref().map(|t| t.id.as_str());
-    let regrants = model_grants(ctx, rel, tenant.as_ref());
-    owner(
-        ctx,
-        &rel.schema,
-        Some(&rel.name),
-        alter_keyword(rel.kind),
-        on_keyword(rel.kind),
-        &rel.owner,
-        tid,
-        &regrants,
-    );
+    let tid = tenant.map(|t| t.id.as_str());
+    if rel.owner != model.names.admin_role {
+        let regrants = model_grants(ctx, rel, tenant);
+        owner(
+            ctx,
+            &rel.schema,
+            Some(&rel.name),
+            alter_keyword(rel.kind),
+            on_keyword(rel.kind),
+            &rel.owner,
+            tid,
+            &regrants,
+        );
+    }
     let held = by_grantee(&rel.acl);
     let kind = rel.kind;
     let on = on_keyword(kind);
@@ -542,10 +545,10 @@ fn relation(ctx: &mut Ctx<'_>, rel: &Relation) {
             role,
             &class,
             &h.grantable,
-            tenant.as_ref(),
+            tenant,
             on,
         );
-        let allowed = expected(ctx, rel, tenant.as_ref(), &class);
+        let allowed = expected(ctx, rel, tenant, &class);
         let mut extra: Vec<Privilege> = h
             .privileges
             .iter()
@@ -559,7 +562,7 @@ fn relation(ctx: &mut Ctx<'_>, rel: &Relation) {
         if extra.is_empty() {
             continue;
         }
-        let cross = match (&class, tenant.as_ref()) {
+        let cross = match (&class, tenant) {
             (RoleClass::ReadOnly(id), Some(t)) if *id != t.id => {
                 format!(" — another tenant's role: cross-tenant reach into {}", t.id)
             }
@@ -600,11 +603,11 @@ fn relation(ctx: &mut Ctx<'_>, rel: &Relation) {
         (names.service_role.clone(), RoleClass::Service),
         (names.rls_role.clone(), RoleClass::Rls),
     ];
-    if let Some(t) = &tenant {
+    if let Some(t) = tenant {
         roles.push((t.ro.clone(), RoleClass::ReadOnly(t.id.clone())));
     }
     for (role, class) in roles {
-        let want = expected(ctx, rel, tenant.as_ref(), &class);
+        let want = expected(ctx, rel, tenant, &class);
         if !want.required || ctx.snap.role(&role).is_none() {
             continue;
         }
@@ -667,8 +670,8 @@ fn relation(ctx: &mut Ctx<'_>, rel: &Relation) {
 }
 
 fn columns(ctx: &mut Ctx<'_>) {
-    let cols = ctx.snap.columns.clone();
-    for col in &cols {
+    let cols = &ctx.snap.columns;
+    for col in cols {
         let Some(rel) = ctx.relations_by_oid.get(&col.relation).copied() else {
             continue;
         };

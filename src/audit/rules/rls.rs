@@ -4,9 +4,8 @@
 use super::{Ctx, fix};
 use crate::audit::acl::Privilege;
 use crate::audit::finding::{Draft, Rule, Severity};
-use crate::audit::model::{BINDING_POLICY, SchemaRole};
+use crate::audit::model::{BINDING_POLICY, Model, SchemaRole, binding_expression};
 use crate::audit::snapshot::{Policy, RelKind, Relation};
-use crate::names::quote_literal;
 
 /// The per-table statements of the model: the tenant binding for the RLS role and its
 /// grant (tenantctl applies the same after every template version).
@@ -33,26 +32,17 @@ pub fn rls_safe(ctx: &Ctx<'_>, rel: &Relation) -> bool {
 
 /// True when `rel` carries tenantctl's binding, unaltered.
 pub fn is_bound(ctx: &Ctx<'_>, rel: &Relation) -> bool {
-    let rls = &ctx.model.names.rls_role;
-    let want = binding_expression(&rel.schema);
-    ctx.policies_by_relation.get(&rel.oid).is_some_and(|ps| {
-        ps.iter().any(|p| {
-            p.name == BINDING_POLICY
-                && !p.permissive
-                && p.command == "*"
-                && p.roles.len() == 1
-                && p.roles[0] == *rls
-                && p.using.as_deref() == Some(want.as_str())
-        })
-    })
+    ctx.bound.contains(&rel.oid)
 }
 
-/// How the server prints the binding's USING clause for `schema`.
-fn binding_expression(schema: &str) -> String {
-    let mut s = String::from("(\"current_schema\"() = ");
-    s.push_str(&quote_literal(schema));
-    s.push_str("::name)");
-    s
+/// True when `p`, on `rel`, is tenantctl's binding for `rel`'s schema, unaltered.
+pub fn is_binding(model: &Model, rel: &Relation, p: &Policy) -> bool {
+    p.name == BINDING_POLICY
+        && !p.permissive
+        && p.command == "*"
+        && p.roles.len() == 1
+        && p.roles[0] == model.names.rls_role
+        && p.using.as_deref() == Some(binding_expression(&rel.schema).as_str())
 }
 
 fn applies_to(p: &Policy, role: &str) -> bool {
@@ -70,8 +60,8 @@ fn rls_reads(ctx: &Ctx<'_>, rel: &Relation) -> bool {
 
 /// Adds the row-level security findings.
 pub fn check(ctx: &mut Ctx<'_>) {
-    let rels: Vec<Relation> = ctx.snap.relations.clone();
-    for rel in &rels {
+    let snap = ctx.snap;
+    for rel in &snap.relations {
         match ctx.model.schema_role(&rel.schema) {
             Some(SchemaRole::Tenant(t)) => {
                 let (id, ro) = (t.id.clone(), t.ro.clone());
@@ -103,15 +93,30 @@ pub fn check(ctx: &mut Ctx<'_>) {
     }
 }
 
-fn table(ctx: &mut Ctx<'_>, rel: &Relation, tenant: &str, ro: &str) {
+/// Permissive policies that let the RLS role read every row.
+fn always_true<'p>(policies: &[&'p Policy], rls: &str) -> Vec<&'p Policy> {
+    policies
+        .iter()
+        .copied()
+        .filter(|p| p.permissive && applies_to(p, rls) && matches!(p.command.as_str(), "*" | "r"))
+        .filter(|p| p.using.as_deref().map(str::trim) == Some("true"))
+        .collect()
+}
+
+fn table<'a>(ctx: &mut Ctx<'a>, rel: &Relation, tenant: &str, ro: &str) {
+    let policies: Vec<&'a Policy> = ctx
+        .policies_by_relation
+        .get(&rel.oid)
+        .cloned()
+        .unwrap_or_default();
+    let open = always_true(&policies, &ctx.model.names.rls_role);
+    // The common case, every table of every tenant: nothing to say, and nothing to build.
+    if rel.rls && is_bound(ctx, rel) && open.is_empty() {
+        return;
+    }
     let reads = rls_reads(ctx, rel);
     let rls = ctx.model.names.rls_role.clone();
     let service = ctx.model.names.service_role.clone();
-    let policies: Vec<Policy> = ctx
-        .policies_by_relation
-        .get(&rel.oid)
-        .map(|ps| ps.iter().map(|p| (*p).clone()).collect())
-        .unwrap_or_default();
     let target = format!("{}.{}", rel.schema, rel.name);
     let mut vars = ctx.vars();
     vars.qualified("object", &rel.schema, &rel.name)
@@ -186,13 +191,7 @@ fn table(ctx: &mut Ctx<'_>, rel: &Relation, tenant: &str, ro: &str) {
         d.fix = fix(&vars, BIND);
         ctx.add(d);
     }
-    for p in policies
-        .iter()
-        .filter(|p| p.permissive && applies_to(p, &rls) && matches!(p.command.as_str(), "*" | "r"))
-    {
-        if p.using.as_deref().map(str::trim) != Some("true") {
-            continue;
-        }
+    for p in open {
         let mut pv = vars.clone();
         pv.ident("policy", &p.name);
         let mut d = Draft::new(

@@ -48,8 +48,8 @@ pub fn check(ctx: &mut Ctx<'_>) {
 }
 
 fn attributes(ctx: &mut Ctx<'_>) {
-    let roles = ctx.snap.roles.clone();
-    for r in &roles {
+    let roles = &ctx.snap.roles;
+    for r in roles {
         let class = ctx.model.classify(&r.name);
         if !class.is_application() {
             continue;
