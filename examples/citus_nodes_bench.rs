@@ -63,12 +63,11 @@ async fn main() {
     let mut frame = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        let rows: Vec<(String, Option<String>)> = sqlx::query_as(
-            "SELECT schema_name::text, schema_size FROM public.citus_schemas",
-        )
-        .fetch_all(&session.pool)
-        .await
-        .unwrap();
+        let rows: Vec<(String, Option<String>)> =
+            sqlx::query_as("SELECT schema_name::text, schema_size FROM public.citus_schemas")
+                .fetch_all(&session.pool)
+                .await
+                .unwrap();
         bare.push(t.elapsed());
         assert_eq!(rows.len(), tenants);
 
