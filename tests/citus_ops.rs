@@ -730,3 +730,33 @@ async fn a_bootstrapped_citus_tenant_audits_clean_on_its_worker_and_drift_is_fix
     let found = worker_findings(&out);
     assert!(found.is_empty(), "{found:#?}");
 }
+
+#[tokio::test]
+async fn the_node_map_job_lands_the_catalog_first_then_the_workers_sizes() {
+    let test = "the_node_map_job_lands_the_catalog_first_then_the_workers_sizes";
+    let Some(c) = cluster_or_skip(test) else {
+        return;
+    };
+    let _turn = TURN.lock().await;
+    let session = session(c).await;
+    distributed_tenant(&session.pool, "two", 100).await;
+    let (tx, mut rx) = progress_channel();
+    let report = nodes::read_job(&session, &tx, &CancellationToken::new())
+        .await
+        .unwrap();
+    drop(tx);
+    assert!(report.complete(), "{report:?}");
+    let first = rx.recv().await.unwrap();
+    let second = rx.recv().await.unwrap();
+    let bytes = |m: &nodes::NodeMap| m.placement("tenant_two").unwrap().bytes;
+    assert_eq!((first.done, first.total), (1, 2));
+    assert!(!first.landed[0].sizes_measured);
+    assert_eq!(bytes(&first.landed[0]), 0);
+    // The first map already says where the tenant is.
+    assert_eq!(
+        first.landed[0].placement("tenant_two").unwrap().group_id,
+        second.landed[0].placement("tenant_two").unwrap().group_id
+    );
+    assert!(second.landed[0].sizes_measured);
+    assert!(bytes(&second.landed[0]) > 0);
+}

@@ -88,6 +88,9 @@ pub struct Placement {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct NodeMap {
     pub citus_version: String,
+    /// False when the distributed tenants' bytes were not asked of the workers yet (the
+    /// console's first frame): their `bytes` are 0 until then.
+    pub sizes_measured: bool,
     pub nodes: Vec<Node>,
     /// Every tenant schema, by schema name.
     pub placements: Vec<Placement>,
@@ -191,10 +194,13 @@ FROM pg_catalog.pg_dist_node
 WHERE noderole OPERATOR(pg_catalog.=) 'primary'
 ORDER BY groupid, nodeid";
 
-/// Every tenant schema (by prefix) with its node group and bytes. A distributed schema's
+/// Every tenant schema (by prefix) with its node group and bytes, the distributed
+/// tenants' bytes from `$sizes` (a CTE of `schemaid, bytes`). A distributed schema's
 /// tables are colocated, so any placement of any of its shards names its node.
-const PLACEMENTS_SQL: &str = "\
-WITH placed AS (
+macro_rules! placements_sql {
+    ($sizes:literal) => {
+        concat!(
+            "WITH placed AS (
     SELECT ds.schemaid, pg_catalog.min(pl.groupid) AS groupid
     FROM pg_catalog.pg_dist_schema ds
     JOIN pg_catalog.pg_dist_partition p ON p.colocationid OPERATOR(pg_catalog.=) ds.colocationid
@@ -202,13 +208,9 @@ WITH placed AS (
     JOIN pg_catalog.pg_dist_placement pl ON pl.shardid OPERATOR(pg_catalog.=) s.shardid
     GROUP BY ds.schemaid
 ), sizes AS (
-    SELECT c.relnamespace AS schemaid, pg_catalog.sum(css.size)::int8 AS bytes
-    FROM pg_catalog.citus_shard_sizes() css
-    JOIN pg_catalog.pg_dist_shard s ON s.shardid OPERATOR(pg_catalog.=) css.shard_id
-    JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.logicalrelid
-    JOIN pg_catalog.pg_dist_schema ds ON ds.schemaid OPERATOR(pg_catalog.=) c.relnamespace
-    GROUP BY 1
-), local_sizes AS (
+",
+            $sizes,
+            "), local_sizes AS (
     SELECT c.relnamespace AS schemaid,
            pg_catalog.sum(pg_catalog.pg_total_relation_size(c.oid))::int8 AS bytes
     FROM pg_catalog.pg_class c
@@ -229,11 +231,40 @@ LEFT JOIN placed ON placed.schemaid OPERATOR(pg_catalog.=) n.oid
 LEFT JOIN sizes ON sizes.schemaid OPERATOR(pg_catalog.=) n.oid
 LEFT JOIN local_sizes ON local_sizes.schemaid OPERATOR(pg_catalog.=) n.oid
 WHERE pg_catalog.starts_with(n.nspname, $1)
-ORDER BY n.nspname";
+ORDER BY n.nspname"
+        )
+    };
+}
+
+/// The map with the workers' sizes (`citus_shard_sizes()`: one call to every worker).
+const PLACEMENTS_SQL: &str = placements_sql!(
+    "    SELECT c.relnamespace AS schemaid, pg_catalog.sum(css.size)::int8 AS bytes
+    FROM pg_catalog.citus_shard_sizes() css
+    JOIN pg_catalog.pg_dist_shard s ON s.shardid OPERATOR(pg_catalog.=) css.shard_id
+    JOIN pg_catalog.pg_class c ON c.oid OPERATOR(pg_catalog.=) s.logicalrelid
+    JOIN pg_catalog.pg_dist_schema ds ON ds.schemaid OPERATOR(pg_catalog.=) c.relnamespace
+    GROUP BY 1
+"
+);
+
+/// The map from the coordinator's catalog alone: distributed tenants' bytes are 0.
+const PLACEMENTS_NO_SIZES_SQL: &str =
+    placements_sql!("SELECT NULL::oid AS schemaid, 0::int8 AS bytes WHERE false");
 
 /// Reads the nodes and every tenant schema's place: refuses on a database without Citus.
 /// Cancelling stops the query on the server.
 pub async fn read(session: &Session, cancel: &CancellationToken) -> Result<NodeMap> {
+    read_with(session, true, cancel).await
+}
+
+/// [`read`], asking the workers for the distributed tenants' sizes only when `sizes`
+/// (`citus_shard_sizes()` is most of the cost: one call to every worker, which measures
+/// every shard).
+pub async fn read_with(
+    session: &Session,
+    sizes: bool,
+    cancel: &CancellationToken,
+) -> Result<NodeMap> {
     let citus_version = require_citus(session).await?;
     let prefix = session.names.schema_prefix.clone();
     let (nodes, placements) = session
@@ -241,11 +272,15 @@ pub async fn read(session: &Session, cancel: &CancellationToken) -> Result<NodeM
             Box::pin(async move {
                 let nodes: Vec<(i32, i32, String, i32, bool, bool)> =
                     sqlx::query_as(NODES_SQL).fetch_all(&mut *conn).await?;
-                let placements: Vec<(String, bool, Option<i32>, i64)> =
-                    sqlx::query_as(PLACEMENTS_SQL)
-                        .bind(&prefix)
-                        .fetch_all(&mut *conn)
-                        .await?;
+                let sql = if sizes {
+                    PLACEMENTS_SQL
+                } else {
+                    PLACEMENTS_NO_SIZES_SQL
+                };
+                let placements: Vec<(String, bool, Option<i32>, i64)> = sqlx::query_as(sql)
+                    .bind(&prefix)
+                    .fetch_all(&mut *conn)
+                    .await?;
                 Ok((nodes, placements))
             })
         })
@@ -297,37 +332,53 @@ pub async fn read(session: &Session, cancel: &CancellationToken) -> Result<NodeM
         .collect();
     Ok(NodeMap {
         citus_version,
+        sizes_measured: sizes,
         nodes,
         placements,
     })
 }
 
-/// [`read`] under the long-job contract, for the console: one item, the map landing with
-/// it; cancelled while reading, nothing lands.
+/// [`read`] under the long-job contract, for the console, in two steps: the map without the
+/// workers' sizes first (the first frame, from the coordinator's catalog alone), then with
+/// them; each map lands with its step. Cancelled while reading, what landed stays.
 pub async fn read_job(
     session: &Session,
     progress: &crate::job::ProgressSender<NodeMap>,
     cancel: &CancellationToken,
 ) -> Result<crate::job::JobReport<NodeMap>> {
-    match read(session, cancel).await {
+    let step = |done: usize, map: &NodeMap| crate::job::Progress {
+        done,
+        total: 2,
+        current: if done == 1 {
+            "measuring sizes on the workers".into()
+        } else {
+            "nodes".into()
+        },
+        landed: vec![map.clone()],
+        failed: Vec::new(),
+    };
+    let first = match read_with(session, false, cancel).await {
+        Ok(map) => map,
+        Err(Error::Cancelled(_)) => {
+            return Ok(crate::job::JobReport {
+                not_tried: vec!["the node map".into()],
+                cancelled: true,
+                ..Default::default()
+            });
+        }
+        Err(e) => return Err(e),
+    };
+    crate::job::report_progress(progress, step(1, &first));
+    match read_with(session, true, cancel).await {
         Ok(map) => {
-            crate::job::report_progress(
-                progress,
-                crate::job::Progress {
-                    done: 1,
-                    total: 1,
-                    current: "nodes".into(),
-                    landed: vec![map.clone()],
-                    failed: Vec::new(),
-                },
-            );
+            crate::job::report_progress(progress, step(2, &map));
             Ok(crate::job::JobReport {
                 done: vec![map],
                 ..Default::default()
             })
         }
         Err(Error::Cancelled(_)) => Ok(crate::job::JobReport {
-            not_tried: vec!["the node map".into()],
+            not_tried: vec!["the sizes of the distributed tenants".into()],
             cancelled: true,
             ..Default::default()
         }),

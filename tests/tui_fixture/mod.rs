@@ -462,6 +462,7 @@ pub fn node_map() -> tenantctl::citus::nodes::NodeMap {
     };
     NodeMap {
         citus_version: "13.2-1".into(),
+        sizes_measured: true,
         nodes: vec![
             node(1, 0, 5432, NodeRole::Coordinator, 1, 16_384),
             node(2, 1, 5433, NodeRole::Worker, 3, 96 << 20),

@@ -17,12 +17,17 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let view = &app.nodes;
     let title = match view.map.ready() {
         Some(m) => format!(
-            "Nodes · Citus {} · {} tenants",
+            "Nodes · Citus {} · {} tenants{}",
             m.citus_version
                 .split('-')
                 .next()
                 .unwrap_or(&m.citus_version),
-            m.placements.len()
+            m.placements.len(),
+            if m.sizes_measured {
+                ""
+            } else {
+                " · sizes: asking the workers…"
+            }
         ),
         None => "Nodes".into(),
     };
