@@ -22,6 +22,26 @@ pub fn current_version() -> i32 {
     STEPS.last().map(|(v, _)| *v).unwrap_or(0)
 }
 
+/// `applied_by` of the history rows init backfills for tenants made before the history
+/// (bootstrap step 4): their versions came from the built-in template of an older release,
+/// whose file bytes were never recorded. Checksum validation names them as such.
+pub const BACKFILLED_BY: &str = "tenantctl init: backfilled (applied by a release before the history; checksum of this release's built-in file)";
+
+/// The bootstrap step that brought the template history.
+const HISTORY_STEP: i32 = 4;
+
+/// History rows for every registered tenant with a version and no history, one per
+/// built-in version up to its own, marked [`BACKFILLED_BY`]. One statement.
+const BACKFILL_SQL: &str = "WITH added AS (INSERT INTO {{history}} \
+     (tenant_id, version, description, file, checksum, applied_at, applied_by, duration_ms) \
+     SELECT r.id, t.version, t.description, t.file, t.checksum, r.created_at, $5, 0 \
+     FROM {{registry}} r \
+     CROSS JOIN unnest($1::int[], $2::text[], $3::text[], $4::text[]) t(version, description, file, checksum) \
+     WHERE t.version OPERATOR(pg_catalog.<=) r.template_version \
+       AND NOT EXISTS (SELECT 1 FROM {{history}} h WHERE h.tenant_id OPERATOR(pg_catalog.=) r.id) \
+     RETURNING tenant_id) \
+     SELECT count(DISTINCT tenant_id) FROM added";
+
 /// Serialises concurrent `init`s on one database.
 pub(crate) const INIT_LOCK_KEY: i64 = 0x7465_6e61_6e74_0001;
 
@@ -54,6 +74,9 @@ pub struct InitReport {
     pub citus: Option<crate::citus::init::CitusPrepared>,
     /// On a Citus coordinator: the registry was made a reference table now.
     pub registry_made_reference: bool,
+    /// Tenants made before the template history whose versions init recorded as
+    /// backfilled (upgrading across bootstrap step 4).
+    pub history_backfilled: u64,
 }
 
 impl InitReport {
@@ -166,6 +189,7 @@ async fn init_main(
         granted_admin_to: None,
         citus: citus.clone(),
         registry_made_reference: false,
+        history_backfilled: 0,
     };
     if let Some(c) = &citus {
         // The roles were created (and committed) by the Citus preparation.
@@ -232,6 +256,9 @@ async fn init_main(
                 .await
                 .map_err(Error::db(format!("init: bootstrap step {version}")))?;
         }
+        if (1..HISTORY_STEP).contains(&from_version) {
+            report.history_backfilled = backfill_history(&mut tx, session).await?;
+        }
         let meta = vars.render(
             "INSERT INTO {{meta}}.tenantctl_meta (key, value) VALUES ('bootstrap_version', $1)
              ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
@@ -275,6 +302,23 @@ async fn init_main(
         Err(e) => report.scratch_problem = Some(e.to_string()),
     }
     Ok(report)
+}
+
+/// Records the built-in template's versions as applied, marked backfilled, for tenants an
+/// older release made (they have a version and no history); returns how many tenants.
+async fn backfill_history(conn: &mut PgConnection, session: &Session) -> Result<u64> {
+    let builtin = crate::tenant::Template::builtin();
+    let v = &builtin.versions;
+    let tenants: i64 = sqlx::query_scalar(&session.names.template_vars().render(BACKFILL_SQL)?)
+        .bind(v.iter().map(|v| v.version).collect::<Vec<_>>())
+        .bind(v.iter().map(|v| v.description.clone()).collect::<Vec<_>>())
+        .bind(v.iter().map(|v| v.file.clone()).collect::<Vec<_>>())
+        .bind(v.iter().map(|v| v.checksum.clone()).collect::<Vec<_>>())
+        .bind(BACKFILLED_BY)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(Error::db("init: backfilling the template history"))?;
+    Ok(u64::try_from(tenants).unwrap_or(0))
 }
 
 /// Makes this database's scratch database (`tenantctl_scratch_<oid>`), owned by the admin

@@ -565,3 +565,138 @@ async fn bootstrap_v4_moves_the_bookkeeping_out_of_commons_in_place() {
         );
     }
 }
+
+async fn exists(s: &Session, id: &str) -> (bool, bool) {
+    sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM commons.tenants WHERE id = $1),
+                EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'tenant_' || $1)",
+    )
+    .bind(id)
+    .fetch_one(&s.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn tenant_create_refuses_an_edited_applied_file_until_its_checksum_is_accepted() {
+    let (db, s, dir) = setup(&["a"]).await;
+    std::fs::write(
+        dir.path().join("V2__tags.sql"),
+        "CREATE TABLE tags (note_id bigint, tag text NOT NULL); -- edited\n",
+    )
+    .unwrap();
+    let out = cli(&db, dir.path(), &["tenant", "create", "b"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("tenant create: V2__tags.sql (version 2) changed since it was applied to 1 tenant(s) (a); nothing was created"),
+        "{err}"
+    );
+    assert!(err.contains("--accept-checksum"), "{err}");
+    assert_eq!(exists(&s, "b").await, (false, false));
+
+    let file = dir.path().join("new.jsonl");
+    std::fs::write(&file, "{\"id\":\"c\"}\n{\"id\":\"d\"}\n").unwrap();
+    let out = cli(
+        &db,
+        dir.path(),
+        &["tenant", "create", "--from", file.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("V2__tags.sql (version 2) changed"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(exists(&s, "c").await, (false, false));
+    assert_eq!(exists(&s, "d").await, (false, false));
+
+    let out = cli(
+        &db,
+        dir.path(),
+        &["tenant", "create", "b", "--accept-checksum", "2"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(exists(&s, "b").await, (true, true));
+    let sums: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT checksum FROM tenantctl.template_history WHERE version = 2",
+    )
+    .fetch_all(&s.pool)
+    .await
+    .unwrap();
+    let edited = std::fs::read(dir.path().join("V2__tags.sql")).unwrap();
+    assert_eq!(sums, vec![tenant::checksum(&edited)]);
+    let out = cli(
+        &db,
+        dir.path(),
+        &["tenant", "create", "--from", file.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(exists(&s, "d").await, (true, true));
+}
+
+#[tokio::test]
+async fn init_backfills_the_history_of_tenants_an_older_release_made() {
+    let (db, s) = TestDb::bootstrapped().await;
+    tenant::create(&s, &new("old")).await.unwrap();
+    // What bootstrap version 3 left: a tenant with a version and no history table at all.
+    sqlx::raw_sql(
+        "ALTER TABLE tenantctl.tenantctl_meta SET SCHEMA commons;
+         DROP SCHEMA tenantctl CASCADE;
+         ALTER TABLE commons.tenants DROP COLUMN pinned_version;
+         ALTER TABLE commons.tenants ALTER COLUMN template_version SET NOT NULL;
+         UPDATE commons.tenantctl_meta SET value = '3' WHERE key = 'bootstrap_version';",
+    )
+    .execute(&s.pool)
+    .await
+    .unwrap();
+    let report = tenantctl::bootstrap::init(&s, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(report.history_backfilled, 1);
+    let rows: Vec<(i32, String, String)> = sqlx::query_as(
+        "SELECT version, checksum, applied_by FROM tenantctl.template_history
+         WHERE tenant_id = 'old' ORDER BY version",
+    )
+    .fetch_all(&s.pool)
+    .await
+    .unwrap();
+    let builtin = Template::builtin();
+    let expected: Vec<(i32, String, String)> = builtin
+        .versions
+        .iter()
+        .map(|v| {
+            (
+                v.version,
+                v.checksum.clone(),
+                tenantctl::bootstrap::BACKFILLED_BY.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(rows, expected);
+    // Made after the upgrade: its own history, nothing backfilled; a second init is a no-op.
+    tenant::create(&s, &new("fresh")).await.unwrap();
+    let again = tenantctl::bootstrap::init(&s, &Default::default())
+        .await
+        .unwrap();
+    assert!(again.was_current());
+    assert_eq!(again.history_backfilled, 0);
+
+    // With the built-in template the backfilled history validates.
+    let out = run(&db, &["tenant", "migrate", "--all", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    // A template folder is not what the old release applied, and migrate says so.
+    let dir = tempfile::tempdir().unwrap();
+    three_versions(dir.path());
+    let out = cli(&db, dir.path(), &["tenant", "migrate", "old"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("version 1 of 1 tenant(s) (old) was applied by a tenantctl older than the history, from its built-in template (builtin:v1.sql), not from V1__notes.sql (history backfilled by init)"),
+        "{err}"
+    );
+}
+
+fn run(db: &TestDb, args: &[&str]) -> Output {
+    common::run_cli(db, args)
+}

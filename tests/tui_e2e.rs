@@ -276,3 +276,45 @@ async fn d_dumps_the_selected_tenant_into_the_backup_folder() {
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert!(listed[0].verifiable);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_adopts_an_unregistered_schema_after_showing_its_changes() {
+    let (db, session) = db_with_tenants(&["alpha"]).await;
+    sqlx::raw_sql(
+        "CREATE SCHEMA tenant_legacy;
+         CREATE TABLE tenant_legacy.items (id int PRIMARY KEY, name text);
+         INSERT INTO tenant_legacy.items VALUES (1, 'one');",
+    )
+    .execute(&session.pool)
+    .await
+    .unwrap();
+    let mut c = tokio::task::block_in_place(|| Console::open(&db, &[]));
+    tokio::task::block_in_place(|| {
+        c.wait_text("alpha Inc");
+        c.wait_text("unregistered");
+        c.send("/");
+        c.type_text("legacy");
+        c.send("\r");
+        c.send("a");
+        c.wait_text("Adopt schema tenant_legacy");
+        c.send("\r");
+        // The dry run's changes, in the confirmation, before anything changes.
+        c.wait_text("TABLE tenant_legacy.items");
+        c.send("y");
+        c.wait_text("adopted tenant_legacy as tenant legacy");
+        c.send("q");
+        c.wait_exit();
+    });
+    let row = tenantctl::catalog::tenant_row(&session, "legacy")
+        .await
+        .unwrap()
+        .expect("legacy is in the registry");
+    assert_eq!(row.drift, tenantctl::catalog::Drift::None);
+    let owner: String = sqlx::query_scalar(
+        "SELECT pg_get_userbyid(relowner)::text FROM pg_class WHERE oid = 'tenant_legacy.items'::regclass",
+    )
+    .fetch_one(&session.pool)
+    .await
+    .unwrap();
+    assert_eq!(owner, db.names.admin_role);
+}

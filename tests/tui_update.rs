@@ -309,6 +309,10 @@ fn migrate_shows_progress_and_esc_cancels() {
     });
     assert_eq!(app.jobs.focused().unwrap().done, 1);
     assert!(draw(&app, 120, 36).contains("migrating 1/2"));
+    assert!(
+        draw(&app, 120, 36).contains("░ acme"),
+        "the tenant just migrated is named"
+    );
     assert_eq!(app.update(key(KeyCode::Esc)), [Effect::CancelJob(id)]);
     let effects = app.update(Action::JobDone {
         id,
@@ -975,6 +979,22 @@ fn sample_writes() -> Vec<Write> {
         Write::MoveTenant(move_plan(TransferMode::BlockWrites)),
         Write::Distribute(vec!["umbrella".into()]),
         Write::Rebalance(TransferMode::Auto),
+        Write::Pin {
+            id: "acme".into(),
+            pin: Some(1),
+        },
+        Write::Pin {
+            id: "acme".into(),
+            pin: None,
+        },
+        Write::Adopt {
+            adoption: adoption(),
+            plan: None,
+        },
+        Write::Adopt {
+            adoption: adoption(),
+            plan: Some(adopt_plan()),
+        },
     ]
 }
 
@@ -993,13 +1013,169 @@ fn move_plan(mode: TransferMode) -> tenantctl::citus::ops::MovePlan {
     }
 }
 
+fn adoption() -> tenantctl::tenant::Adoption {
+    tenantctl::tenant::Adoption {
+        schema: "tenant_soylent".into(),
+        id: Some("soylent".into()),
+        at_version: None,
+    }
+}
+
+fn adopt_plan() -> tenantctl::tenant::AdoptPlan {
+    tenantctl::tenant::AdoptPlan {
+        tenant: "soylent".into(),
+        schema: "tenant_soylent".into(),
+        at_version: None,
+        readonly_role: "tenant_soylent_ro".into(),
+        owner_changes: vec![
+            tenantctl::tenant::OwnerChange {
+                kind: "SCHEMA".into(),
+                object: "tenant_soylent".into(),
+                owner: "legacy_app".into(),
+            },
+            tenantctl::tenant::OwnerChange {
+                kind: "TABLE".into(),
+                object: "tenant_soylent.green".into(),
+                owner: "legacy_app".into(),
+            },
+        ],
+        tables: vec!["green".into()],
+    }
+}
+
+#[test]
+fn pin_asks_the_version_and_the_list_and_header_show_it() {
+    let mut app = app();
+    assert!(draw(&app, 120, 36).contains("v2: 11"), "distribution");
+    app.update(ch('p'));
+    let Some(Dialog::Pin(d)) = &app.dialog else {
+        panic!("{:?}", app.dialog)
+    };
+    assert_eq!(d.inputs[0].value(), "2", "prefilled with its version");
+    app.update(key(KeyCode::Backspace));
+    typed(&mut app, "x");
+    assert!(app.update(key(KeyCode::Enter)).is_empty());
+    let Some(Dialog::Pin(d)) = &app.dialog else {
+        panic!()
+    };
+    assert!(d.error.as_ref().unwrap().message.contains("not a version"));
+    app.update(key(KeyCode::Backspace));
+    typed(&mut app, "1");
+    assert_eq!(
+        app.update(key(KeyCode::Enter)),
+        [Effect::Write(Write::Pin {
+            id: "acme".into(),
+            pin: Some(1)
+        })]
+    );
+    let mut pinned = rows()[0].clone();
+    pinned.pinned_version = Some(1);
+    app.update(Action::Saved {
+        command: CommandId::Pin,
+        result: Ok(pinned),
+    });
+    assert!(app.dialog.is_none());
+    let screen = draw(&app, 120, 36);
+    assert!(screen.contains("v2: 11 (1 pinned)"), "{screen}");
+    assert!(screen.contains("pinned at 1"), "the schema pane: {screen}");
+    let screen = draw(&app, 80, 24);
+    assert!(
+        screen.contains("v2p1"),
+        "the list's version column: {screen}"
+    );
+    // An unregistered schema has nothing to pin.
+    app.update(ch('/'));
+    typed(&mut app, "soylent");
+    app.update(key(KeyCode::Enter));
+    app.update(ch('p'));
+    assert!(app.dialog.is_none());
+    assert!(app.flash.clone().unwrap().text.contains("adopt it first"));
+}
+
+#[test]
+fn adopt_shows_the_dry_run_asks_the_id_and_runs_as_a_job() {
+    let mut app = app();
+    // Only a schema without a registry row is adopted.
+    app.update(ch('a'));
+    assert!(app.dialog.is_none());
+    app.update(ch('/'));
+    typed(&mut app, "soylent");
+    app.update(key(KeyCode::Enter));
+    app.update(ch('a'));
+    let Some(Dialog::Adopt(d)) = &app.dialog else {
+        panic!("{:?}", app.dialog)
+    };
+    assert_eq!(
+        d.inputs[0].value(),
+        "soylent",
+        "the id from the schema name"
+    );
+    assert_eq!(
+        app.update(key(KeyCode::Enter)),
+        [Effect::PlanAdopt(adoption())]
+    );
+    // A refused dry run (the naming rule, say) stays in the dialog.
+    app.update(Action::AdoptPlan {
+        adoption: adoption(),
+        result: Err(ErrorText::plain("does not fit the naming policy".into())),
+    });
+    let Some(Dialog::Adopt(d)) = &app.dialog else {
+        panic!("{:?}", app.dialog)
+    };
+    assert!(!d.busy);
+    app.update(key(KeyCode::Enter));
+    app.update(Action::AdoptPlan {
+        adoption: adoption(),
+        result: Ok(adopt_plan()),
+    });
+    let Some(Dialog::Confirm(c)) = &app.dialog else {
+        panic!("{:?}", app.dialog)
+    };
+    assert_eq!(
+        c.pending,
+        Write::Adopt {
+            adoption: adoption(),
+            plan: Some(adopt_plan())
+        }
+    );
+    let screen = draw(&app, 120, 36);
+    assert!(
+        screen.contains("owner legacy_app → admin: TABLE tenant_soylent.green"),
+        "{screen}"
+    );
+    let effects = app.update(ch('y'));
+    let [Effect::StartJob { id, job }] = effects.as_slice() else {
+        panic!("{effects:?}")
+    };
+    assert_eq!(job, &LongJob::Adopt(adoption()));
+    let id = *id;
+    assert_eq!(app.jobs.focused().unwrap().kind, JobKind::Adopt);
+    let effects = app.update(Action::JobDone {
+        id,
+        result: Ok(JobEnd {
+            summary: "adopted tenant_soylent as tenant soylent".into(),
+            shortfall: None,
+        }),
+    });
+    assert!(effects.contains(&Effect::LoadTenants));
+    assert!(
+        app.flash
+            .clone()
+            .unwrap()
+            .text
+            .contains("adopted tenant_soylent")
+    );
+}
+
 fn is_write(e: &Effect) -> bool {
     matches!(
         e,
         Effect::Write(_)
+            | Effect::PlanAdopt(_)
             | Effect::StartJob {
                 job: LongJob::Migrate(_)
                     | LongJob::AuditFix(_)
+                    | LongJob::Adopt(_)
                     | LongJob::MoveTenant(_)
                     | LongJob::Distribute(_)
                     | LongJob::Rebalance(_),

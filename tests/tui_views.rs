@@ -130,6 +130,57 @@ fn edit_dialog() {
 }
 
 #[test]
+fn pin_dialog() {
+    let mut app = app();
+    app.update(ch('p'));
+    snap("pin", &app);
+}
+
+#[test]
+fn adopt_dialog_and_its_dry_run_in_the_confirmation() {
+    let mut app = app();
+    app.update(ch('/'));
+    typed(&mut app, "soylent");
+    app.update(key(KeyCode::Enter));
+    app.update(ch('a'));
+    snap("adopt", &app);
+    app.update(key(KeyCode::Enter));
+    let plan = tenantctl::tenant::AdoptPlan {
+        tenant: "soylent".into(),
+        schema: "tenant_soylent".into(),
+        at_version: None,
+        readonly_role: "tenant_soylent_ro".into(),
+        owner_changes: [
+            "SCHEMA tenant_soylent",
+            "TABLE tenant_soylent.green",
+            "SEQUENCE tenant_soylent.batch_no",
+            "VIEW tenant_soylent.menu",
+            "FUNCTION tenant_soylent.ration(integer)",
+        ]
+        .iter()
+        .map(|o| {
+            let (kind, object) = o.split_once(' ').unwrap();
+            tenantctl::tenant::OwnerChange {
+                kind: kind.into(),
+                object: object.into(),
+                owner: "legacy_app".into(),
+            }
+        })
+        .collect(),
+        tables: vec!["green".into()],
+    };
+    app.update(Action::AdoptPlan {
+        adoption: tenantctl::tenant::Adoption {
+            schema: "tenant_soylent".into(),
+            id: Some("soylent".into()),
+            at_version: None,
+        },
+        result: Ok(plan),
+    });
+    snap("adopt_confirm", &app);
+}
+
+#[test]
 fn confirm_dialog() {
     let mut app = app();
     app.update(ch('S'));

@@ -37,13 +37,16 @@ impl DataReach {
             .iter()
             .map(|r| (r.oid, (r.schema.as_str(), r.name.as_str())))
             .collect();
-        let mut note = |role: &str, schema: &str, example: String| {
-            reach
-                .data
-                .entry(role.to_string())
-                .or_default()
-                .entry(schema.to_string())
-                .or_insert(example);
+        // The example is built only the first time a role meets a schema: a tenant's roles
+        // hold the same grants on each of its tables.
+        let mut note = |role: &str, schema: &str, example: &dyn Fn() -> String| {
+            let schemas = match reach.data.get_mut(role) {
+                Some(s) => s,
+                None => reach.data.entry(role.to_string()).or_default(),
+            };
+            if !schemas.contains_key(schema) {
+                schemas.insert(schema.to_string(), example());
+            }
         };
         for rel in snap.relations.iter().filter(|r| is_tenant(&r.schema)) {
             for item in &rel.acl {
@@ -56,11 +59,9 @@ impl DataReach {
                 if data.is_empty() {
                     continue;
                 }
-                note(
-                    item.grantee.name(),
-                    &rel.schema,
-                    format!("{} on {}.{}", data.join(", "), rel.schema, rel.name),
-                );
+                note(item.grantee.name(), &rel.schema, &|| {
+                    format!("{} on {}.{}", data.join(", "), rel.schema, rel.name)
+                });
             }
         }
         for col in &snap.columns {
@@ -80,15 +81,13 @@ impl DataReach {
                 if data.is_empty() {
                     continue;
                 }
-                note(
-                    item.grantee.name(),
-                    schema,
+                note(item.grantee.name(), schema, &|| {
                     format!(
                         "{} on column {schema}.{table}.{}",
                         data.join(", "),
                         col.column
-                    ),
-                );
+                    )
+                });
             }
         }
         reach

@@ -8,6 +8,7 @@ use super::model::{BINDING_POLICY, binding_expression};
 use super::tree;
 use crate::error::{Error, Result};
 use crate::session::Session;
+use futures_util::TryStreamExt;
 use std::collections::HashMap;
 use tokio_util::sync::CancellationToken;
 
@@ -397,18 +398,8 @@ type FnRow = (
     bool,
     Vec<String>,
 );
-/// oid, table, name, permissive, roles, command, deparsed USING (boolean constants only),
-/// stored USING tree (bindings only).
-type PolicyRow = (
-    i64,
-    i64,
-    String,
-    bool,
-    Vec<i64>,
-    String,
-    Option<String>,
-    Option<String>,
-);
+/// oid, table, name, permissive, roles, command, deparsed USING (boolean constants only).
+type PolicyRow = (i64, i64, String, bool, Vec<i64>, String, Option<String>);
 
 /// The raw rows, before names are resolved.
 #[derive(Default)]
@@ -505,15 +496,28 @@ pub async fn read(
                     .bind(&only)
                     .fetch_all(&mut *tx)
                     .await?;
-                raw.policies = sqlx::query_as(pol)
-                    .bind(&commons)
-                    .bind(&prefix)
-                    .bind(&only)
-                    .bind(&rls)
-                    .bind(BINDING_POLICY)
-                    .fetch_all(&mut *tx)
-                    .await?;
-                raw.binding_text = bindings_deparsed(&mut tx, &raw.policies).await?;
+                // Streamed: each binding's tree (half a kilobyte) is cut as it arrives and
+                // dropped, so 100,000 of them never sit in memory together.
+                let mut trees = Bindings::default();
+                {
+                    let mut rows = sqlx::query_as::<_, PolicyWire>(pol)
+                        .bind(&commons)
+                        .bind(&prefix)
+                        .bind(&only)
+                        .bind(&rls)
+                        .bind(BINDING_POLICY)
+                        .fetch(&mut *tx);
+                    while let Some((oid, rel, name, permissive, roles, cmd, expr, tree)) =
+                        rows.try_next().await?
+                    {
+                        if let Some(tree) = tree {
+                            trees.add(oid, &tree);
+                        }
+                        raw.policies
+                            .push((oid, rel, name, permissive, roles, cmd, expr));
+                    }
+                }
+                raw.binding_text = trees.deparsed(&mut tx).await?;
                 raw.registry = sqlx::query_as(reg).fetch_all(&mut *tx).await?;
                 raw.log_triggers = sqlx::query_as(LOG_TRIGGERS_SQL)
                     .bind(&commons)
@@ -532,66 +536,81 @@ pub async fn read(
     Ok(resolve(raw))
 }
 
-/// The USING text of every policy named as tenantctl's binding, by oid, deparsing one tree
-/// per shape (see [`super::tree`]): a shape whose deparsed tree is the binding for the
-/// schema its constant names stands for every tree of that shape, each the binding for the
-/// schema *its* constant names. Every other tree is deparsed itself.
-async fn bindings_deparsed(
-    tx: &mut sqlx::PgConnection,
-    policies: &[PolicyRow],
-) -> std::result::Result<HashMap<i64, String>, sqlx::Error> {
-    let trees: Vec<(i64, &str)> = policies
-        .iter()
-        .filter_map(|p| Some((p.0, p.7.as_deref()?)))
-        .collect();
-    let mut cuts: Vec<(i64, Option<tree::Cut>)> = Vec::with_capacity(trees.len());
-    let mut first_of_shape: HashMap<String, i64> = HashMap::new();
-    for (oid, text) in trees {
-        let cut = tree::cut(text);
-        if let Some(c) = &cut {
-            first_of_shape.entry(c.shape.clone()).or_insert(oid);
-        }
-        cuts.push((oid, cut));
-    }
-    let firsts: Vec<i64> = first_of_shape.values().copied().collect();
-    let mut text: HashMap<i64, String> = deparse(tx, &firsts).await?;
-    // The shapes whose first tree reads as a binding, with that tree's constant.
-    let mut binding_shapes = std::collections::HashSet::new();
-    let mut of_oid: HashMap<i64, &tree::Cut> = HashMap::new();
-    for (oid, cut) in &cuts {
-        if let Some(c) = cut {
-            of_oid.insert(*oid, c);
-        }
-    }
-    for (shape, first) in &first_of_shape {
-        let Some(c) = of_oid.get(first) else { continue };
-        let reads_as_binding = match (c.constants.as_slice(), text.get(first)) {
-            ([only], Some(deparsed)) => tree::name_constant(only)
-                .is_some_and(|schema| *deparsed == binding_expression(&schema)),
-            _ => false,
+/// A policy row as it arrives: [`PolicyRow`] and, for bindings, the stored USING tree.
+type PolicyWire = (
+    i64,
+    i64,
+    String,
+    bool,
+    Vec<i64>,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+/// The trees of every policy named as tenantctl's binding, cut (see [`super::tree`]) and
+/// kept compact: a shape is stored once, each tree as its shape and its schema constant.
+#[derive(Default)]
+struct Bindings {
+    /// Shape text → index into `firsts`.
+    shapes: HashMap<String, usize>,
+    /// The first policy of each shape: the one deparsed for all.
+    firsts: Vec<(i64, Option<String>)>,
+    /// Each binding: its shape and the schema its one constant names, or `None` when it
+    /// does not cut that way (it is deparsed itself).
+    members: Vec<(i64, Option<(usize, String)>)>,
+}
+
+impl Bindings {
+    fn add(&mut self, oid: i64, text: &str) {
+        let Some(cut) = tree::cut(text) else {
+            self.members.push((oid, None));
+            return;
         };
-        if reads_as_binding {
-            binding_shapes.insert(shape.clone());
-        }
-    }
-    let mut rest = Vec::new();
-    for (oid, cut) in &cuts {
-        if text.contains_key(oid) {
-            continue;
-        }
-        let named = cut.as_ref().and_then(|c| match c.constants.as_slice() {
-            [only] if binding_shapes.contains(&c.shape) => tree::name_constant(only),
+        let name = match cut.constants.as_slice() {
+            [only] => tree::name_constant(only),
             _ => None,
-        });
-        match named {
-            Some(schema) => {
-                text.insert(*oid, binding_expression(&schema));
-            }
-            None => rest.push(*oid),
+        };
+        let next = self.firsts.len();
+        let shape = *self.shapes.entry(cut.shape).or_insert(next);
+        if shape == next {
+            self.firsts.push((oid, name.clone()));
         }
+        self.members.push((oid, name.map(|n| (shape, n))));
     }
-    text.extend(deparse(tx, &rest).await?);
-    Ok(text)
+
+    /// The USING text of every binding, by oid: a shape whose first tree deparses as the
+    /// binding for the schema its constant names stands for every tree of that shape, each
+    /// the binding for the schema *its* constant names. Every other tree is deparsed itself.
+    async fn deparsed(
+        self,
+        tx: &mut sqlx::PgConnection,
+    ) -> std::result::Result<HashMap<i64, String>, sqlx::Error> {
+        let firsts: Vec<i64> = self.firsts.iter().map(|f| f.0).collect();
+        let mut text = deparse(tx, &firsts).await?;
+        let reads_as_binding: Vec<bool> = self
+            .firsts
+            .iter()
+            .map(|(oid, name)| match (name, text.get(oid)) {
+                (Some(schema), Some(deparsed)) => *deparsed == binding_expression(schema),
+                _ => false,
+            })
+            .collect();
+        let mut rest = Vec::new();
+        for (oid, cut) in self.members {
+            if text.contains_key(&oid) {
+                continue;
+            }
+            match cut {
+                Some((shape, schema)) if reads_as_binding.get(shape) == Some(&true) => {
+                    text.insert(oid, binding_expression(&schema));
+                }
+                _ => rest.push(oid),
+            }
+        }
+        text.extend(deparse(tx, &rest).await?);
+        Ok(text)
+    }
 }
 
 /// `pg_get_expr` of the USING expressions of `oids`.
@@ -719,7 +738,7 @@ fn resolve(raw: Raw) -> Snapshot {
         .policies
         .into_iter()
         .map(
-            |(oid, relation, name, permissive, roles, command, using, _)| Policy {
+            |(oid, relation, name, permissive, roles, command, using)| Policy {
                 relation,
                 name,
                 permissive,

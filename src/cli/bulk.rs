@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// Reads `file`, refuses it whole if any line is malformed, then provisions every tenant
 /// over `jobs` connections; existing tenants are skipped. Exit 2 if any tenant failed.
-pub async fn run(ctx: &Context, file: &Path, jobs: usize) -> Result<u8> {
+pub async fn run(ctx: &Context, file: &Path, jobs: usize, accept: &[i32]) -> Result<u8> {
     let text = std::fs::read_to_string(file).map_err(|source| Error::Io {
         what: format!("reading {}", file.display()),
         source,
@@ -30,6 +30,9 @@ pub async fn run(ctx: &Context, file: &Path, jobs: usize) -> Result<u8> {
     let jobs = jobs.clamp(1, 16);
     // One connection per worker, and one for the reads around them.
     let session = ctx.session_with(jobs as u32 + 1).await?;
+    if !accept.is_empty() {
+        tenant::check_applied_files(&session, accept).await?;
+    }
     let (tx, mut rx) = crate::job::progress_channel::<tenant::BulkOutcome>();
     let cancel = tokio_util::sync::CancellationToken::new();
     let on_ctrl_c = cancel.clone();

@@ -104,6 +104,12 @@ pub async fn run(ctx: &Context, args: &InitArgs) -> Result<u8> {
                     "warning: no scratch database, so restores will refuse until init is rerun as a superuser: {problem}"
                 );
             }
+            if report.history_backfilled > 0 {
+                println!(
+                    "template history backfilled for {} tenant(s) made by an older release: their versions are recorded as the built-in template's, marked backfilled",
+                    report.history_backfilled
+                );
+            }
             if let Some(who) = &report.granted_admin_to {
                 println!("{who} may now SET ROLE {}, to act as it", names.admin_role);
             }

@@ -43,6 +43,10 @@ pub enum TenantCommand {
         /// With --from: tenants provisioned at a time, one connection each
         #[arg(long, default_value_t = 4, requires = "from")]
         jobs: usize,
+        /// Accept that the applied file of version V changed: the history records its new
+        /// checksum (tenants keep what the old file did); as on `tenant migrate`
+        #[arg(long = "accept-checksum", value_name = "V")]
+        accept_checksum: Vec<i32>,
     },
     /// Change a tenant's name or config
     Set {
@@ -175,17 +179,22 @@ pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
         TenantCommand::Create {
             from: Some(file),
             jobs,
+            accept_checksum,
             ..
-        } => super::bulk::run(ctx, file, *jobs).await,
+        } => super::bulk::run(ctx, file, *jobs, accept_checksum).await,
         TenantCommand::Create {
             id,
             name,
             set,
             set_file,
+            accept_checksum,
             ..
         } => {
             let config = config_entries(set, set_file)?;
             let session = ctx.session().await?;
+            if !accept_checksum.is_empty() {
+                tenant::check_applied_files(&session, accept_checksum).await?;
+            }
             let new = tenant::NewTenant {
                 id: id.clone().unwrap_or_default(),
                 name: name.clone(),

@@ -12,7 +12,7 @@ use crate::session::Session;
 use serde::Serialize;
 
 /// What to adopt.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Adoption {
     /// The existing schema.
     pub schema: String,
@@ -92,52 +92,27 @@ ORDER BY ord, object
 "#;
 
 /// Hands the schema and every object listed by [`OBJECTS_SQL`] to the admin role. Runs
-/// on the server so that each name is quoted there (`%I`, and `regclass`/`regprocedure`
-/// output), never spliced here; its two inputs arrive as transaction-local settings.
-const TRANSFER_SQL: &str = r#"
+/// on the server so that each name is quoted there (`quote_ident`, `regclass`/`regprocedure`
+/// output), never spliced here: the DO block runs [`OBJECTS_SQL`] itself (one list for the
+/// dry run and the change), its two inputs arriving as transaction-local settings.
+static TRANSFER_SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+    format!(
+        r#"
 DO $adopt$
 DECLARE
     s pg_catalog.text := pg_catalog.current_setting('tenantctl.adopt_schema');
     a pg_catalog.text := pg_catalog.current_setting('tenantctl.adopt_owner');
     r record;
 BEGIN
-    FOR r IN
-        SELECT c.oid::pg_catalog.regclass::pg_catalog.text AS obj,
-               CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
-                              WHEN 'm' THEN 'MATERIALIZED VIEW' WHEN 'f' THEN 'FOREIGN TABLE'
-                              ELSE 'TABLE' END AS kind
-        FROM pg_catalog.pg_class c
-        WHERE c.relnamespace OPERATOR(pg_catalog.=) s::pg_catalog.regnamespace
-          AND c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f')
-          AND c.relowner OPERATOR(pg_catalog.<>) a::pg_catalog.regrole
-          AND NOT (c.relkind = 'S' AND EXISTS (
-                SELECT 1 FROM pg_catalog.pg_depend d
-                WHERE d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objid = c.oid
-                  AND d.refclassid = 'pg_catalog.pg_class'::pg_catalog.regclass
-                  AND d.deptype IN ('a', 'i')))
-        UNION ALL
-        SELECT p.oid::pg_catalog.regprocedure::pg_catalog.text,
-               CASE p.prokind WHEN 'p' THEN 'PROCEDURE' WHEN 'a' THEN 'AGGREGATE' ELSE 'FUNCTION' END
-        FROM pg_catalog.pg_proc p
-        WHERE p.pronamespace OPERATOR(pg_catalog.=) s::pg_catalog.regnamespace
-          AND p.proowner OPERATOR(pg_catalog.<>) a::pg_catalog.regrole
-        UNION ALL
-        SELECT t.oid::pg_catalog.regtype::pg_catalog.text,
-               CASE t.typtype WHEN 'd' THEN 'DOMAIN' ELSE 'TYPE' END
-        FROM pg_catalog.pg_type t
-        WHERE t.typnamespace OPERATOR(pg_catalog.=) s::pg_catalog.regnamespace
-          AND t.typowner OPERATOR(pg_catalog.<>) a::pg_catalog.regrole
-          AND t.typtype IN ('c', 'e', 'd', 'r')
-          AND (t.typrelid OPERATOR(pg_catalog.=) 0 OR EXISTS (
-                SELECT 1 FROM pg_catalog.pg_class c
-                WHERE c.oid OPERATOR(pg_catalog.=) t.typrelid AND c.relkind = 'c'))
+    FOR r IN EXECUTE $objects${OBJECTS_SQL}$objects$ USING s, a
     LOOP
-        EXECUTE pg_catalog.format('ALTER %s %s OWNER TO %I', r.kind, r.obj, a);
+        EXECUTE pg_catalog.format('ALTER %s %s OWNER TO %I', r.kind, r.object, a);
     END LOOP;
-    EXECUTE pg_catalog.format('ALTER SCHEMA %I OWNER TO %I', s, a);
 END
 $adopt$
-"#;
+"#
+    )
+});
 
 const TABLES_SQL: &str = "SELECT c.relname::pg_catalog.text FROM pg_catalog.pg_class c \
      WHERE c.relnamespace OPERATOR(pg_catalog.=) $1::pg_catalog.regnamespace \
@@ -288,99 +263,111 @@ pub async fn adopt(session: &Session, a: &Adoption) -> Result<AdoptPlan> {
         a.schema,
         session.names.readonly_role_of(&id)
     );
-    let result: Result<AdoptPlan> = async {
-        let mut tx = session.begin_change("tenant adopt").await?;
-        lock_tenant(&mut tx, id.as_str(), "adopt").await?;
-        preconditions(&mut tx, session, &id, &a.schema).await?;
-        let plan = plan_on(&mut tx, session, &id, a).await?;
-        let vars = session.names.template_vars();
-        sqlx::query(&vars.render(
-            "INSERT INTO {{registry}} (id, name, schema, template_version) VALUES ($1, $1, $2, $3)",
-        )?)
-        .bind(id.as_str())
-        .bind(&a.schema)
-        .bind(a.at_version)
-        .execute(&mut *tx)
-        .await
-        .map_err(Error::db(format!("adopt {id}: inserting the registry row")))?;
-        // Taking objects from their owners needs the connected role's rights (a
-        // superuser, or a member of every owner); the admin role has none over them.
-        sqlx::query("RESET ROLE")
-            .execute(&mut *tx)
-            .await
-            .map_err(Error::db(format!("adopt {id}: leaving the admin role")))?;
-        sqlx::query(
-            "SELECT pg_catalog.set_config('tenantctl.adopt_schema', $1, true), \
-                    pg_catalog.set_config('tenantctl.adopt_owner', $2, true)",
-        )
-        .bind(&a.schema)
-        .bind(&session.names.admin_role)
-        .execute(&mut *tx)
-        .await
-        .map_err(Error::db(format!("adopt {id}: preparing the ownership transfer")))?;
-        sqlx::raw_sql(TRANSFER_SQL)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| match crate::error::sqlstate(&e).as_deref() {
-                Some("42501") => Error::Invalid(format!(
-                    "adopt {id}: {:?} may not take the schema's objects from their owners; run adopt as a superuser; nothing was changed",
-                    session.spec.user
-                )),
-                _ => Error::db(format!(
-                    "adopt {id}: handing the schema's objects to the admin role"
-                ))(e),
-            })?;
-        crate::session::act_as_admin(&mut tx, &session.names)
-            .await
-            .map_err(Error::db(format!("adopt {id}: switching to the admin role")))?;
-        let ro = session.names.readonly_role_of(&id);
-        let mut rv = vars.clone();
-        rv.ident("ro", &ro);
-        sqlx::query(&rv.render(
-            "CREATE ROLE {{ro}} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS",
-        )?)
-        .execute(&mut *tx)
-        .await
-        .map_err(Error::db(format!("adopt {id}: creating role {ro}")))?;
-        // What PUBLIC held (every function's EXECUTE by default) is not in the model.
-        let mut sv = vars.clone();
-        sv.ident("schema", &a.schema);
-        crate::session::run_script(
-            &mut tx,
-            &sv.render(
-                "REVOKE ALL ON ALL TABLES IN SCHEMA {{schema}} FROM PUBLIC;
-                 REVOKE ALL ON ALL SEQUENCES IN SCHEMA {{schema}} FROM PUBLIC;
-                 REVOKE ALL ON ALL ROUTINES IN SCHEMA {{schema}} FROM PUBLIC;",
-            )?,
-        )
-        .await
-        .map_err(Error::db(format!("adopt {id}: revoking PUBLIC's privileges")))?;
-        // No template version runs: only what tenantctl applies after every version.
-        let at = a.at_version.unwrap_or(0);
-        template::apply(&mut tx, session, &id, (at, at), false, "adopt").await?;
-        journal::record(
-            &mut tx,
-            session,
-            &Entry {
-                action: "tenant adopt",
-                tenant: Some(id.as_str()),
-                sql_summary: summary.clone(),
-                outcome: "ok".into(),
-                detail: serde_json::to_value(&plan).ok(),
-            },
-        )
-        .await?;
-        tx.commit()
-            .await
-            .map_err(Error::db(format!("adopt {id}: committing")))?;
-        Ok(plan)
-    }
-    .await;
+    let result = adopt_in_tx(session, &id, a, &summary).await;
     match result {
         Ok(p) => Ok(p),
         Err(e @ Error::ReadOnly { .. }) => Err(e),
         Err(e) => failed(session, "tenant adopt", id.as_str(), &summary, e).await,
     }
+}
+
+/// The transaction of [`adopt`].
+async fn adopt_in_tx(
+    session: &Session,
+    id: &TenantId,
+    a: &Adoption,
+    summary: &str,
+) -> Result<AdoptPlan> {
+    let mut tx = session.begin_change("tenant adopt").await?;
+    lock_tenant(&mut tx, id.as_str(), "adopt").await?;
+    preconditions(&mut tx, session, id, &a.schema).await?;
+    let plan = plan_on(&mut tx, session, id, a).await?;
+    let vars = session.names.template_vars();
+    sqlx::query(&vars.render(
+        "INSERT INTO {{registry}} (id, name, schema, template_version) VALUES ($1, $1, $2, $3)",
+    )?)
+    .bind(id.as_str())
+    .bind(&a.schema)
+    .bind(a.at_version)
+    .execute(&mut *tx)
+    .await
+    .map_err(Error::db(format!("adopt {id}: inserting the registry row")))?;
+    // Taking objects from their owners needs the connected role's rights (a
+    // superuser, or a member of every owner); the admin role has none over them.
+    sqlx::query("RESET ROLE")
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::db(format!("adopt {id}: leaving the admin role")))?;
+    sqlx::query(
+        "SELECT pg_catalog.set_config('tenantctl.adopt_schema', $1, true), \
+                pg_catalog.set_config('tenantctl.adopt_owner', $2, true)",
+    )
+    .bind(&a.schema)
+    .bind(&session.names.admin_role)
+    .execute(&mut *tx)
+    .await
+    .map_err(Error::db(format!(
+        "adopt {id}: preparing the ownership transfer"
+    )))?;
+    crate::session::run_script(&mut tx, TRANSFER_SQL.as_str())
+        .await
+        .map_err(|e| match crate::error::sqlstate(&e).as_deref() {
+            Some("42501") => Error::Invalid(format!(
+                "adopt {id}: {:?} may not take the schema's objects from their owners; run adopt as a superuser; nothing was changed",
+                session.spec.user
+            )),
+            _ => Error::db(format!(
+                "adopt {id}: handing the schema's objects to the admin role"
+            ))(e),
+        })?;
+    crate::session::act_as_admin(&mut tx, &session.names)
+        .await
+        .map_err(Error::db(format!(
+            "adopt {id}: switching to the admin role"
+        )))?;
+    let ro = session.names.readonly_role_of(id);
+    let mut rv = vars.clone();
+    rv.ident("ro", &ro);
+    sqlx::query(&rv.render(
+        "CREATE ROLE {{ro}} NOLOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS",
+    )?)
+    .execute(&mut *tx)
+    .await
+    .map_err(Error::db(format!("adopt {id}: creating role {ro}")))?;
+    // What PUBLIC held (every function's EXECUTE by default) is not in the model.
+    let mut sv = vars.clone();
+    sv.ident("schema", &a.schema);
+    crate::session::run_script(
+        &mut tx,
+        &sv.render(
+            "REVOKE ALL ON ALL TABLES IN SCHEMA {{schema}} FROM PUBLIC;
+             REVOKE ALL ON ALL SEQUENCES IN SCHEMA {{schema}} FROM PUBLIC;
+             REVOKE ALL ON ALL ROUTINES IN SCHEMA {{schema}} FROM PUBLIC;",
+        )?,
+    )
+    .await
+    .map_err(Error::db(format!(
+        "adopt {id}: revoking PUBLIC's privileges"
+    )))?;
+    // No template version runs: only what tenantctl applies after every version.
+    let at = a.at_version.unwrap_or(0);
+    template::apply(&mut tx, session, id, (at, at), false, "adopt").await?;
+    journal::record(
+        &mut tx,
+        session,
+        &Entry {
+            action: "tenant adopt",
+            tenant: Some(id.as_str()),
+            sql_summary: summary.to_string(),
+            outcome: "ok".into(),
+            detail: serde_json::to_value(&plan).ok(),
+        },
+    )
+    .await?;
+    tx.commit()
+        .await
+        .map_err(Error::db(format!("adopt {id}: committing")))?;
+    Ok(plan)
 }
 
 /// Schemas with the tenant prefix and no registry row, in name order.
@@ -391,4 +378,52 @@ pub async fn unregistered_schemas(session: &Session) -> Result<Vec<String>> {
         .filter(|r| r.drift == catalog::Drift::Unregistered)
         .map(|r| r.schema)
         .collect())
+}
+
+/// Adopts `adoptions` one after another, each in its own transaction, under the
+/// [`crate::job`] contract: one progress report per schema, a failure kept to its schema,
+/// and a cancel stopping before the next one.
+pub async fn adopt_job(
+    session: &Session,
+    adoptions: &[Adoption],
+    progress: &crate::job::ProgressSender<AdoptPlan>,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<crate::job::JobReport<AdoptPlan>> {
+    use crate::job::{ItemFailure, JobReport, Progress, report_progress};
+    session.ensure_writable("tenant adopt")?;
+    let mut report = JobReport::default();
+    let total = adoptions.len();
+    for (n, a) in adoptions.iter().enumerate() {
+        if cancel.is_cancelled() {
+            report.cancelled = true;
+            report
+                .not_tried
+                .extend(adoptions[n..].iter().map(|a| a.schema.clone()));
+            break;
+        }
+        let (landed, failed) = match adopt(session, a).await {
+            Ok(plan) => (vec![plan], Vec::new()),
+            Err(e) if e.is_connection_lost() => return Err(e),
+            Err(e) => (
+                Vec::new(),
+                vec![ItemFailure {
+                    item: a.schema.clone(),
+                    error: e.to_string(),
+                }],
+            ),
+        };
+        report.done.extend(landed.iter().cloned());
+        report.failed.extend(failed.iter().cloned());
+        report_progress(
+            progress,
+            Progress {
+                done: n + 1,
+                total,
+                current: a.schema.clone(),
+                landed,
+                failed,
+            },
+        );
+    }
+    Ok(report)
 }

@@ -272,6 +272,8 @@ pub async fn create_many(
     cancel: &CancellationToken,
 ) -> Result<BulkReport> {
     session.ensure_writable("tenant create --from")?;
+    // Once for the whole file, before any tenant: a changed applied file stops them all.
+    super::migrate::validate_checksums(session, &[], false, "tenant create").await?;
     let ids: Vec<String> = rows.iter().map(|r| r.tenant.id.clone()).collect();
     // One query for the whole file, not one per tenant.
     let existing: HashSet<String> = sqlx::query_scalar::<_, String>(&format!(
@@ -338,7 +340,10 @@ pub async fn create_many(
                 }
                 let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
                 let Some(row) = next else { break };
-                let (result, error) = match super::create(&session, &row.tenant).await {
+                let latest = session.template.latest();
+                let created =
+                    super::provision::create_checked(&session, &row.tenant, latest, false).await;
+                let (result, error) = match created {
                     Ok(_) => (BulkResult::Created, None),
                     Err(e) => (BulkResult::Failed, Some(e.to_string())),
                 };

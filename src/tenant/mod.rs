@@ -11,7 +11,9 @@ mod template;
 mod values;
 mod versions;
 
-pub use adopt::{AdoptPlan, Adoption, OwnerChange, adopt, adopt_plan, unregistered_schemas};
+pub use adopt::{
+    AdoptPlan, Adoption, OwnerChange, adopt, adopt_job, adopt_plan, unregistered_schemas,
+};
 pub use bulk::{BulkOutcome, BulkReport, BulkResult, BulkRow, create_many, parse_bulk};
 pub use change::{TenantChange, pin, resume, set, set_version, suspend};
 pub use inspect::{SchemaInspection, TenantDetail, inspect, inspect_schema};
@@ -19,7 +21,7 @@ pub use migrate::{
     MigrateOptions, MigrateOutcome, MigratePlan, MigrateProgress, MigrateReport, MigrateResult,
     PlannedVersion, migrate, migrate_with, plan,
 };
-pub use provision::{NewTenant, create, create_at_version};
+pub use provision::{NewTenant, check_applied_files, create, create_at_version};
 pub use template::{BINDING_POLICY, latest_version};
 pub use values::{
     MASK, check_name, is_secret_key, masked, parse_config_value, parse_pair, parse_pairs,

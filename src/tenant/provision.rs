@@ -32,6 +32,25 @@ pub async fn create_at_version(
     new: &NewTenant,
     version: i32,
 ) -> Result<TenantRow> {
+    create_checked(session, new, version, true).await
+}
+
+/// Refuses, before anything is created, when a template file applied to any tenant has
+/// changed since (as `tenant migrate` does): a new tenant would get content its
+/// neighbours never ran. Versions in `accept` take the new checksum (logged).
+pub async fn check_applied_files(session: &Session, accept: &[i32]) -> Result<()> {
+    session.ensure_writable("tenant create")?;
+    super::migrate::validate_checksums(session, accept, true, "tenant create").await
+}
+
+/// [`create_at_version`]; `check` false when the caller (a bulk run) checked the
+/// template's applied files once for all its tenants.
+pub(crate) async fn create_checked(
+    session: &Session,
+    new: &NewTenant,
+    version: i32,
+    check: bool,
+) -> Result<TenantRow> {
     if version < 1 || version > session.template.latest() {
         return Err(Error::Invalid(format!(
             "template version {version} does not exist in {}; versions are 1 to {}",
@@ -45,6 +64,9 @@ pub async fn create_at_version(
     check_name(&name)?;
     let config = config_object(&new.config)?;
     session.ensure_writable("tenant create")?;
+    if check {
+        super::migrate::validate_checksums(session, &[], false, "tenant create").await?;
+    }
     let summary = format!(
         "INSERT registry row; CREATE SCHEMA {}; CREATE ROLE {}; template v1..v{}; RLS; GRANTs; DEFAULT PRIVILEGES",
         names.schema_of(&id),

@@ -112,6 +112,12 @@ impl Jobs {
                     ));
                 });
             }
+            Effect::PlanAdopt(adoption) => {
+                tokio::spawn(async move {
+                    let result = tenant::adopt_plan(&s, &adoption).await.map_err(err);
+                    send(Action::AdoptPlan { adoption, result });
+                });
+            }
             Effect::Write(write) => {
                 tokio::spawn(async move {
                     let command = write.command();
@@ -178,6 +184,21 @@ where
             },
             "steps",
             move |progress| async move { audit::run_job(&s, None, &progress, &cancel).await },
+        ),
+        LongJob::Adopt(adoption) => run_job(
+            id,
+            send,
+            Landed::Adopt,
+            |r| {
+                let adopted: Vec<String> = r
+                    .done
+                    .iter()
+                    .map(|p| format!("{} as tenant {}", p.schema, p.tenant))
+                    .collect();
+                format!("adopted {}", adopted.join(", "))
+            },
+            "schemas",
+            move |progress| async move { tenant::adopt_job(&s, &[adoption], &progress, &cancel).await },
         ),
         LongJob::AuditFix(ids) => run_job(
             id,

@@ -111,6 +111,8 @@ pub enum CommandId {
     Resume,
     Migrate,
     MigrateAll,
+    Pin,
+    Adopt,
     Dump,
     Submit,
     Cancel,
@@ -514,6 +516,26 @@ pub const COMMANDS: &[CommandSpec] = &[
         name: "migrate_all",
         palette: Some("migrate all"),
         help: "migrate every tenant (asks first)",
+        contexts: MAIN,
+        writes: true,
+        ..ROW
+    },
+    CommandSpec {
+        id: CommandId::Pin,
+        name: "pin",
+        keys: &[k('p')],
+        palette: Some("pin"),
+        help: "pin at a template version, or unpin (asks)",
+        contexts: MAIN,
+        writes: true,
+        ..ROW
+    },
+    CommandSpec {
+        id: CommandId::Adopt,
+        name: "adopt",
+        keys: &[k('a')],
+        palette: Some("adopt"),
+        help: "adopt an unregistered schema (asks the id, shows changes)",
         contexts: MAIN,
         writes: true,
         ..ROW

@@ -37,6 +37,7 @@ pub async fn run(
     );
     app.keymap = keymap;
     app.backups = backups;
+    app.latest_version = session.template.latest();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Action>();
     let signals = event::spawn_signals(tx.clone()).map_err(io("listening for signals"))?;
     // Installs a panic hook that restores the terminal before the message prints.

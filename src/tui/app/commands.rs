@@ -4,7 +4,9 @@
 
 use super::{App, Effect, Load, Measure, Pane, Screen, SortKey, Write};
 use crate::catalog::TenantStatus;
-use crate::tui::dialog::{ConfirmDialog, Dialog, EditDialog, Palette, ProvisionDialog};
+use crate::tui::dialog::{
+    AdoptDialog, ConfirmDialog, Dialog, EditDialog, Palette, PinDialog, ProvisionDialog,
+};
 use crate::tui::keymap::{self, CommandId};
 
 impl App {
@@ -53,6 +55,18 @@ impl App {
             Write::Rebalance(mode) => {
                 self.dialog = None;
                 self.start_job(super::LongJob::Rebalance(mode), 0)
+            }
+            // The dialog stays (busy) until the dry run answers with what would change.
+            Write::Adopt {
+                adoption,
+                plan: None,
+            } => vec![Effect::PlanAdopt(adoption)],
+            Write::Adopt {
+                adoption,
+                plan: Some(_),
+            } => {
+                self.dialog = None;
+                self.start_job(super::LongJob::Adopt(adoption), 1)
             }
             other => vec![Effect::Write(other)],
         }
@@ -171,6 +185,31 @@ impl App {
                     self.flash(msg, true);
                 }
                 None => self.flash("no tenant selected".into(), true),
+            },
+            CommandId::Pin => match self.selected_row() {
+                Some(row) if row.status != TenantStatus::Unregistered => {
+                    let latest = self.latest_version;
+                    self.dialog = Some(Dialog::Pin(PinDialog::new(row, latest)));
+                }
+                Some(row) => {
+                    let msg = format!("{} has no registry row to pin; adopt it first", row.schema);
+                    self.flash(msg, true);
+                }
+                None => self.flash("no tenant selected".into(), true),
+            },
+            CommandId::Adopt => match self.selected_row() {
+                Some(row) if row.status == TenantStatus::Unregistered => {
+                    let d = AdoptDialog::new(&row.schema, &self.names.schema_prefix);
+                    self.dialog = Some(Dialog::Adopt(d));
+                }
+                Some(row) => {
+                    let msg = format!(
+                        "{} is registered already; adopt takes a schema marked unregistered",
+                        row.id
+                    );
+                    self.flash(msg, true);
+                }
+                None => self.flash("no schema selected".into(), true),
             },
             CommandId::Suspend => return self.suspend_resume(None),
             CommandId::Resume => return self.suspend_resume(Some(TenantStatus::Active)),

@@ -12,6 +12,8 @@ impl App {
         let outcome = match self.dialog.as_mut() {
             Some(Dialog::Provision(d)) => d.handle(cmd, &key, names),
             Some(Dialog::Edit(d)) => d.handle(cmd, &key),
+            Some(Dialog::Pin(d)) => d.handle(cmd, &key),
+            Some(Dialog::Adopt(d)) => d.handle(cmd, &key),
             Some(Dialog::Confirm(d)) => d.handle(cmd),
             None => Outcome::Stay,
         };
@@ -22,6 +24,39 @@ impl App {
                 Vec::new()
             }
             Outcome::Submit(write) => self.submit(write),
+        }
+    }
+
+    /// The adopt dry run came back: its changes go to the confirmation, or its error to
+    /// the dialog that asked.
+    pub(super) fn on_adopt_plan(
+        &mut self,
+        adoption: crate::tenant::Adoption,
+        result: Result<crate::tenant::AdoptPlan, ErrorText>,
+    ) -> Vec<Effect> {
+        match result {
+            Ok(plan) => {
+                if matches!(self.dialog, Some(Dialog::Adopt(_))) {
+                    self.dialog = Some(Dialog::Confirm(crate::tui::dialog::ConfirmDialog::new(
+                        Write::Adopt {
+                            adoption,
+                            plan: Some(plan),
+                        },
+                    )));
+                }
+                Vec::new()
+            }
+            Err(e) => match self.dialog.as_mut() {
+                Some(d) => {
+                    d.fail(e.clone());
+                    if e.connection {
+                        self.fail(e)
+                    } else {
+                        Vec::new()
+                    }
+                }
+                None => self.fail(e),
+            },
         }
     }
 

@@ -83,11 +83,14 @@ impl SortKey {
 }
 
 /// Header figures, recomputed when rows change rather than every frame.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Totals {
     pub tenants: usize,
     pub bytes: i64,
     pub drift: usize,
+    /// Registered tenants per template version, newest first: (version, tenants, of them
+    /// pinned); version 0 is an adopted tenant whose version is not known.
+    pub versions: Vec<(i32, usize, usize)>,
 }
 
 impl App {
@@ -120,15 +123,24 @@ impl App {
 
     pub(super) fn recount(&mut self) {
         let mut t = Totals::default();
+        let mut versions = std::collections::BTreeMap::<i32, (usize, usize)>::new();
         for r in &self.list.rows {
             t.bytes += r.size_bytes.unwrap_or(0);
             if r.status != TenantStatus::Unregistered {
                 t.tenants += 1;
+                let v = versions.entry(r.template_version).or_default();
+                v.0 += 1;
+                v.1 += usize::from(r.pinned_version.is_some());
             }
             if r.drift != Drift::None {
                 t.drift += 1;
             }
         }
+        t.versions = versions
+            .into_iter()
+            .rev()
+            .map(|(v, (n, pinned))| (v, n, pinned))
+            .collect();
         self.totals = t;
         let mut top: Vec<(String, i64)> = self
             .list

@@ -207,6 +207,11 @@ pub enum Action {
         command: CommandId,
         result: Result<TenantRow, ErrorText>,
     },
+    /// The adopt dry run of `adoption`.
+    AdoptPlan {
+        adoption: crate::tenant::Adoption,
+        result: Result<crate::tenant::AdoptPlan, ErrorText>,
+    },
     /// A long job moved on: `done` of `total`, the item just finished, what landed.
     JobProgress {
         id: JobId,
@@ -243,6 +248,8 @@ pub enum Effect {
     LoadActivity,
     /// A change, already past the read-only gate.
     Write(Write),
+    /// The adopt dry run (past the read-only gate: it is the first step of a write).
+    PlanAdopt(crate::tenant::Adoption),
 }
 
 /// The console's whole state.
@@ -257,6 +264,8 @@ pub struct App {
     /// Where `dump` writes; `None` when no backup folder is configured.
     pub backups: Option<crate::backup::BackupSettings>,
     pub names: NamingPolicy,
+    /// The template's newest version (the pin dialog shows it).
+    pub latest_version: i32,
     pub theme: Theme,
     pub server: Load<ServerSummary>,
     pub conn: Conn,
@@ -316,6 +325,7 @@ impl App {
             keymap: Keymap::default(),
             backups: None,
             names,
+            latest_version: crate::tenant::latest_version(),
             theme,
             server: Load::Idle,
             conn: Conn::Up,
@@ -425,6 +435,7 @@ impl App {
             } => self.on_detail(id, schema, grants, findings),
             Action::Activity(r) => self.on_activity(r),
             Action::Saved { command, result } => self.on_saved(command, result),
+            Action::AdoptPlan { adoption, result } => self.on_adopt_plan(adoption, result),
             Action::JobProgress {
                 id,
                 done,

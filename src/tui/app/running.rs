@@ -45,6 +45,8 @@ pub enum LongJob {
     Distribute(Vec<String>),
     /// Start a Citus rebalance and follow it.
     Rebalance(TransferMode),
+    /// Adopt a schema without a registry row.
+    Adopt(crate::tenant::Adoption),
 }
 
 /// The kinds of long job (one per core operation under the job contract).
@@ -59,6 +61,7 @@ pub enum JobKind {
     Move,
     Distribute,
     Rebalance,
+    Adopt,
 }
 
 impl LongJob {
@@ -74,6 +77,7 @@ impl LongJob {
             LongJob::MoveTenant(_) => JobKind::Move,
             LongJob::Distribute(_) => JobKind::Distribute,
             LongJob::Rebalance(_) => JobKind::Rebalance,
+            LongJob::Adopt(_) => JobKind::Adopt,
         }
     }
 }
@@ -91,6 +95,7 @@ impl JobKind {
             | JobKind::Move
             | JobKind::Distribute
             | JobKind::Rebalance => true,
+            JobKind::Adopt => true,
         }
     }
 
@@ -106,6 +111,7 @@ impl JobKind {
             JobKind::Move => "moving",
             JobKind::Distribute => "distributing",
             JobKind::Rebalance => "rebalancing",
+            JobKind::Adopt => "adopting",
         }
     }
 }
@@ -122,6 +128,7 @@ pub enum Landed {
     Moved(Vec<Moved>),
     Distributed(Vec<Distributed>),
     Rebalance(Vec<RebalanceStatus>),
+    Adopt(Vec<crate::tenant::AdoptPlan>),
 }
 
 /// How a job ended: one line of summary, and why it is not a success, if it is not.
@@ -239,6 +246,7 @@ impl App {
             Landed::Sizes(sizes) => self.on_sizes(sizes),
             Landed::Migrate(_)
             | Landed::Dump(_)
+            | Landed::Adopt(_)
             | Landed::Moved(_)
             | Landed::Distributed(_)
             | Landed::Rebalance(_) => Vec::new(),
@@ -327,6 +335,20 @@ impl App {
                 Vec::new()
             }
             (JobKind::Dump, Err(e)) => self.fail(e),
+            (JobKind::Adopt, Ok(end)) => {
+                match end.shortfall {
+                    None => self.flash(format!("adopt: {}", end.summary), false),
+                    Some(s) => {
+                        self.flash(format!("adopt: {s}; the schema was left as it was"), true)
+                    }
+                }
+                self.reload()
+            }
+            (JobKind::Adopt, Err(e)) => {
+                let mut effects = self.fail(e);
+                effects.extend(self.reload());
+                effects
+            }
             (JobKind::Migrate, Err(e)) => {
                 let mut effects = self.fail(e);
                 effects.extend(self.reload());

@@ -19,6 +19,17 @@ pub enum Write {
     },
     Suspend(String),
     Resume(String),
+    /// Hold the tenant at a template version; `None` releases it.
+    Pin {
+        id: String,
+        pin: Option<i32>,
+    },
+    /// Adopt a schema without a registry row. Without `plan` it asks the core for the dry
+    /// run (whose changes the confirmation shows); with it, it runs as a long job.
+    Adopt {
+        adoption: tenant::Adoption,
+        plan: Option<tenant::AdoptPlan>,
+    },
     /// `None`: every tenant. Runs as a long job.
     Migrate(Option<Vec<String>>),
     /// Apply one audit finding's fix (shown in the confirmation). Runs as a long job that
@@ -43,6 +54,8 @@ impl Write {
             Write::Set { .. } => CommandId::Edit,
             Write::Suspend(_) => CommandId::Suspend,
             Write::Resume(_) => CommandId::Resume,
+            Write::Pin { .. } => CommandId::Pin,
+            Write::Adopt { .. } => CommandId::Adopt,
             Write::Migrate(Some(_)) => CommandId::Migrate,
             Write::Migrate(None) => CommandId::MigrateAll,
             Write::AuditFix { .. } => CommandId::Fix,
@@ -62,8 +75,10 @@ impl Write {
             Write::Set { id, change } => tenant::set(session, &id, &change).await,
             Write::Suspend(id) => tenant::suspend(session, &id).await,
             Write::Resume(id) => tenant::resume(session, &id).await,
+            Write::Pin { id, pin } => tenant::pin(session, &id, pin).await,
             Write::Migrate(_)
             | Write::AuditFix { .. }
+            | Write::Adopt { .. }
             | Write::MoveTenant(_)
             | Write::Distribute(_)
             | Write::Rebalance(_) => Err(Error::Invalid(
@@ -144,6 +159,47 @@ impl Write {
             ),
             Write::Create(new) => (format!("Create tenant {}?", new.id), Vec::new()),
             Write::Set { id, .. } => (format!("Change tenant {id}?"), Vec::new()),
+            Write::Pin { id, pin: Some(p) } => (format!("Pin tenant {id} at {p}?"), Vec::new()),
+            Write::Pin { id, pin: None } => (format!("Unpin tenant {id}?"), Vec::new()),
+            Write::Adopt { adoption, plan } => describe_adopt(adoption, plan.as_ref()),
         }
     }
+}
+
+/// The adopt confirmation: what the dry run found would change.
+fn describe_adopt(a: &tenant::Adoption, plan: Option<&tenant::AdoptPlan>) -> (String, Vec<String>) {
+    /// Owner changes listed one a line; the rest are counted.
+    const SHOWN: usize = 8;
+    let Some(p) = plan else {
+        return (format!("Adopt schema {}?", a.schema), Vec::new());
+    };
+    let mut lines = vec![format!(
+        "As tenant {}, in one transaction, logged; data untouched:",
+        p.tenant
+    )];
+    if p.owner_changes.is_empty() {
+        lines.push("  every object is the admin role's already".into());
+    }
+    for c in p.owner_changes.iter().take(SHOWN) {
+        lines.push(format!(
+            "  owner {} → admin: {} {}",
+            c.owner, c.kind, c.object
+        ));
+    }
+    if p.owner_changes.len() > SHOWN {
+        lines.push(format!(
+            "  … and {} more owner change(s)",
+            p.owner_changes.len() - SHOWN
+        ));
+    }
+    lines.push(format!(
+        "  RLS, policies and tenant binding on {} table(s); role {}",
+        p.tables.len(),
+        p.readonly_role
+    ));
+    lines.push(match p.at_version {
+        Some(v) => format!("  recorded at template version {v}"),
+        None => "  version not known: migrate leaves it alone until one is set".into(),
+    });
+    (format!("Adopt schema {} as {}?", p.schema, p.tenant), lines)
 }

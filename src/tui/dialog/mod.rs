@@ -1,10 +1,12 @@
 //! Dialogs: one file each. A dialog owns its inputs, turns keys into an [`Outcome`], and
 //! renders itself; `update` starts the job its outcome asks for.
 
+pub mod adopt;
 pub mod confirm;
 pub mod edit;
 pub mod field;
 pub mod palette;
+pub mod pin;
 pub mod provision;
 
 use super::app::Write;
@@ -13,9 +15,11 @@ use super::theme::Theme;
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Flex, Layout, Rect};
 
+pub use adopt::AdoptDialog;
 pub use confirm::ConfirmDialog;
 pub use edit::EditDialog;
 pub use palette::Palette;
+pub use pin::PinDialog;
 pub use provision::ProvisionDialog;
 
 /// The open dialog, if any.
@@ -23,6 +27,8 @@ pub use provision::ProvisionDialog;
 pub enum Dialog {
     Provision(ProvisionDialog),
     Edit(EditDialog),
+    Pin(PinDialog),
+    Adopt(AdoptDialog),
     Confirm(ConfirmDialog),
 }
 
@@ -58,6 +64,14 @@ impl Dialog {
                 d.error = Some(error);
                 d.busy = false;
             }
+            Dialog::Pin(d) => {
+                d.error = Some(error);
+                d.busy = false;
+            }
+            Dialog::Adopt(d) => {
+                d.error = Some(error);
+                d.busy = false;
+            }
             Dialog::Confirm(d) => {
                 d.error = Some(error);
                 d.busy = false;
@@ -70,6 +84,8 @@ impl Dialog {
         match self {
             Dialog::Provision(d) => d.busy,
             Dialog::Edit(d) => d.busy,
+            Dialog::Pin(d) => d.busy,
+            Dialog::Adopt(d) => d.busy,
             Dialog::Confirm(d) => d.busy,
         }
     }
@@ -86,6 +102,8 @@ impl Dialog {
         match self {
             Dialog::Provision(d) => d.render(frame, area, theme, spinner, keys),
             Dialog::Edit(d) => d.render(frame, area, theme, spinner, keys),
+            Dialog::Pin(d) => d.render(frame, area, theme, spinner, keys),
+            Dialog::Adopt(d) => d.render(frame, area, theme, spinner, keys),
             Dialog::Confirm(d) => d.render(frame, area, theme, spinner, keys),
         }
     }

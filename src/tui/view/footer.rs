@@ -76,6 +76,13 @@ fn progress_line(app: &App, job: &RunningJob) -> Line<'static> {
         Span::styled("█".repeat(filled), t.bar()),
         Span::styled("░".repeat(WIDTH - filled), t.dim()),
     ];
+    // The item just finished (a migration's tenant): the run moves per tenant on screen.
+    if !job.current.is_empty() {
+        spans.push(Span::raw(format!(
+            " {}",
+            crate::units::fit(&job.current, 24)
+        )));
+    }
     if job.failures > 0 {
         spans.push(Span::styled(format!(" ! {} failed", job.failures), t.bad()));
     }

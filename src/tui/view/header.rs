@@ -98,6 +98,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         };
         second.push(Span::styled(format!("audit: {}", r.summary.short()), style));
     }
+    // Last: the first part to give way on a narrow terminal, after drift and the audit.
+    if !app.totals.versions.is_empty() {
+        second.push(sep());
+        second.push(Span::raw(version_distribution(&app.totals.versions)));
+    }
     // The tab bar keeps its place at the right; the status before it gives way (cut with
     // an ellipsis) so the two always fit the width, down to the console's 60 columns.
     let mut tabs = Vec::new();
@@ -149,4 +154,25 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     frame.render_widget(Paragraph::new(first), line1);
     frame.render_widget(Paragraph::new(status), status_area);
     frame.render_widget(Paragraph::new(tabs), tabs_area);
+}
+
+/// `v4: 1,980 · v3: 20 (2 pinned)`: registered tenants per template version, newest first.
+pub fn version_distribution(versions: &[(i32, usize, usize)]) -> String {
+    versions
+        .iter()
+        .map(|&(v, n, pinned)| {
+            let n = crate::units::human_count(n as i64);
+            let at = if v == 0 {
+                format!("no version: {n}")
+            } else {
+                format!("v{v}: {n}")
+            };
+            if pinned > 0 {
+                format!("{at} ({pinned} pinned)")
+            } else {
+                at
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" · ")
 }

@@ -31,12 +31,16 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         } else {
             r.name.as_str()
         };
+        let version = match r.template_version {
+            0 => "template version not known".to_string(),
+            v => format!("template v{v}"),
+        };
+        let pin = r
+            .pinned_version
+            .map_or(String::new(), |p| format!(" · pinned at {p}"));
         lines.push(Line::from(vec![
             Span::styled(r.id.clone(), t.title()),
-            Span::raw(format!(
-                " — {name} · {} · template v{}",
-                r.status, r.template_version
-            )),
+            Span::raw(format!(" — {name} · {} · {version}{pin}", r.status)),
         ]));
         if let serde_json::Value::Object(map) = &r.config
             && !map.is_empty()

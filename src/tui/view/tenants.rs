@@ -68,34 +68,39 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     );
     app.list.offset.set(offset);
 
-    let name_w = inner.width.saturating_sub(1 + 16 + 14 + 9 + 6 + 5).max(4) as usize;
+    const FIXED: u16 = 1 + 16 + 14 + 9 + 6 + 5;
+    // The version column only where names keep room (the schema pane repeats the
+    // selected tenant's version and pin; the header has the distribution).
+    let with_version = inner.width.saturating_sub(FIXED + VERSION_W + 1) >= 12;
+    let extra = if with_version { VERSION_W + 1 } else { 0 };
+    let name_w = inner.width.saturating_sub(FIXED + extra).max(4) as usize;
     let rows = app.list.visible[offset..(offset + height).min(app.list.visible.len())]
         .iter()
         .enumerate()
         .filter_map(|(n, &i)| app.list.rows.get(i).map(|r| (offset + n, r)))
-        .map(|(pos, r)| row(app, r, pos == app.list.selected, name_w));
-    let header = Row::new([
+        .map(|(pos, r)| row(app, r, pos == app.list.selected, name_w, with_version));
+    let mut header = vec![
         Cell::from(""),
         Cell::from("id"),
         Cell::from("name"),
         Cell::from("status"),
         Cell::from(Line::from("size").right_aligned()),
         Cell::from(Line::from("tables").right_aligned()),
-    ])
-    .style(t.dim());
-    let table = Table::new(
-        rows,
-        [
-            Constraint::Length(1),
-            Constraint::Length(16),
-            Constraint::Min(4),
-            Constraint::Length(14),
-            Constraint::Length(9),
-            Constraint::Length(6),
-        ],
-    )
-    .header(header)
-    .column_spacing(1);
+    ];
+    let mut widths = vec![
+        Constraint::Length(1),
+        Constraint::Length(16),
+        Constraint::Min(4),
+        Constraint::Length(14),
+        Constraint::Length(9),
+        Constraint::Length(6),
+    ];
+    if with_version {
+        header.push(Cell::from("ver"));
+        widths.push(Constraint::Length(VERSION_W));
+    }
+    let header = Row::new(header).style(t.dim());
+    let table = Table::new(rows, widths).header(header).column_spacing(1);
     frame.render_widget(table, inner);
     if height < app.list.visible.len() {
         // A position marker in the border: row n of m.
@@ -120,7 +125,16 @@ pub fn scroll(offset: usize, selected: usize, height: usize, len: usize) -> usiz
     offset
 }
 
-fn row<'a>(app: &App, r: &'a TenantRow, selected: bool, name_w: usize) -> Row<'a> {
+/// Width of the version column: `v3`, `v2p2`.
+const VERSION_W: u16 = 5;
+
+fn row<'a>(
+    app: &App,
+    r: &'a TenantRow,
+    selected: bool,
+    name_w: usize,
+    with_version: bool,
+) -> Row<'a> {
     let t = &app.theme;
     let (marker, status) = match r.drift {
         Drift::None => (
@@ -136,17 +150,37 @@ fn row<'a>(app: &App, r: &'a TenantRow, selected: bool, name_w: usize) -> Row<'a
         Some(b) => format!("~{}", human_bytes(b)),
         None => "—".into(),
     };
-    let row = Row::new([
+    let mut cells = vec![
         Cell::from(marker),
         Cell::from(fit(&r.id, 16)),
         Cell::from(fit(&r.name, name_w)),
         Cell::from(Span::styled(status, app.status_style(r))),
         Cell::from(Line::from(size).right_aligned()),
         Cell::from(Line::from(r.tables.to_string()).right_aligned()),
-    ]);
+    ];
+    if with_version {
+        cells.push(Cell::from(version(r)));
+    }
+    let row = Row::new(cells);
     if selected {
         row.style(t.selected())
     } else {
         row
+    }
+}
+
+/// `v3`, or `v2p2` for a tenant pinned at 2; `—` for a registered tenant whose version is
+/// not known (adopted without one); nothing for a schema without a registry row.
+fn version(r: &TenantRow) -> String {
+    if r.drift == Drift::Unregistered {
+        return String::new();
+    }
+    let at = match r.template_version {
+        0 => "—".to_string(),
+        v => format!("v{v}"),
+    };
+    match r.pinned_version {
+        Some(p) => format!("{at}p{p}"),
+        None => at,
     }
 }
