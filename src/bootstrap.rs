@@ -43,7 +43,7 @@ const BACKFILL_SQL: &str = "WITH added AS (INSERT INTO {{history}} \
      SELECT count(DISTINCT tenant_id) FROM added";
 
 /// Serialises concurrent `init`s on one database.
-const INIT_LOCK_KEY: i64 = 0x7465_6e61_6e74_0001;
+pub(crate) const INIT_LOCK_KEY: i64 = 0x7465_6e61_6e74_0001;
 
 /// What `init` is asked to do beyond the defaults.
 #[derive(Debug, Default, Clone)]
@@ -69,6 +69,11 @@ pub struct InitReport {
     pub public_create_revoked: bool,
     /// The non-superuser bootstrapper, when init granted it `SET ROLE` on the admin role.
     pub granted_admin_to: Option<String>,
+    /// On a Citus coordinator: what init set up for the workers (see README, "Citus").
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub citus: Option<crate::citus::init::CitusPrepared>,
+    /// On a Citus coordinator: the registry was made a reference table now.
+    pub registry_made_reference: bool,
     /// Tenants made before the template history whose versions init recorded as
     /// backfilled (upgrading across bootstrap step 4).
     pub history_backfilled: u64,
@@ -82,12 +87,58 @@ impl InitReport {
             && !self.admin_login
             && self.granted_admin_to.is_none()
             && !self.public_create_revoked
+            && !self.registry_made_reference
+            && self.citus.as_ref().is_none_or(|c| *c == Default::default())
     }
 }
 
-/// Bootstraps (or upgrades) the model on the session's database, in one transaction.
+/// The model's roles and the attributes a new one gets.
+pub(crate) fn model_roles(names: &crate::names::NamingPolicy) -> [(&str, &'static str); 3] {
+    [
+        (
+            names.admin_role.as_str(),
+            "NOLOGIN NOSUPERUSER CREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS",
+        ),
+        (
+            names.service_role.as_str(),
+            "LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS",
+        ),
+        (
+            names.rls_role.as_str(),
+            "NOLOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS",
+        ),
+    ]
+}
+
+/// Bootstraps (or upgrades) the model on the session's database, in one transaction (on a
+/// Citus coordinator, after a first one that readies the roles for the workers, undone if
+/// the main one fails).
 pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
     session.ensure_writable("init")?;
+    let mut conn = session
+        .pool
+        .acquire()
+        .await
+        .map_err(Error::db("init: connecting"))?;
+    let citus = crate::citus::detect::detect(&mut conn)
+        .await
+        .map_err(Error::db("init: looking for the citus extension"))?;
+    drop(conn);
+    let Some(_) = citus else {
+        return init_main(session, opts, None).await;
+    };
+    let prepared = crate::citus::init::prepare(session, opts).await?;
+    match init_main(session, opts, Some(prepared.clone())).await {
+        Ok(report) => Ok(report),
+        Err(e) => Err(crate::citus::init::undo(session, &prepared, e).await),
+    }
+}
+
+async fn init_main(
+    session: &Session,
+    opts: &InitOptions,
+    citus: Option<crate::citus::init::CitusPrepared>,
+) -> Result<InitReport> {
     let names = &session.names;
     let mut tx = session
         .pool
@@ -136,27 +187,22 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
         scratch_problem: None,
         public_create_revoked: false,
         granted_admin_to: None,
+        citus: citus.clone(),
+        registry_made_reference: false,
         history_backfilled: 0,
     };
+    if let Some(c) = &citus {
+        // The roles were created (and committed) by the Citus preparation.
+        report
+            .roles_existing
+            .retain(|r| !c.roles_created.contains(r));
+        report.roles_created.extend(c.roles_created.iter().cloned());
+    }
     refuse_dangerous_roles(&mut tx, names).await?;
-    let roles = [
-        (
-            names.admin_role.as_str(),
-            "NOLOGIN NOSUPERUSER CREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS",
-        ),
-        (
-            names.service_role.as_str(),
-            "LOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS",
-        ),
-        (
-            names.rls_role.as_str(),
-            "NOLOGIN NOSUPERUSER NOCREATEROLE NOCREATEDB NOREPLICATION NOBYPASSRLS",
-        ),
-    ];
-    for (role, attrs) in roles {
+    for (role, attrs) in model_roles(names) {
         if ensure_role(&mut tx, role, attrs).await? {
             report.roles_created.push(role.into());
-        } else {
+        } else if !report.roles_created.iter().any(|r| r == role) {
             report.roles_existing.push(role.into());
         }
     }
@@ -242,6 +288,13 @@ pub async fn init(session: &Session, opts: &InitOptions) -> Result<InitReport> {
             },
         )
         .await?;
+    }
+    if citus.is_some() {
+        crate::session::act_as_admin(&mut tx, names)
+            .await
+            .map_err(Error::db("init: switching to the admin role"))?;
+        report.registry_made_reference =
+            crate::citus::init::reference_registry(&mut tx, names).await?;
     }
     tx.commit().await.map_err(Error::db("init: committing"))?;
     match ensure_scratch_database(session).await {
@@ -356,7 +409,7 @@ ORDER BY 1
 
 /// Refuses to bootstrap over an application role that could read or change more than the
 /// model allows, with the SQL that repairs it.
-async fn refuse_dangerous_roles(
+pub(crate) async fn refuse_dangerous_roles(
     conn: &mut PgConnection,
     names: &crate::names::NamingPolicy,
 ) -> Result<()> {
@@ -523,7 +576,11 @@ async fn installed_version(conn: &mut PgConnection, session: &Session) -> Result
 
 /// Creates `role` with `attrs` unless it exists; true when created. An existing role keeps
 /// its attributes (the audit reports dangerous ones) so that init never locks anyone out.
-async fn ensure_role(conn: &mut PgConnection, role: &str, attrs: &'static str) -> Result<bool> {
+pub(crate) async fn ensure_role(
+    conn: &mut PgConnection,
+    role: &str,
+    attrs: &'static str,
+) -> Result<bool> {
     let exists: bool =
         sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
             .bind(role)

@@ -640,11 +640,14 @@ enum PrepareError {
 }
 
 /// Readies a fresh connection: pins `search_path` (again, in case a pooler dropped the
-/// startup option) and, for a read-only session, verifies the server enforces it.
+/// startup option) and, for a read-only session, verifies the server enforces it. On a
+/// Citus coordinator whose `init` made the application's SET LOCALs reach the workers,
+/// tenantctl's own (role, lock_timeout) must not: a custom setting, harmless without Citus.
 async fn prepare(conn: &mut sqlx::PgConnection, read_only: bool) -> Result<(), PrepareError> {
-    let (_, actual): (String, String) = sqlx::query_as(
+    let (_, actual, _): (String, String, String) = sqlx::query_as(
         "SELECT pg_catalog.set_config('search_path', $1, false),
-                pg_catalog.current_setting('default_transaction_read_only')",
+                pg_catalog.current_setting('default_transaction_read_only'),
+                pg_catalog.set_config('citus.propagate_set_commands', 'none', false)",
     )
     .bind(PINNED_SEARCH_PATH)
     .fetch_one(&mut *conn)

@@ -9,6 +9,7 @@ pub mod audit;
 pub mod backup;
 pub mod bootstrap;
 pub mod catalog;
+pub mod citus;
 pub mod citus_cluster;
 pub mod cli;
 pub mod cluster;

@@ -19,6 +19,8 @@ pub struct Session {
     pub tls: crate::tls::TlsState,
     /// The tenant template: the built-in sample unless `template_dir` names a folder.
     pub template: std::sync::Arc<crate::tenant::Template>,
+    /// The database has the `citus` extension (checked when the session opened).
+    pub citus: bool,
 }
 
 impl Session {
@@ -30,7 +32,17 @@ impl Session {
         max_connections: u32,
     ) -> Result<Session> {
         let (pool, tls) = spec.connect_tls(max_connections).await?;
+        let citus = {
+            let mut conn = pool
+                .acquire()
+                .await
+                .map_err(Error::db("looking for the citus extension"))?;
+            crate::citus::provision::has_citus(&mut conn)
+                .await
+                .map_err(Error::db("looking for the citus extension"))?
+        };
         Ok(Session {
+            citus,
             tls,
             pool,
             spec,
@@ -153,6 +165,17 @@ impl Session {
                 }
             }
         }
+    }
+}
+
+impl Session {
+    /// Runs a template script; on Citus one statement at a time (see `citus::script`).
+    pub async fn run_template_script(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        sql: &str,
+    ) -> Result<(), sqlx::Error> {
+        crate::citus::script::run_script(conn, sql, self.citus).await
     }
 }
 

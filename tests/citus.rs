@@ -5,8 +5,12 @@
 
 mod common;
 
+use sqlx::Row;
 use tenantctl::citus_cluster::{CitusCluster, citus_unavailable};
 use tenantctl::cluster::find_server_bindir;
+use tenantctl::names::NamingPolicy;
+use tenantctl::session::Session;
+use tenantctl::tenant;
 
 #[tokio::test]
 async fn a_citus_cluster_has_two_workers_and_distributes_a_schema() {
@@ -84,4 +88,296 @@ async fn a_citus_cluster_has_two_workers_and_distributes_a_schema() {
         .await
         .unwrap();
     assert_eq!(rows, 50);
+}
+
+/// A Citus cluster, or `None` after printing why the test is skipped.
+async fn citus_or_skip(test: &str) -> Option<CitusCluster> {
+    let bindir = find_server_bindir().expect("server binaries");
+    if let Some(why) = citus_unavailable(&bindir) {
+        common::skip(test, &why);
+        return None;
+    }
+    Some(CitusCluster::start("tenantctl_citus", 2).await.unwrap())
+}
+
+/// A superuser session on the coordinator, under the default naming policy.
+async fn coordinator_session(citus: &CitusCluster) -> Session {
+    Session::open(
+        citus.coordinator.superuser_spec(&citus.dbname),
+        NamingPolicy::default(),
+        std::time::Duration::from_secs(10),
+        4,
+    )
+    .await
+    .unwrap()
+}
+
+/// Runs `sql` as `role` (SET ROLE) through the coordinator; the first column or the error.
+async fn as_role(pool: &sqlx::PgPool, role: &str, setup: &str, sql: &str) -> Result<i64, String> {
+    let mut c = pool.acquire().await.unwrap();
+    c.close_on_drop();
+    sqlx::raw_sql(&format!("SET ROLE \"{role}\"; {setup}"))
+        .execute(&mut *c)
+        .await
+        .map_err(|e| e.to_string())?;
+    sqlx::query(sql)
+        .fetch_one(&mut *c)
+        .await
+        .map(|r| r.get::<i64, _>(0))
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn init_on_a_coordinator_readies_the_workers_and_tenants_become_distributed_schemas() {
+    let test = "init_on_a_coordinator_readies_the_workers_and_tenants_become_distributed_schemas";
+    let Some(citus) = citus_or_skip(test).await else {
+        return;
+    };
+    let s = coordinator_session(&citus).await;
+    assert!(s.citus);
+    let report = tenantctl::bootstrap::init(&s, &Default::default())
+        .await
+        .unwrap();
+    assert!(report.registry_made_reference, "{report:?}");
+    let names = &s.names;
+    // On every worker: the admin and RLS roles log in, the admin may create schemas, the
+    // common schema is there, and so is the registry (a reference table's placement).
+    for w in &citus.workers {
+        let pool = w.superuser_spec(&citus.dbname).connect(1).await.unwrap();
+        let (admin_login, rls_login, admin_create, commons, registry): (bool, bool, bool, bool, bool) =
+            sqlx::query_as(
+                "SELECT (SELECT rolcanlogin FROM pg_roles WHERE rolname = $1),
+                        (SELECT rolcanlogin FROM pg_roles WHERE rolname = $2),
+                        has_database_privilege($1, current_database(), 'CREATE'),
+                        EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $3),
+                        EXISTS (SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                                WHERE n.nspname = $3 AND c.relname LIKE $4 || '\\_%')",
+            )
+            .bind(&names.admin_role)
+            .bind(&names.rls_role)
+            .bind(&names.common_schema)
+            .bind(&names.registry_table)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        assert!(admin_login && rls_login && admin_create && commons && registry);
+        pool.close().await;
+    }
+    // Attack: the worker passwords are for superusers' eyes only.
+    let got = as_role(
+        &s.pool,
+        &names.admin_role,
+        "",
+        "SELECT count(*) FROM pg_dist_authinfo",
+    )
+    .await;
+    assert!(
+        got.as_ref().is_err_and(|e| e.contains("permission denied")),
+        "{got:?}"
+    );
+    // A second run has nothing to do.
+    let again = tenantctl::bootstrap::init(&s, &Default::default())
+        .await
+        .unwrap();
+    assert!(again.was_current(), "{again:?}");
+
+    // A tenant is a distributed schema, placed whole on a worker.
+    let new = |id: &str| tenant::NewTenant {
+        id: id.into(),
+        ..Default::default()
+    };
+    tenant::create_at_version(&s, &new("acme"), 1)
+        .await
+        .unwrap();
+    tenant::create_at_version(&s, &new("globex"), 1)
+        .await
+        .unwrap();
+    let placed: Vec<(String, i32)> = sqlx::query_as(
+        "SELECT DISTINCT n.nspname::text, p.nodeport FROM pg_dist_shard sh
+         JOIN pg_dist_placement pl USING (shardid)
+         JOIN pg_dist_node p ON p.groupid = pl.groupid
+         JOIN pg_class c ON c.oid = sh.logicalrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.oid IN (SELECT schemaid FROM pg_dist_schema) ORDER BY 1",
+    )
+    .fetch_all(&s.pool)
+    .await
+    .unwrap();
+    let workers: Vec<i32> = citus.workers.iter().map(|w| i32::from(w.port())).collect();
+    assert_eq!(
+        placed.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
+        vec!["tenant_acme", "tenant_globex"],
+        "{placed:?}"
+    );
+    assert!(
+        placed.iter().all(|(_, port)| workers.contains(port)),
+        "{placed:?}"
+    );
+
+    // The service role writes and reads through the coordinator, routed by search_path.
+    set_worker_password(&s, &names.service_role).await;
+    let service = &names.service_role;
+    let wrote = as_role(
+        &s.pool,
+        service,
+        "SET search_path TO tenant_acme",
+        "WITH i AS (INSERT INTO tenant_users (email, display_name) VALUES ('a@acme', 'A') RETURNING 1)
+         SELECT count(*) FROM i",
+    )
+    .await;
+    assert_eq!(wrote, Ok(1));
+    let read = as_role(
+        &s.pool,
+        service,
+        "SET search_path TO tenant_acme",
+        "SELECT count(*) FROM tenant_users",
+    )
+    .await;
+    assert_eq!(read, Ok(1));
+    let other = as_role(
+        &s.pool,
+        service,
+        "SET search_path TO tenant_globex",
+        "SELECT count(*) FROM tenant_users",
+    )
+    .await;
+    assert_eq!(other, Ok(0));
+
+    // A template step Citus cannot propagate fails the create, and nothing is left.
+    let failed = tenant::create(&s, &new("initech")).await;
+    let err = failed.unwrap_err().to_string();
+    assert!(err.contains("Citus"), "{err}");
+    let left: (bool, bool) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM commons.tenants WHERE id = 'initech'),
+                EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'tenant_initech')",
+    )
+    .fetch_one(&s.pool)
+    .await
+    .unwrap();
+    assert_eq!(left, (false, false));
+}
+
+/// Gives `role` a password and the coordinator the same one for the workers, as an operator
+/// does for the application's login role (README, "Citus").
+async fn set_worker_password(s: &Session, role: &str) {
+    sqlx::raw_sql(&format!(
+        "ALTER ROLE \"{role}\" PASSWORD 'app-secret-1';
+         INSERT INTO pg_dist_authinfo VALUES (0, '{role}', 'password=app-secret-1')"
+    ))
+    .execute(&s.pool)
+    .await
+    .unwrap();
+}
+
+/// Rows with the same ids in every tenant (template version 1): user 1 placed two orders.
+async fn seed(s: &Session, schema: &str, label: &str) {
+    let sql = format!(
+        "INSERT INTO {schema}.tenant_users (id, email, display_name) VALUES (1, '{label}@x', '{label}');
+         INSERT INTO {schema}.customers (id, name, owner_user_id) VALUES (1, '{label} customer', 1);
+         INSERT INTO {schema}.orders (id, customer_id, placed_by, total_cents) VALUES (1, 1, 1, 100), (2, 1, 1, 200);"
+    );
+    for statement in sql.split(";\n") {
+        sqlx::query(statement).execute(&s.pool).await.unwrap();
+    }
+}
+
+/// The hardening issue's isolation test (`tests/isolation.rs`), through the coordinator:
+/// the data is on the workers, where the policies must hold.
+#[tokio::test]
+async fn rls_role_routed_to_one_tenant_reads_nothing_of_another_through_the_coordinator() {
+    let test = "rls_role_routed_to_one_tenant_reads_nothing_of_another_through_the_coordinator";
+    let Some(citus) = citus_or_skip(test).await else {
+        return;
+    };
+    let s = coordinator_session(&citus).await;
+    tenantctl::bootstrap::init(&s, &Default::default())
+        .await
+        .unwrap();
+    for id in ["a", "b"] {
+        let new = tenant::NewTenant {
+            id: id.into(),
+            ..Default::default()
+        };
+        tenant::create_at_version(&s, &new, 1).await.unwrap();
+    }
+    seed(&s, "tenant_a", "a").await;
+    seed(&s, "tenant_b", "b").await;
+    let rls = s.names.rls_role.clone();
+    // Session-level routing does not reach the workers: the binding fails closed there.
+    let session_level = "SET search_path TO tenant_a, commons; SET app.user_id = '1'";
+    assert_eq!(
+        as_role(
+            &app_pool(&citus).await,
+            &rls,
+            session_level,
+            "SELECT count(*) FROM orders"
+        )
+        .await,
+        Ok(0)
+    );
+    // On Citus the application routes per transaction, with SET LOCAL, which init has Citus
+    // pass on to the workers (new sessions get the database's setting).
+    let app = app_pool(&citus).await;
+    let routed = |schema: &str| {
+        format!("BEGIN; SET LOCAL search_path TO {schema}, commons; SET LOCAL app.user_id = '1'")
+    };
+
+    let a = routed("tenant_a");
+    assert_eq!(
+        as_role(&app, &rls, &a, "SELECT count(*) FROM orders").await,
+        Ok(2)
+    );
+    assert_eq!(
+        as_role(&app, &rls, &a, "SELECT count(*) FROM tenant_a.orders").await,
+        Ok(2)
+    );
+    assert_eq!(
+        as_role(&app, &rls, &a, "SELECT count(*) FROM tenant_users").await,
+        Ok(1)
+    );
+    for table in ["orders", "customers", "tenant_users"] {
+        let got = as_role(
+            &app,
+            &rls,
+            &a,
+            &format!("SELECT count(*) FROM tenant_b.{table}"),
+        )
+        .await;
+        assert!(
+            matches!(got, Ok(0) | Err(_)),
+            "tenant_b.{table} read from a session routed to tenant_a: {got:?}"
+        );
+    }
+    let got = as_role(
+        &app,
+        &rls,
+        &a,
+        "SELECT count(*) FROM orders o JOIN tenant_b.orders ob ON ob.id = o.id",
+    )
+    .await;
+    assert!(matches!(got, Ok(0) | Err(_)), "{got:?}");
+    let b = routed("tenant_b");
+    assert_eq!(
+        as_role(&app, &rls, &b, "SELECT count(*) FROM orders").await,
+        Ok(2)
+    );
+    let got = as_role(&app, &rls, &b, "SELECT count(*) FROM tenant_a.orders").await;
+    assert!(matches!(got, Ok(0) | Err(_)), "{got:?}");
+}
+
+/// A pool connecting as an application does (plain sqlx, none of tenantctl's session
+/// settings), as the coordinator's superuser.
+async fn app_pool(citus: &CitusCluster) -> sqlx::PgPool {
+    let spec = citus.coordinator.superuser_spec(&citus.dbname);
+    let options = sqlx::postgres::PgConnectOptions::new()
+        .host("127.0.0.1")
+        .port(citus.coordinator.port())
+        .username(&spec.user)
+        .password(spec.password.as_ref().unwrap().expose())
+        .database(&citus.dbname)
+        .ssl_mode(sqlx::postgres::PgSslMode::Disable);
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(2)
+        .connect_with(options)
+        .await
+        .unwrap()
 }

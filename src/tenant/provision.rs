@@ -96,18 +96,27 @@ async fn provision(
 
     let mut vars = names.template_vars();
     vars.ident("schema", &schema).ident("ro", &ro);
-    let (in_registry, schema_exists, role_exists): (bool, bool, bool) =
-        sqlx::query_as(&vars.render(
-            "SELECT EXISTS (SELECT 1 FROM {{registry}} WHERE id = $1),
-                EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $2),
-                EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $3)",
-        )?)
-        .bind(id.as_str())
-        .bind(&schema)
-        .bind(&ro)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(|e| catalog::registry_error(session, e))?;
+    // Two queries: on Citus a query naming the registry (a reference table) is planned as a
+    // distributed one, and the pg_roles view in it would be expanded to pg_authid, which the
+    // admin role may not read.
+    let in_registry: bool = sqlx::query_scalar(
+        &vars.render("SELECT EXISTS (SELECT 1 FROM {{registry}} WHERE id = $1)")?,
+    )
+    .bind(id.as_str())
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(|e| catalog::registry_error(session, e))?;
+    let (schema_exists, role_exists): (bool, bool) = sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1),
+                EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $2)",
+    )
+    .bind(&schema)
+    .bind(&ro)
+    .fetch_one(&mut *tx)
+    .await
+    .map_err(Error::db(format!(
+        "{ACTION} {id}: looking for its schema and role"
+    )))?;
     if in_registry {
         return Err(Error::Conflict(format!(
             "tenant {id} already exists; nothing was changed"
@@ -147,6 +156,18 @@ async fn provision(
         .execute(&mut *tx)
         .await
         .map_err(Error::db(format!("{ACTION} {id}: clearing an old history")))?;
+    // On Citus the schema is created distributed: it and the template's tables land whole
+    // on one worker, in this same transaction.
+    let on_citus = crate::citus::provision::has_citus(&mut tx)
+        .await
+        .map_err(Error::db(format!("{ACTION} {id}: looking for Citus")))?;
+    if on_citus {
+        crate::citus::provision::shard_new_schemas(&mut tx)
+            .await
+            .map_err(Error::db(format!(
+                "{ACTION} {id}: turning on Citus schema-based sharding"
+            )))?;
+    }
     sqlx::query(&vars.render("CREATE SCHEMA {{schema}} AUTHORIZATION {{admin}}")?)
         .execute(&mut *tx)
         .await

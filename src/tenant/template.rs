@@ -120,12 +120,16 @@ pub(crate) async fn apply(
     for step in template.steps(from, to) {
         let sql = version_vars.render(&step.sql)?;
         let started = std::time::Instant::now();
-        crate::session::run_script(conn, &sql)
-            .await
-            .map_err(Error::db(format!(
+        session.run_template_script(conn, &sql).await.map_err(|e| {
+            let during = format!(
                 "{action} {id}: template version {} ({})",
                 step.version, step.file
-            )))?;
+            );
+            match crate::citus::provision::unsupported(session.citus, &e) {
+                Some(why) => Error::Invalid(format!("{during}: {why}; nothing was changed")),
+                None => Error::db(during)(e),
+            }
+        })?;
         let ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
         sqlx::query(&record)
             .bind(id.as_str())
@@ -162,6 +166,10 @@ pub(crate) async fn apply_model(
 ) -> Result<()> {
     let schema = names.schema_of(id);
     let vars = tenant_vars(names, id);
+    // On Citus the scripts below go one statement at a time (see `citus::script`).
+    let citus = crate::citus::provision::has_citus(conn)
+        .await
+        .map_err(Error::db(format!("{action} {id}: looking for Citus")))?;
     enable_rls_everywhere(conn, &schema, id, action).await?;
     let mut grants = vars.render(GRANTS)?;
     let relations: Vec<(String, bool)> = sqlx::query_as(RELATIONS_SQL)
@@ -181,10 +189,10 @@ pub(crate) async fn apply_model(
             GRANT_EACH
         })?);
     }
-    crate::session::run_script(conn, &grants)
+    crate::citus::script::run_script(conn, &grants, citus)
         .await
         .map_err(Error::db(format!("{action} {id}: granting privileges")))?;
-    bind_to_tenant(conn, names, &schema, id, action).await?;
+    bind_to_tenant(conn, names, &schema, id, action, citus).await?;
     if suspended {
         // A suspended tenant stays closed to every application role.
         let revoke =
@@ -244,6 +252,7 @@ async fn bind_to_tenant(
     schema: &str,
     id: &TenantId,
     action: &str,
+    citus: bool,
 ) -> Result<()> {
     let readable: Vec<(String, bool)> = sqlx::query_as(RLS_READABLE_SQL)
         .bind(schema)
@@ -256,11 +265,18 @@ async fn bind_to_tenant(
         let mut vars = tenant_vars(names, id);
         vars.ident("table", &table).literal("schema_name", schema);
         let sql = vars.render(if is_table { BIND } else { GRANT_VIEW })?;
-        crate::session::run_script(conn, &sql)
+        crate::citus::script::run_script(conn, &sql, citus)
             .await
             .map_err(Error::db(format!(
                 "{action} {id}: binding {table} to its tenant"
             )))?;
+        if citus && is_table {
+            crate::citus::provision::bind_on_citus(conn, names, schema, &table)
+                .await
+                .map_err(Error::db(format!(
+                    "{action} {id}: binding {table} to its tenant on the Citus workers"
+                )))?;
+        }
     }
     Ok(())
 }

@@ -1,0 +1,71 @@
+//! Citus: what the connected database is (detection), and what `init` and provisioning add
+//! on a coordinator, and the operations on where tenants live (`nodes`: the node map;
+//! `ops`: move, distribute, rebalance). Schema-based sharding puts each tenant schema whole
+//! on one worker.
+
+pub mod detect;
+pub mod init;
+pub mod nodes;
+pub mod ops;
+pub mod provision;
+pub mod script;
+
+use serde::Serialize;
+
+/// One row of `pg_dist_node`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Node {
+    pub id: i32,
+    /// 0 is the coordinator's group.
+    pub group: i32,
+    pub host: String,
+    pub port: i32,
+    pub active: bool,
+    /// False for a node being drained (and for the coordinator by default).
+    pub should_have_shards: bool,
+}
+
+impl Node {
+    /// `host:port`, as `tenant move --to` takes it.
+    pub fn address(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
+}
+
+/// The `citus` extension of the connected database and its primary nodes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CitusInfo {
+    /// `pg_extension.extversion`, e.g. `13.2-1`.
+    pub version: String,
+    /// Primary nodes, coordinator first.
+    pub nodes: Vec<Node>,
+}
+
+impl CitusInfo {
+    /// Active primary workers (groups other than the coordinator's).
+    pub fn workers(&self) -> usize {
+        self.nodes
+            .iter()
+            .filter(|n| n.group != 0 && n.active)
+            .count()
+    }
+
+    /// `major.minor` of the extension (`13.2-1` gives `13.2`).
+    pub fn short_version(&self) -> &str {
+        let v = self.version.split('-').next().unwrap_or(&self.version);
+        match v.match_indices('.').nth(1) {
+            Some((i, _)) => &v[..i],
+            None => v,
+        }
+    }
+
+    /// What the header and `status` show: `Citus 13.2 · 2 workers`.
+    pub fn label(&self) -> String {
+        let n = self.workers();
+        format!(
+            "Citus {} · {n} worker{}",
+            self.short_version(),
+            if n == 1 { "" } else { "s" }
+        )
+    }
+}
