@@ -96,6 +96,9 @@ impl CitusCluster {
                 ("shared_preload_libraries".into(), "citus".into()),
                 // Online tenant moves use logical replication.
                 ("wal_level".into(), "logical".into()),
+                // A node connects to itself (a move's logical replication) by this name; the
+                // password file names the nodes by 127.0.0.1.
+                ("citus.local_hostname".into(), "127.0.0.1".into()),
             ],
             env: vec![
                 ("PGPASSFILE".into(), pgpass.to_string_lossy().into_owned()),

@@ -5,6 +5,7 @@ mod tui_fixture;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::time::Duration;
+use tenantctl::citus::ops::TransferMode;
 use tenantctl::tenant::NewTenant;
 use tenantctl::tui::app::{
     Action, App, Conn, Effect, ErrorText, JobEnd, JobId, JobKind, Landed, Load, LongJob, Screen,
@@ -976,6 +977,10 @@ fn sample_writes() -> Vec<Write> {
             id: "table_privilege-0a1b2c3d".into(),
             sql: "REVOKE SELECT ON TABLE \"tenant_acme\".\"orders\" FROM PUBLIC;".into(),
         },
+        Write::MoveTenant(move_plan(TransferMode::Auto)),
+        Write::MoveTenant(move_plan(TransferMode::BlockWrites)),
+        Write::Distribute(vec!["umbrella".into()]),
+        Write::Rebalance(TransferMode::Auto),
         Write::Pin {
             id: "acme".into(),
             pin: Some(1),
@@ -1005,6 +1010,21 @@ fn sample_writes() -> Vec<Write> {
         Write::Drop("acme".into()),
         Write::Release("_kept_acme_261129010101000".into()),
     ]
+}
+
+fn move_plan(mode: TransferMode) -> tenantctl::citus::ops::MovePlan {
+    let addr = |port| tenantctl::citus::nodes::NodeAddr {
+        host: "10.0.0.1".into(),
+        port,
+    };
+    tenantctl::citus::ops::MovePlan {
+        tenant: "acme".into(),
+        schema: "tenant_acme".into(),
+        from: addr(5433),
+        to: addr(5434),
+        bytes: 64 << 20,
+        mode,
+    }
 }
 
 fn adoption() -> tenantctl::tenant::Adoption {
@@ -1172,7 +1192,10 @@ fn is_write(e: &Effect) -> bool {
                     | LongJob::Adopt(_)
                     | LongJob::Restore { .. }
                     | LongJob::Drop { .. }
-                    | LongJob::Release(_),
+                    | LongJob::Release(_)
+                    | LongJob::MoveTenant(_)
+                    | LongJob::Distribute(_)
+                    | LongJob::Rebalance(_),
                 ..
             }
     )
@@ -1182,6 +1205,9 @@ fn is_write(e: &Effect) -> bool {
 fn read_only_app_in(ctx: Context) -> App {
     if ctx == Context::Backups {
         return app_on_backups(true);
+    }
+    if ctx == Context::Nodes {
+        return app_on_nodes(true);
     }
     let mut app = app_with(rows(), true);
     if ctx == Context::Detail {
@@ -1622,6 +1648,84 @@ fn drop_and_release_want_the_id_and_the_word_typed() {
             e,
             Effect::StartJob { job: LongJob::Release(n), .. } if n == &["_kept_acme_261128230000000".to_string()]
         )),
+        "{effects:?}"
+    );
+}
+
+#[test]
+fn nodes_actions_confirm_then_run_as_long_jobs_and_reload_the_map() {
+    let mut app = app_on_nodes(false);
+    app.update(key(KeyCode::Down));
+    app.update(key(KeyCode::Tab));
+    // Move: the selected tenant (acme, on the heavy worker) to the emptiest other worker.
+    assert!(app.update(ch('M')).is_empty());
+    let effects = app.update(ch('y'));
+    let plan = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::StartJob {
+                job: LongJob::MoveTenant(plan),
+                ..
+            } => Some(plan.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{effects:?}"));
+    assert_eq!(plan.tenant, "acme");
+    assert_eq!(plan.to.port, 5434);
+    assert_eq!(plan.mode, TransferMode::BlockWrites);
+    // When it ends, the map is read again.
+    let id = app
+        .jobs
+        .running
+        .iter()
+        .find(|j| j.kind == JobKind::Move)
+        .unwrap()
+        .id;
+    let effects = app.update(Action::JobDone {
+        id,
+        result: Ok(JobEnd {
+            summary: "acme now on 10.0.0.1:5434".into(),
+            shortfall: None,
+        }),
+    });
+    assert!(
+        effects.iter().any(|e| matches!(
+            e,
+            Effect::StartJob {
+                job: LongJob::Nodes,
+                ..
+            }
+        )),
+        "{effects:?}"
+    );
+    assert!(app.flash.clone().unwrap().text.contains("acme now on"));
+
+    // Distribute: the local tenants of the map.
+    app.update(ch('D'));
+    let effects = app.update(ch('y'));
+    assert!(
+        effects.iter().any(|e| matches!(
+            e,
+            Effect::StartJob { job: LongJob::Distribute(ids), .. } if ids == &vec!["umbrella".to_string()]
+        )),
+        "{effects:?}"
+    );
+    // Rebalance: confirmed, then a job; Esc cancels it.
+    app.update(ch('b'));
+    let effects = app.update(ch('y'));
+    assert!(
+        effects.iter().any(|e| matches!(
+            e,
+            Effect::StartJob {
+                job: LongJob::Rebalance(TransferMode::Auto),
+                ..
+            }
+        )),
+        "{effects:?}"
+    );
+    let effects = app.update(key(KeyCode::Esc));
+    assert!(
+        effects.iter().any(|e| matches!(e, Effect::CancelJob(_))),
         "{effects:?}"
     );
 }

@@ -420,3 +420,58 @@ fn backups_view_and_dialogs_at_tiny_sizes_do_not_panic() {
         draw_only(&app, w, h);
     }
 }
+
+#[test]
+fn nodes_view_shows_nodes_balance_and_the_selected_nodes_tenants() {
+    let mut app = app_on_nodes(false);
+    assert_eq!(app.screen, Screen::Nodes);
+    // The first worker (the heaviest) and its tenants, the cursor in them.
+    app.update(key(KeyCode::Down));
+    app.update(key(KeyCode::Tab));
+    let screen = draw(&app, 120, 36);
+    assert!(screen.contains("Tenants on 10.0.0.1:5433 · 3"), "{screen}");
+    assert!(screen.contains("tenant counts differ by 2"), "{screen}");
+    snap("nodes", &app);
+    insta::assert_snapshot!("nodes_20x5", draw(&app, 20, 5));
+}
+
+#[test]
+fn nodes_move_confirmation_names_both_nodes_and_the_mode() {
+    let mut app = app_on_nodes(false);
+    app.update(key(KeyCode::Down));
+    app.update(key(KeyCode::Tab));
+    app.update(ch('m'));
+    let screen = draw(&app, 120, 36);
+    assert!(
+        screen.contains("Move tenant acme to 10.0.0.1:5434?"),
+        "{screen}"
+    );
+    assert!(screen.contains("from 10.0.0.1:5433"), "{screen}");
+    assert!(screen.contains("logical replication"), "{screen}");
+    snap("nodes_move_confirm", &app);
+}
+
+#[test]
+fn nodes_view_while_loading_and_without_citus() {
+    let mut app = app_with(rows(), false);
+    app.update(ch('N'));
+    assert_eq!(app.nodes.map, Load::Loading);
+    insta::assert_snapshot!("nodes_loading_80x24", draw(&app, 80, 24));
+    let id = app
+        .jobs
+        .running
+        .iter()
+        .find(|j| j.kind == JobKind::Nodes)
+        .unwrap()
+        .id;
+    app.update(Action::JobDone {
+        id,
+        result: Err(tenantctl::tui::app::ErrorText::from_error(
+            &tenantctl::error::Error::Invalid(
+                "the database has no citus extension: nodes, moves, distribute and rebalance are for a Citus coordinator".into(),
+            ),
+        )),
+    });
+    let screen = draw(&app, 80, 24);
+    assert!(screen.contains("no citus extension"), "{screen}");
+}

@@ -151,6 +151,16 @@ pub enum Rule {
     /// hash chain broken (an edited or deleted row). High: the trail of every change is
     /// what a security review relies on.
     LogTamper,
+    /// A Citus worker whose grants on a tenant schema, table or shard differ from the
+    /// coordinator's (high: the worker's grants are the ones the application's queries
+    /// meet, and the coordinator's catalog does not show them).
+    WorkerGrantDrift,
+    /// A Citus worker whose row-level security or policies on a tenant table or shard
+    /// differ from the coordinator's (critical when RLS is off there, high otherwise).
+    WorkerPolicyDrift,
+    /// A Citus worker the audit could not read (medium: it cannot vouch for the grants of
+    /// the tenants placed there).
+    WorkerUnreachable,
 }
 
 impl Rule {
@@ -192,6 +202,9 @@ impl Rule {
             Rule::CrossTenantReach => "cross_tenant_reach",
             Rule::UnreadableAcl => "unreadable_acl",
             Rule::LogTamper => "log_tamper",
+            Rule::WorkerGrantDrift => "worker_grant_drift",
+            Rule::WorkerPolicyDrift => "worker_policy_drift",
+            Rule::WorkerUnreachable => "worker_unreachable",
         }
     }
 }

@@ -16,6 +16,7 @@ mod rules;
 pub mod snapshot;
 mod tree;
 pub mod who;
+pub mod workers;
 
 pub use finding::{Finding, Rule, Severity};
 pub use who::{RoleReach, WhoReport};
@@ -147,6 +148,8 @@ pub struct Audited {
     pub snapshot: snapshot::Snapshot,
     pub model: model::Model,
     pub members: members::Memberships,
+    /// Findings on Citus workers ([`workers`]); empty without Citus.
+    pub workers: Vec<Finding>,
 }
 
 impl Audited {
@@ -162,16 +165,19 @@ impl Audited {
         }
         let model = model::Model::new(&session.names, &snapshot);
         let members = members::Memberships::new(&snapshot.memberships);
+        let workers = workers::audit(session, schema, cancel).await?;
         Ok(Audited {
             snapshot,
             model,
             members,
+            workers,
         })
     }
 
     /// Every finding.
     pub fn report(&self) -> AuditReport {
-        let findings = rules::run(&self.snapshot, &self.model, &self.members);
+        let mut findings = rules::run(&self.snapshot, &self.model, &self.members);
+        findings.extend(self.workers.iter().cloned());
         AuditReport {
             summary: Summary::of(&findings, self.model.tenants.len()),
             findings,

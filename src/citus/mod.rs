@@ -1,10 +1,14 @@
 //! Citus: what the connected database is (detection), and what `init` and provisioning add
-//! on a coordinator. Schema-based sharding puts each tenant schema whole on one worker.
+//! on a coordinator, and the operations on where tenants live (`nodes`: the node map;
+//! `ops`: move, distribute, rebalance). Schema-based sharding puts each tenant schema whole
+//! on one worker.
 
 pub mod backup;
 pub mod catalog;
 pub mod detect;
 pub mod init;
+pub mod nodes;
+pub mod ops;
 pub mod provision;
 pub mod script;
 

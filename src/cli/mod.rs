@@ -6,6 +6,7 @@ mod bulk;
 mod demo;
 mod init;
 mod log;
+pub mod nodes;
 pub mod output;
 mod progress;
 pub mod tenant;
@@ -133,6 +134,10 @@ pub enum Command {
     /// List, verify, and release backups and kept copies
     #[command(subcommand)]
     Backups(backup::BackupsCommand),
+    /// Citus: the nodes with their tenant count, bytes and balance
+    Nodes(nodes::NodesArgs),
+    /// Citus: start a rebalance of tenants across the nodes and follow it, or show its status
+    Rebalance(nodes::RebalanceArgs),
 }
 
 /// What every command needs: the config, the profile and the resolved connection.
@@ -255,6 +260,8 @@ pub async fn run(cli: Cli) -> Next {
             Some(Command::Dump(args)) => exit(backup::dump(&ctx, args).await),
             Some(Command::Restore(args)) => exit(backup::restore(&ctx, args).await),
             Some(Command::Backups(cmd)) => exit(backup::backups(&ctx, cmd).await),
+            Some(Command::Nodes(args)) => exit(nodes::nodes(&ctx, args).await),
+            Some(Command::Rebalance(args)) => exit(nodes::rebalance(&ctx, args).await),
         }
     }
     .await;

@@ -143,6 +143,30 @@ pub enum TenantCommand {
         #[arg(long = "accept-checksum", value_name = "V")]
         accept_checksum: Vec<i32>,
     },
+    /// Citus: move a tenant's schema to another node (online by default)
+    Move {
+        /// Tenant id
+        id: String,
+        /// Target node, as `tenantctl nodes` lists it
+        #[arg(long, value_name = "HOST:PORT")]
+        to: String,
+        /// How the tenant is copied: auto is online (logical replication), block_writes
+        /// blocks its writes for the copy
+        #[arg(long, value_enum, default_value_t = super::nodes::ModeArg::Auto)]
+        mode: super::nodes::ModeArg,
+        /// Do not ask for confirmation (required without a terminal)
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Citus: make local tenant schemas distributed (each moves whole to a worker)
+    Distribute {
+        /// Tenant ids
+        #[arg(required_unless_present = "all", conflicts_with = "all")]
+        ids: Vec<String>,
+        /// Every tenant schema still local to the coordinator
+        #[arg(long)]
+        all: bool,
+    },
 }
 
 use crate::tenant::parse_pair;
@@ -322,6 +346,10 @@ pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
                 migrate(ctx, &opts).await
             }
         }
+        TenantCommand::Move { id, to, mode, yes } => {
+            super::nodes::move_tenant(ctx, id, to, *mode, *yes).await
+        }
+        TenantCommand::Distribute { ids, all } => super::nodes::distribute(ctx, ids, *all).await,
     }
 }
 

@@ -273,6 +273,54 @@ where
             "fixes",
             move |progress| async move { audit::fix::run_job(&s, &ids, &progress, &cancel).await },
         ),
+        LongJob::Nodes => run_job(
+            id,
+            send,
+            Landed::Nodes,
+            |_| String::new(),
+            "steps",
+            move |progress| async move { crate::citus::nodes::read_job(&s, &progress, &cancel).await },
+        ),
+        LongJob::MoveTenant(plan) => run_job(
+            id,
+            send,
+            Landed::Moved,
+            |r| {
+                r.done
+                    .first()
+                    .map_or_else(String::new, |m| format!("{} now on {}", m.tenant, m.to))
+            },
+            "tenant(s)",
+            move |progress| async move {
+                crate::citus::ops::move_tenant(&s, &plan, &progress, &cancel).await
+            },
+        ),
+        LongJob::Distribute(ids) => run_job(
+            id,
+            send,
+            Landed::Distributed,
+            |r| format!("{} tenant(s) distributed", r.done.len()),
+            "tenant(s)",
+            move |progress| async move {
+                crate::citus::ops::distribute(&s, &ids, &progress, &cancel).await
+            },
+        ),
+        LongJob::Rebalance(mode) => run_job(
+            id,
+            send,
+            Landed::Rebalance,
+            |r| match r.done.last() {
+                Some(st) => format!(
+                    "job {} {} ({} of {} moves)",
+                    st.job_id, st.state, st.tasks_done, st.tasks_total
+                ),
+                None => "the cluster is balanced: nothing to move".into(),
+            },
+            "rebalance",
+            move |progress| async move {
+                crate::citus::ops::rebalance_job(&s, mode, &progress, &cancel).await
+            },
+        ),
     }
 }
 

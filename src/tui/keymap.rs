@@ -28,6 +28,8 @@ pub enum Context {
     Audit,
     /// Backups and kept copies.
     Backups,
+    /// Citus: the nodes and their tenants.
+    Nodes,
     /// Typing a `/` filter.
     Filter,
     /// A form dialog (new tenant, edit).
@@ -42,12 +44,13 @@ pub enum Context {
 
 impl Context {
     /// Every context, in help order.
-    pub const ALL: [Context; 10] = [
+    pub const ALL: [Context; 11] = [
         Context::Tenants,
         Context::Detail,
         Context::Activity,
         Context::Audit,
         Context::Backups,
+        Context::Nodes,
         Context::Filter,
         Context::Palette,
         Context::Dialog,
@@ -63,6 +66,7 @@ impl Context {
             Context::Activity => "Activity",
             Context::Audit => "Audit",
             Context::Backups => "Backups",
+            Context::Nodes => "Nodes (Citus)",
             Context::Filter => "Filter",
             Context::Dialog => "Dialogs",
             Context::Confirm => "Confirmation",
@@ -125,6 +129,11 @@ pub enum CommandId {
     Complete,
     Confirm,
     Reveal,
+    Nodes,
+    NodeMove,
+    NodeMoveBlocking,
+    Distribute,
+    Rebalance,
 }
 
 /// One row of the command table.
@@ -300,6 +309,7 @@ const LISTS: &[Context] = &[
     Context::Activity,
     Context::Audit,
     Context::Backups,
+    Context::Nodes,
 ];
 const MAIN: &[Context] = &[Context::Tenants, Context::Detail];
 const TENANTS: &[Context] = &[Context::Tenants];
@@ -331,6 +341,7 @@ pub const COMMANDS: &[CommandSpec] = &[
             Context::Activity,
             Context::Audit,
             Context::Backups,
+            Context::Nodes,
             Context::Help,
         ],
         ..ROW
@@ -632,6 +643,56 @@ pub const COMMANDS: &[CommandSpec] = &[
         footer: Some("fix"),
         help: "apply the selected finding's fix (shows the SQL, asks first)",
         contexts: &[Context::Audit],
+        writes: true,
+    },
+    CommandSpec {
+        id: CommandId::Nodes,
+        name: "nodes",
+        keys: &[k('N')],
+        palette: Some("nodes"),
+        // Citus only: in the help and the palette, not in every footer.
+        footer: None,
+        help: "Citus: nodes with tenants, bytes and balance",
+        ..ROW
+    },
+    CommandSpec {
+        id: CommandId::NodeMove,
+        name: "move",
+        keys: &[k('m')],
+        palette: Some("move"),
+        footer: Some("move"),
+        help: "move the tenant to the emptiest worker, online (asks first)",
+        contexts: &[Context::Nodes],
+        writes: true,
+    },
+    CommandSpec {
+        id: CommandId::NodeMoveBlocking,
+        name: "move_blocking",
+        keys: &[k('M')],
+        palette: Some("move-blocking"),
+        footer: None,
+        help: "the same move, its writes blocked during the copy",
+        contexts: &[Context::Nodes],
+        writes: true,
+    },
+    CommandSpec {
+        id: CommandId::Distribute,
+        name: "distribute",
+        keys: &[k('D')],
+        palette: Some("distribute"),
+        footer: Some("distribute"),
+        help: "distribute the tenants still local (asks first)",
+        contexts: &[Context::Nodes],
+        writes: true,
+    },
+    CommandSpec {
+        id: CommandId::Rebalance,
+        name: "rebalance",
+        keys: &[k('b')],
+        palette: Some("rebalance"),
+        footer: Some("rebalance"),
+        help: "rebalance tenants across workers (asks first)",
+        contexts: &[Context::Nodes],
         writes: true,
     },
     CommandSpec {

@@ -496,3 +496,77 @@ pub fn app_on_backups(read_only: bool) -> App {
     app.update(Action::Backups(Ok(backups_data())));
     app
 }
+
+/// A Citus node map as `citus::nodes::read` makes them: a coordinator with one local
+/// tenant, two workers holding unevenly many bytes.
+pub fn node_map() -> tenantctl::citus::nodes::NodeMap {
+    use tenantctl::citus::nodes::{Node, NodeAddr, NodeMap, NodeRole, Placement};
+    let node = |id: i32, group: i32, port: u16, role, tenants, bytes| Node {
+        node_id: id,
+        group_id: group,
+        addr: NodeAddr {
+            host: "10.0.0.1".into(),
+            port,
+        },
+        role,
+        active: true,
+        should_have_shards: role == NodeRole::Worker,
+        tenants,
+        bytes,
+    };
+    let placed = |tenant: &str, group: i32, bytes: i64, distributed: bool| Placement {
+        schema: format!("tenant_{tenant}"),
+        tenant: tenant.into(),
+        group_id: Some(group),
+        distributed,
+        bytes,
+    };
+    NodeMap {
+        citus_version: "13.2-1".into(),
+        sizes_measured: true,
+        nodes: vec![
+            node(1, 0, 5432, NodeRole::Coordinator, 1, 16_384),
+            node(2, 1, 5433, NodeRole::Worker, 3, 96 << 20),
+            node(3, 2, 5434, NodeRole::Worker, 1, 8 << 20),
+        ],
+        placements: vec![
+            placed("acme", 1, 64 << 20, true),
+            placed("globex", 1, 24 << 20, true),
+            placed("initech", 1, 8 << 20, true),
+            placed("hooli", 2, 8 << 20, true),
+            placed("umbrella", 0, 16_384, false),
+        ],
+    }
+}
+
+/// The console in the Nodes view with [`node_map`] landed.
+pub fn app_on_nodes(read_only: bool) -> App {
+    let mut app = app_with(rows(), read_only);
+    app.update(Action::Key(crossterm::event::KeyEvent::new(
+        crossterm::event::KeyCode::Char('N'),
+        crossterm::event::KeyModifiers::NONE,
+    )));
+    let id = app
+        .jobs
+        .running
+        .iter()
+        .find(|j| j.kind == tenantctl::tui::app::JobKind::Nodes)
+        .expect("the nodes job")
+        .id;
+    app.update(Action::JobProgress {
+        id,
+        done: 1,
+        total: 1,
+        current: String::new(),
+        failed: 0,
+        landed: tenantctl::tui::app::Landed::Nodes(vec![node_map()]),
+    });
+    app.update(Action::JobDone {
+        id,
+        result: Ok(tenantctl::tui::app::JobEnd {
+            summary: String::new(),
+            shortfall: None,
+        }),
+    });
+    app
+}

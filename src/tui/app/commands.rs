@@ -43,6 +43,19 @@ impl App {
                 self.dialog = None;
                 self.start_job(super::LongJob::AuditFix(vec![id]), 1)
             }
+            Write::MoveTenant(plan) => {
+                self.dialog = None;
+                self.start_job(super::LongJob::MoveTenant(plan), 1)
+            }
+            Write::Distribute(ids) => {
+                self.dialog = None;
+                let n = ids.len();
+                self.start_job(super::LongJob::Distribute(ids), n)
+            }
+            Write::Rebalance(mode) => {
+                self.dialog = None;
+                self.start_job(super::LongJob::Rebalance(mode), 0)
+            }
             // The dialog stays (busy) until the dry run answers with what would change.
             Write::Adopt {
                 adoption,
@@ -97,6 +110,8 @@ impl App {
                     let len = self.backups_view.rows().len();
                     let cur = self.backups_view.selected;
                     self.backups_view.selected = step(cmd, cur, len, page);
+                } else if self.screen == Screen::Nodes {
+                    self.move_in_nodes(cmd, page);
                 } else if on_list {
                     let to = step(cmd, self.list.selected, self.list.visible.len(), page);
                     self.move_selection(to);
@@ -108,6 +123,9 @@ impl App {
                     };
                     *scroll = step(cmd, *scroll as usize, 500, page) as u16;
                 }
+            }
+            CommandId::NextPane | CommandId::PrevPane if self.screen == Screen::Nodes => {
+                self.nodes.on_tenants = !self.nodes.on_tenants;
             }
             CommandId::NextPane | CommandId::PrevPane => {
                 const ORDER: [Pane; 3] = [Pane::Tenants, Pane::Schema, Pane::Grants];
@@ -318,6 +336,47 @@ impl App {
             CommandId::Restore => self.ask_restore(),
             CommandId::Release => self.ask_release(),
             CommandId::Drop => self.ask_drop(),
+            CommandId::Nodes => {
+                self.screen = Screen::Nodes;
+                if self.jobs.of_kind(super::JobKind::Nodes).is_some() {
+                    return Vec::new();
+                }
+                if !matches!(self.nodes.map, Load::Ready(_)) {
+                    self.nodes.map = Load::Loading;
+                }
+                return self.start_job(super::LongJob::Nodes, 1);
+            }
+            CommandId::NodeMove | CommandId::NodeMoveBlocking => {
+                let mode = if cmd == CommandId::NodeMove {
+                    crate::citus::ops::TransferMode::Auto
+                } else {
+                    crate::citus::ops::TransferMode::BlockWrites
+                };
+                self.ask_move(mode);
+            }
+            CommandId::Distribute => {
+                let local: Vec<String> = self
+                    .nodes
+                    .map
+                    .ready()
+                    .map(|m| m.local().map(|p| p.tenant.clone()).collect())
+                    .unwrap_or_default();
+                if local.is_empty() {
+                    self.flash(
+                        "no local tenant: every tenant schema is distributed".into(),
+                        true,
+                    );
+                } else {
+                    self.confirm(Write::Distribute(local));
+                }
+            }
+            CommandId::Rebalance => {
+                if self.jobs.of_kind(super::JobKind::Rebalance).is_some() {
+                    self.flash("a rebalance is already running".into(), true);
+                } else {
+                    self.confirm(Write::Rebalance(crate::citus::ops::TransferMode::Auto));
+                }
+            }
             CommandId::Quit => self.quit = true,
             // Keys of dialogs, the filter and the palette: handled where they apply.
             CommandId::Submit
@@ -362,6 +421,51 @@ impl App {
         };
         self.flash(refusal, true);
         Vec::new()
+    }
+}
+
+impl App {
+    /// Moves the cursor of the Nodes view: in the node list, or in the node's tenants.
+    fn move_in_nodes(&mut self, cmd: CommandId, page: usize) {
+        let Some(map) = self.nodes.map.ready() else {
+            return;
+        };
+        if self.nodes.on_tenants {
+            let len = self
+                .nodes
+                .selected_node()
+                .map_or(0, |n| map.tenants_on(n).len());
+            self.nodes.tenant = step(cmd, self.nodes.tenant, len, page);
+        } else {
+            self.nodes.node = step(cmd, self.nodes.node, map.nodes.len(), page);
+            self.nodes.tenant = 0;
+            self.nodes.offset.set(0);
+        }
+    }
+
+    /// Asks to move the selected tenant to the emptiest other worker, in `mode`.
+    fn ask_move(&mut self, mode: crate::citus::ops::TransferMode) {
+        if self.jobs.of_kind(super::JobKind::Move).is_some() {
+            self.flash("a move is already running".into(), true);
+            return;
+        }
+        let Some(map) = self.nodes.map.ready() else {
+            self.flash("the node map is not loaded".into(), true);
+            return;
+        };
+        let Some(tenant) = self.nodes.selected_tenant() else {
+            self.flash("no tenant selected: Tab to a node's tenants".into(), true);
+            return;
+        };
+        let from = tenant.group_id.unwrap_or(0);
+        let Some(to) = map.emptiest_other(from).map(|n| n.addr.clone()) else {
+            self.flash("no other active worker to move to".into(), true);
+            return;
+        };
+        match crate::citus::ops::plan_move(&self.names, map, &tenant.tenant, &to, mode) {
+            Ok(plan) => self.confirm(Write::MoveTenant(plan)),
+            Err(e) => self.flash(e.to_string(), true),
+        }
     }
 }
 

@@ -46,7 +46,8 @@ impl App {
             | Context::Detail
             | Context::Activity
             | Context::Audit
-            | Context::Backups => match cmd {
+            | Context::Backups
+            | Context::Nodes => match cmd {
                 Some(c) => self.run(c),
                 None => Vec::new(),
             },

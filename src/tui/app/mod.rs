@@ -72,6 +72,8 @@ pub enum Screen {
     Activity,
     Audit,
     Backups,
+    /// Citus: nodes, the balance, and each node's tenants.
+    Nodes,
 }
 
 /// Panes of the tenants screen, in Tab order.
@@ -96,6 +98,35 @@ pub struct ActivityLog {
     pub selected: usize,
     /// First visible row (adjusted while drawing, like the tenant list's).
     pub offset: Cell<usize>,
+}
+
+/// The Nodes view (Citus): the node map, the node under the cursor, and the cursor in its
+/// tenant list.
+#[derive(Debug, Default)]
+pub struct NodesView {
+    pub map: Load<crate::citus::nodes::NodeMap>,
+    /// Index into the map's nodes.
+    pub node: usize,
+    /// Index into the selected node's tenants.
+    pub tenant: usize,
+    /// The cursor is in the tenant list (Tab), not the node list.
+    pub on_tenants: bool,
+    /// First visible tenant row (adjusted while drawing).
+    pub offset: Cell<usize>,
+}
+
+impl NodesView {
+    /// The node under the cursor.
+    pub fn selected_node(&self) -> Option<&crate::citus::nodes::Node> {
+        self.map.ready().and_then(|m| m.nodes.get(self.node))
+    }
+
+    /// The tenant under the cursor in the selected node's list.
+    pub fn selected_tenant(&self) -> Option<&crate::citus::nodes::Placement> {
+        let map = self.map.ready()?;
+        let node = map.nodes.get(self.node)?;
+        map.tenants_on(node).get(self.tenant).copied()
+    }
 }
 
 /// The Audit view: the last report, the severity shown from, and the cursor.
@@ -261,6 +292,8 @@ pub struct App {
     pub audit: AuditView,
     /// The Backups view.
     pub backups_view: BackupsView,
+    /// The Citus Nodes view.
+    pub nodes: NodesView,
     pub dialog: Option<Dialog>,
     pub palette: Option<Palette>,
     pub help: bool,
@@ -315,6 +348,7 @@ impl App {
             activity: ActivityLog::default(),
             audit: AuditView::default(),
             backups_view: BackupsView::default(),
+            nodes: NodesView::default(),
             dialog: None,
             palette: None,
             help: false,
@@ -357,6 +391,7 @@ impl App {
                 Screen::Activity => Context::Activity,
                 Screen::Audit => Context::Audit,
                 Screen::Backups => Context::Backups,
+                Screen::Nodes => Context::Nodes,
             }
         }
     }

@@ -13,6 +13,8 @@ use super::{App, Effect, ErrorText, Measure, SortKey};
 use crate::audit::AuditReport;
 use crate::audit::fix::FixOutcome;
 use crate::backup::{BackupSettings, DropReport, DumpReport, RestoreReport, RestoreRequest};
+use crate::citus::nodes::NodeMap;
+use crate::citus::ops::{Distributed, MovePlan, Moved, RebalanceStatus, TransferMode};
 use crate::tenant::MigrateOutcome;
 
 /// A running job's id, unique for the console's life.
@@ -35,6 +37,14 @@ pub enum LongJob {
     Audit,
     /// Apply the fixes of these findings, then audit again.
     AuditFix(Vec<String>),
+    /// Read the Citus node map.
+    Nodes,
+    /// Move a tenant to another Citus node.
+    MoveTenant(MovePlan),
+    /// Make these local tenants distributed schemas.
+    Distribute(Vec<String>),
+    /// Start a Citus rebalance and follow it.
+    Rebalance(TransferMode),
     /// Adopt a schema without a registry row.
     Adopt(crate::tenant::Adoption),
     /// Restore a backup (beside or in place).
@@ -59,6 +69,10 @@ pub enum JobKind {
     Dump,
     Audit,
     AuditFix,
+    Nodes,
+    Move,
+    Distribute,
+    Rebalance,
     Adopt,
     Restore,
     Drop,
@@ -74,6 +88,10 @@ impl LongJob {
             LongJob::Dump { .. } => JobKind::Dump,
             LongJob::Audit => JobKind::Audit,
             LongJob::AuditFix(_) => JobKind::AuditFix,
+            LongJob::Nodes => JobKind::Nodes,
+            LongJob::MoveTenant(_) => JobKind::Move,
+            LongJob::Distribute(_) => JobKind::Distribute,
+            LongJob::Rebalance(_) => JobKind::Rebalance,
             LongJob::Adopt(_) => JobKind::Adopt,
             LongJob::Restore { .. } => JobKind::Restore,
             LongJob::Drop { .. } => JobKind::Drop,
@@ -94,7 +112,11 @@ impl JobKind {
             | JobKind::Adopt
             | JobKind::Restore
             | JobKind::Drop
-            | JobKind::Release => true,
+            | JobKind::Release
+            | JobKind::Nodes
+            | JobKind::Move
+            | JobKind::Distribute
+            | JobKind::Rebalance => true,
         }
     }
 
@@ -106,6 +128,10 @@ impl JobKind {
             JobKind::Dump => "dumping",
             JobKind::Audit => "auditing",
             JobKind::AuditFix => "applying the fix",
+            JobKind::Nodes => "reading the nodes",
+            JobKind::Move => "moving",
+            JobKind::Distribute => "distributing",
+            JobKind::Rebalance => "rebalancing",
             JobKind::Adopt => "adopting",
             JobKind::Restore => "restoring",
             JobKind::Drop => "dropping",
@@ -122,6 +148,10 @@ pub enum Landed {
     Dump(Vec<DumpReport>),
     Audit(Vec<AuditReport>),
     AuditFix(Vec<FixOutcome>),
+    Nodes(Vec<NodeMap>),
+    Moved(Vec<Moved>),
+    Distributed(Vec<Distributed>),
+    Rebalance(Vec<RebalanceStatus>),
     Adopt(Vec<crate::tenant::AdoptPlan>),
     Restore(Vec<RestoreReport>),
     Drop(Vec<DropReport>),
@@ -246,7 +276,16 @@ impl App {
             | Landed::Adopt(_)
             | Landed::Restore(_)
             | Landed::Drop(_)
-            | Landed::Release(_) => Vec::new(),
+            | Landed::Release(_)
+            | Landed::Moved(_)
+            | Landed::Distributed(_)
+            | Landed::Rebalance(_) => Vec::new(),
+            Landed::Nodes(maps) => {
+                if let Some(map) = maps.into_iter().next_back() {
+                    self.on_node_map(map);
+                }
+                Vec::new()
+            }
             Landed::Audit(reports) => {
                 if let Some(report) = reports.into_iter().next_back() {
                     self.on_audit_report(report);
@@ -380,12 +419,55 @@ impl App {
                 effects
             }
             (JobKind::AuditFix, Ok(_)) => Vec::new(),
+            (JobKind::Nodes, Ok(end)) => {
+                if let Some(s) = end.shortfall {
+                    if matches!(self.nodes.map, super::Load::Loading) {
+                        self.nodes.map = super::Load::Idle;
+                    }
+                    self.flash(format!("nodes: {s}"), true);
+                }
+                Vec::new()
+            }
+            (JobKind::Nodes, Err(e)) => {
+                self.nodes.map = super::Load::Failed(e.clone());
+                self.fail(e)
+            }
+            (kind @ (JobKind::Move | JobKind::Distribute | JobKind::Rebalance), Ok(end)) => {
+                let what = match kind {
+                    JobKind::Move => "move",
+                    JobKind::Distribute => "distribute",
+                    _ => "rebalance",
+                };
+                // The map is read again first: its start would clear the message.
+                let effects = self.start_job(LongJob::Nodes, 1);
+                match end.shortfall {
+                    None => self.flash(format!("{what}: {}", end.summary), false),
+                    Some(s) => self.flash(format!("{what}: {}; {s}", end.summary), true),
+                }
+                effects
+            }
+            (JobKind::Move | JobKind::Distribute | JobKind::Rebalance, Err(e)) => {
+                let mut effects = self.start_job(LongJob::Nodes, 1);
+                effects.extend(self.fail(e));
+                effects
+            }
             (JobKind::AuditFix, Err(e)) => {
                 let mut e = e;
                 e.message = format!("the fix was not applied, nothing changed: {}", e.message);
                 self.fail(e)
             }
         }
+    }
+
+    /// Shows a fresh node map, keeping the cursors in range.
+    fn on_node_map(&mut self, map: NodeMap) {
+        self.nodes.node = self.nodes.node.min(map.nodes.len().saturating_sub(1));
+        let on = map
+            .nodes
+            .get(self.nodes.node)
+            .map_or(0, |n| map.tenants_on(n).len());
+        self.nodes.tenant = self.nodes.tenant.min(on.saturating_sub(1));
+        self.nodes.map = super::Load::Ready(map);
     }
 
     /// Shows a fresh audit report, keeping the cursor in range.

@@ -48,6 +48,12 @@ pub enum Write {
     Drop(String),
     /// Drop a kept copy. A long job.
     Release(String),
+    /// Move a tenant to another Citus node (checked against the node map). Long job.
+    MoveTenant(crate::citus::ops::MovePlan),
+    /// Distribute these local tenants. Long job.
+    Distribute(Vec<String>),
+    /// Start a rebalance and follow it. Long job.
+    Rebalance(crate::citus::ops::TransferMode),
 }
 
 impl Write {
@@ -66,6 +72,12 @@ impl Write {
             Write::Restore { .. } => CommandId::Restore,
             Write::Drop(_) => CommandId::Drop,
             Write::Release(_) => CommandId::Release,
+            Write::MoveTenant(plan) => match plan.mode {
+                crate::citus::ops::TransferMode::BlockWrites => CommandId::NodeMoveBlocking,
+                _ => CommandId::NodeMove,
+            },
+            Write::Distribute(_) => CommandId::Distribute,
+            Write::Rebalance(_) => CommandId::Rebalance,
         }
     }
 
@@ -82,7 +94,10 @@ impl Write {
             | Write::Adopt { .. }
             | Write::Restore { .. }
             | Write::Drop(_)
-            | Write::Release(_) => Err(Error::Invalid(
+            | Write::Release(_)
+            | Write::MoveTenant(_)
+            | Write::Distribute(_)
+            | Write::Rebalance(_) => Err(Error::Invalid(
                 "this runs as a long job, not as a single write".into(),
             )),
         }
@@ -135,6 +150,35 @@ impl Write {
             },
             Write::Drop(id) => (format!("Drop tenant {id}?"), Vec::new()),
             Write::Release(name) => (format!("Drop kept copy {name}?"), Vec::new()),
+            Write::MoveTenant(plan) => (
+                format!("Move tenant {} to {}?", plan.tenant, plan.to),
+                vec![
+                    format!(
+                        "Copies its {} from {} to {}, then switches over.",
+                        crate::units::human_bytes(plan.bytes),
+                        plan.from,
+                        plan.to
+                    ),
+                    "If it fails or is cancelled (Esc), the tenant stays where it was.".into(),
+                    format!("Mode {}: {}.", plan.mode.as_sql(), plan.mode.consequence()),
+                ],
+            ),
+            Write::Distribute(ids) => (
+                format!("Distribute {} local tenant(s)?", ids.len()),
+                vec![
+                    "Each schema's tables move from the coordinator to a worker Citus".into(),
+                    "picks, one tenant at a time; its writes wait while it copies.".into(),
+                    "Cancel stops between tenants; the one in flight is rolled back.".into(),
+                ],
+            ),
+            Write::Rebalance(mode) => (
+                "Rebalance tenants across the nodes?".into(),
+                vec![
+                    "Citus moves tenants between workers until their sizes are even,".into(),
+                    "one at a time, in the background; Esc stops it (moves done stay).".into(),
+                    format!("Mode {}: {}.", mode.as_sql(), mode.consequence()),
+                ],
+            ),
             Write::Create(new) => (format!("Create tenant {}?", new.id), Vec::new()),
             Write::Set { id, .. } => (format!("Change tenant {id}?"), Vec::new()),
             Write::Pin { id, pin: Some(p) } => (format!("Pin tenant {id} at {p}?"), Vec::new()),

@@ -115,7 +115,15 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         (Screen::Tenants, "Tenants"),
         (Screen::Activity, "Activity"),
         (Screen::Audit, "Audit"),
+        (Screen::Nodes, "Nodes"),
     ] {
+        // Citus only: the tab shows once the Nodes view has been opened.
+        if screen == Screen::Nodes
+            && app.screen != Screen::Nodes
+            && matches!(app.nodes.map, crate::tui::app::Load::Idle)
+        {
+            continue;
+        }
         let current =
             app.screen == screen || (screen == Screen::Tenants && app.screen == Screen::Detail);
         if current {

@@ -8,6 +8,7 @@ pub mod footer;
 pub mod grants;
 pub mod header;
 pub mod help;
+pub mod nodes;
 pub mod schema;
 pub mod tenants;
 
@@ -44,6 +45,7 @@ pub fn render(frame: &mut Frame, app: &App) {
         Screen::Activity => activity::render(frame, body, app),
         Screen::Audit => audit::render(frame, body, app),
         Screen::Backups => backups::render(frame, body, app),
+        Screen::Nodes => nodes::render(frame, body, app),
     }
     footer::render(frame, foot, app);
     if let Some(d) = &app.dialog {

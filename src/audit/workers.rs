@@ -1,0 +1,453 @@
+//! The audit across Citus workers: the privileges and policies of each distributed tenant
+//! schema on the worker that holds it, compared with the coordinator's.
+//!
+//! Citus propagates GRANT, REVOKE and policies from the coordinator to the shards, but a
+//! statement run on a worker directly (by a DBA fixing something in a hurry, or an
+//! attacker with a worker login) changes only that node, and the coordinator's catalog
+//! never shows it. The application's queries run on the shards, so the worker's grants
+//! are the ones that hold.
+//!
+//! How workers are reached: `pg_dist_node` names each node's host and port as the
+//! coordinator reaches it; tenantctl connects there as the connected user, with the same
+//! password and TLS settings, to the same database. One set-based query per worker (its
+//! tenant schemas, their tables and shards), never one per tenant. A worker that cannot
+//! be reached is a finding, not a failure of the audit.
+
+use super::finding::{Draft, Finding, Rule, Severity};
+use crate::error::{Error, Result};
+use crate::names::qualified;
+use crate::session::Session;
+use std::collections::{BTreeMap, BTreeSet};
+use tokio_util::sync::CancellationToken;
+
+/// One schema or table as a node's catalog shows it.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+struct Object {
+    schema: String,
+    /// `None` for the schema itself.
+    relname: Option<String>,
+    /// The ACL with defaults filled in (`acldefault` for a NULL one).
+    acl: Vec<String>,
+    rls: bool,
+    force_rls: bool,
+    /// Each policy as one comparable line (name, command, kind, roles, expressions).
+    policies: Vec<String>,
+}
+
+/// A coordinator table's shard on a worker.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Shard {
+    schema: String,
+    relname: String,
+    shardid: i64,
+    host: String,
+    port: i32,
+}
+
+/// Policies of a relation as sorted comparable lines; roles by name, expressions deparsed
+/// against the relation itself (a shard's columns are the table's).
+const POLICIES: &str = "ARRAY(
+    SELECT pol.polname::text || ' ' || pol.polcmd::text || ' '
+           || CASE WHEN pol.polpermissive THEN 'permissive' ELSE 'restrictive' END || ' '
+           || COALESCE((SELECT pg_catalog.string_agg(CASE WHEN r.oid = 0 THEN 'public' ELSE r.rolname::text END, ',' ORDER BY r.rolname)
+                        FROM pg_catalog.unnest(pol.polroles) AS pr(oid)
+                        LEFT JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) pr.oid), '') || ' '
+           || COALESCE(pg_catalog.pg_get_expr(pol.polqual, pol.polrelid), '') || ' '
+           || COALESCE(pg_catalog.pg_get_expr(pol.polwithcheck, pol.polrelid), '')
+    FROM pg_catalog.pg_policy pol WHERE pol.polrelid OPERATOR(pg_catalog.=) c.oid ORDER BY 1)";
+
+/// The schemas and their tables, on any node, restricted to `$1` (schema names).
+fn objects_sql() -> String {
+    format!(
+        "SELECT n.nspname::text AS schema, NULL::text AS relname,
+                COALESCE(n.nspacl, pg_catalog.acldefault('n', n.nspowner))::text[] AS acl,
+                false AS rls, false AS force_rls, '{{}}'::text[] AS policies
+         FROM pg_catalog.pg_namespace n
+         WHERE n.nspname OPERATOR(pg_catalog.=) ANY ($1)
+         UNION ALL
+         SELECT n.nspname::text, c.relname::text,
+                COALESCE(c.relacl, pg_catalog.acldefault('r', c.relowner))::text[],
+                c.relrowsecurity, c.relforcerowsecurity, {POLICIES}
+         FROM pg_catalog.pg_class c
+         JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
+         WHERE n.nspname OPERATOR(pg_catalog.=) ANY ($1) AND c.relkind IN ('r', 'p')"
+    )
+}
+
+/// Every shard of a distributed tenant schema's tables, with the node holding it.
+const SHARDS_SQL: &str = "\
+SELECT n.nspname::text AS schema, c.relname::text AS relname, s.shardid,
+       nd.nodename::text AS host, nd.nodeport AS port
+FROM pg_catalog.pg_dist_schema ds
+JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) ds.schemaid
+JOIN pg_catalog.pg_class c ON c.relnamespace OPERATOR(pg_catalog.=) n.oid
+JOIN pg_catalog.pg_dist_shard s ON s.logicalrelid OPERATOR(pg_catalog.=) c.oid
+JOIN pg_catalog.pg_dist_placement pl ON pl.shardid OPERATOR(pg_catalog.=) s.shardid
+JOIN pg_catalog.pg_dist_node nd ON nd.groupid OPERATOR(pg_catalog.=) pl.groupid
+WHERE pg_catalog.starts_with(n.nspname, $1)
+  AND ($2::text IS NULL OR n.nspname OPERATOR(pg_catalog.=) $2)
+  AND nd.noderole OPERATOR(pg_catalog.=) 'primary' AND nd.groupid OPERATOR(pg_catalog.<>) 0";
+
+/// grantee → privilege letters (with `*` for grant options), grantor left out: Citus
+/// applies the coordinator's grants on the shards as whoever runs them.
+type Grants = BTreeMap<String, BTreeSet<String>>;
+
+fn grants(acl: &[String]) -> Grants {
+    let mut out = Grants::new();
+    for item in acl {
+        let Some((grantee, rest)) = item.split_once('=') else {
+            continue;
+        };
+        let privs = rest.split('/').next().unwrap_or("");
+        let grantee = if grantee.is_empty() {
+            "PUBLIC".to_string()
+        } else {
+            grantee.trim_matches('"').to_string()
+        };
+        let set = out.entry(grantee).or_default();
+        let mut chars = privs.chars().peekable();
+        while let Some(c) = chars.next() {
+            let mut p = c.to_string();
+            if chars.peek() == Some(&'*') {
+                chars.next();
+                p.push('*');
+            }
+            set.insert(p);
+        }
+    }
+    out
+}
+
+/// The SQL keyword of an ACL letter, for schemas (`n`) or tables (`r`).
+/// `None` for a grant option (`r*`): its fix needs WITH GRANT OPTION, which a person
+/// should decide on.
+fn keyword(letter: &str, schema: bool) -> Option<&'static str> {
+    let mut chars = letter.chars();
+    let c = chars.next()?;
+    if chars.next().is_some() {
+        return None;
+    }
+    Some(match (c, schema) {
+        ('U', true) => "USAGE",
+        ('C', true) => "CREATE",
+        ('r', false) => "SELECT",
+        ('a', false) => "INSERT",
+        ('w', false) => "UPDATE",
+        ('d', false) => "DELETE",
+        ('D', false) => "TRUNCATE",
+        ('x', false) => "REFERENCES",
+        ('t', false) => "TRIGGER",
+        ('m', false) => "MAINTAIN",
+        _ => return None,
+    })
+}
+
+/// Audits every worker for the distributed tenant schemas it holds (or only `schema`'s
+/// worker). Empty on a database without Citus.
+pub async fn audit(
+    session: &Session,
+    schema: Option<&str>,
+    cancel: &CancellationToken,
+) -> Result<Vec<Finding>> {
+    if crate::citus::nodes::citus_version(session).await?.is_none() {
+        return Ok(Vec::new());
+    }
+    let prefix = session.names.schema_prefix.clone();
+    let only = schema.map(str::to_string);
+    let shards: Vec<Shard> = session
+        .cancellable(cancel, "reading the Citus shard placements", move |conn| {
+            Box::pin(async move {
+                sqlx::query_as(SHARDS_SQL)
+                    .bind(&prefix)
+                    .bind(&only)
+                    .fetch_all(&mut *conn)
+                    .await
+            })
+        })
+        .await?;
+    let mut by_node: BTreeMap<(String, i32), Vec<Shard>> = BTreeMap::new();
+    for s in shards {
+        by_node.entry((s.host.clone(), s.port)).or_default().push(s);
+    }
+    let schemas: Vec<String> = by_node
+        .values()
+        .flatten()
+        .map(|s| s.schema.clone())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if schemas.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = objects_sql();
+    let coordinator: Vec<Object> = {
+        let sql = sql.clone();
+        let schemas = schemas.clone();
+        session
+            .cancellable(
+                cancel,
+                "reading the coordinator's tenant grants",
+                move |conn| {
+                    Box::pin(async move {
+                        sqlx::query_as(&sql)
+                            .bind(&schemas)
+                            .fetch_all(&mut *conn)
+                            .await
+                    })
+                },
+            )
+            .await?
+    };
+    let coord: BTreeMap<(String, Option<String>), Object> = coordinator
+        .into_iter()
+        .map(|o| ((o.schema.clone(), o.relname.clone()), o))
+        .collect();
+    let mut findings = Vec::new();
+    for ((host, port), shards) in &by_node {
+        if cancel.is_cancelled() {
+            return Err(Error::Cancelled(
+                "auditing the Citus workers: cancelled".into(),
+            ));
+        }
+        let node = format!("{host}:{port}");
+        let here: Vec<String> = shards
+            .iter()
+            .map(|s| s.schema.clone())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let worker = match read_worker(session, host, *port, &sql, &here).await {
+            Ok(w) => w,
+            Err(cause) => {
+                let mut d = Draft::new(
+                    Rule::WorkerUnreachable,
+                    Severity::Medium,
+                    format!(
+                        "worker {node} could not be read, so the grants of its {} tenant schema(s) are unchecked there: {cause}",
+                        here.len()
+                    ),
+                );
+                d.object = Some(node.clone());
+                d.path = Some(format!("coordinator → pg_dist_node → {node}"));
+                findings.push(d.finish());
+                continue;
+            }
+        };
+        let on_worker: BTreeMap<(String, Option<String>), Object> = worker
+            .into_iter()
+            .map(|o| ((o.schema.clone(), o.relname.clone()), o))
+            .collect();
+        for schema in &here {
+            let key = (schema.clone(), None);
+            if let (Some(c), Some(w)) = (coord.get(&key), on_worker.get(&key)) {
+                compare(session, &node, schema, None, None, c, w, &mut findings);
+            }
+        }
+        for s in shards {
+            let Some(c) = coord.get(&(s.schema.clone(), Some(s.relname.clone()))) else {
+                continue;
+            };
+            // The shard holds the rows; the shell of the same name is what a session on
+            // the worker names. Both must carry the coordinator's grants.
+            let shard_name = format!("{}_{}", s.relname, s.shardid);
+            for name in [&shard_name, &s.relname] {
+                if let Some(w) = on_worker.get(&(s.schema.clone(), Some(name.clone()))) {
+                    compare(
+                        session,
+                        &node,
+                        &s.schema,
+                        Some(&s.relname),
+                        Some(name),
+                        c,
+                        w,
+                        &mut findings,
+                    );
+                }
+            }
+        }
+    }
+    Ok(findings)
+}
+
+/// Reads one worker's objects for `schemas`; the error as text for the finding.
+async fn read_worker(
+    session: &Session,
+    host: &str,
+    port: i32,
+    sql: &str,
+    schemas: &[String],
+) -> std::result::Result<Vec<Object>, String> {
+    let mut spec = session.spec.clone();
+    spec.host = host.to_string();
+    spec.port = u16::try_from(port).map_err(|_| format!("bad port {port}"))?;
+    spec.warnings.clear();
+    let pool = spec.connect(1).await.map_err(|e| e.to_string())?;
+    let rows = async {
+        let mut conn = pool.acquire().await?;
+        // Citus hides shards from pg_class on workers for sessions not its own; the shards
+        // are what the audit is here to read.
+        sqlx::query("SET citus.override_table_visibility TO off")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query_as(sql)
+            .bind(schemas)
+            .fetch_all(&mut *conn)
+            .await
+    }
+    .await
+    .map_err(|e: sqlx::Error| e.to_string());
+    pool.close().await;
+    rows
+}
+
+/// Compares one object's grants, RLS and policies on a worker with the coordinator's.
+#[allow(clippy::too_many_arguments)]
+fn compare(
+    session: &Session,
+    node: &str,
+    schema: &str,
+    table: Option<&str>,
+    worker_name: Option<&str>,
+    coord: &Object,
+    worker: &Object,
+    findings: &mut Vec<Finding>,
+) {
+    let tenant = session.names.id_from_schema(schema).map(str::to_string);
+    let on_coord = qualified_text(schema, table);
+    let on_worker = qualified_text(schema, worker_name);
+    let path = format!("node {node} → {on_worker}");
+    let cg = grants(&coord.acl);
+    let wg = grants(&worker.acl);
+    let roles: BTreeSet<&String> = cg.keys().chain(wg.keys()).collect();
+    let empty = BTreeSet::new();
+    for role in roles {
+        let c = cg.get(role).unwrap_or(&empty);
+        let w = wg.get(role).unwrap_or(&empty);
+        let extra: Vec<&String> = w.difference(c).collect();
+        let missing: Vec<&String> = c.difference(w).collect();
+        for (aspect_base, privs, verb) in [("extra", extra, "holds"), ("missing", missing, "lacks")]
+        {
+            if privs.is_empty() {
+                continue;
+            }
+            let words: Vec<&str> = privs
+                .iter()
+                .filter_map(|p| keyword(p, table.is_none()))
+                .collect();
+            let names = privs
+                .iter()
+                .map(|p| p.as_str())
+                .collect::<Vec<_>>()
+                .join("");
+            let mut d = Draft::new(
+                Rule::WorkerGrantDrift,
+                Severity::High,
+                format!(
+                    "on worker {node}, {role} {verb} {} on {on_worker} that the coordinator's {on_coord} {}",
+                    if words.is_empty() {
+                        names.clone()
+                    } else {
+                        words.join(", ")
+                    },
+                    if aspect_base == "extra" {
+                        "does not grant"
+                    } else {
+                        "grants"
+                    },
+                ),
+            );
+            d.schema = Some(schema.to_string());
+            d.object = Some(format!("{node}/{}", worker_name.unwrap_or(schema)));
+            d.role = Some(role.clone());
+            d.tenant = tenant.clone();
+            d.aspect = if aspect_base == "extra" {
+                "extra"
+            } else {
+                "missing"
+            };
+            d.path = Some(path.clone());
+            d.fix = grant_fix(
+                schema,
+                table,
+                role,
+                &words,
+                aspect_base == "extra",
+                privs.len(),
+            );
+            findings.push(d.finish());
+        }
+    }
+    if coord.rls != worker.rls
+        || coord.force_rls != worker.force_rls
+        || coord.policies != worker.policies
+    {
+        let rls_off = coord.rls && !worker.rls;
+        let mut d = Draft::new(
+            Rule::WorkerPolicyDrift,
+            if rls_off {
+                Severity::Critical
+            } else {
+                Severity::High
+            },
+            if rls_off {
+                format!(
+                    "on worker {node}, row-level security is off on {on_worker}, on on the coordinator's {on_coord}: every row is readable there"
+                )
+            } else {
+                format!(
+                    "on worker {node}, the row-level security or policies of {on_worker} differ from the coordinator's {on_coord}"
+                )
+            },
+        );
+        d.schema = Some(schema.to_string());
+        d.object = Some(format!("{node}/{}", worker_name.unwrap_or(schema)));
+        d.tenant = tenant;
+        d.aspect = if rls_off { "rls_off" } else { "policies" };
+        d.path = Some(path);
+        findings.push(d.finish());
+    }
+}
+
+fn qualified_text(schema: &str, object: Option<&str>) -> String {
+    match object {
+        Some(o) => qualified(schema, o),
+        None => crate::names::quote_ident(schema),
+    }
+}
+
+/// GRANT or REVOKE on the coordinator, which Citus applies to every shard (and the worker's
+/// shell): safe because it only brings the worker back to what the coordinator already
+/// says. `None` when a privilege has no keyword here (a person must look).
+fn grant_fix(
+    schema: &str,
+    table: Option<&str>,
+    role: &str,
+    words: &[&'static str],
+    extra: bool,
+    count: usize,
+) -> Option<String> {
+    if words.is_empty() || words.len() != count {
+        return None;
+    }
+    let mut vars = crate::sql::SqlVars::default();
+    vars.grantee("role", role).keywords("privs", words);
+    let template = match (table, extra) {
+        (Some(t), true) => {
+            vars.qualified("obj", schema, t);
+            "REVOKE {{privs}} ON TABLE {{obj}} FROM {{role}};"
+        }
+        (Some(t), false) => {
+            vars.qualified("obj", schema, t);
+            "GRANT {{privs}} ON TABLE {{obj}} TO {{role}};"
+        }
+        (None, true) => {
+            vars.ident("obj", schema);
+            "REVOKE {{privs}} ON SCHEMA {{obj}} FROM {{role}};"
+        }
+        (None, false) => {
+            vars.ident("obj", schema);
+            "GRANT {{privs}} ON SCHEMA {{obj}} TO {{role}};"
+        }
+    };
+    vars.render(template).ok()
+}
