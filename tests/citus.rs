@@ -488,3 +488,66 @@ async fn the_citus_demo_spreads_its_tenants_over_both_workers() {
         "{rows:?}"
     );
 }
+
+/// The model on Citus folds the tenant binding into the permissive policies (restrictive
+/// ones lose their kind on the workers); the audit must hold that as the expected state,
+/// so a fresh Citus database has no finding, and must still see a policy that lost it.
+#[tokio::test]
+async fn a_fresh_citus_database_audits_clean_and_an_unbound_policy_is_found() {
+    let test = "a_fresh_citus_database_audits_clean_and_an_unbound_policy_is_found";
+    let Some(citus) = citus_or_skip(test).await else {
+        return;
+    };
+    let s = coordinator_session(&citus).await;
+    tenantctl::bootstrap::init(&s, &Default::default())
+        .await
+        .unwrap();
+    for id in ["acme", "globex"] {
+        let new = tenant::NewTenant {
+            id: id.into(),
+            ..Default::default()
+        };
+        tenant::create_at_version(&s, &new, 1).await.unwrap();
+    }
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let report = tenantctl::audit::run(&s, None, &cancel).await.unwrap();
+    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+    // Widen one policy the RLS role passes back to its bare template form: the binding is
+    // gone from it, and the RLS role routed anywhere reads this tenant's rows.
+    let rls = &s.names.rls_role;
+    let (policy, using): (String, String) = sqlx::query_as(
+        "SELECT p.polname::text, pg_get_expr(p.polqual, p.polrelid) FROM pg_policy p
+         WHERE p.polrelid = 'tenant_acme.orders'::regclass AND p.polpermissive
+           AND (SELECT oid FROM pg_roles WHERE rolname = $1) = ANY (p.polroles)
+         LIMIT 1",
+    )
+    .bind(rls)
+    .fetch_one(&s.pool)
+    .await
+    .unwrap();
+    // `((template) AND (binding))`: keep `(template)`.
+    let bare = using
+        .strip_prefix('(')
+        .and_then(|u| u.rsplit_once(" AND "))
+        .map(|(head, _)| head.to_string())
+        .unwrap();
+    sqlx::raw_sql(&format!(
+        "ALTER POLICY \"{policy}\" ON tenant_acme.orders USING ({bare})"
+    ))
+    .execute(&s.pool)
+    .await
+    .unwrap_or_else(|e| panic!("{using} -> {bare}: {e}"));
+    let report = tenantctl::audit::run(&s, None, &cancel).await.unwrap();
+    let unbound: Vec<_> = report
+        .findings
+        .iter()
+        .filter(|f| f.rule == tenantctl::audit::finding::Rule::TenantBindingMissing)
+        .map(|f| (f.schema.clone(), f.object.clone()))
+        .collect();
+    assert_eq!(
+        unbound,
+        vec![(Some("tenant_acme".to_string()), Some("orders".to_string()))],
+        "{:#?}",
+        report.findings
+    );
+}

@@ -211,6 +211,9 @@ pub struct RegistryRow {
 pub struct Snapshot {
     /// `server_version_num`, e.g. 150018.
     pub server_version: i32,
+    /// The database has the `citus` extension: tenantctl folds the tenant binding into the
+    /// permissive policies there, and the RLS role logs in to reach the workers.
+    pub citus: bool,
     pub roles: Vec<Role>,
     pub memberships: Vec<MemberGrant>,
     pub namespaces: Vec<Namespace>,
@@ -370,6 +373,9 @@ SELECT pol.oid::pg_catalog.int8, pol.polrelid::pg_catalog.int8, pol.polname::pg_
        pol.polpermissive, pol.polroles::pg_catalog.int8[], pol.polcmd::pg_catalog.text,
        CASE WHEN pol.for_rls AND pol.polname OPERATOR(pg_catalog.<>) $5::pg_catalog.name
                  AND pg_catalog.starts_with(pol.polqual::pg_catalog.text, '{CONST :consttype 16 ')
+            THEN pg_catalog.pg_get_expr(pol.polqual, pol.polrelid)
+            -- On Citus the binding lives inside the permissive policies (see is_binding).
+            WHEN pol.for_rls AND $6::pg_catalog.bool AND pol.polpermissive
             THEN pg_catalog.pg_get_expr(pol.polqual, pol.polrelid) END,
        CASE WHEN pol.for_rls AND pol.polname OPERATOR(pg_catalog.=) $5::pg_catalog.name
             THEN pol.polqual::pg_catalog.text END
@@ -424,6 +430,7 @@ type PolicyRow = (i64, i64, String, bool, Vec<i64>, String, Option<String>);
 #[derive(Default)]
 struct Raw {
     version: i32,
+    citus: bool,
     roles: Vec<RoleRow>,
     members: Vec<(i64, i64, bool, bool, bool)>,
     namespaces: Vec<(i64, String, i64, Vec<String>)>,
@@ -483,6 +490,12 @@ pub async fn read(
                     .await?,
                     ..Raw::default()
                 };
+                raw.citus = sqlx::query_scalar(
+                    "SELECT EXISTS (SELECT FROM pg_catalog.pg_extension e
+                                    WHERE e.extname OPERATOR(pg_catalog.=) 'citus')",
+                )
+                .fetch_one(&mut *tx)
+                .await?;
                 raw.roles = sqlx::query_as(ROLES_SQL).fetch_all(&mut *tx).await?;
                 raw.members = sqlx::query_as(MEMBERS_SQL).fetch_all(&mut *tx).await?;
                 raw.namespaces = sqlx::query_as(ns)
@@ -525,6 +538,7 @@ pub async fn read(
                         .bind(&only)
                         .bind(&rls)
                         .bind(BINDING_POLICY)
+                        .bind(raw.citus)
                         .fetch(&mut *tx);
                     while let Some((oid, rel, name, permissive, roles, cmd, expr, tree)) =
                         rows.try_next().await?
@@ -800,6 +814,7 @@ fn resolve(raw: Raw) -> Snapshot {
         .collect();
     Snapshot {
         server_version: raw.version,
+        citus: raw.citus,
         roles,
         memberships,
         namespaces,

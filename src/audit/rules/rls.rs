@@ -30,9 +30,34 @@ pub fn rls_safe(ctx: &Ctx<'_>, rel: &Relation) -> bool {
     }
 }
 
-/// True when `rel` carries tenantctl's binding, unaltered.
+/// True when `rel` carries tenantctl's binding, unaltered: its restrictive policy, or, on
+/// Citus, inside every permissive policy that lets the RLS role read (Citus creates shard
+/// policies without their RESTRICTIVE kind, so there tenantctl folds the binding into the
+/// permissive ones; `citus::provision::bind_on_citus`).
 pub fn is_bound(ctx: &Ctx<'_>, rel: &Relation) -> bool {
-    ctx.bound.contains(&rel.oid)
+    ctx.bound.contains(&rel.oid) || (ctx.snap.citus && folded(ctx, rel))
+}
+
+/// Every permissive policy through which the RLS role reads `rel` ends in `AND <binding>`
+/// at its top level. The server parenthesises every operand of AND and OR when it
+/// deparses, so the text closing on ` AND (binding))` means the outermost operator is AND
+/// and the binding one of its operands.
+fn folded(ctx: &Ctx<'_>, rel: &Relation) -> bool {
+    let rls = &ctx.model.names.rls_role;
+    let mut tail = String::from(" AND ");
+    tail.push_str(&binding_expression(&rel.schema));
+    tail.push(')');
+    ctx.policies_by_relation.get(&rel.oid).is_none_or(|ps| {
+        ps.iter()
+            .filter(|p| {
+                p.permissive && applies_to(p, rls) && matches!(p.command.as_str(), "*" | "r")
+            })
+            .all(|p| {
+                p.using
+                    .as_deref()
+                    .is_some_and(|u| u.starts_with('(') && u.ends_with(&tail))
+            })
+    })
 }
 
 /// True when `p`, on `rel`, is tenantctl's binding for `rel`'s schema, unaltered.

@@ -102,7 +102,9 @@ fn attributes(ctx: &mut Ctx<'_>) {
             d.fix = fix(&vars, "ALTER ROLE {{role}} NOCREATEDB;");
             ctx.add(d);
         }
-        if class == RoleClass::Rls && r.login {
+        // On Citus the RLS role logs in (with a password only the coordinator holds, in
+        // pg_dist_authinfo): the coordinator opens the workers' connections as it.
+        if class == RoleClass::Rls && r.login && !ctx.snap.citus {
             let mut d = Draft::new(
                 Rule::RoleAttribute,
                 Severity::Medium,
