@@ -145,12 +145,38 @@ async fn init_main(
     opts: &InitOptions,
     citus: Option<crate::citus::init::CitusPrepared>,
 ) -> Result<InitReport> {
-    let names = &session.names;
     let mut tx = session
         .pool
         .begin()
         .await
         .map_err(Error::db("init: starting a transaction"))?;
+    // Rolled back here, not left to Drop: a dropped transaction only queues its ROLLBACK
+    // until its connection is used again, and meanwhile it holds init's advisory lock, so
+    // the next init on another pool connection waited forever (seen in CI).
+    let mut report = match init_in_tx(session, opts, citus, &mut tx).await {
+        Ok(report) => report,
+        Err(e) => {
+            let _ = tx.rollback().await;
+            return Err(e);
+        }
+    };
+    tx.commit().await.map_err(Error::db("init: committing"))?;
+    match ensure_scratch_database(session).await {
+        Ok(name) => report.scratch_database = Some(name),
+        Err(e) => report.scratch_problem = Some(e.to_string()),
+    }
+    Ok(report)
+}
+
+/// Everything `init` does inside its transaction.
+async fn init_in_tx(
+    session: &Session,
+    opts: &InitOptions,
+    citus: Option<crate::citus::init::CitusPrepared>,
+    tx: &mut sqlx::Transaction<'static, sqlx::Postgres>,
+) -> Result<InitReport> {
+    let names = &session.names;
+    let tx: &mut PgConnection = tx;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(INIT_LOCK_KEY)
         .execute(&mut *tx)
@@ -175,7 +201,7 @@ async fn init_main(
         )));
     }
 
-    let from_version = installed_version(&mut tx, session).await?;
+    let from_version = installed_version(&mut *tx, session).await?;
     let to_version = current_version();
     if from_version > to_version {
         return Err(Error::Conflict(format!(
@@ -205,9 +231,9 @@ async fn init_main(
             .retain(|r| !c.roles_created.contains(r));
         report.roles_created.extend(c.roles_created.iter().cloned());
     }
-    refuse_dangerous_roles(&mut tx, names).await?;
+    refuse_dangerous_roles(&mut *tx, names).await?;
     for (role, attrs) in model_roles(names) {
-        if ensure_role(&mut tx, role, attrs).await? {
+        if ensure_role(&mut *tx, role, attrs).await? {
             report.roles_created.push(role.into());
         } else if !report.roles_created.iter().any(|r| r == role) {
             report.roles_existing.push(role.into());
@@ -224,12 +250,12 @@ async fn init_main(
             .await
             .map_err(Error::db("init: setting the admin role's password"))?;
     }
-    if !is_super && !can_act_as(&mut tx, &names.admin_role).await? {
+    if !is_super && !can_act_as(&mut *tx, &names.admin_role).await? {
         // Creating a role gives a CREATEROLE creator ADMIN OPTION on it and nothing else since
         // PostgreSQL 16 (no membership before): to act as the admin role it grants itself
         // SET, and INHERIT so that tenantctl's reads work for it as they did before 16 (it
         // could SET ROLE to every right it inherits anyway).
-        grant_set_on_admin(&mut tx, session).await?;
+        grant_set_on_admin(&mut *tx, session).await?;
         report.granted_admin_to = Some(session.spec.user.clone());
     }
     let db: String = sqlx::query_scalar("SELECT current_database()")
@@ -245,7 +271,7 @@ async fn init_main(
         .await
         .map_err(Error::db("init: letting the admin role create schemas"))?;
 
-    report.public_create_revoked = close_public_schema(&mut tx).await?;
+    report.public_create_revoked = close_public_schema(&mut *tx).await?;
 
     if from_version < to_version
         || !report.roles_created.is_empty()
@@ -253,18 +279,18 @@ async fn init_main(
         || report.public_create_revoked
         || report.granted_admin_to.is_some()
     {
-        crate::session::act_as_admin(&mut tx, names)
+        crate::session::act_as_admin(&mut *tx, names)
             .await
             .map_err(Error::db("init: switching to the admin role"))?;
         let vars = names.template_vars();
         for (version, template) in STEPS.iter().filter(|(v, _)| *v > from_version) {
             let sql = vars.render(template)?;
-            crate::session::run_script(&mut tx, &sql)
+            crate::session::run_script(&mut *tx, &sql)
                 .await
                 .map_err(Error::db(format!("init: bootstrap step {version}")))?;
         }
         if (1..HISTORY_STEP).contains(&from_version) {
-            report.history_backfilled = backfill_history(&mut tx, session).await?;
+            report.history_backfilled = backfill_history(&mut *tx, session).await?;
         }
         let meta = vars.render(
             "INSERT INTO {{meta}}.tenantctl_meta (key, value) VALUES ('bootstrap_version', $1)
@@ -284,7 +310,7 @@ async fn init_main(
             }
         );
         journal::record(
-            &mut tx,
+            &mut *tx,
             session,
             &Entry {
                 action: "init",
@@ -297,16 +323,11 @@ async fn init_main(
         .await?;
     }
     if citus.is_some() {
-        crate::session::act_as_admin(&mut tx, names)
+        crate::session::act_as_admin(&mut *tx, names)
             .await
             .map_err(Error::db("init: switching to the admin role"))?;
         report.registry_made_reference =
-            crate::citus::init::reference_registry(&mut tx, names).await?;
-    }
-    tx.commit().await.map_err(Error::db("init: committing"))?;
-    match ensure_scratch_database(session).await {
-        Ok(name) => report.scratch_database = Some(name),
-        Err(e) => report.scratch_problem = Some(e.to_string()),
+            crate::citus::init::reference_registry(&mut *tx, names).await?;
     }
     Ok(report)
 }
