@@ -78,6 +78,28 @@ fn help_overlay() {
     snap("help", &app);
 }
 
+/// At 80×24 the overlay holds more than fits: its columns stay wide enough to read and the
+/// move keys scroll it to the end (the last section is the help's own).
+#[test]
+fn help_overlay_scrolls_at_80x24_instead_of_cutting_every_line() {
+    let mut app = app();
+    app.update(ch('?'));
+    let top = draw(&app, 80, 24);
+    assert!(top.contains("↓ more"), "{top}");
+    assert!(top.contains("this help"), "{top}");
+    app.update(key(KeyCode::End));
+    let bottom = draw(&app, 80, 24);
+    assert!(
+        bottom.contains("↑ more") && !bottom.contains("↓ more"),
+        "{bottom}"
+    );
+    assert!(bottom.contains("Help"), "{bottom}");
+    insta::assert_snapshot!("help_scrolled_80x24", bottom);
+    // Back to the top with the same keys.
+    app.update(key(KeyCode::Home));
+    assert_eq!(draw(&app, 80, 24), top);
+}
+
 #[test]
 fn help_overlay_read_only_hides_write_keys() {
     let mut app = app_with(rows(), true);

@@ -175,7 +175,10 @@ impl App {
             CommandId::SortSize => return sort(self, SortKey::Size),
             CommandId::SortStatus => return sort(self, SortKey::Status),
             CommandId::Palette => self.palette = Some(Palette::new(self.context(), self.read_only)),
-            CommandId::Help => self.help = true,
+            CommandId::Help => {
+                self.help = true;
+                self.help_scroll = 0;
+            }
             CommandId::Tenants => {
                 self.screen = Screen::Tenants;
                 self.focus = Pane::Tenants;

@@ -20,6 +20,19 @@ impl App {
                 if matches!(cmd, Some(CommandId::Cancel | CommandId::Help)) {
                     self.help = false;
                 }
+                // The list's move keys (as remapped) scroll an overlay taller than the screen.
+                let max = self.help_scroll_max.get();
+                let at = self.help_scroll;
+                self.help_scroll = match self.keymap.lookup(Context::Tenants, &key) {
+                    Some(CommandId::Down) => at.saturating_add(1),
+                    Some(CommandId::Up) => at.saturating_sub(1),
+                    Some(CommandId::PageDown) => at.saturating_add(10),
+                    Some(CommandId::PageUp) => at.saturating_sub(10),
+                    Some(CommandId::Top) => 0,
+                    Some(CommandId::Bottom) => max,
+                    _ => at,
+                }
+                .min(max);
                 Vec::new()
             }
             Context::Palette => self.on_palette_key(cmd, key),

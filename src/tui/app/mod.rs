@@ -297,6 +297,10 @@ pub struct App {
     pub dialog: Option<Dialog>,
     pub palette: Option<Palette>,
     pub help: bool,
+    /// The `?` overlay's first line when it does not fit (the move keys scroll it), and the
+    /// last useful value, which the renderer records since only it knows the layout.
+    pub help_scroll: usize,
+    pub help_scroll_max: std::cell::Cell<usize>,
     pub flash: Option<Flash>,
     /// Running long jobs; the footer shows the focused one, Esc cancels it.
     pub jobs: JobRegistry,
@@ -352,6 +356,8 @@ impl App {
             dialog: None,
             palette: None,
             help: false,
+            help_scroll: 0,
+            help_scroll_max: std::cell::Cell::new(0),
             flash: None,
             jobs: JobRegistry::default(),
             totals: Totals::default(),

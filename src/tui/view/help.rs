@@ -16,8 +16,9 @@ enum Entry {
     Row(String, &'static str),
 }
 
-/// Draws the overlay over `area`, in as many columns as the height needs; each column's
-/// keys are as wide as its widest (palette words are long), within reason.
+/// Draws the overlay over `area`, in as many columns as the height needs and the width
+/// keeps readable (scrolling past that); each column's keys are as wide as its widest
+/// (palette words are long), within reason.
 pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let t = &app.theme;
     let mut entries: Vec<Entry> = Vec::new();
@@ -42,7 +43,31 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     let inner = block.inner(rect);
     frame.render_widget(block, rect);
     let h = inner.height.max(1) as usize;
-    let columns = entries.len().div_ceil(h).max(1);
+    // Columns narrower than this cut the descriptions to a few letters; past it the
+    // overlay scrolls instead (the move keys), and its title says so.
+    const MIN_COLUMN: usize = 36;
+    let fit = (inner.width as usize / MIN_COLUMN).max(1);
+    let columns = entries.len().div_ceil(h).clamp(1, fit);
+    let max_scroll = entries.len().saturating_sub(columns * h);
+    app.help_scroll_max.set(max_scroll);
+    let from = app.help_scroll.min(max_scroll);
+    let entries = &entries[from..];
+    if max_scroll > 0 {
+        let more = match (from > 0, from < max_scroll) {
+            (true, true) => " ↑↓ more ",
+            (true, false) => " ↑ more ",
+            _ => " ↓ more ",
+        };
+        let bottom = Line::from(Span::styled(more, t.title())).right_aligned();
+        frame.render_widget(
+            Paragraph::new(bottom),
+            Rect {
+                y: rect.y + rect.height.saturating_sub(1),
+                height: 1.min(rect.height),
+                ..rect
+            },
+        );
+    }
     let col_w = (inner.width as usize / columns).saturating_sub(1);
     let areas =
         Layout::horizontal(vec![Constraint::Ratio(1, columns as u32); columns]).split(inner);
