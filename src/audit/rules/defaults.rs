@@ -79,34 +79,11 @@ pub fn check(ctx: &mut Ctx<'_>) {
             } else {
                 Severity::Medium
             };
-            let words: Vec<&'static str> = missing.iter().map(|p| p.keyword()).collect();
-            let mut vars = ctx.vars();
-            vars.ident("schema", schema)
-                .keywords("privs", &words)
-                .keywords("objects", &[object.keyword()])
-                .grantee("grantee", grantee);
-            let mut d = Draft::new(
-                Rule::DefaultPrivilege,
-                severity,
-                format!(
-                    "new {} in {schema} will not give {grantee} {}: the next migration's objects break the model",
-                    object.keyword().to_lowercase(),
-                    words.join(", ")
-                ),
+            let tenant = tenant_id.as_deref();
+            let change = DefaultChange::Missing;
+            default_finding(
+                ctx, schema, tenant, *object, grantee, &missing, severity, change,
             );
-            d.schema = Some(schema.clone());
-            d.object = Some(format!(
-                "default privileges on {}",
-                object.keyword().to_lowercase()
-            ));
-            d.role = Some(grantee.clone());
-            d.tenant = tenant_id.clone();
-            d.aspect = "missing";
-            d.fix = fix(
-                &vars,
-                "ALTER DEFAULT PRIVILEGES FOR ROLE {{admin}} IN SCHEMA {{schema}} GRANT {{privs}} ON {{objects}} TO {{grantee}};",
-            );
-            ctx.add(d);
         }
         // Extra: anything the admin's entries give beyond `want`.
         for entry in &admin_entries {
@@ -159,33 +136,61 @@ fn extra_default(
         RoleClass::Rls if data => Severity::High,
         _ => Severity::Medium,
     };
-    let words: Vec<&'static str> = extra.iter().map(|p| p.keyword()).collect();
+    let change = DefaultChange::Extra;
+    default_finding(
+        ctx, schema, tenant, object, grantee, extra, severity, change,
+    );
+}
+
+/// Whether the admin's default privileges lack what the model wants, or give more.
+#[derive(Clone, Copy)]
+enum DefaultChange {
+    Missing,
+    Extra,
+}
+
+/// One default-privilege finding: new `object`s in `schema` will not give `grantee` the
+/// `privileges` the model wants (`Missing`), or will give it ones beyond it (`Extra`).
+#[allow(clippy::too_many_arguments)]
+fn default_finding(
+    ctx: &mut Ctx<'_>,
+    schema: &str,
+    tenant: Option<&str>,
+    object: DefaultObject,
+    grantee: &str,
+    privileges: &[Privilege],
+    severity: Severity,
+    change: DefaultChange,
+) {
+    let words: Vec<&'static str> = privileges.iter().map(|p| p.keyword()).collect();
     let mut vars = ctx.vars();
     vars.ident("schema", schema)
         .keywords("privs", &words)
         .keywords("objects", &[object.keyword()])
         .grantee("grantee", grantee);
-    let mut d = Draft::new(
-        Rule::DefaultPrivilege,
-        severity,
-        format!(
-            "new {} in {schema} will give {grantee} {}, beyond the model",
-            object.keyword().to_lowercase(),
-            words.join(", ")
+    let objects = object.keyword().to_lowercase();
+    let list = words.join(", ");
+    let (message, aspect, template) = match change {
+        DefaultChange::Missing => (
+            format!(
+                "new {objects} in {schema} will not give {grantee} {list}: the next migration's objects break the model"
+            ),
+            "missing",
+            "ALTER DEFAULT PRIVILEGES FOR ROLE {{admin}} IN SCHEMA {{schema}} GRANT {{privs}} ON {{objects}} TO {{grantee}};",
         ),
-    );
+        DefaultChange::Extra => (
+            format!("new {objects} in {schema} will give {grantee} {list}, beyond the model"),
+            "extra",
+            "ALTER DEFAULT PRIVILEGES FOR ROLE {{admin}} IN SCHEMA {{schema}} REVOKE {{privs}} ON {{objects}} FROM {{grantee}};",
+        ),
+    };
+    let mut d = Draft::new(Rule::DefaultPrivilege, severity, message);
     d.schema = Some(schema.into());
-    d.object = Some(format!(
-        "default privileges on {}",
-        object.keyword().to_lowercase()
-    ));
+    d.object = Some(format!("default privileges on {objects}"));
     d.role = Some(grantee.into());
     d.tenant = tenant.map(String::from);
-    d.aspect = "extra";
-    d.fix = fix(
-        &vars,
-        "ALTER DEFAULT PRIVILEGES FOR ROLE {{admin}} IN SCHEMA {{schema}} REVOKE {{privs}} ON {{objects}} FROM {{grantee}};",
-    );
+    d.aspect = aspect;
+    d.fix = fix(&vars, template);
     ctx.add(d);
 }
 
