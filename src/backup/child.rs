@@ -96,28 +96,18 @@ pub struct ChildOutput {
     pub stdout: String,
 }
 
-/// Runs `program args` with `env`; every stderr line goes to `on_line`. Cancel kills the
-/// child at once; so does dropping the future, and tenantctl's death (PDEATHSIG).
-pub async fn run(
+/// The command for `program args` with `env`: stderr piped, killed when dropped and when
+/// tenantctl dies (PDEATHSIG).
+fn command(
     program: &Path,
     args: &[OsString],
     env: &ChildEnv,
-    capture_stdout: bool,
-    cancel: &CancellationToken,
-    mut on_line: impl FnMut(&str),
-) -> Result<ChildOutput> {
-    let name = program
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    stdout: Stdio,
+) -> Result<tokio::process::Child> {
     let mut cmd = tokio::process::Command::new(program);
     cmd.args(args)
         .stdin(Stdio::null())
-        .stdout(if capture_stdout {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
+        .stdout(stdout)
         .stderr(Stdio::piped())
         .kill_on_drop(true);
     env.apply(&mut cmd);
@@ -128,10 +118,116 @@ pub async fn run(
                 .map_err(std::io::Error::from)
         });
     }
-    let mut child = cmd.spawn().map_err(|source| Error::Io {
+    cmd.spawn().map_err(|source| Error::Io {
         what: format!("starting {}", program.display()),
         source,
-    })?;
+    })
+}
+
+fn program_name(program: &Path) -> String {
+    program
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// The error for a child that did not succeed: how it ended and the line that says why.
+fn failure(name: &str, status: std::process::ExitStatus, tail: &[String], env: &ChildEnv) -> Error {
+    use std::os::unix::process::ExitStatusExt;
+    let how = match status.signal() {
+        Some(sig) => format!("was killed by signal {sig}"),
+        None => format!("exited with {}", status.code().unwrap_or(-1)),
+    };
+    // The tools end with detail lines ("Query was: ..."); the cause is the error line.
+    let last = tail
+        .iter()
+        .rev()
+        .find(|l| l.contains("error:"))
+        .or_else(|| tail.iter().rev().find(|l| !l.trim().is_empty()))
+        .map(|l| format!(": {}", env.scrub(l)))
+        .unwrap_or_default();
+    Error::Invalid(format!("{name} {how}{last}"))
+}
+
+/// A child whose stdout is read by the caller as it comes (pg_restore's data section):
+/// killed when dropped, so a failed or cancelled reader leaves no child behind.
+pub struct StreamingChild {
+    name: String,
+    child: tokio::process::Child,
+    stderr: tokio::task::JoinHandle<Vec<String>>,
+}
+
+impl StreamingChild {
+    /// Starts `program args` with its stdout piped; returns the child and its stdout.
+    pub fn spawn(
+        program: &Path,
+        args: &[OsString],
+        env: &ChildEnv,
+    ) -> Result<(StreamingChild, tokio::process::ChildStdout)> {
+        let mut child = command(program, args, env, Stdio::piped())?;
+        let stdout = child.stdout.take().ok_or_else(|| {
+            Error::Invalid(format!("{}: no stdout to read", program.display()))
+        })?;
+        let stderr = child.stderr.take();
+        let stderr = tokio::spawn(async move {
+            let mut tail: Vec<String> = Vec::new();
+            if let Some(e) = stderr {
+                let mut lines = BufReader::new(e).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    tail.push(line);
+                    if tail.len() > 8 {
+                        tail.remove(0);
+                    }
+                }
+            }
+            tail
+        });
+        Ok((
+            StreamingChild {
+                name: program_name(program),
+                child,
+                stderr,
+            },
+            stdout,
+        ))
+    }
+
+    /// Waits for the child (its stdout read to the end) and says why it failed, if it did.
+    pub async fn wait(mut self, env: &ChildEnv) -> Result<()> {
+        let status = self.child.wait().await.map_err(|source| Error::Io {
+            what: format!("waiting for {}", self.name),
+            source,
+        })?;
+        let tail = (&mut self.stderr).await.unwrap_or_default();
+        if status.success() {
+            Ok(())
+        } else {
+            Err(failure(&self.name, status, &tail, env))
+        }
+    }
+}
+
+/// Runs `program args` with `env`; every stderr line goes to `on_line`. Cancel kills the
+/// child at once; so does dropping the future, and tenantctl's death (PDEATHSIG).
+pub async fn run(
+    program: &Path,
+    args: &[OsString],
+    env: &ChildEnv,
+    capture_stdout: bool,
+    cancel: &CancellationToken,
+    mut on_line: impl FnMut(&str),
+) -> Result<ChildOutput> {
+    let name = program_name(program);
+    let mut child = command(
+        program,
+        args,
+        env,
+        if capture_stdout {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        },
+    )?;
     let stderr = child.stderr.take();
     let stdout = child.stdout.take();
     let mut tail: Vec<String> = Vec::new();
@@ -175,20 +271,7 @@ pub async fn run(
         source,
     })?;
     if !status.success() {
-        use std::os::unix::process::ExitStatusExt;
-        let how = match status.signal() {
-            Some(sig) => format!("was killed by signal {sig}"),
-            None => format!("exited with {}", status.code().unwrap_or(-1)),
-        };
-        // The tools end with detail lines ("Query was: ..."); the cause is the error line.
-        let last = tail
-            .iter()
-            .rev()
-            .find(|l| l.contains("error:"))
-            .or_else(|| tail.iter().rev().find(|l| !l.trim().is_empty()))
-            .map(|l| format!(": {}", env.scrub(l)))
-            .unwrap_or_default();
-        return Err(Error::Invalid(format!("{name} {how}{last}")));
+        return Err(failure(&name, status, &tail, env));
     }
     Ok(ChildOutput { stdout: out })
 }

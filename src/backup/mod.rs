@@ -3,6 +3,7 @@
 //! Knows nothing of the terminal: progress goes out on a channel, cancel comes in on a token.
 
 mod child;
+mod data_load;
 mod deprovision;
 mod dump;
 mod kept;

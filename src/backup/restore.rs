@@ -5,6 +5,7 @@
 //! outside the tenant prefix, then one short transaction makes it the tenant.
 
 use super::child::{self, ChildEnv};
+use super::data_load;
 use super::lock::TenantBusy;
 use super::manifest::BackupManifest;
 use super::{BackupSettings, BackupStep, Tools, report, server_info};
@@ -16,6 +17,7 @@ use crate::session::Session;
 use crate::sql::SqlVars;
 use serde::Serialize;
 use sqlx::Connection;
+use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use tokio_util::sync::CancellationToken;
@@ -106,6 +108,31 @@ const LIVE_TABLES: &str =
 
 /// Renames a schema.
 const RENAME_SCHEMA: &str = "ALTER SCHEMA {{from}} RENAME TO {{to}}";
+
+/// Whether a table of schema $1 has a column whose values name objects by schema (a reg*
+/// type, directly or inside an array, domain or composite type).
+const NAMES_IN_ROWS: &str = "
+WITH RECURSIVE ty(oid) AS (
+    SELECT a.atttypid
+    FROM pg_attribute a
+    JOIN pg_class c ON c.oid = a.attrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
+  UNION
+    SELECT s.x
+    FROM ty JOIN pg_type t ON t.oid = ty.oid,
+         LATERAL (SELECT t.typelem
+                  UNION ALL SELECT t.typbasetype
+                  UNION ALL SELECT a.atttypid FROM pg_attribute a
+                            WHERE a.attrelid = t.typrelid AND a.attnum > 0) s(x)
+    WHERE s.x <> 0
+)
+SELECT EXISTS (
+    SELECT 1 FROM ty JOIN pg_type t ON t.oid = ty.oid
+    WHERE t.typnamespace = 'pg_catalog'::regnamespace
+      AND t.typname IN ('regclass', 'regproc', 'regprocedure', 'regoper', 'regoperator',
+                        'regconfig', 'regdictionary', 'regnamespace', 'regrole', 'regtype',
+                        'regcollation'))";
 
 /// Restores a backup: in place when `as_id` is none and the tenant is registered, beside as
 /// `as_id`, or re-creates a dropped tenant. Verifies first; holds the tenant's busy lock
@@ -340,6 +367,7 @@ impl Job<'_> {
         &self,
         database: &str,
         archive: &Path,
+        sections: &[&str],
         step: BackupStep,
         total: usize,
     ) -> Result<child::ChildOutput> {
@@ -347,7 +375,7 @@ impl Job<'_> {
         let mut done = 0;
         child::run(
             &self.tools.pg_restore,
-            &restore_args(&self.session.names, database, archive),
+            &restore_args(&self.session.names, database, archive, sections),
             &env,
             false,
             self.cancel,
@@ -443,21 +471,49 @@ impl Job<'_> {
                 source,
             })?;
         let renamed = work.path().join("renamed.dump");
-        self.through_scratch(busy, &old_ro, &new_ro, &renamed)
+        let rows_in_scratch = self
+            .through_scratch(busy, &old_ro, &new_ro, &renamed)
             .await?;
         self.check_cancel()?;
 
-        // The renamed copy, restored here under the side name: not a tenant yet.
+        // The renamed copy, restored here under the side name: not a tenant yet. The
+        // rows go in once, straight from the backup, between its pre-data and post-data
+        // (indexes and constraints are built over the loaded rows, as pg_restore does).
         let total = self.m.tables.len();
         self.step(BackupStep::Restore, 0, total, "");
-        self.pg_restore(self.database, &renamed, BackupStep::Restore, total)
+        let beside = |e| {
+            scope(
+                e,
+                &format!("restore {}: restoring beside the live tenant", self.target),
+            )
+        };
+        if rows_in_scratch {
+            self.pg_restore(self.database, &renamed, &[], BackupStep::Restore, total)
+                .await
+                .map_err(beside)?;
+        } else {
+            self.pg_restore(
+                self.database,
+                &renamed,
+                &["pre-data"],
+                BackupStep::Restore,
+                total,
+            )
             .await
-            .map_err(|e| {
-                scope(
-                    e,
-                    &format!("restore {}: restoring beside the live tenant", self.target),
-                )
-            })?;
+            .map_err(beside)?;
+            self.check_cancel()?;
+            self.load_rows(busy).await.map_err(beside)?;
+            self.check_cancel()?;
+            self.pg_restore(
+                self.database,
+                &renamed,
+                &["post-data"],
+                BackupStep::Restore,
+                total,
+            )
+            .await
+            .map_err(beside)?;
+        }
         self.check_cancel()?;
 
         self.step(BackupStep::Swap, 0, 1, "");
@@ -564,15 +620,18 @@ impl Job<'_> {
         Ok(())
     }
 
-    /// Restore into the scratch database, rename to the side name, move the read-only role,
-    /// dump the renamed copy to `out`; the scratch database is left empty of it.
+    /// Restore the backup's schema objects into the scratch database, rename to the side
+    /// name, move the read-only role, dump the renamed objects to `out`; the scratch
+    /// database is left empty of them. The rows stay out of it (they name no schema) unless
+    /// a column's values name objects by schema: then they go through it too, and the
+    /// result is true.
     async fn through_scratch(
         &self,
         busy: &mut TenantBusy,
         old_ro: &str,
         new_ro: &str,
         out: &Path,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let names = &self.session.names;
         let scratch = scratch_name(&mut busy.conn).await?;
         let mut spec = self.session.spec.clone();
@@ -606,12 +665,41 @@ impl Job<'_> {
             .map_err(Error::db(format!(
                 "restore: clearing the scratch database {scratch}"
             )))?;
-        let result: Result<()> = async {
+        let result: Result<bool> = async {
             let total = self.m.tables.len();
             self.step(BackupStep::ScratchRestore, 0, total, "");
-            self.pg_restore(&scratch, self.archive, BackupStep::ScratchRestore, total)
+            let scratch_err = |e| scope(e, "restore: restoring into the scratch database");
+            self.pg_restore(
+                &scratch,
+                self.archive,
+                &["pre-data"],
+                BackupStep::ScratchRestore,
+                total,
+            )
+            .await
+            .map_err(scratch_err)?;
+            // Values of the reg* types name objects by schema and are resolved when loaded:
+            // loaded beside, 'tenant_acme.t' would point into the live tenant. Such rows
+            // go through the scratch database too, where the rename rewrites them.
+            let by_name: bool = sqlx::query_scalar(NAMES_IN_ROWS)
+                .bind(source)
+                .fetch_one(&mut conn)
                 .await
-                .map_err(|e| scope(e, "restore: restoring into the scratch database"))?;
+                .map_err(Error::db("restore: reading the column types"))?;
+            let sections: &[&str] = if by_name {
+                &["data", "post-data"]
+            } else {
+                &["post-data"]
+            };
+            self.pg_restore(
+                &scratch,
+                self.archive,
+                sections,
+                BackupStep::ScratchRestore,
+                total,
+            )
+            .await
+            .map_err(scratch_err)?;
             self.check_cancel()?;
             self.step(BackupStep::Rename, 0, 1, "");
             let mut vars = SqlVars::default();
@@ -648,7 +736,7 @@ impl Job<'_> {
             self.step(BackupStep::ScratchDump, 0, total, "");
             let env = ChildEnv::new(&self.session.spec, &scratch)?;
             let mut done = 0;
-            let args: Vec<OsString> = vec![
+            let mut args: Vec<OsString> = vec![
                 "--format=custom".into(),
                 format!("--schema={}", quote_ident(self.side)).into(),
                 "--verbose".into(),
@@ -659,6 +747,9 @@ impl Job<'_> {
                     f
                 },
             ];
+            if !by_name {
+                args.push("--schema-only".into());
+            }
             child::run(
                 &self.tools.pg_dump,
                 &args,
@@ -681,16 +772,107 @@ impl Job<'_> {
             )
             .await
             .map_err(|e| scope(e, "restore: dumping the renamed copy"))?;
-            Ok(())
+            Ok(by_name)
         }
         .await;
         let cleaned = clean_scratch(&mut conn, names, source, self.side).await;
         let _ = conn.close().await;
-        result?;
+        let by_name = result?;
         cleaned.map_err(Error::db(format!(
             "restore: clearing the scratch database {scratch}"
         )))?;
-        Ok(())
+        Ok(by_name)
+    }
+
+    /// Streams the backup's data section into the side schema over the restore's own
+    /// connection, in one transaction (see [`super::data_load`]).
+    async fn load_rows(&self, busy: &mut TenantBusy) -> Result<()> {
+        let side = self.side;
+        let rels: Vec<(String, i8)> = sqlx::query_as(
+            "SELECT c.relname::text, c.relkind::\"char\" FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'S')",
+        )
+        .bind(side)
+        .fetch_all(&mut *busy.conn)
+        .await
+        .map_err(Error::db(format!("restore: listing the tables of {side}")))?;
+        let mut targets = data_load::Targets {
+            tables: HashMap::new(),
+            sequences: HashSet::new(),
+            rows: self
+                .m
+                .tables
+                .iter()
+                .map(|t| (t.name.clone(), t.rows))
+                .collect(),
+        };
+        for (name, kind) in rels {
+            match kind as u8 {
+                b'S' => {
+                    targets.sequences.insert(name);
+                }
+                k => {
+                    targets.tables.insert(name, k as char);
+                }
+            }
+        }
+        let env = ChildEnv::new(&self.session.spec, self.database)?;
+        let args: Vec<OsString> = vec![
+            "--data-only".into(),
+            "--file=-".into(),
+            self.archive.as_os_str().to_owned(),
+        ];
+        let (child, stdout) = child::StreamingChild::spawn(&self.tools.pg_restore, &args, &env)?;
+        let mut tx = busy.begin(self.session, "restore").await?;
+        // As pg_restore sets them: a long load is not a slow statement, and a policy must
+        // never silently filter rows being restored (with row_security off it errors).
+        sqlx::query(
+            "SELECT set_config('statement_timeout', '0', true), set_config('row_security', 'off', true)",
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(Error::db("restore: preparing to load the rows"))?;
+        let total = self.m.tables.len();
+        let mut done = 0;
+        let mut ended = false;
+        let loaded = data_load::load(
+            &mut tx,
+            tokio::io::BufReader::with_capacity(1 << 20, stdout),
+            &self.m.schema,
+            side,
+            &targets,
+            self.cancel,
+            &mut ended,
+            |table| {
+                done += 1;
+                report(
+                    self.progress,
+                    self.target.as_str(),
+                    BackupStep::Restore,
+                    done.min(total),
+                    total,
+                    table,
+                );
+            },
+        )
+        .await;
+        match loaded {
+            Ok(()) => child.wait(&env).await?,
+            // The stream ended early: pg_restore's own failure says why, when it failed.
+            Err(e) if ended => {
+                match tokio::time::timeout(std::time::Duration::from_secs(5), child.wait(&env))
+                    .await
+                {
+                    Ok(Err(child_err)) => return Err(child_err),
+                    _ => return Err(e),
+                }
+            }
+            // Dropping the child kills it.
+            Err(e) => return Err(e),
+        }
+        tx.commit()
+            .await
+            .map_err(Error::db(format!("restore: committing the rows of {side}")))
     }
 
     /// In place: one transaction swaps live -> kept and side -> live, closes the kept copy
@@ -916,9 +1098,19 @@ impl Job<'_> {
     }
 }
 
-/// pg_restore into `dbname`, all or nothing, everything owned by the admin role.
-fn restore_args(names: &NamingPolicy, dbname: &str, archive: &Path) -> Vec<OsString> {
-    vec![
+/// pg_restore of `sections` (every one when empty) into `dbname`, all or nothing,
+/// everything owned by the admin role.
+fn restore_args(
+    names: &NamingPolicy,
+    dbname: &str,
+    archive: &Path,
+    sections: &[&str],
+) -> Vec<OsString> {
+    let mut args: Vec<OsString> = sections
+        .iter()
+        .map(|s| OsString::from(format!("--section={s}")))
+        .collect();
+    args.extend([
         "--single-transaction".into(),
         "--exit-on-error".into(),
         "--no-owner".into(),
@@ -927,7 +1119,8 @@ fn restore_args(names: &NamingPolicy, dbname: &str, archive: &Path) -> Vec<OsStr
         "--no-password".into(),
         format!("--dbname={dbname}").into(),
         archive.as_os_str().to_owned(),
-    ]
+    ]);
+    args
 }
 
 /// Drops the tenant's schema and the side schema from the scratch database.
