@@ -45,8 +45,59 @@ fn bare(cluster: &Cluster, program: &Path, db: &str, args: &[OsString]) -> Durat
     d
 }
 
-fn chan<T>() -> tenantctl::job::ProgressSender<T> {
-    tenantctl::job::progress_channel().0
+/// A progress channel that times each step of the job (from the step's first report to
+/// the next step's); `steps.line()` after the job says where the time went.
+struct Steps {
+    marks: std::sync::Arc<std::sync::Mutex<Vec<(Instant, String)>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+fn timed<T: Send + 'static>() -> (tenantctl::job::ProgressSender<T>, Steps) {
+    use tenantctl::backup::BackupStep as S;
+    let (tx, mut rx) = tenantctl::job::progress_channel::<T>();
+    let marks = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(Instant, String)>::new()));
+    let m = marks.clone();
+    let labels: Vec<&str> = [
+        S::Dump,
+        S::Verify,
+        S::ScratchRestore,
+        S::Rename,
+        S::ScratchDump,
+        S::Restore,
+        S::Swap,
+        S::Analyze,
+    ]
+    .iter()
+    .map(|s| s.label())
+    .collect();
+    let task = tokio::spawn(async move {
+        while let Some(p) = rx.recv().await {
+            let rest = p.current.split_once(": ").map(|x| x.1).unwrap_or("");
+            if let Some(l) = labels.iter().find(|l| rest.starts_with(**l)) {
+                let mut m = m.lock().unwrap();
+                if m.last().map(|x| x.1.as_str()) != Some(*l) {
+                    m.push((Instant::now(), l.to_string()));
+                }
+            }
+        }
+    });
+    (tx, Steps { marks, task })
+}
+
+impl Steps {
+    async fn line(self, start: Instant, end: Instant) -> String {
+        let _ = self.task.await;
+        let m = self.marks.lock().unwrap();
+        let mut out = vec![format!(
+            "before the first step {:.2} s",
+            m.first().map_or(0.0, |f| (f.0 - start).as_secs_f64())
+        )];
+        for (i, (t, l)) in m.iter().enumerate() {
+            let next = m.get(i + 1).map_or(end, |n| n.0);
+            out.push(format!("{l} {:.2} s", (next - *t).as_secs_f64()));
+        }
+        out.join(", ")
+    }
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
@@ -55,6 +106,12 @@ async fn main() {
         .skip(1)
         .filter_map(|a| a.parse().ok())
         .collect();
+    println!(
+        "load average: {}",
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .trim()
+    );
     let megabytes = args.first().copied().unwrap_or(200);
     let others = args.get(1).copied().unwrap_or(2000);
     let runs = args.get(2).copied().unwrap_or(3);
@@ -178,10 +235,14 @@ async fn measure(
     for _ in 0..runs {
         bare_dump.push(bare(cluster, &tools.pg_dump, "bench", &dump_args));
         let t = Instant::now();
-        let r = backup::dump_tenant(session, set, id, &chan::<()>(), &CancellationToken::new())
+        let (tx, steps) = timed::<()>();
+        let r = backup::dump_tenant(session, set, id, &tx, &CancellationToken::new())
             .await
             .unwrap();
-        ours_dump.push(t.elapsed());
+        let end = Instant::now();
+        ours_dump.push(end - t);
+        drop(tx);
+        println!("  dump {id} steps: {}", steps.line(t, end).await);
         path = Some(r.path);
     }
     let path = path.unwrap();
@@ -217,6 +278,7 @@ async fn measure(
         ));
         let copy = format!("{id}_copy{run}");
         let t = Instant::now();
+        let (tx, steps) = timed();
         backup::restore(
             session,
             set,
@@ -226,14 +288,18 @@ async fn measure(
                 as_id: Some(copy),
                 registry_from_backup: false,
             },
-            &chan(),
+            &tx,
             &CancellationToken::new(),
         )
         .await
         .map(|r| assert!(r.complete(), "{r:?}"))
         .unwrap();
-        beside.push(t.elapsed());
+        let end = Instant::now();
+        beside.push(end - t);
+        drop(tx);
+        println!("  restore beside {id} steps: {}", steps.line(t, end).await);
         let t = Instant::now();
+        let (tx, steps) = timed();
         backup::restore(
             session,
             set,
@@ -243,13 +309,19 @@ async fn measure(
                 as_id: None,
                 registry_from_backup: false,
             },
-            &chan(),
+            &tx,
             &CancellationToken::new(),
         )
         .await
         .map(|r| assert!(r.complete(), "{r:?}"))
         .unwrap();
-        in_place.push(t.elapsed());
+        let end = Instant::now();
+        in_place.push(end - t);
+        drop(tx);
+        println!(
+            "  restore in place {id} steps: {}",
+            steps.line(t, end).await
+        );
         backup::release(session, None).await.unwrap();
     }
     let (br, bs, ip) = (median(bare_restore), median(beside), median(in_place));

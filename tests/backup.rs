@@ -1579,3 +1579,292 @@ async fn a_cancelled_restore_or_drop_names_the_steps_not_tried_and_leaves_the_te
     assert!(schema_exists(&s, "tenant_acme").await);
     assert_eq!(checksums(&s, "tenant_acme").await, live);
 }
+
+/// A folder whose pg_dump is the real one, and whose pg_restore runs `body` (REAL stands
+/// for the real pg_restore) when it writes an archive's data section for tenantctl to
+/// load, the real one otherwise.
+fn wrapped_data_section(db: &TestDb, tools: &backup::Tools, name: &str, body: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = db.dir.path().join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let real = tools.pg_restore.display().to_string();
+    let script = format!(
+        "#!/bin/bash\ncase \" $* \" in\n*' --data-only '*) {} ;;\n*) exec {real} \"$@\" ;;\nesac\n",
+        body.replace("REAL", &real)
+    );
+    std::fs::write(dir.join("pg_restore"), script).unwrap();
+    std::fs::set_permissions(
+        dir.join("pg_restore"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let _ = std::os::unix::fs::symlink(&tools.pg_dump, dir.join("pg_dump"));
+    dir
+}
+
+#[tokio::test]
+async fn a_data_section_holding_more_than_rows_and_sequence_values_is_refused_and_nothing_of_it_runs()
+ {
+    let (db, s) = TestDb::bootstrapped().await;
+    let tools = require_pg_dump!(s);
+    tenant_with_data(&s, "acme", 100).await;
+    let set = settings(&db);
+    let path = dump(&s, &set, "acme").await;
+    let before = checksums(&s, "tenant_acme").await;
+    let names = ["tenant_acme".to_string()];
+    // What a forged data section holds (a sed script over the real one), and what the
+    // refusal says.
+    let cases = [
+        // A statement on the live tenant before the first rows: run, it would empty it.
+        (
+            r"0,/^COPY /s//TRUNCATE tenant_acme.invoices CASCADE;\nCOPY /",
+            "an unexpected statement: TRUNCATE",
+        ),
+        // Rows aimed at another schema.
+        (
+            r"s/^COPY tenant_acme\.invoices /COPY tenant_other.invoices /",
+            "a COPY that is not into a table of tenant_acme",
+        ),
+        // A large object.
+        (
+            r"0,/^COPY /s//SELECT pg_catalog.lo_create(4242);\nCOPY /",
+            "an unexpected statement: SELECT pg_catalog.lo_create",
+        ),
+        // A sequence value for a sequence the restored schema does not have.
+        (
+            r"0,/^COPY /s//SELECT pg_catalog.setval('tenant_acme.nope_seq', 7, true);\nCOPY /",
+            "tenant_acme.nope_seq, which is not a sequence of the restored schema",
+        ),
+        // One row of invoices missing.
+        (
+            r"/^COPY tenant_acme\.invoices /{n;d}",
+            "where its manifest counts 100",
+        ),
+    ];
+    for (i, (sed, says)) in cases.iter().enumerate() {
+        let bin = wrapped_data_section(
+            &db,
+            &tools,
+            &format!("bin-forged-{i}"),
+            &format!("REAL \"$@\" | sed '{}'", sed.replace('\'', r"'\''")),
+        );
+        let forged = BackupSettings {
+            dir: set.dir.clone(),
+            pg_bin_dir: Some(bin),
+        };
+        for as_id in [None, Some("copy".to_string())] {
+            let req = RestoreRequest {
+                id: "acme".into(),
+                backup: path.clone(),
+                as_id: as_id.clone(),
+                registry_from_backup: false,
+            };
+            let r = backup::restore(&s, &forged, &req, &chan(), &CancellationToken::new())
+                .await
+                .unwrap();
+            assert!(!r.complete(), "{sed}: {r:?}");
+            let text = format!("{r:?}");
+            assert!(text.contains(says), "{sed}: {text}");
+            let state = if as_id.is_some() {
+                "tenant copy was not created"
+            } else {
+                "tenant acme still holds its previous data"
+            };
+            assert!(text.contains(state), "{sed}: {text}");
+            assert_eq!(checksums(&s, "tenant_acme").await, before, "{sed}");
+            assert!(backup::kept(&s, None).await.unwrap().is_empty(), "{sed}");
+            assert!(!schema_exists(&s, "_side_acme").await, "{sed}");
+            assert!(!schema_exists(&s, "_side_copy").await, "{sed}");
+            assert!(!schema_exists(&s, "tenant_copy").await, "{sed}");
+            let ids: Vec<String> = tenantctl::catalog::list_tenants(&s)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|t| t.schema)
+                .collect();
+            assert_eq!(ids, names, "{sed}");
+        }
+    }
+    // The same backup through the real pg_restore restores.
+    let req = RestoreRequest {
+        id: "acme".into(),
+        backup: path.clone(),
+        as_id: Some("copy".into()),
+        registry_from_backup: false,
+    };
+    let r = backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(r.complete(), "{r:?}");
+    assert_eq!(checksums(&s, "tenant_copy").await, before);
+}
+
+/// The backend of application `app` once it sits in a COPY waiting for rows.
+async fn restore_loading(s: &Session, app: &str) -> i32 {
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(90);
+    loop {
+        let pid: Option<i32> = sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity WHERE application_name = $1
+               AND datname = current_database() AND query LIKE 'COPY %'
+               AND wait_event = 'ClientRead'",
+        )
+        .bind(app)
+        .fetch_optional(&s.pool)
+        .await
+        .unwrap();
+        if let Some(pid) = pid {
+            return pid;
+        }
+        assert!(
+            std::time::Instant::now() < until,
+            "the restore never loaded rows"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_restore_beside_connection_killed_while_loading_or_creating_leaves_no_tenant_and_a_rerun_finishes()
+ {
+    let (db, s) = TestDb::bootstrapped().await;
+    let tools = require_pg_dump!(s);
+    tenant_with_data(&s, "acme", 2000).await;
+    let set = settings(&db);
+    let path = dump(&s, &set, "acme").await;
+    let live = checksums(&s, "tenant_acme").await;
+    // The data section stops after its first COPY line until the test lets it go on.
+    let go = db.dir.path().join("go");
+    let stalled = wrapped_data_section(
+        &db,
+        &tools,
+        "bin-stall",
+        &format!(
+            "REAL \"$@\" | {{ sed -u '/^COPY /q'; while [ ! -e {} ]; do sleep 0.05; done; cat; }}",
+            go.display()
+        ),
+    );
+    for (id, step) in [
+        ("copy1", "loading the rows"),
+        ("copy2", "creating the tenant"),
+    ] {
+        let _ = std::fs::remove_file(&go);
+        let app = format!("tenantctl restore beside {id}");
+        let mut log = s.pool.acquire().await.unwrap();
+        let run_set = BackupSettings {
+            dir: set.dir.clone(),
+            pg_bin_dir: (step == "loading the rows").then(|| stalled.clone()),
+        };
+        if step == "creating the tenant" {
+            // The create renames, registers and re-grants, then waits here for its log row.
+            sqlx::query("SELECT pg_advisory_lock($1)")
+                .bind(LOG_LOCK)
+                .execute(&mut *log)
+                .await
+                .unwrap();
+        }
+        let req = RestoreRequest {
+            id: "acme".into(),
+            backup: path.clone(),
+            as_id: Some(id.into()),
+            registry_from_backup: false,
+        };
+        let task = {
+            let (s, req) = (s.clone(), req.clone());
+            tokio::spawn(async move {
+                backup::restore(&s, &run_set, &req, &chan(), &CancellationToken::new()).await
+            })
+        };
+        let pid = if step == "loading the rows" {
+            restore_loading(&s, &app).await
+        } else {
+            restore_waiting_on(&s, &app, "Lock:advisory").await
+        };
+        if step == "creating the tenant" {
+            let registered: i64 = sqlx::query_scalar(
+                &s.names
+                    .template_vars()
+                    .render("SELECT count(*) FROM {{registry}} WHERE id = $1")
+                    .unwrap(),
+            )
+            .bind(id)
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+            assert_eq!(
+                registered, 0,
+                "{step}: the registry row shows before the commit"
+            );
+        }
+        terminate(&s, pid).await;
+        std::fs::write(&go, b"").unwrap();
+        sqlx::query("SELECT pg_advisory_unlock_all()")
+            .execute(&mut *log)
+            .await
+            .unwrap();
+        let r = task.await.unwrap().unwrap();
+        assert!(!r.complete(), "{step}: {r:?}");
+        let text = format!("{r:?}");
+        assert!(
+            text.contains(&format!("tenant {id} was not created")),
+            "{step}: {text}"
+        );
+        let schema = format!("tenant_{id}");
+        assert!(!schema_exists(&s, &schema).await, "{step}");
+        let schemas: Vec<String> = tenantctl::catalog::list_tenants(&s)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|t| t.schema)
+            .collect();
+        assert!(
+            schemas.contains(&"tenant_acme".to_string()) && !schemas.contains(&schema),
+            "{step}: {schemas:?}"
+        );
+        assert_eq!(checksums(&s, "tenant_acme").await, live, "{step}");
+        // A rerun clears what the dead connection left and finishes.
+        let r = backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
+            .await
+            .unwrap();
+        assert!(r.complete(), "rerun {step}: {r:?}");
+        assert_eq!(checksums(&s, &schema).await, live, "{step}");
+        assert!(!schema_exists(&s, &format!("_side_{id}")).await, "{step}");
+        assert_eq!(checksums(&s, "tenant_acme").await, live, "{step}");
+    }
+}
+
+#[tokio::test]
+async fn rows_naming_tables_by_schema_point_into_the_restored_copy_not_the_live_tenant() {
+    let (db, s) = TestDb::bootstrapped().await;
+    require_pg_dump!(s);
+    tenant_with_data(&s, "acme", 10).await;
+    let set = settings(&db);
+    // regclass values are names resolved when loaded: loaded straight beside, they would
+    // name the live tenant's tables (the kept copy's, after an in-place swap).
+    sqlx::raw_sql(&format!(
+        "CREATE TABLE tenant_acme.refs (r regclass);
+         ALTER TABLE tenant_acme.refs OWNER TO {};
+         INSERT INTO tenant_acme.refs VALUES ('tenant_acme.invoices')",
+        s.names.admin_role
+    ))
+    .execute(&s.pool)
+    .await
+    .unwrap();
+    let path = dump(&s, &set, "acme").await;
+    for (as_id, schema) in [(Some("copy"), "tenant_copy"), (None, "tenant_acme")] {
+        let req = RestoreRequest {
+            id: "acme".into(),
+            backup: path.clone(),
+            as_id: as_id.map(str::to_string),
+            registry_from_backup: false,
+        };
+        let r = backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
+            .await
+            .unwrap();
+        assert!(r.complete(), "{r:?}");
+        let named: String = sqlx::query_scalar(&format!("SELECT r::text FROM {schema}.refs"))
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+        assert_eq!(named, format!("{schema}.invoices"));
+    }
+}

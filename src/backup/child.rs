@@ -165,9 +165,10 @@ impl StreamingChild {
         env: &ChildEnv,
     ) -> Result<(StreamingChild, tokio::process::ChildStdout)> {
         let mut child = command(program, args, env, Stdio::piped())?;
-        let stdout = child.stdout.take().ok_or_else(|| {
-            Error::Invalid(format!("{}: no stdout to read", program.display()))
-        })?;
+        let stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| Error::Invalid(format!("{}: no stdout to read", program.display())))?;
         let stderr = child.stderr.take();
         let stderr = tokio::spawn(async move {
             let mut tail: Vec<String> = Vec::new();

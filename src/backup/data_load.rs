@@ -190,8 +190,7 @@ pub(crate) fn classify(line: &str, old: &str) -> std::result::Result<Line, Strin
                 called,
             })
         })();
-        return parsed
-            .ok_or_else(|| format!("a setval that is not of a sequence of {old}: {t}"));
+        return parsed.ok_or_else(|| format!("a setval that is not of a sequence of {old}: {t}"));
     }
     Err(format!("an unexpected statement: {}", shorten(t)))
 }
@@ -250,7 +249,9 @@ pub(crate) async fn load(
             break;
         }
         if cancel.is_cancelled() {
-            return Err(Error::Cancelled("restore: cancelled while loading rows".into()));
+            return Err(Error::Cancelled(
+                "restore: cancelled while loading rows".into(),
+            ));
         }
         let text = std::str::from_utf8(&line)
             .map_err(|_| refuse("a statement line that is not UTF-8".into()))?;
@@ -280,7 +281,9 @@ pub(crate) async fn load(
                     .bind(called)
                     .execute(&mut *conn)
                     .await
-                    .map_err(Error::db(format!("restore: setting sequence {side}.{sequence}")))?;
+                    .map_err(Error::db(format!(
+                        "restore: setting sequence {side}.{sequence}"
+                    )))?;
             }
             Line::Copy { table, columns } => {
                 if !targets.tables.contains_key(&table) {
@@ -293,7 +296,11 @@ pub(crate) async fn load(
                 }
                 let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
                 let stmt = if cols.is_empty() {
-                    format!("COPY {}.{} FROM STDIN", quote_ident(side), quote_ident(&table))
+                    format!(
+                        "COPY {}.{} FROM STDIN",
+                        quote_ident(side),
+                        quote_ident(&table)
+                    )
                 } else {
                     format!(
                         "COPY {}.{} ({}) FROM STDIN",
@@ -303,7 +310,10 @@ pub(crate) async fn load(
                     )
                 };
                 let during = format!("restore: loading {side}.{table}");
-                let mut copy = conn.copy_in_raw(&stmt).await.map_err(Error::db(during.clone()))?;
+                let mut copy = conn
+                    .copy_in_raw(&stmt)
+                    .await
+                    .map_err(Error::db(during.clone()))?;
                 let pumped = pump(&mut input, &mut buf, &mut copy, cancel).await;
                 let rows = match pumped {
                     Ok(()) => copy.finish().await.map_err(Error::db(during))?,
@@ -314,8 +324,8 @@ pub(crate) async fn load(
                             Pump::Truncated => {
                                 *ended = true;
                                 refuse(format!(
-                                "rows for {old}.{table} that end without the end-of-data line (truncated)"
-                            ))
+                                    "rows for {old}.{table} that end without the end-of-data line (truncated)"
+                                ))
                             }
                             Pump::Cancelled => {
                                 Error::Cancelled("restore: cancelled while loading rows".into())
@@ -324,10 +334,7 @@ pub(crate) async fn load(
                                 what: "reading pg_restore's data section".into(),
                                 source,
                             },
-                            Pump::Db(e) => Error::Db {
-                                during,
-                                source: e,
-                            },
+                            Pump::Db(e) => Error::Db { during, source: e },
                         });
                     }
                 };
