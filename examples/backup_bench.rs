@@ -73,7 +73,12 @@ fn timed<T: Send + 'static>() -> (tenantctl::job::ProgressSender<T>, Steps) {
     let task = tokio::spawn(async move {
         while let Some(p) = rx.recv().await {
             let rest = p.current.split_once(": ").map(|x| x.1).unwrap_or("");
-            if let Some(l) = labels.iter().find(|l| rest.starts_with(**l)) {
+            // The longest label that fits: "dumping the renamed copy" is not "dumping".
+            if let Some(l) = labels
+                .iter()
+                .filter(|l| rest.starts_with(**l))
+                .max_by_key(|l| l.len())
+            {
                 let mut m = m.lock().unwrap();
                 if m.last().map(|x| x.1.as_str()) != Some(*l) {
                     m.push((Instant::now(), l.to_string()));

@@ -1,8 +1,10 @@
 //! `restore`: a backup beside the live tenant under a new id, or in place of it with an
 //! atomic swap that keeps the previous contents. pg_restore cannot rename a schema and text
-//! substitution on a dump is unsafe, so the archive goes through the scratch database:
-//! restore there, rename, dump the renamed copy, restore that here under a side name
-//! outside the tenant prefix, then one short transaction makes it the tenant.
+//! substitution on a dump is unsafe, so the archive's schema objects go through the scratch
+//! database: restore there, rename, dump the renamed objects, restore those here under a
+//! side name outside the tenant prefix. The rows name no schema: they are loaded once,
+//! straight from the backup ([`super::data_load`]). One short transaction then makes the
+//! side schema the tenant.
 
 use super::child::{self, ChildEnv};
 use super::data_load;
@@ -672,7 +674,7 @@ impl Job<'_> {
             self.pg_restore(
                 &scratch,
                 self.archive,
-                &["pre-data"],
+                &["pre-data", "post-data"],
                 BackupStep::ScratchRestore,
                 total,
             )
@@ -680,26 +682,29 @@ impl Job<'_> {
             .map_err(scratch_err)?;
             // Values of the reg* types name objects by schema and are resolved when loaded:
             // loaded beside, 'tenant_acme.t' would point into the live tenant. Such rows
-            // go through the scratch database too, where the rename rewrites them.
+            // go through the scratch database too, where the rename rewrites them (the
+            // whole archive again: rows loaded after the constraints could fail their order).
             let by_name: bool = sqlx::query_scalar(NAMES_IN_ROWS)
                 .bind(source)
                 .fetch_one(&mut conn)
                 .await
                 .map_err(Error::db("restore: reading the column types"))?;
-            let sections: &[&str] = if by_name {
-                &["data", "post-data"]
-            } else {
-                &["post-data"]
-            };
-            self.pg_restore(
-                &scratch,
-                self.archive,
-                sections,
-                BackupStep::ScratchRestore,
-                total,
-            )
-            .await
-            .map_err(scratch_err)?;
+            if by_name {
+                clean_scratch(&mut conn, names, source, self.side)
+                    .await
+                    .map_err(Error::db(format!(
+                        "restore: clearing the scratch database {scratch}"
+                    )))?;
+                self.pg_restore(
+                    &scratch,
+                    self.archive,
+                    &[],
+                    BackupStep::ScratchRestore,
+                    total,
+                )
+                .await
+                .map_err(scratch_err)?;
+            }
             self.check_cancel()?;
             self.step(BackupStep::Rename, 0, 1, "");
             let mut vars = SqlVars::default();

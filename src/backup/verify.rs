@@ -89,7 +89,16 @@ pub async fn verify(
         )),
         other => other,
     })?;
-    let (size, sha) = super::dump::digest(&path).await?;
+    let (_, major) = super::parse_version(&m.pg_dump_version).unwrap_or_default();
+    let tools = super::find_tools(settings.pg_bin_dir.as_deref(), major, &m.server_version)?;
+    let env = ChildEnv::new(&no_connection(), "")?;
+    // Both read the whole file: side by side. A damaged file is reported as damaged,
+    // whatever the listing made of it.
+    let (digest, listed) = tokio::join!(
+        super::dump::digest(&path),
+        check_archive(&tools, &env, &path, &m.schema, &m.tables, cancel)
+    );
+    let (size, sha) = digest?;
     if size != m.size_bytes || sha != m.sha256 {
         return Err(Error::Invalid(format!(
             "backup {} is damaged: its size/sha256 ({size} bytes, {sha}) differ from the manifest's ({} bytes, {}); do not restore it",
@@ -98,10 +107,7 @@ pub async fn verify(
             m.sha256
         )));
     }
-    let (_, major) = super::parse_version(&m.pg_dump_version).unwrap_or_default();
-    let tools = super::find_tools(settings.pg_bin_dir.as_deref(), major, &m.server_version)?;
-    let env = ChildEnv::new(&no_connection(), "")?;
-    let toc_entries = check_archive(&tools, &env, &path, &m.schema, &m.tables, cancel).await?;
+    let toc_entries = listed?;
     Ok(VerifyReport {
         path,
         manifest: m,
