@@ -317,10 +317,28 @@ async fn init_on_a_coordinator_readies_the_workers_and_tenants_become_distribute
         "{refused}"
     );
 
-    // A template step Citus cannot propagate fails the create, and nothing is left.
-    let failed = tenant::create(&s, &new("initech")).await;
+    // A template step Citus cannot propagate (a policy with a subquery, in an operator's
+    // folder without a Citus variant) fails the create, and nothing is left.
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(
+        folder.path().join("V1__base.sql"),
+        include_str!("../assets/template/v1.sql"),
+    )
+    .unwrap();
+    std::fs::write(
+        folder.path().join("V2__invoices.sql"),
+        include_str!("../assets/template/v2.sql"),
+    )
+    .unwrap();
+    let plain = s
+        .clone()
+        .with_template(tenant::Template::load_dir(folder.path()).unwrap());
+    let failed = tenant::create(&plain, &new("initech")).await;
     let err = failed.unwrap_err().to_string();
-    assert!(err.contains("Citus"), "{err}");
+    assert!(
+        err.contains("Citus") && err.contains(".citus.sql") && err.contains("nothing was changed"),
+        "{err}"
+    );
     let left: (bool, bool) = sqlx::query_as(
         "SELECT EXISTS (SELECT 1 FROM commons.tenants WHERE id = 'initech'),
                 EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'tenant_initech')",
@@ -550,4 +568,151 @@ async fn a_fresh_citus_database_audits_clean_and_an_unbound_policy_is_found() {
         "{:#?}",
         report.findings
     );
+}
+
+/// The CLI against the coordinator, as its superuser (password from the environment).
+fn cli(citus: &CitusCluster, args: &[&str]) -> std::process::Output {
+    let spec = citus.coordinator.superuser_spec(&citus.dbname);
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::process::Command::new(common::bin())
+        .arg("--dsn")
+        .arg(format!(
+            "postgres://{}@127.0.0.1:{}/{}?sslmode=disable",
+            spec.user, spec.port, spec.dbname
+        ))
+        .args(args)
+        .env("PGPASSWORD", spec.password.as_ref().unwrap().expose())
+        .env("TENANTCTL_CONFIG", config.path())
+        .env_remove("PGHOST")
+        .env_remove("PGPORT")
+        .env_remove("PGUSER")
+        .env_remove("PGDATABASE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// The operator's normal path on Citus: new tenants at the latest template version, older
+/// ones migrated to it. Version 2's invoice policy holds a subquery, which Citus refuses on
+/// a distributed table; its Citus variant (`v2.citus.sql`) says the same through a function.
+/// Afterwards the service role writes and reads through the coordinator, and the RLS role
+/// sees the invoices of its own orders only, in its own tenant only.
+#[tokio::test]
+async fn tenants_reach_the_latest_template_on_citus_by_create_and_by_migrate_and_stay_isolated() {
+    let test =
+        "tenants_reach_the_latest_template_on_citus_by_create_and_by_migrate_and_stay_isolated";
+    let Some(citus) = citus_or_skip(test).await else {
+        return;
+    };
+    let s = coordinator_session(&citus).await;
+    tenantctl::bootstrap::init(&s, &Default::default())
+        .await
+        .unwrap();
+    let latest = s.template.latest();
+    assert!(latest >= 2);
+    let new = |id: &str| tenant::NewTenant {
+        id: id.into(),
+        ..Default::default()
+    };
+    // `a` as a tenant made before version 2 could be had on Citus; `b` at the latest.
+    tenant::create_at_version(&s, &new("a"), 1).await.unwrap();
+    tenant::create(&s, &new("b")).await.unwrap();
+    let out = cli(&citus, &["tenant", "migrate", "--all", "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let versions: Vec<(String, Option<i32>)> =
+        sqlx::query_as("SELECT id, template_version FROM commons.tenants ORDER BY id")
+            .fetch_all(&s.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        versions,
+        vec![("a".into(), Some(latest)), ("b".into(), Some(latest))]
+    );
+    let v2_files: Vec<String> = sqlx::query_scalar(
+        "SELECT file FROM tenantctl.template_history WHERE version = 2 ORDER BY tenant_id",
+    )
+    .fetch_all(&s.pool)
+    .await
+    .unwrap();
+    assert_eq!(v2_files, vec!["builtin:v2.citus.sql"; 2]);
+    // A second run has nothing left to do, and the applied files check out.
+    let again = cli(&citus, &["tenant", "migrate", "--all"]);
+    assert!(again.status.success(), "{again:?}");
+
+    // The service role, through the coordinator: users 1 and 2 each placed one order with
+    // one invoice, in both tenants.
+    let service = s.names.service_role.clone();
+    set_worker_password(&s, &service).await;
+    for schema in ["tenant_a", "tenant_b"] {
+        let wrote = as_role(
+            &s.pool,
+            &service,
+            &format!(
+                "SET search_path TO {schema};
+                 INSERT INTO tenant_users (id, email, display_name) VALUES (1, 'u1@x', 'U1'), (2, 'u2@x', 'U2');
+                 INSERT INTO customers (id, name, owner_user_id, email) VALUES (1, 'C', 1, 'c@x');
+                 INSERT INTO orders (id, customer_id, placed_by, total_cents) VALUES (1, 1, 1, 100), (2, 1, 2, 200);
+                 INSERT INTO invoices (id, order_id, amount_cents) VALUES (10, 1, 100), (20, 2, 200);"
+            ),
+            "SELECT count(*) FROM invoices",
+        )
+        .await;
+        assert_eq!(wrote, Ok(2), "{schema}");
+    }
+
+    // The RLS role: its own invoices, in the tenant it is routed to, and nothing else.
+    let app = app_pool(&citus).await;
+    let rls = s.names.rls_role.clone();
+    let routed = |schema: &str, user: i32| {
+        format!(
+            "BEGIN; SET LOCAL search_path TO {schema}, commons; SET LOCAL app.user_id = '{user}'"
+        )
+    };
+    for (user, order) in [(1, 1), (2, 2)] {
+        let a = routed("tenant_a", user);
+        assert_eq!(
+            as_role(&app, &rls, &a, "SELECT count(*) FROM invoices").await,
+            Ok(1),
+            "user {user}"
+        );
+        assert_eq!(
+            as_role(
+                &app,
+                &rls,
+                &a,
+                &format!("SELECT count(*) FROM invoices WHERE order_id = {order}")
+            )
+            .await,
+            Ok(1),
+            "user {user}"
+        );
+        let got = as_role(&app, &rls, &a, "SELECT count(*) FROM tenant_b.invoices").await;
+        assert!(
+            matches!(got, Ok(0) | Err(_)),
+            "tenant_b's invoices read from a session routed to tenant_a: {got:?}"
+        );
+    }
+    let b = routed("tenant_b", 1);
+    let got = as_role(&app, &rls, &b, "SELECT count(*) FROM tenant_a.invoices").await;
+    assert!(matches!(got, Ok(0) | Err(_)), "{got:?}");
+    assert_eq!(
+        as_role(&app, &rls, &b, "SELECT count(*) FROM invoices").await,
+        Ok(1)
+    );
+    // No user: no invoice.
+    let nobody = "BEGIN; SET LOCAL search_path TO tenant_a, commons";
+    assert_eq!(
+        as_role(&app, &rls, nobody, "SELECT count(*) FROM invoices").await,
+        Ok(0)
+    );
+
+    // The model holds: the audit finds nothing.
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let report = tenantctl::audit::run(&s, None, &cancel).await.unwrap();
+    assert!(report.findings.is_empty(), "{:#?}", report.findings);
 }
