@@ -349,16 +349,48 @@ async fn init_on_a_coordinator_readies_the_workers_and_tenants_become_distribute
     assert_eq!(left, (false, false));
 }
 
-/// Gives `role` a password and the coordinator the same one for the workers, as an operator
-/// does for the application's login role (README, "Citus").
+/// Gives `role` a password and the coordinator the same one for the workers, as
+/// `tenantctl worker-login` does.
 async fn set_worker_password(s: &Session, role: &str) {
-    sqlx::raw_sql(&format!(
-        "ALTER ROLE \"{role}\" PASSWORD 'app-secret-1';
-         INSERT INTO pg_dist_authinfo VALUES (0, '{role}', 'password=app-secret-1')"
-    ))
-    .execute(&s.pool)
+    tenantctl::citus::logins::set_worker_login(
+        s,
+        role,
+        &tenantctl::connect::Secret::new("app-secret-1"),
+    )
     .await
     .unwrap();
+}
+
+/// A pool logging in to the coordinator as `user` with `password`, as a person or an
+/// application does.
+async fn login_pool(citus: &CitusCluster, user: &str, password: &str) -> sqlx::PgPool {
+    let options = sqlx::postgres::PgConnectOptions::new()
+        .host("127.0.0.1")
+        .port(citus.coordinator.port())
+        .username(user)
+        .password(password)
+        .database(&citus.dbname)
+        .ssl_mode(sqlx::postgres::PgSslMode::Disable);
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap()
+}
+
+/// The first column of `sql`'s row, or the error.
+async fn count(pool: &sqlx::PgPool, sql: &str) -> Result<i64, String> {
+    sqlx::query_scalar(sql)
+        .fetch_one(pool)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// A password file for `worker-login`.
+fn password_file(dir: &std::path::Path, password: &str) -> std::path::PathBuf {
+    let path = dir.join("pw");
+    std::fs::write(&path, format!("{password}\n")).unwrap();
+    path
 }
 
 /// Rows with the same ids in every tenant (template version 1): user 1 placed two orders.
@@ -715,4 +747,146 @@ async fn tenants_reach_the_latest_template_on_citus_by_create_and_by_migrate_and
     let cancel = tokio_util::sync::CancellationToken::new();
     let report = tenantctl::audit::run(&s, None, &cancel).await.unwrap();
     assert!(report.findings.is_empty(), "{:#?}", report.findings);
+}
+
+/// A tenant's read-only role is a group role (NOLOGIN); the people granted it log in as
+/// themselves, and Citus reaches the workers as them. `worker-login` gives such a login the
+/// worker credentials; then it reads its tenant through the coordinator, and still nothing
+/// of another tenant, and writes nothing.
+#[tokio::test]
+async fn a_login_member_of_a_read_only_role_reads_its_tenant_through_the_coordinator_and_no_other()
+{
+    let test =
+        "a_login_member_of_a_read_only_role_reads_its_tenant_through_the_coordinator_and_no_other";
+    let Some(citus) = citus_or_skip(test).await else {
+        return;
+    };
+    let s = coordinator_session(&citus).await;
+    tenantctl::bootstrap::init(&s, &Default::default())
+        .await
+        .unwrap();
+    for id in ["a", "b"] {
+        let new = tenant::NewTenant {
+            id: id.into(),
+            ..Default::default()
+        };
+        tenant::create(&s, &new).await.unwrap();
+    }
+    seed(&s, "tenant_a", "a").await;
+    seed(&s, "tenant_b", "b").await;
+    let ro_a = s.names.readonly_role_of(&s.names.tenant_id("a").unwrap());
+    sqlx::raw_sql(&format!(
+        "CREATE ROLE alice LOGIN PASSWORD 'alice-pw-1'; GRANT \"{ro_a}\" TO alice"
+    ))
+    .execute(&s.pool)
+    .await
+    .unwrap();
+    let alice = login_pool(&citus, "alice", "alice-pw-1").await;
+    // Without worker credentials the coordinator cannot reach the workers as alice.
+    let before = count(&alice, "SELECT count(*) FROM tenant_a.orders").await;
+    assert!(before.is_err(), "{before:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let pw = password_file(dir.path(), "alice-pw-2");
+    let pw = pw.to_str().unwrap();
+    // The group role itself is refused, with what to do instead; nothing is stored.
+    let out = cli(&citus, &["worker-login", &ro_a, "--password-file", pw]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("group role") && err.contains("GRANT"), "{err}");
+    let out = cli(&citus, &["worker-login", "alice", "--password-file", pw]);
+    assert!(out.status.success(), "{out:?}");
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_dist_authinfo WHERE rolename IN ('alice', $1)")
+            .bind(&ro_a)
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, 1);
+    // The password never reached a command line or the console log in clear.
+    let logged: Vec<String> = sqlx::query_scalar(
+        "SELECT sql_summary FROM commons.admin_log WHERE action = 'worker-login'",
+    )
+    .fetch_all(&s.pool)
+    .await
+    .unwrap();
+    assert_eq!(logged.len(), 1);
+    assert!(!logged[0].contains("alice-pw-2"), "{logged:?}");
+
+    alice.close().await;
+    let alice = login_pool(&citus, "alice", "alice-pw-2").await;
+    assert_eq!(
+        count(&alice, "SELECT count(*) FROM tenant_a.orders").await,
+        Ok(2)
+    );
+    assert_eq!(
+        count(&alice, "SELECT count(*) FROM tenant_a.tenant_users").await,
+        Ok(1)
+    );
+    // Attack: tenant b's rows, and a write to tenant a.
+    for sql in [
+        "SELECT count(*) FROM tenant_b.orders",
+        "SELECT count(*) FROM tenant_b.tenant_users",
+        "WITH i AS (INSERT INTO tenant_a.tenant_users (email, display_name) VALUES ('x@x', 'X') RETURNING 1) SELECT count(*) FROM i",
+    ] {
+        let got = count(&alice, sql).await;
+        assert!(
+            got.as_ref().is_err_and(|e| e.contains("permission denied")),
+            "{sql}: {got:?}"
+        );
+    }
+}
+
+/// The service role's worker credentials on a fresh Citus init: the application logs in as
+/// the service role with the password `worker-login` set, and writes and reads a tenant
+/// through the coordinator.
+#[tokio::test]
+async fn the_service_role_works_end_to_end_on_a_fresh_citus_init_after_worker_login() {
+    let test = "the_service_role_works_end_to_end_on_a_fresh_citus_init_after_worker_login";
+    let Some(citus) = citus_or_skip(test).await else {
+        return;
+    };
+    let out = cli(&citus, &["init"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = cli(&citus, &["tenant", "create", "acme"]);
+    assert!(out.status.success(), "{out:?}");
+    let s = coordinator_session(&citus).await;
+    let service = s.names.service_role.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let pw = password_file(dir.path(), "service 'pw' \\ 3");
+    let out = cli(
+        &citus,
+        &[
+            "worker-login",
+            &service,
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["authinfo_added"], true, "{report}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("service 'pw'"));
+
+    let app = login_pool(&citus, &service, "service 'pw' \\ 3").await;
+    let mut conn = app.acquire().await.unwrap();
+    sqlx::query("SET search_path TO tenant_acme")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let wrote: i64 = sqlx::query_scalar(
+        "WITH i AS (INSERT INTO tenant_users (email, display_name) VALUES ('a@acme', 'A') RETURNING 1)
+         SELECT count(*) FROM i",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(wrote, 1);
+    let read: i64 = sqlx::query_scalar("SELECT count(*) FROM tenant_users")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(read, 1);
 }

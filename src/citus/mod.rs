@@ -7,6 +7,7 @@ pub mod backup;
 pub mod catalog;
 pub mod detect;
 pub mod init;
+pub mod logins;
 pub mod nodes;
 pub mod ops;
 pub mod provision;
