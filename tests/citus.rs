@@ -890,3 +890,55 @@ async fn the_service_role_works_end_to_end_on_a_fresh_citus_init_after_worker_lo
         .unwrap();
     assert_eq!(read, 1);
 }
+
+/// A worker that is down: the audit says which node it could not read and how many tenant
+/// schemas that leaves unchecked, and goes on with the rest.
+#[tokio::test]
+async fn a_stopped_worker_is_reported_unreachable_and_the_audit_goes_on() {
+    let test = "a_stopped_worker_is_reported_unreachable_and_the_audit_goes_on";
+    let Some(mut citus) = citus_or_skip(test).await else {
+        return;
+    };
+    let s = coordinator_session(&citus).await;
+    tenantctl::bootstrap::init(&s, &Default::default())
+        .await
+        .unwrap();
+    let new = tenant::NewTenant {
+        id: "a".into(),
+        ..Default::default()
+    };
+    tenant::create(&s, &new).await.unwrap();
+    let rows = tenantctl::catalog::list_tenants(&s).await.unwrap();
+    let node = rows[0].node.clone().unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let before = tenantctl::audit::run(&s, None, &cancel).await.unwrap();
+    assert!(before.findings.is_empty(), "{:#?}", before.findings);
+
+    let down = citus
+        .workers
+        .iter()
+        .position(|w| format!("127.0.0.1:{}", w.port()) == node)
+        .unwrap();
+    citus.workers[down].stop();
+    let report = tenantctl::audit::run(&s, None, &cancel).await.unwrap();
+    let found: Vec<_> = report
+        .findings
+        .iter()
+        .map(|f| (f.rule, f.severity, f.object.clone()))
+        .collect();
+    assert_eq!(
+        found,
+        vec![(
+            tenantctl::audit::Rule::WorkerUnreachable,
+            tenantctl::audit::Severity::Medium,
+            Some(node.clone())
+        )],
+        "{:#?}",
+        report.findings
+    );
+    let message = &report.findings[0].message;
+    assert!(
+        message.contains(&node) && message.contains("1 tenant schema(s)"),
+        "{message}"
+    );
+}
