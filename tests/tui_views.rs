@@ -514,19 +514,47 @@ fn nodes_view_shows_nodes_balance_and_the_selected_nodes_tenants() {
 }
 
 #[test]
-fn nodes_move_confirmation_names_both_nodes_and_the_mode() {
+fn nodes_move_dialog_lists_the_target_nodes_and_moves_to_the_one_picked() {
     let mut app = app_on_nodes(false);
+    // A third worker, empty: the one chosen first.
+    if let Load::Ready(m) = &mut app.nodes.map {
+        let mut third = m.nodes[2].clone();
+        third.node_id = 4;
+        third.group_id = 3;
+        third.addr.port = 5435;
+        third.tenants = 0;
+        third.bytes = 0;
+        m.nodes.push(third);
+    }
     app.update(key(KeyCode::Down));
     app.update(key(KeyCode::Tab));
     app.update(ch('m'));
     let screen = draw(&app, 120, 36);
-    assert!(
-        screen.contains("Move tenant acme to 10.0.0.1:5434?"),
-        "{screen}"
-    );
+    assert!(screen.contains("Move tenant acme"), "{screen}");
     assert!(screen.contains("from 10.0.0.1:5433"), "{screen}");
+    assert!(screen.contains("› 10.0.0.1:5435"), "{screen}");
+    assert!(screen.contains("  10.0.0.1:5434"), "{screen}");
+    assert!(screen.contains("to 10.0.0.1:5435, then"), "{screen}");
     assert!(screen.contains("logical replication"), "{screen}");
+    // Up picks the other worker; the text follows.
+    app.update(key(KeyCode::Up));
+    let screen = draw(&app, 120, 36);
+    assert!(screen.contains("› 10.0.0.1:5434"), "{screen}");
+    assert!(screen.contains("to 10.0.0.1:5434, then"), "{screen}");
     snap("nodes_move_confirm", &app);
+    let effects = app.update(key(KeyCode::Enter));
+    let plan = effects
+        .iter()
+        .find_map(|e| match e {
+            tenantctl::tui::app::Effect::StartJob {
+                job: tenantctl::tui::app::LongJob::MoveTenant(plan),
+                ..
+            } => Some(plan.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{effects:?}"));
+    assert_eq!((plan.tenant.as_str(), plan.to.port), ("acme", 5434));
+    assert!(app.dialog.is_none());
 }
 
 #[test]
