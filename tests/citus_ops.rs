@@ -633,7 +633,11 @@ async fn the_audit_finds_a_grant_changed_directly_on_a_worker_and_its_fix_undoes
 #[tokio::test]
 async fn citus_commands_refuse_a_database_without_citus() {
     let db = common::TestDb::new().await;
+    let pw = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(pw.path(), "secret\n").unwrap();
+    let pw = pw.path().to_str().unwrap();
     for args in [
+        vec!["worker-login", "someone", "--password-file", pw],
         vec!["nodes"],
         vec!["tenant", "move", "a", "--to", "127.0.0.1:5432", "--yes"],
         vec!["tenant", "distribute", "--all"],
