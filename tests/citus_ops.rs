@@ -651,6 +651,20 @@ async fn citus_commands_refuse_a_database_without_citus() {
     }
 }
 
+/// The `worker_*` findings of `schema` in `audit --format json` output.
+fn worker_findings(out: &std::process::Output, schema: &str) -> Vec<serde_json::Value> {
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"].as_str().unwrap().starts_with("worker_"))
+        .filter(|f| f["schema"] == schema)
+        .cloned()
+        .collect()
+}
+
 #[tokio::test]
 async fn a_bootstrapped_citus_tenant_audits_clean_on_its_worker_and_drift_is_fixed_through_the_cli()
 {
@@ -670,18 +684,7 @@ async fn a_bootstrapped_citus_tenant_audits_clean_on_its_worker_and_drift_is_fix
     };
     // The latest version: v2's Citus variant holds a function the policy calls.
     tenantctl::tenant::create(&session, &new).await.unwrap();
-    let worker_findings = |out: &std::process::Output| -> Vec<serde_json::Value> {
-        let json: serde_json::Value =
-            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
-        json["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|f| f["rule"].as_str().unwrap().starts_with("worker_"))
-            .filter(|f| f["schema"] == "tenant_fresh")
-            .cloned()
-            .collect()
-    };
+    let worker_findings = |out: &std::process::Output| worker_findings(out, "tenant_fresh");
     // What init and provisioning set up holds on the worker as on the coordinator.
     let out = cli(c, &["audit", "--format", "json"]);
     let found = worker_findings(&out);
@@ -753,18 +756,7 @@ async fn policies_changed_directly_on_a_worker_are_found_and_the_fix_restores_th
         ..Default::default()
     };
     tenantctl::tenant::create(&session, &new).await.unwrap();
-    let worker_findings = |out: &std::process::Output| -> Vec<serde_json::Value> {
-        let json: serde_json::Value =
-            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
-        json["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|f| f["rule"].as_str().unwrap().starts_with("worker_"))
-            .filter(|f| f["schema"] == "tenant_pol")
-            .cloned()
-            .collect()
-    };
+    let worker_findings = |out: &std::process::Output| worker_findings(out, "tenant_pol");
     let out = cli(c, &["audit", "--format", "json"]);
     assert!(worker_findings(&out).is_empty(), "{out:?}");
 
