@@ -251,7 +251,7 @@ pub async fn run(
 }
 
 /// Frees what the audit read on a thread of its own: at 10,000 tenants that is a few
-/// hundred thousand allocations, a tenth of the audit's CPU time, and nobody needs to wait
+/// hundred thousand allocations, 8 % of the audit's CPU time, and nobody needs to wait
 /// for it (a command line run exits without).
 fn free_in_background<T: Send + 'static>(value: T) {
     // If no thread can be had, the closure and the value are dropped here instead.
