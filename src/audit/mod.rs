@@ -159,13 +159,25 @@ impl Audited {
         schema: Option<&str>,
         cancel: &CancellationToken,
     ) -> Result<Audited> {
-        let mut snapshot = snapshot::read(session, schema, cancel).await?;
-        if schema.is_none() {
-            snapshot.log_chain = Some(crate::journal::verify(session).await?);
-        }
+        // Three independent reads, side by side: the log's chain and the workers are not
+        // part of the catalog snapshot, and each would otherwise wait for the others.
+        let chain = async {
+            match schema {
+                None => crate::journal::verify(session).await.map(Some),
+                Some(_) => Ok(None),
+            }
+        };
+        // Joined, not raced: a read dropped half-way would leave its connection mid-query.
+        let (snapshot, log_chain, workers) = tokio::join!(
+            snapshot::read(session, schema, cancel),
+            chain,
+            workers::audit(session, schema, cancel),
+        );
+        let mut snapshot = snapshot?;
+        snapshot.log_chain = log_chain?;
+        let workers = workers?;
         let model = model::Model::new(&session.names, &snapshot);
         let members = members::Memberships::new(&snapshot.memberships);
-        let workers = workers::audit(session, schema, cancel).await?;
         Ok(Audited {
             snapshot,
             model,
