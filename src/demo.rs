@@ -43,19 +43,18 @@ pub enum DemoCluster {
 /// Bootstraps the demo database and fills it; returns a session as the admin role.
 pub async fn prepare(cluster: &Cluster, tenants: usize, read_only: bool) -> Result<Session> {
     create_demo_db(cluster).await?;
-    fill_demo(cluster, tenants, read_only, None).await
+    fill_demo(cluster, tenants, read_only).await
 }
 
 /// The same on a Citus coordinator (its database made with the extension by the cluster):
-/// the sample tenants become distributed schemas, which Citus spreads over the workers. They
-/// are created at template version 1: version 2 holds a policy with a subquery, which Citus
-/// cannot propagate (README, Citus).
+/// the sample tenants become distributed schemas, which Citus spreads over the workers, at
+/// the template's latest version (its Citus variants, README "Citus").
 pub async fn prepare_citus(
     citus: &crate::citus_cluster::CitusCluster,
     tenants: usize,
     read_only: bool,
 ) -> Result<Session> {
-    fill_demo(&citus.coordinator, tenants, read_only, Some(1)).await
+    fill_demo(&citus.coordinator, tenants, read_only).await
 }
 
 async fn create_demo_db(cluster: &Cluster) -> Result<()> {
@@ -72,12 +71,7 @@ async fn create_demo_db(cluster: &Cluster) -> Result<()> {
     Ok(())
 }
 
-async fn fill_demo(
-    cluster: &Cluster,
-    tenants: usize,
-    read_only: bool,
-    version: Option<i32>,
-) -> Result<Session> {
+async fn fill_demo(cluster: &Cluster, tenants: usize, read_only: bool) -> Result<Session> {
     let names = NamingPolicy::default();
     let lock_timeout = Duration::from_secs(10);
     let superuser = Session::open(
@@ -115,10 +109,7 @@ async fn fill_demo(
                 ("region".into(), ["eu-west", "us-east"][i % 2].into()),
             ],
         };
-        match version {
-            Some(v) => tenant::create_at_version(&admin, &new, v).await?,
-            None => tenant::create(&admin, &new).await?,
-        };
+        tenant::create(&admin, &new).await?;
         // Varied sizes, so the size column and chart have something to show.
         let rows: i32 = if i < SAMPLES.len() {
             150 * (1 + (i as i32 * 7) % 12).pow(2)

@@ -40,13 +40,14 @@ impl Session {
             names,
             lock_timeout,
             os_user: crate::connect::os_user(),
-            template: Default::default(),
+            template: std::sync::Arc::new(crate::tenant::Template::builtin().for_server(citus)),
         })
     }
 
-    /// The same session provisioning and migrating with `template`.
+    /// The same session provisioning and migrating with `template` (its Citus variants in
+    /// force on a Citus coordinator).
     pub fn with_template(mut self, template: crate::tenant::Template) -> Session {
-        self.template = std::sync::Arc::new(template);
+        self.template = std::sync::Arc::new(template.for_server(self.citus));
         self
     }
 

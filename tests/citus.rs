@@ -317,10 +317,28 @@ async fn init_on_a_coordinator_readies_the_workers_and_tenants_become_distribute
         "{refused}"
     );
 
-    // A template step Citus cannot propagate fails the create, and nothing is left.
-    let failed = tenant::create(&s, &new("initech")).await;
+    // A template step Citus cannot propagate (a policy with a subquery, in an operator's
+    // folder without a Citus variant) fails the create, and nothing is left.
+    let folder = tempfile::tempdir().unwrap();
+    std::fs::write(
+        folder.path().join("V1__base.sql"),
+        include_str!("../assets/template/v1.sql"),
+    )
+    .unwrap();
+    std::fs::write(
+        folder.path().join("V2__invoices.sql"),
+        include_str!("../assets/template/v2.sql"),
+    )
+    .unwrap();
+    let plain = s
+        .clone()
+        .with_template(tenant::Template::load_dir(folder.path()).unwrap());
+    let failed = tenant::create(&plain, &new("initech")).await;
     let err = failed.unwrap_err().to_string();
-    assert!(err.contains("Citus"), "{err}");
+    assert!(
+        err.contains("Citus") && err.contains(".citus.sql") && err.contains("nothing was changed"),
+        "{err}"
+    );
     let left: (bool, bool) = sqlx::query_as(
         "SELECT EXISTS (SELECT 1 FROM commons.tenants WHERE id = 'initech'),
                 EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'tenant_initech')",
@@ -331,16 +349,48 @@ async fn init_on_a_coordinator_readies_the_workers_and_tenants_become_distribute
     assert_eq!(left, (false, false));
 }
 
-/// Gives `role` a password and the coordinator the same one for the workers, as an operator
-/// does for the application's login role (README, "Citus").
+/// Gives `role` a password and the coordinator the same one for the workers, as
+/// `tenantctl worker-login` does.
 async fn set_worker_password(s: &Session, role: &str) {
-    sqlx::raw_sql(&format!(
-        "ALTER ROLE \"{role}\" PASSWORD 'app-secret-1';
-         INSERT INTO pg_dist_authinfo VALUES (0, '{role}', 'password=app-secret-1')"
-    ))
-    .execute(&s.pool)
+    tenantctl::citus::logins::set_worker_login(
+        s,
+        role,
+        &tenantctl::connect::Secret::new("app-secret-1"),
+    )
     .await
     .unwrap();
+}
+
+/// A pool logging in to the coordinator as `user` with `password`, as a person or an
+/// application does.
+async fn login_pool(citus: &CitusCluster, user: &str, password: &str) -> sqlx::PgPool {
+    let options = sqlx::postgres::PgConnectOptions::new()
+        .host("127.0.0.1")
+        .port(citus.coordinator.port())
+        .username(user)
+        .password(password)
+        .database(&citus.dbname)
+        .ssl_mode(sqlx::postgres::PgSslMode::Disable);
+    sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options)
+        .await
+        .unwrap()
+}
+
+/// The first column of `sql`'s row, or the error.
+async fn count(pool: &sqlx::PgPool, sql: &str) -> Result<i64, String> {
+    sqlx::query_scalar(sql)
+        .fetch_one(pool)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+/// A password file for `worker-login`.
+fn password_file(dir: &std::path::Path, password: &str) -> std::path::PathBuf {
+    let path = dir.join("pw");
+    std::fs::write(&path, format!("{password}\n")).unwrap();
+    path
 }
 
 /// Rows with the same ids in every tenant (template version 1): user 1 placed two orders.
@@ -549,5 +599,346 @@ async fn a_fresh_citus_database_audits_clean_and_an_unbound_policy_is_found() {
         vec![(Some("tenant_acme".to_string()), Some("orders".to_string()))],
         "{:#?}",
         report.findings
+    );
+}
+
+/// The CLI against the coordinator, as its superuser (password from the environment).
+fn cli(citus: &CitusCluster, args: &[&str]) -> std::process::Output {
+    let spec = citus.coordinator.superuser_spec(&citus.dbname);
+    let config = tempfile::NamedTempFile::new().unwrap();
+    std::process::Command::new(common::bin())
+        .arg("--dsn")
+        .arg(format!(
+            "postgres://{}@127.0.0.1:{}/{}?sslmode=disable",
+            spec.user, spec.port, spec.dbname
+        ))
+        .args(args)
+        .env("PGPASSWORD", spec.password.as_ref().unwrap().expose())
+        .env("TENANTCTL_CONFIG", config.path())
+        .env_remove("PGHOST")
+        .env_remove("PGPORT")
+        .env_remove("PGUSER")
+        .env_remove("PGDATABASE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// The operator's normal path on Citus: new tenants at the latest template version, older
+/// ones migrated to it. Version 2's invoice policy holds a subquery, which Citus refuses on
+/// a distributed table; its Citus variant (`v2.citus.sql`) says the same through a function.
+/// Afterwards the service role writes and reads through the coordinator, and the RLS role
+/// sees the invoices of its own orders only, in its own tenant only.
+#[tokio::test]
+async fn tenants_reach_the_latest_template_on_citus_by_create_and_by_migrate_and_stay_isolated() {
+    let test =
+        "tenants_reach_the_latest_template_on_citus_by_create_and_by_migrate_and_stay_isolated";
+    let Some(citus) = citus_or_skip(test).await else {
+        return;
+    };
+    let s = coordinator_session(&citus).await;
+    tenantctl::bootstrap::init(&s, &Default::default())
+        .await
+        .unwrap();
+    let latest = s.template.latest();
+    assert!(latest >= 2);
+    let new = |id: &str| tenant::NewTenant {
+        id: id.into(),
+        ..Default::default()
+    };
+    // `a` as a tenant made before version 2 could be had on Citus; `b` at the latest.
+    tenant::create_at_version(&s, &new("a"), 1).await.unwrap();
+    tenant::create(&s, &new("b")).await.unwrap();
+    let out = cli(&citus, &["tenant", "migrate", "--all", "--format", "json"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let versions: Vec<(String, Option<i32>)> =
+        sqlx::query_as("SELECT id, template_version FROM commons.tenants ORDER BY id")
+            .fetch_all(&s.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        versions,
+        vec![("a".into(), Some(latest)), ("b".into(), Some(latest))]
+    );
+    let v2_files: Vec<String> = sqlx::query_scalar(
+        "SELECT file FROM tenantctl.template_history WHERE version = 2 ORDER BY tenant_id",
+    )
+    .fetch_all(&s.pool)
+    .await
+    .unwrap();
+    assert_eq!(v2_files, vec!["builtin:v2.citus.sql"; 2]);
+    // A second run has nothing left to do, and the applied files check out.
+    let again = cli(&citus, &["tenant", "migrate", "--all"]);
+    assert!(again.status.success(), "{again:?}");
+
+    // The service role, through the coordinator: users 1 and 2 each placed one order with
+    // one invoice, in both tenants.
+    let service = s.names.service_role.clone();
+    set_worker_password(&s, &service).await;
+    for schema in ["tenant_a", "tenant_b"] {
+        let wrote = as_role(
+            &s.pool,
+            &service,
+            &format!(
+                "SET search_path TO {schema};
+                 INSERT INTO tenant_users (id, email, display_name) VALUES (1, 'u1@x', 'U1'), (2, 'u2@x', 'U2');
+                 INSERT INTO customers (id, name, owner_user_id, email) VALUES (1, 'C', 1, 'c@x');
+                 INSERT INTO orders (id, customer_id, placed_by, total_cents) VALUES (1, 1, 1, 100), (2, 1, 2, 200);
+                 INSERT INTO invoices (id, order_id, amount_cents) VALUES (10, 1, 100), (20, 2, 200);"
+            ),
+            "SELECT count(*) FROM invoices",
+        )
+        .await;
+        assert_eq!(wrote, Ok(2), "{schema}");
+    }
+
+    // The RLS role: its own invoices, in the tenant it is routed to, and nothing else.
+    let app = app_pool(&citus).await;
+    let rls = s.names.rls_role.clone();
+    let routed = |schema: &str, user: i32| {
+        format!(
+            "BEGIN; SET LOCAL search_path TO {schema}, commons; SET LOCAL app.user_id = '{user}'"
+        )
+    };
+    for (user, order) in [(1, 1), (2, 2)] {
+        let a = routed("tenant_a", user);
+        assert_eq!(
+            as_role(&app, &rls, &a, "SELECT count(*) FROM invoices").await,
+            Ok(1),
+            "user {user}"
+        );
+        assert_eq!(
+            as_role(
+                &app,
+                &rls,
+                &a,
+                &format!("SELECT count(*) FROM invoices WHERE order_id = {order}")
+            )
+            .await,
+            Ok(1),
+            "user {user}"
+        );
+        let got = as_role(&app, &rls, &a, "SELECT count(*) FROM tenant_b.invoices").await;
+        assert!(
+            matches!(got, Ok(0) | Err(_)),
+            "tenant_b's invoices read from a session routed to tenant_a: {got:?}"
+        );
+    }
+    let b = routed("tenant_b", 1);
+    let got = as_role(&app, &rls, &b, "SELECT count(*) FROM tenant_a.invoices").await;
+    assert!(matches!(got, Ok(0) | Err(_)), "{got:?}");
+    assert_eq!(
+        as_role(&app, &rls, &b, "SELECT count(*) FROM invoices").await,
+        Ok(1)
+    );
+    // No user: no invoice.
+    let nobody = "BEGIN; SET LOCAL search_path TO tenant_a, commons";
+    assert_eq!(
+        as_role(&app, &rls, nobody, "SELECT count(*) FROM invoices").await,
+        Ok(0)
+    );
+
+    // The model holds: the audit finds nothing.
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let report = tenantctl::audit::run(&s, None, &cancel).await.unwrap();
+    assert!(report.findings.is_empty(), "{:#?}", report.findings);
+}
+
+/// A tenant's read-only role is a group role (NOLOGIN); the people granted it log in as
+/// themselves, and Citus reaches the workers as them. `worker-login` gives such a login the
+/// worker credentials; then it reads its tenant through the coordinator, and still nothing
+/// of another tenant, and writes nothing.
+#[tokio::test]
+async fn a_login_member_of_a_read_only_role_reads_its_tenant_through_the_coordinator_and_no_other()
+{
+    let test =
+        "a_login_member_of_a_read_only_role_reads_its_tenant_through_the_coordinator_and_no_other";
+    let Some(citus) = citus_or_skip(test).await else {
+        return;
+    };
+    let s = coordinator_session(&citus).await;
+    tenantctl::bootstrap::init(&s, &Default::default())
+        .await
+        .unwrap();
+    for id in ["a", "b"] {
+        let new = tenant::NewTenant {
+            id: id.into(),
+            ..Default::default()
+        };
+        tenant::create(&s, &new).await.unwrap();
+    }
+    seed(&s, "tenant_a", "a").await;
+    seed(&s, "tenant_b", "b").await;
+    let ro_a = s.names.readonly_role_of(&s.names.tenant_id("a").unwrap());
+    sqlx::raw_sql(&format!(
+        "CREATE ROLE alice LOGIN PASSWORD 'alice-pw-1'; GRANT \"{ro_a}\" TO alice"
+    ))
+    .execute(&s.pool)
+    .await
+    .unwrap();
+    let alice = login_pool(&citus, "alice", "alice-pw-1").await;
+    // Without worker credentials the coordinator cannot reach the workers as alice.
+    let before = count(&alice, "SELECT count(*) FROM tenant_a.orders").await;
+    assert!(before.is_err(), "{before:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let pw = password_file(dir.path(), "alice-pw-2");
+    let pw = pw.to_str().unwrap();
+    // The group role itself is refused, with what to do instead; nothing is stored.
+    let out = cli(&citus, &["worker-login", &ro_a, "--password-file", pw]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("group role") && err.contains("GRANT"), "{err}");
+    let out = cli(&citus, &["worker-login", "alice", "--password-file", pw]);
+    assert!(out.status.success(), "{out:?}");
+    let stored: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM pg_dist_authinfo WHERE rolename IN ('alice', $1)")
+            .bind(&ro_a)
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, 1);
+    // The password never reached a command line or the console log in clear.
+    let logged: Vec<String> = sqlx::query_scalar(
+        "SELECT sql_summary FROM commons.admin_log WHERE action = 'worker-login'",
+    )
+    .fetch_all(&s.pool)
+    .await
+    .unwrap();
+    assert_eq!(logged.len(), 1);
+    assert!(!logged[0].contains("alice-pw-2"), "{logged:?}");
+
+    alice.close().await;
+    let alice = login_pool(&citus, "alice", "alice-pw-2").await;
+    assert_eq!(
+        count(&alice, "SELECT count(*) FROM tenant_a.orders").await,
+        Ok(2)
+    );
+    assert_eq!(
+        count(&alice, "SELECT count(*) FROM tenant_a.tenant_users").await,
+        Ok(1)
+    );
+    // Attack: tenant b's rows, and a write to tenant a.
+    for sql in [
+        "SELECT count(*) FROM tenant_b.orders",
+        "SELECT count(*) FROM tenant_b.tenant_users",
+        "WITH i AS (INSERT INTO tenant_a.tenant_users (email, display_name) VALUES ('x@x', 'X') RETURNING 1) SELECT count(*) FROM i",
+    ] {
+        let got = count(&alice, sql).await;
+        assert!(
+            got.as_ref().is_err_and(|e| e.contains("permission denied")),
+            "{sql}: {got:?}"
+        );
+    }
+}
+
+/// The service role's worker credentials on a fresh Citus init: the application logs in as
+/// the service role with the password `worker-login` set, and writes and reads a tenant
+/// through the coordinator.
+#[tokio::test]
+async fn the_service_role_works_end_to_end_on_a_fresh_citus_init_after_worker_login() {
+    let test = "the_service_role_works_end_to_end_on_a_fresh_citus_init_after_worker_login";
+    let Some(citus) = citus_or_skip(test).await else {
+        return;
+    };
+    let out = cli(&citus, &["init"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = cli(&citus, &["tenant", "create", "acme"]);
+    assert!(out.status.success(), "{out:?}");
+    let s = coordinator_session(&citus).await;
+    let service = s.names.service_role.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let pw = password_file(dir.path(), "service 'pw' \\ 3");
+    let out = cli(
+        &citus,
+        &[
+            "worker-login",
+            &service,
+            "--password-file",
+            pw.to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["authinfo_added"], true, "{report}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("service 'pw'"));
+
+    let app = login_pool(&citus, &service, "service 'pw' \\ 3").await;
+    let mut conn = app.acquire().await.unwrap();
+    sqlx::query("SET search_path TO tenant_acme")
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    let wrote: i64 = sqlx::query_scalar(
+        "WITH i AS (INSERT INTO tenant_users (email, display_name) VALUES ('a@acme', 'A') RETURNING 1)
+         SELECT count(*) FROM i",
+    )
+    .fetch_one(&mut *conn)
+    .await
+    .unwrap();
+    assert_eq!(wrote, 1);
+    let read: i64 = sqlx::query_scalar("SELECT count(*) FROM tenant_users")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(read, 1);
+}
+
+/// A worker that is down: the audit says which node it could not read and how many tenant
+/// schemas that leaves unchecked, and goes on with the rest.
+#[tokio::test]
+async fn a_stopped_worker_is_reported_unreachable_and_the_audit_goes_on() {
+    let test = "a_stopped_worker_is_reported_unreachable_and_the_audit_goes_on";
+    let Some(mut citus) = citus_or_skip(test).await else {
+        return;
+    };
+    let s = coordinator_session(&citus).await;
+    tenantctl::bootstrap::init(&s, &Default::default())
+        .await
+        .unwrap();
+    let new = tenant::NewTenant {
+        id: "a".into(),
+        ..Default::default()
+    };
+    tenant::create(&s, &new).await.unwrap();
+    let rows = tenantctl::catalog::list_tenants(&s).await.unwrap();
+    let node = rows[0].node.clone().unwrap();
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let before = tenantctl::audit::run(&s, None, &cancel).await.unwrap();
+    assert!(before.findings.is_empty(), "{:#?}", before.findings);
+
+    let down = citus
+        .workers
+        .iter()
+        .position(|w| format!("127.0.0.1:{}", w.port()) == node)
+        .unwrap();
+    citus.workers[down].stop();
+    let report = tenantctl::audit::run(&s, None, &cancel).await.unwrap();
+    let found: Vec<_> = report
+        .findings
+        .iter()
+        .map(|f| (f.rule, f.severity, f.object.clone()))
+        .collect();
+    assert_eq!(
+        found,
+        vec![(
+            tenantctl::audit::Rule::WorkerUnreachable,
+            tenantctl::audit::Severity::Medium,
+            Some(node.clone())
+        )],
+        "{:#?}",
+        report.findings
+    );
+    let message = &report.findings[0].message;
+    assert!(
+        message.contains(&node) && message.contains("1 tenant schema(s)"),
+        "{message}"
     );
 }

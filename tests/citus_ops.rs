@@ -633,7 +633,11 @@ async fn the_audit_finds_a_grant_changed_directly_on_a_worker_and_its_fix_undoes
 #[tokio::test]
 async fn citus_commands_refuse_a_database_without_citus() {
     let db = common::TestDb::new().await;
+    let pw = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(pw.path(), "secret\n").unwrap();
+    let pw = pw.path().to_str().unwrap();
     for args in [
+        vec!["worker-login", "someone", "--password-file", pw],
         vec!["nodes"],
         vec!["tenant", "move", "a", "--to", "127.0.0.1:5432", "--yes"],
         vec!["tenant", "distribute", "--all"],
@@ -645,6 +649,20 @@ async fn citus_commands_refuse_a_database_without_citus() {
         assert!(err.contains("has no citus extension"), "{args:?}: {err}");
         assert_eq!(err.lines().filter(|l| l.starts_with("error:")).count(), 1);
     }
+}
+
+/// The `worker_*` findings of `schema` in `audit --format json` output.
+fn worker_findings(out: &std::process::Output, schema: &str) -> Vec<serde_json::Value> {
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
+    json["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["rule"].as_str().unwrap().starts_with("worker_"))
+        .filter(|f| f["schema"] == schema)
+        .cloned()
+        .collect()
 }
 
 #[tokio::test]
@@ -664,22 +682,9 @@ async fn a_bootstrapped_citus_tenant_audits_clean_on_its_worker_and_drift_is_fix
         id: "fresh".into(),
         ..Default::default()
     };
-    // Version 1: the built-in v2 has a subquery policy Citus cannot propagate (issue 13a).
-    tenantctl::tenant::create_at_version(&session, &new, 1)
-        .await
-        .unwrap();
-    let worker_findings = |out: &std::process::Output| -> Vec<serde_json::Value> {
-        let json: serde_json::Value =
-            serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {out:?}"));
-        json["findings"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|f| f["rule"].as_str().unwrap().starts_with("worker_"))
-            .filter(|f| f["schema"] == "tenant_fresh")
-            .cloned()
-            .collect()
-    };
+    // The latest version: v2's Citus variant holds a function the policy calls.
+    tenantctl::tenant::create(&session, &new).await.unwrap();
+    let worker_findings = |out: &std::process::Output| worker_findings(out, "tenant_fresh");
     // What init and provisioning set up holds on the worker as on the coordinator.
     let out = cli(c, &["audit", "--format", "json"]);
     let found = worker_findings(&out);
@@ -729,6 +734,90 @@ async fn a_bootstrapped_citus_tenant_audits_clean_on_its_worker_and_drift_is_fix
     let out = cli(c, &["audit", "--format", "json"]);
     let found = worker_findings(&out);
     assert!(found.is_empty(), "{found:#?}");
+}
+
+/// A policy dropped, one added and RLS turned off on a worker's shard, by hand: the audit
+/// finds it (critical: every row readable there), and its fix, run on the coordinator,
+/// puts the coordinator's policies and RLS back on the shard.
+#[tokio::test]
+async fn policies_changed_directly_on_a_worker_are_found_and_the_fix_restores_the_coordinators() {
+    let test =
+        "policies_changed_directly_on_a_worker_are_found_and_the_fix_restores_the_coordinators";
+    let Some(c) = cluster_or_skip(test) else {
+        return;
+    };
+    let _turn = TURN.lock().await;
+    let session = session(c).await;
+    tenantctl::bootstrap::init(&session, &Default::default())
+        .await
+        .unwrap();
+    let new = tenantctl::tenant::NewTenant {
+        id: "pol".into(),
+        ..Default::default()
+    };
+    tenantctl::tenant::create(&session, &new).await.unwrap();
+    let worker_findings = |out: &std::process::Output| worker_findings(out, "tenant_pol");
+    let out = cli(c, &["audit", "--format", "json"]);
+    assert!(worker_findings(&out).is_empty(), "{out:?}");
+
+    let worker = node_of(&session.pool, "tenant_pol").await;
+    let w = c.workers.iter().find(|w| w.port() == worker.port).unwrap();
+    let wpool = w.superuser_spec(&c.dbname).connect(1).await.unwrap();
+    let mut wconn = wpool.acquire().await.unwrap();
+    sqlx::query("SET citus.override_table_visibility TO off")
+        .execute(&mut *wconn)
+        .await
+        .unwrap();
+    let shard: String = sqlx::query_scalar(
+        "SELECT relname::text FROM pg_class
+         WHERE relnamespace = 'tenant_pol'::regnamespace AND relname ~ '^invoices_[0-9]+$'",
+    )
+    .fetch_one(&mut *wconn)
+    .await
+    .unwrap();
+    let state_sql = format!(
+        "SELECT (SELECT relrowsecurity FROM pg_class WHERE oid = 'tenant_pol.{shard}'::regclass),
+                ARRAY(SELECT polname::text FROM pg_policy
+                      WHERE polrelid = 'tenant_pol.{shard}'::regclass ORDER BY 1)"
+    );
+    let state = sqlx::query_as::<_, (bool, Vec<String>)>(&state_sql);
+    let (rls, before) = state.fetch_one(&mut *wconn).await.unwrap();
+    assert!(
+        rls && before.contains(&"app_user_invoices".to_string()),
+        "{before:?}"
+    );
+    for sql in [
+        format!("DROP POLICY app_user_invoices ON tenant_pol.{shard}"),
+        format!("CREATE POLICY everything ON tenant_pol.{shard} FOR SELECT TO PUBLIC USING (true)"),
+        format!("ALTER TABLE tenant_pol.{shard} DISABLE ROW LEVEL SECURITY"),
+    ] {
+        on_worker(&mut wconn, &sql).await;
+    }
+
+    let out = cli(c, &["audit", "--format", "json"]);
+    let found = worker_findings(&out);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let f = &found[0];
+    assert_eq!(f["rule"], "worker_policy_drift");
+    assert_eq!(f["severity"], "critical");
+    assert!(f["path"].as_str().unwrap().contains(&shard), "{f}");
+    let fix = f["fix"].as_str().unwrap();
+    assert!(fix.starts_with("DO $tenantctl_fix$"), "{fix}");
+    let id = f["id"].as_str().unwrap().to_string();
+    let out = cli(c, &["audit", "fix", &id, "--yes"]);
+    assert!(out.status.success(), "{out:?}");
+    let out = cli(c, &["audit", "--format", "json"]);
+    let found = worker_findings(&out);
+    assert!(found.is_empty(), "{found:#?}");
+    // On the worker itself: the coordinator's policies, RLS on, the added one gone.
+    let (rls, after) = sqlx::query_as::<_, (bool, Vec<String>)>(&state_sql)
+        .fetch_one(&mut *wconn)
+        .await
+        .unwrap();
+    assert!(rls);
+    assert_eq!(after, before);
+    drop(wconn);
+    wpool.close().await;
 }
 
 #[tokio::test]

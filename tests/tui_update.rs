@@ -1657,9 +1657,10 @@ fn nodes_actions_confirm_then_run_as_long_jobs_and_reload_the_map() {
     let mut app = app_on_nodes(false);
     app.update(key(KeyCode::Down));
     app.update(key(KeyCode::Tab));
-    // Move: the selected tenant (acme, on the heavy worker) to the emptiest other worker.
+    // Move: the selected tenant (acme, on the heavy worker); the dialog offers the other
+    // worker, and Enter moves there.
     assert!(app.update(ch('M')).is_empty());
-    let effects = app.update(ch('y'));
+    let effects = app.update(key(KeyCode::Enter));
     let plan = effects
         .iter()
         .find_map(|e| match e {

@@ -443,6 +443,62 @@ fn backups_view_and_dialogs_at_tiny_sizes_do_not_panic() {
     }
 }
 
+/// A console on a Citus coordinator whose tenants live where `node_map()` says.
+fn app_on_citus() -> tenantctl::tui::app::App {
+    let map = node_map();
+    let mut rows = rows();
+    for r in &mut rows {
+        r.node = map
+            .placements
+            .iter()
+            .find(|p| p.tenant == r.id && p.distributed)
+            .and_then(|p| p.group_id)
+            .and_then(|g| map.node_of_group(g))
+            .map(|n| n.addr.to_string());
+    }
+    let mut app = app_with(rows, false);
+    if let Load::Ready(s) = &mut app.server {
+        s.citus = Some(tenantctl::citus::CitusInfo {
+            version: map.citus_version.clone(),
+            nodes: map.nodes.clone(),
+        });
+    }
+    app
+}
+
+#[test]
+fn tenants_list_shows_each_tenants_node_on_citus_where_there_is_room() {
+    let app = app_on_citus();
+    // 80 columns: the list spans the screen; the node before the version.
+    let list = draw(&app, 80, 24);
+    let lines: Vec<&str> = list.lines().take(12).collect();
+    assert!(lines.iter().any(|l| l.contains("tables node")), "{list}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("hooli") && l.contains("10.0.0.1:5434")),
+        "{list}"
+    );
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("aperture") && l.contains("local")),
+        "{list}"
+    );
+    // 120 columns: the list shares the screen and the column gives way to the names;
+    // the schema pane names the selected tenant's node.
+    let beside = draw(&app, 120, 36);
+    assert!(!beside.contains("10.0.0.1:5434"), "{beside}");
+    assert!(beside.contains("node 10.0.0.1:5433"), "{beside}");
+    // Wide: both columns.
+    let wide = draw(&app, 180, 36);
+    assert!(wide.contains("ver   node"), "{wide}");
+    // Without Citus there is no node column.
+    let plain = draw(&app_with(rows(), false), 80, 24);
+    assert!(!plain.contains(" node"), "{plain}");
+    snap("tenants_citus", &app);
+}
+
 #[test]
 fn nodes_view_shows_nodes_balance_and_the_selected_nodes_tenants() {
     let mut app = app_on_nodes(false);
@@ -458,19 +514,47 @@ fn nodes_view_shows_nodes_balance_and_the_selected_nodes_tenants() {
 }
 
 #[test]
-fn nodes_move_confirmation_names_both_nodes_and_the_mode() {
+fn nodes_move_dialog_lists_the_target_nodes_and_moves_to_the_one_picked() {
     let mut app = app_on_nodes(false);
+    // A third worker, empty: the one chosen first.
+    if let Load::Ready(m) = &mut app.nodes.map {
+        let mut third = m.nodes[2].clone();
+        third.node_id = 4;
+        third.group_id = 3;
+        third.addr.port = 5435;
+        third.tenants = 0;
+        third.bytes = 0;
+        m.nodes.push(third);
+    }
     app.update(key(KeyCode::Down));
     app.update(key(KeyCode::Tab));
     app.update(ch('m'));
     let screen = draw(&app, 120, 36);
-    assert!(
-        screen.contains("Move tenant acme to 10.0.0.1:5434?"),
-        "{screen}"
-    );
+    assert!(screen.contains("Move tenant acme"), "{screen}");
     assert!(screen.contains("from 10.0.0.1:5433"), "{screen}");
+    assert!(screen.contains("› 10.0.0.1:5435"), "{screen}");
+    assert!(screen.contains("  10.0.0.1:5434"), "{screen}");
+    assert!(screen.contains("to 10.0.0.1:5435, then"), "{screen}");
     assert!(screen.contains("logical replication"), "{screen}");
+    // Up picks the other worker; the text follows.
+    app.update(key(KeyCode::Up));
+    let screen = draw(&app, 120, 36);
+    assert!(screen.contains("› 10.0.0.1:5434"), "{screen}");
+    assert!(screen.contains("to 10.0.0.1:5434, then"), "{screen}");
     snap("nodes_move_confirm", &app);
+    let effects = app.update(key(KeyCode::Enter));
+    let plan = effects
+        .iter()
+        .find_map(|e| match e {
+            tenantctl::tui::app::Effect::StartJob {
+                job: tenantctl::tui::app::LongJob::MoveTenant(plan),
+                ..
+            } => Some(plan.clone()),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("{effects:?}"));
+    assert_eq!((plan.tenant.as_str(), plan.to.port), ("acme", 5434));
+    assert!(app.dialog.is_none());
 }
 
 #[test]

@@ -237,15 +237,27 @@ pub async fn run(
     };
     let audited = Audited::read(session, schema.as_deref(), cancel).await?;
     let report = audited.report();
+    let tenant_known = tenant.is_none_or(|id| audited.model.tenants.values().any(|t| t.id == id));
+    free_in_background(audited);
     match tenant {
         Some(id) => {
-            if !audited.model.tenants.values().any(|t| t.id == id) {
+            if !tenant_known {
                 return Err(Error::NoSuchTenant(id.into()));
             }
             Ok(report.for_tenant(id))
         }
         None => Ok(report),
     }
+}
+
+/// Frees what the audit read on a thread of its own: at 10,000 tenants that is a few
+/// hundred thousand allocations, a tenth of the audit's CPU time, and nobody needs to wait
+/// for it (a command line run exits without).
+fn free_in_background<T: Send + 'static>(value: T) {
+    // If no thread can be had, the closure and the value are dropped here instead.
+    let _ = std::thread::Builder::new()
+        .name("audit-free".into())
+        .spawn(move || drop(value));
 }
 
 /// The audit under the long-job contract ([`crate::job`]): two steps (read the catalog,

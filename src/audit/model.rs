@@ -18,6 +18,29 @@ pub fn binding_expression(schema: &str) -> String {
     s
 }
 
+/// `text == binding_expression(schema)`, without building the expected text: the audit
+/// asks it of every tenant table.
+pub fn is_binding_expression(text: &str, schema: &str) -> bool {
+    let Some(rest) = text.strip_prefix("(\"current_schema\"() = '") else {
+        return false;
+    };
+    let Some(rest) = rest.strip_suffix("'::name)") else {
+        return false;
+    };
+    // Each quote of the schema name is doubled in the literal.
+    let mut parts = schema.split('\'');
+    let Some(mut rest) = parts.next().and_then(|first| rest.strip_prefix(first)) else {
+        return false;
+    };
+    for part in parts {
+        match rest.strip_prefix("''").and_then(|r| r.strip_prefix(part)) {
+            Some(after) => rest = after,
+            None => return false,
+        }
+    }
+    rest.is_empty()
+}
+
 /// The service role's table privileges: data, never DDL, never TRUNCATE.
 pub const SERVICE_TABLE: [Privilege; 4] = [
     Privilege::Select,

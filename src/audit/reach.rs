@@ -32,13 +32,9 @@ impl DataReach {
                 }
             }
         }
-        let by_oid: HashMap<i64, (&str, &str)> = snap
-            .relations
-            .iter()
-            .map(|r| (r.oid, (r.schema.as_str(), r.name.as_str())))
-            .collect();
         // The example is built only the first time a role meets a schema: a tenant's roles
-        // hold the same grants on each of its tables.
+        // hold the same grants on each of its tables, and this runs for every ACL entry of
+        // every tenant table.
         let mut note = |role: &str, schema: &str, example: &dyn Fn() -> String| {
             let schemas = match reach.data.get_mut(role) {
                 Some(s) => s,
@@ -48,22 +44,35 @@ impl DataReach {
                 schemas.insert(schema.to_string(), example());
             }
         };
+        let data_keywords = |privileges: &[Privilege]| -> String {
+            privileges
+                .iter()
+                .filter(|p| p.touches_data())
+                .map(|p| p.keyword())
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let touches_data = |privileges: &[Privilege]| privileges.iter().any(|p| p.touches_data());
         for rel in snap.relations.iter().filter(|r| is_tenant(&r.schema)) {
-            for item in &rel.acl {
-                let data: Vec<&str> = item
-                    .privileges
-                    .iter()
-                    .filter(|p| p.touches_data())
-                    .map(|p| p.keyword())
-                    .collect();
-                if data.is_empty() {
-                    continue;
-                }
+            for item in rel.acl.iter().filter(|i| touches_data(&i.privileges)) {
                 note(item.grantee.name(), &rel.schema, &|| {
-                    format!("{} on {}.{}", data.join(", "), rel.schema, rel.name)
+                    format!(
+                        "{} on {}.{}",
+                        data_keywords(&item.privileges),
+                        rel.schema,
+                        rel.name
+                    )
                 });
             }
         }
+        if snap.columns.is_empty() {
+            return reach;
+        }
+        let by_oid: HashMap<i64, (&str, &str)> = snap
+            .relations
+            .iter()
+            .map(|r| (r.oid, (r.schema.as_str(), r.name.as_str())))
+            .collect();
         for col in &snap.columns {
             let Some((schema, table)) = by_oid.get(&col.relation).copied() else {
                 continue;
@@ -71,20 +80,11 @@ impl DataReach {
             if !is_tenant(schema) {
                 continue;
             }
-            for item in &col.acl {
-                let data: Vec<&str> = item
-                    .privileges
-                    .iter()
-                    .filter(|p| p.touches_data())
-                    .map(|p| p.keyword())
-                    .collect();
-                if data.is_empty() {
-                    continue;
-                }
+            for item in col.acl.iter().filter(|i| touches_data(&i.privileges)) {
                 note(item.grantee.name(), schema, &|| {
                     format!(
                         "{} on column {schema}.{table}.{}",
-                        data.join(", "),
+                        data_keywords(&item.privileges),
                         col.column
                     )
                 });

@@ -7,6 +7,7 @@ use super::acl::{AclItem, BadAcl, parse_acl};
 use crate::error::Result;
 use crate::session::Session;
 use std::collections::HashMap;
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 mod read;
@@ -95,7 +96,7 @@ pub struct Relation {
     pub name: String,
     pub kind: RelKind,
     pub owner: String,
-    pub acl: Vec<AclItem>,
+    pub acl: Arc<[AclItem]>,
     pub rls: bool,
     pub force_rls: bool,
     /// `security_invoker` set on a view (PostgreSQL 15+).
@@ -186,12 +187,12 @@ pub struct DefaultAcl {
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub relation: i64,
-    pub name: String,
+    pub name: Arc<str>,
     pub permissive: bool,
     /// Role names; `PUBLIC` when it applies to every role.
-    pub roles: Vec<String>,
+    pub roles: Arc<[String]>,
     /// `*` (ALL), `r` (SELECT), `a`, `w`, `d`.
-    pub command: String,
+    pub command: &'static str,
     /// The USING expression, read only for policies that apply to the RLS role and read
     /// no column (the rules ask only whether it is the binding or `true`).
     pub using: Option<String>,
@@ -262,7 +263,7 @@ fn resolve(mut raw: read::Raw) -> Snapshot {
     // only those on the relations read are in scope.
     let in_scope: std::collections::HashSet<i64> = raw.relations.iter().map(|r| r.0).collect();
     raw.columns.retain(|c| in_scope.contains(&c.0));
-    raw.policies.retain(|p| in_scope.contains(&p.1));
+    raw.policies.retain(|p| in_scope.contains(&p.relation));
     let role_name: HashMap<i64, String> = raw.roles.iter().map(|r| (r.0, r.1.clone())).collect();
     let name_of = |oid: i64| -> String {
         if oid == 0 {
@@ -274,18 +275,26 @@ fn resolve(mut raw: read::Raw) -> Snapshot {
             .unwrap_or_else(|| format!("(dropped role {oid})"))
     };
     let mut bad_acls = Vec::new();
-    let mut acl = |object: String, items: &[String]| -> Vec<AclItem> {
+    let mut acl = |object: &dyn Fn() -> String, items: &[String]| -> Vec<AclItem> {
         let (ok, bad) = parse_acl(items);
-        bad_acls.extend(bad.into_iter().map(|b| (object.clone(), b)));
+        if !bad.is_empty() {
+            let object = object();
+            bad_acls.extend(bad.into_iter().map(|b| (object.clone(), b)));
+        }
         ok
     };
+    // Relation ACLs repeat: every table of a tenant has the same grants. Each distinct
+    // one is parsed once and shared (100,000 tables, 10,000 distinct ACLs at 10,000
+    // tenants); one with an unreadable entry is parsed apart, so the finding names its
+    // object.
+    let mut relation_acls: HashMap<Vec<String>, Arc<[AclItem]>> = HashMap::new();
     let namespaces: Vec<Namespace> = raw
         .namespaces
         .into_iter()
         .map(|(oid, name, owner, items)| Namespace {
             oid,
             owner: name_of(owner),
-            acl: acl(name.clone(), &items),
+            acl: acl(&|| name.clone(), &items),
             name,
         })
         .collect();
@@ -302,7 +311,19 @@ fn resolve(mut raw: read::Raw) -> Snapshot {
                     oid,
                     kind: RelKind::from_relkind(&kind)?,
                     owner: name_of(owner),
-                    acl: acl(format!("{schema}.{name}"), &items),
+                    acl: match relation_acls.get(&items) {
+                        Some(shared) => shared.clone(),
+                        None => {
+                            let (ok, bad) = parse_acl(&items);
+                            if bad.is_empty() {
+                                let shared: Arc<[AclItem]> = ok.into();
+                                relation_acls.insert(items, shared.clone());
+                                shared
+                            } else {
+                                acl(&|| format!("{schema}.{name}"), &items).into()
+                            }
+                        }
+                    },
                     rls,
                     force_rls,
                     security_invoker: options.iter().any(|o| {
@@ -326,7 +347,7 @@ fn resolve(mut raw: read::Raw) -> Snapshot {
         .into_iter()
         .map(|(relation, column, items)| ColumnAcl {
             relation,
-            acl: acl(column.clone(), &items),
+            acl: acl(&|| column.clone(), &items),
             column,
         })
         .collect();
@@ -337,7 +358,7 @@ fn resolve(mut raw: read::Raw) -> Snapshot {
             |(nsp, name, args, procedure, owner, items, secdef, config)| {
                 let schema = schema_of(nsp);
                 Function {
-                    acl: acl(format!("{schema}.{name}({args})"), &items),
+                    acl: acl(&|| format!("{schema}.{name}({args})"), &items),
                     owner: name_of(owner),
                     security_definer: secdef,
                     pinned_search_path: config
@@ -359,24 +380,30 @@ fn resolve(mut raw: read::Raw) -> Snapshot {
                 role: name_of(role),
                 schema: (nsp != 0).then(|| schema_of(nsp)),
                 object: DefaultObject::from_objtype(&objtype)?,
-                acl: acl(format!("default privileges of {}", name_of(role)), &items),
+                acl: acl(
+                    &|| format!("default privileges of {}", name_of(role)),
+                    &items,
+                ),
             })
         })
         .collect();
     let mut binding_text = raw.binding_text;
+    // One resolved list per distinct role list, shared like the oids it came from.
+    let mut role_lists: HashMap<*const [i64], Arc<[String]>> = HashMap::new();
     let policies = raw
         .policies
         .into_iter()
-        .map(
-            |(oid, relation, name, permissive, roles, command, using)| Policy {
-                relation,
-                name,
-                permissive,
-                roles: roles.into_iter().map(name_of).collect(),
-                command,
-                using: using.or_else(|| binding_text.remove(&oid)),
-            },
-        )
+        .map(|p| Policy {
+            relation: p.relation,
+            roles: role_lists
+                .entry(Arc::as_ptr(&p.roles))
+                .or_insert_with(|| p.roles.iter().map(|&r| name_of(r)).collect())
+                .clone(),
+            name: p.name,
+            permissive: p.permissive,
+            command: p.command,
+            using: p.using.or_else(|| binding_text.remove(&p.oid)),
+        })
         .collect();
     let memberships = raw
         .members

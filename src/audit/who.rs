@@ -72,7 +72,7 @@ pub fn who(
         owners
             .entry(rel.owner.clone())
             .or_insert_with(|| format!("{schema}.{}", rel.name));
-        for item in &rel.acl {
+        for item in rel.acl.iter() {
             for p in item.privileges.iter().filter(|p| DATA.contains(p)) {
                 held.entry(item.grantee.name().to_string())
                     .or_default()

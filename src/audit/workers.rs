@@ -32,6 +32,8 @@ struct Object {
     force_rls: bool,
     /// Each policy as one comparable line (name, command, kind, roles, expressions).
     policies: Vec<String>,
+    /// The policies' names (what a fix drops before re-creating the coordinator's).
+    policy_names: Vec<String>,
 }
 
 /// A coordinator table's shard on a worker.
@@ -61,13 +63,16 @@ fn objects_sql() -> String {
     format!(
         "SELECT n.nspname::text AS schema, NULL::text AS relname,
                 COALESCE(n.nspacl, pg_catalog.acldefault('n', n.nspowner))::text[] AS acl,
-                false AS rls, false AS force_rls, '{{}}'::text[] AS policies
+                false AS rls, false AS force_rls, '{{}}'::text[] AS policies,
+                '{{}}'::text[] AS policy_names
          FROM pg_catalog.pg_namespace n
          WHERE n.nspname OPERATOR(pg_catalog.=) ANY ($1)
          UNION ALL
          SELECT n.nspname::text, c.relname::text,
                 COALESCE(c.relacl, pg_catalog.acldefault('r', c.relowner))::text[],
-                c.relrowsecurity, c.relforcerowsecurity, {POLICIES}
+                c.relrowsecurity, c.relforcerowsecurity, {POLICIES},
+                ARRAY(SELECT pol.polname::text FROM pg_catalog.pg_policy pol
+                      WHERE pol.polrelid OPERATOR(pg_catalog.=) c.oid ORDER BY 1)
          FROM pg_catalog.pg_class c
          JOIN pg_catalog.pg_namespace n ON n.oid OPERATOR(pg_catalog.=) c.relnamespace
          WHERE n.nspname OPERATOR(pg_catalog.=) ANY ($1) AND c.relkind IN ('r', 'p')"
@@ -203,6 +208,8 @@ pub async fn audit(
         .map(|o| ((o.schema.clone(), o.relname.clone()), o))
         .collect();
     let mut findings = Vec::new();
+    // Policy findings waiting for their fix: (index, schema, table, the worker's names).
+    let mut policy_fixes: Vec<(usize, String, String, Vec<String>)> = Vec::new();
     for ((host, port), shards) in &by_node {
         if cancel.is_cancelled() {
             return Err(Error::Cancelled(
@@ -252,7 +259,7 @@ pub async fn audit(
             let shard_name = format!("{}_{}", s.relname, s.shardid);
             for name in [&shard_name, &s.relname] {
                 if let Some(w) = on_worker.get(&(s.schema.clone(), Some(name.clone()))) {
-                    compare(
+                    let policy_drift = compare(
                         session,
                         &node,
                         &s.schema,
@@ -262,11 +269,191 @@ pub async fn audit(
                         w,
                         &mut findings,
                     );
+                    if policy_drift {
+                        policy_fixes.push((
+                            findings.len() - 1,
+                            s.schema.clone(),
+                            s.relname.clone(),
+                            w.policy_names.clone(),
+                        ));
+                    }
                 }
             }
         }
     }
+    // One coordinator read per drifted table (drift is rare: never one per tenant).
+    let mut made: BTreeMap<(String, String), Option<TablePolicies>> = BTreeMap::new();
+    for (i, schema, table, worker_names) in policy_fixes {
+        let key = (schema.clone(), table.clone());
+        if !made.contains_key(&key) {
+            let read = table_policies(session, &schema, &table).await?;
+            made.insert(key.clone(), read);
+        }
+        if let (Some(Some(coord)), Some(f)) = (made.get(&key), findings.get_mut(i)) {
+            f.fix = policy_fix(&schema, &table, coord, &worker_names);
+        }
+    }
     Ok(findings)
+}
+
+/// One policy of a coordinator table, as `CREATE POLICY` needs it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct PolicyDef {
+    name: String,
+    permissive: bool,
+    cmd: String,
+    /// Role names; PUBLIC apart.
+    roles: Vec<String>,
+    public: bool,
+    /// The server's deparse of the expressions (identifiers quoted by the server).
+    using: Option<String>,
+    check: Option<String>,
+}
+
+/// A coordinator table's RLS flags and policies.
+#[derive(Debug, Clone)]
+struct TablePolicies {
+    rls: bool,
+    force_rls: bool,
+    policies: Vec<PolicyDef>,
+}
+
+const TABLE_POLICIES_SQL: &str = "\
+SELECT pol.polname::text AS name, pol.polpermissive AS permissive, pol.polcmd::text AS cmd,
+       ARRAY(SELECT r.rolname::text FROM pg_catalog.unnest(pol.polroles) AS pr(oid)
+             JOIN pg_catalog.pg_roles r ON r.oid OPERATOR(pg_catalog.=) pr.oid ORDER BY 1) AS roles,
+       0::oid OPERATOR(pg_catalog.=) ANY (pol.polroles) AS public,
+       pg_catalog.pg_get_expr(pol.polqual, pol.polrelid) AS using,
+       pg_catalog.pg_get_expr(pol.polwithcheck, pol.polrelid) AS check
+FROM pg_catalog.pg_policy pol WHERE pol.polrelid OPERATOR(pg_catalog.=) $1::regclass ORDER BY 1";
+
+/// The coordinator's RLS flags and policies of `schema.table`; `None` when it is gone.
+async fn table_policies(
+    session: &Session,
+    schema: &str,
+    table: &str,
+) -> Result<Option<TablePolicies>> {
+    let name = qualified(schema, table);
+    let what = format!("reading the coordinator's policies of {name}");
+    let flags: Option<(bool, bool)> = sqlx::query_as(
+        "SELECT relrowsecurity, relforcerowsecurity FROM pg_catalog.pg_class
+         WHERE oid OPERATOR(pg_catalog.=) pg_catalog.to_regclass($1)",
+    )
+    .bind(&name)
+    .fetch_optional(&session.pool)
+    .await
+    .map_err(Error::db(what.clone()))?;
+    let Some((rls, force_rls)) = flags else {
+        return Ok(None);
+    };
+    let policies: Vec<PolicyDef> = sqlx::query_as(TABLE_POLICIES_SQL)
+        .bind(&name)
+        .fetch_all(&session.pool)
+        .await
+        .map_err(Error::db(what))?;
+    Ok(Some(TablePolicies {
+        rls,
+        force_rls,
+        policies,
+    }))
+}
+
+/// Re-creates the coordinator's policies and RLS flags of `schema.table` on every shard:
+/// run on the coordinator, each statement goes to every shard (and the workers' shells)
+/// through Citus, after dropping every policy either side has. On the coordinator itself
+/// it changes nothing, so it only brings the worker back to what the coordinator says.
+/// One `DO` block, so that Citus gets each statement on its own (for some DDL it forwards
+/// the whole query string, which fails when it holds several statements).
+fn policy_fix(
+    schema: &str,
+    table: &str,
+    coord: &TablePolicies,
+    worker_names: &[String],
+) -> Option<String> {
+    let mut vars = crate::sql::SqlVars::new();
+    vars.qualified("table", schema, table);
+    let mut statements = Vec::new();
+    let names: BTreeSet<&String> = coord
+        .policies
+        .iter()
+        .map(|p| &p.name)
+        .chain(worker_names)
+        .collect();
+    for name in names {
+        let mut each = vars.clone();
+        each.ident("policy", name);
+        statements.push(
+            each.render("DROP POLICY IF EXISTS {{policy}} ON {{table}};")
+                .ok()?,
+        );
+    }
+    for p in &coord.policies {
+        let cmd = match p.cmd.as_str() {
+            "*" => "ALL",
+            "r" => "SELECT",
+            "a" => "INSERT",
+            "w" => "UPDATE",
+            "d" => "DELETE",
+            _ => return None,
+        };
+        let mut roles: Vec<String> = p
+            .roles
+            .iter()
+            .map(|r| crate::names::quote_ident(r))
+            .collect();
+        if p.public {
+            roles.push("PUBLIC".into());
+        }
+        if roles.is_empty() {
+            return None;
+        }
+        let mut each = vars.clone();
+        each.ident("policy", &p.name)
+            .keyword(
+                "kind",
+                if p.permissive {
+                    "PERMISSIVE"
+                } else {
+                    "RESTRICTIVE"
+                },
+            )
+            .keyword("cmd", cmd)
+            .deparsed("roles", &roles.join(", "))
+            .deparsed("using", p.using.as_deref().unwrap_or(""))
+            .deparsed("check", p.check.as_deref().unwrap_or(""));
+        let mut sql = "CREATE POLICY {{policy}} ON {{table}} AS {{kind}} FOR {{cmd}} TO {{roles}}"
+            .to_string();
+        if p.using.is_some() {
+            sql.push_str(" USING ({{using}})");
+        }
+        if p.check.is_some() {
+            sql.push_str(" WITH CHECK ({{check}})");
+        }
+        sql.push(';');
+        statements.push(each.render(&sql).ok()?);
+    }
+    let mut flags = vars.clone();
+    flags
+        .keyword("rls", if coord.rls { "ENABLE" } else { "DISABLE" })
+        .keyword("force", if coord.force_rls { "FORCE" } else { "NO FORCE" });
+    statements.push(
+        flags
+            .render("ALTER TABLE {{table}} {{rls}} ROW LEVEL SECURITY;")
+            .ok()?,
+    );
+    statements.push(
+        flags
+            .render("ALTER TABLE {{table}} {{force}} ROW LEVEL SECURITY;")
+            .ok()?,
+    );
+    const TAG: &str = "$tenantctl_fix$";
+    if statements.iter().any(|s| s.contains(TAG)) {
+        return None;
+    }
+    Some(format!(
+        "DO {TAG} BEGIN\n{}\nEND {TAG};",
+        statements.join("\n")
+    ))
 }
 
 /// Reads one worker's objects for `schemas`; the error as text for the finding.
@@ -300,7 +487,8 @@ async fn read_worker(
     rows
 }
 
-/// Compares one object's grants, RLS and policies on a worker with the coordinator's.
+/// Compares one object's grants, RLS and policies on a worker with the coordinator's;
+/// true when it pushed a policy finding (last), whose fix the caller makes.
 #[allow(clippy::too_many_arguments)]
 fn compare(
     session: &Session,
@@ -311,7 +499,7 @@ fn compare(
     coord: &Object,
     worker: &Object,
     findings: &mut Vec<Finding>,
-) {
+) -> bool {
     let tenant = session.names.id_from_schema(schema).map(str::to_string);
     let on_coord = qualified_text(schema, table);
     let on_worker = qualified_text(schema, worker_name);
@@ -405,7 +593,9 @@ fn compare(
         d.aspect = if rls_off { "rls_off" } else { "policies" };
         d.path = Some(path);
         findings.push(d.finish());
+        return true;
     }
+    false
 }
 
 fn qualified_text(schema: &str, object: Option<&str>) -> String {

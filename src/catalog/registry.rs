@@ -228,6 +228,16 @@ ORDER BY 1
 
 async fn query_rows(session: &Session, only: Option<&str>) -> Result<Vec<TenantRow>> {
     let vars = session.names.template_vars();
+    // On Citus the shells on the coordinator weigh nothing: node and size come from Citus
+    // (most of the cost: it asks every worker), read on a second connection while the
+    // registry is read on the first.
+    let placements = session.citus.then(|| {
+        let pool = session.pool.clone();
+        tokio::spawn(async move {
+            let mut conn = pool.acquire().await?;
+            crate::citus::catalog::placements(&mut conn).await
+        })
+    });
     let rows = match only {
         Some(_) => {
             let sql = vars.render(&format!("{LIST_HEAD}{SIZES_ONE}{LIST_TAIL}"))?;
@@ -256,18 +266,13 @@ async fn query_rows(session: &Session, only: Option<&str>) -> Result<Vec<TenantR
     }
     .map_err(|e| registry_error(session, e))?;
     let mut out = Vec::with_capacity(rows.len());
-    // On Citus the shells on the coordinator weigh nothing: node and size come from Citus.
-    let placements = if session.citus {
-        let mut conn = session
-            .pool
-            .acquire()
+    let placements = match placements {
+        Some(task) => task
             .await
-            .map_err(Error::db("reading where the Citus tenants live"))?;
-        crate::citus::catalog::placements(&mut conn)
-            .await
-            .map_err(Error::db("reading where the Citus tenants live"))?
-    } else {
-        Default::default()
+            .map_err(|e| sqlx::Error::Protocol(format!("the placements read stopped: {e}")))
+            .and_then(|read| read)
+            .map_err(Error::db("reading where the Citus tenants live"))?,
+        None => Default::default(),
     };
     for r in &rows {
         let read = |e| Error::db("reading the registry")(e);

@@ -1,6 +1,6 @@
 //! Whether the database has the `citus` extension, and its nodes.
 
-use super::{CitusInfo, Node};
+use super::CitusInfo;
 use sqlx::PgConnection;
 
 /// The extension's version and primary nodes; `None` without the extension.
@@ -14,23 +14,7 @@ pub async fn detect(conn: &mut PgConnection) -> Result<Option<CitusInfo>, sqlx::
         return Ok(None);
     };
     // pg_dist_node exists only with the extension, hence the second query.
-    let rows: Vec<(i32, i32, String, i32, bool, bool)> = sqlx::query_as(
-        "SELECT nodeid, groupid, nodename, nodeport, isactive, shouldhaveshards
-         FROM pg_catalog.pg_dist_node WHERE noderole = 'primary' ORDER BY groupid, nodeid",
-    )
-    .fetch_all(&mut *conn)
-    .await?;
-    let nodes = rows
-        .into_iter()
-        .map(|(id, group, host, port, active, should_have_shards)| Node {
-            id,
-            group,
-            host,
-            port,
-            active,
-            should_have_shards,
-        })
-        .collect();
+    let nodes = super::nodes::primary_nodes(conn).await?;
     Ok(Some(CitusInfo { version, nodes }))
 }
 
@@ -38,14 +22,23 @@ pub async fn detect(conn: &mut PgConnection) -> Result<Option<CitusInfo>, sqlx::
 mod tests {
     use super::*;
 
-    fn node(group: i32, active: bool) -> Node {
-        Node {
-            id: group + 1,
-            group,
-            host: "h".into(),
-            port: 5432,
+    fn node(group: i32, active: bool) -> crate::citus::nodes::Node {
+        crate::citus::nodes::Node {
+            node_id: group + 1,
+            group_id: group,
+            addr: crate::citus::nodes::NodeAddr {
+                host: "h".into(),
+                port: 5432,
+            },
+            role: if group == 0 {
+                crate::citus::nodes::NodeRole::Coordinator
+            } else {
+                crate::citus::nodes::NodeRole::Worker
+            },
             active,
             should_have_shards: true,
+            tenants: 0,
+            bytes: 0,
         }
     }
 

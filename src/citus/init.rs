@@ -28,7 +28,7 @@ pub struct CitusPrepared {
 }
 
 /// Quotes a libpq connection-string value.
-fn conninfo_value(s: &str) -> String {
+pub(crate) fn conninfo_value(s: &str) -> String {
     format!("'{}'", s.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 

@@ -7,32 +7,14 @@ pub mod backup;
 pub mod catalog;
 pub mod detect;
 pub mod init;
+pub mod logins;
 pub mod nodes;
 pub mod ops;
 pub mod provision;
 pub mod script;
 
+use nodes::{Node, NodeRole};
 use serde::Serialize;
-
-/// One row of `pg_dist_node`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Node {
-    pub id: i32,
-    /// 0 is the coordinator's group.
-    pub group: i32,
-    pub host: String,
-    pub port: i32,
-    pub active: bool,
-    /// False for a node being drained (and for the coordinator by default).
-    pub should_have_shards: bool,
-}
-
-impl Node {
-    /// `host:port`, as `tenant move --to` takes it.
-    pub fn address(&self) -> String {
-        format!("{}:{}", self.host, self.port)
-    }
-}
 
 /// The `citus` extension of the connected database and its primary nodes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -48,7 +30,7 @@ impl CitusInfo {
     pub fn workers(&self) -> usize {
         self.nodes
             .iter()
-            .filter(|n| n.group != 0 && n.active)
+            .filter(|n| n.role == NodeRole::Worker && n.active)
             .count()
     }
 

@@ -65,10 +65,53 @@ pub struct Node {
     pub active: bool,
     /// False for a node being drained or kept free of data (`shouldhaveshards`).
     pub should_have_shards: bool,
-    /// Tenant schemas placed here (local tenants count on the coordinator).
+    /// Tenant schemas placed here (local tenants count on the coordinator); 0 where only
+    /// the node list was read ([`primary_nodes`], as detection does).
     pub tenants: usize,
-    /// Bytes of those tenants on this node.
+    /// Bytes of those tenants on this node; 0 until counted.
     pub bytes: i64,
+}
+
+impl Node {
+    /// A primary node as `pg_dist_node` lists it, nothing counted yet.
+    fn listed(
+        (node_id, group_id, host, port, active, should_have_shards): (
+            i32,
+            i32,
+            String,
+            i32,
+            bool,
+            bool,
+        ),
+    ) -> Node {
+        Node {
+            node_id,
+            group_id,
+            addr: NodeAddr {
+                host,
+                port: u16::try_from(port).unwrap_or(0),
+            },
+            role: if group_id == 0 {
+                NodeRole::Coordinator
+            } else {
+                NodeRole::Worker
+            },
+            active,
+            should_have_shards,
+            tenants: 0,
+            bytes: 0,
+        }
+    }
+}
+
+/// The primary nodes of `pg_dist_node`, coordinator first, nothing counted (the database
+/// must have Citus).
+pub async fn primary_nodes(
+    conn: &mut sqlx::PgConnection,
+) -> std::result::Result<Vec<Node>, sqlx::Error> {
+    let rows: Vec<(i32, i32, String, i32, bool, bool)> =
+        sqlx::query_as(NODES_SQL).fetch_all(conn).await?;
+    Ok(rows.into_iter().map(Node::listed).collect())
 }
 
 /// Where one tenant schema lives.
@@ -270,8 +313,7 @@ pub async fn read_with(
     let (nodes, placements) = session
         .cancellable(cancel, "reading the Citus nodes", move |conn| {
             Box::pin(async move {
-                let nodes: Vec<(i32, i32, String, i32, bool, bool)> =
-                    sqlx::query_as(NODES_SQL).fetch_all(&mut *conn).await?;
+                let nodes = primary_nodes(&mut *conn).await?;
                 let sql = if sizes {
                     PLACEMENTS_SQL
                 } else {
@@ -309,24 +351,12 @@ pub async fn read_with(
     }
     let nodes = nodes
         .into_iter()
-        .map(|(node_id, group_id, host, port, active, should)| {
-            let (tenants, bytes) = held.get(&group_id).copied().unwrap_or_default();
+        .map(|node| {
+            let (tenants, bytes) = held.get(&node.group_id).copied().unwrap_or_default();
             Node {
-                node_id,
-                group_id,
-                addr: NodeAddr {
-                    host,
-                    port: u16::try_from(port).unwrap_or(0),
-                },
-                role: if group_id == 0 {
-                    NodeRole::Coordinator
-                } else {
-                    NodeRole::Worker
-                },
-                active,
-                should_have_shards: should,
                 tenants,
                 bytes,
+                ..node
             }
         })
         .collect();

@@ -26,12 +26,20 @@ pub fn unsupported(citus: bool, e: &sqlx::Error) -> Option<String> {
     let sqlx::Error::Database(db) = e else {
         return None;
     };
-    // Citus 13.2 deparses a policy to send it to the workers and fails on a subquery.
-    (citus && db.message().contains("non-SELECT command in SubLink")).then(|| {
-        "Citus cannot propagate a row-level security policy whose expression holds a subquery \
-         (Citus 13.2: \"unexpected non-SELECT command in SubLink\"); rewrite that policy without \
-         a subquery in the template (e.g. call a function), or create tenants at an earlier \
-         template version"
+    // Citus 13.2 refuses a policy with a subquery on a distributed table, in words that
+    // depend on where it notices ("Subqueries are not supported in policies ...", or the
+    // deparser's "unexpected non-SELECT command in SubLink").
+    let policy_subquery = db.message().contains("non-SELECT command in SubLink")
+        || (db.message() == "cannot create policy"
+            && db
+                .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+                .and_then(|p| p.detail())
+                .is_some_and(|d| d.contains("Subqueries")));
+    (citus && policy_subquery).then(|| {
+        "Citus cannot propagate a row-level security policy whose expression holds a subquery; \
+         give that version a Citus variant (V<n>__<description>.citus.sql beside it, run instead \
+         on a Citus coordinator) whose policy calls a function holding the subquery, as the \
+         built-in template's v2.citus.sql does, or create tenants at an earlier template version"
             .to_string()
     })
 }

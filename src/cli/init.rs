@@ -124,8 +124,9 @@ pub async fn run(ctx: &Context, args: &InitArgs) -> Result<u8> {
             if let Some(c) = report.citus.as_ref().filter(|c| **c != Default::default()) {
                 if !c.logins_set.is_empty() || !c.authinfo_added.is_empty() {
                     println!(
-                        "Citus: {} may now log in to the workers, with passwords only the coordinator knows (pg_dist_authinfo, superusers only); give the application's login role a pg_dist_authinfo row too (README, Citus)",
-                        c.authinfo_added.join(", ")
+                        "Citus: {} may now log in to the workers, with passwords only the coordinator knows (pg_dist_authinfo, superusers only); give the application's login role the same: tenantctl worker-login {} --password-prompt",
+                        c.authinfo_added.join(", "),
+                        crate::names::quote_ident(&session.names.service_role)
                     );
                 }
                 if c.set_local_propagated {

@@ -10,6 +10,7 @@ pub mod nodes;
 pub mod output;
 mod progress;
 pub mod tenant;
+mod worker_login;
 
 use crate::config::{LoadedConfig, Profile};
 use crate::connect::{self, ConnectionSpec};
@@ -138,6 +139,8 @@ pub enum Command {
     Nodes(nodes::NodesArgs),
     /// Citus: start a rebalance of tenants across the nodes and follow it, or show its status
     Rebalance(nodes::RebalanceArgs),
+    /// Citus: let a login role reach the workers (its password on every node, and kept for the coordinator's worker connections)
+    WorkerLogin(worker_login::WorkerLoginArgs),
 }
 
 /// What every command needs: the config, the profile and the resolved connection.
@@ -262,6 +265,7 @@ pub async fn run(cli: Cli) -> Next {
             Some(Command::Backups(cmd)) => exit(backup::backups(&ctx, cmd).await),
             Some(Command::Nodes(args)) => exit(nodes::nodes(&ctx, args).await),
             Some(Command::Rebalance(args)) => exit(nodes::rebalance(&ctx, args).await),
+            Some(Command::WorkerLogin(args)) => exit(worker_login::run(&ctx, args).await),
         }
     }
     .await;

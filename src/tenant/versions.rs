@@ -31,6 +31,13 @@ const BUILTIN: &[(i32, &str, &str, &str)] = &[
     ),
 ];
 
+/// Citus variants of built-in versions: (version, file name, bytes). See [`Template::for_server`].
+const BUILTIN_CITUS: &[(i32, &str, &str)] = &[(
+    2,
+    "v2.citus.sql",
+    include_str!("../../assets/template/v2.citus.sql"),
+)];
+
 /// One version of a template.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TemplateVersion {
@@ -57,6 +64,9 @@ pub enum TemplateSource {
 pub struct Template {
     pub source: TemplateSource,
     pub versions: Vec<TemplateVersion>,
+    /// Versions to run instead on a Citus coordinator (`V<n>__<description>.citus.sql`):
+    /// what Citus cannot propagate (a policy with a subquery) said another way.
+    pub citus_variants: Vec<TemplateVersion>,
 }
 
 impl Default for Template {
@@ -88,7 +98,34 @@ impl Template {
                     checksum: checksum(sql.as_bytes()),
                 })
                 .collect(),
+            citus_variants: BUILTIN_CITUS
+                .iter()
+                .filter_map(|(v, f, sql)| {
+                    let base = BUILTIN.iter().find(|b| b.0 == *v)?;
+                    Some(TemplateVersion {
+                        version: *v,
+                        description: base.1.into(),
+                        file: format!("builtin:{f}"),
+                        sql: (*sql).into(),
+                        checksum: checksum(sql.as_bytes()),
+                    })
+                })
+                .collect(),
         }
+    }
+
+    /// The template as it runs on this server: on a Citus coordinator (`citus`) every
+    /// version with a Citus variant runs that file instead, and the history records that
+    /// file and its checksum (so the applied-file check compares like with like).
+    pub fn for_server(mut self, citus: bool) -> Template {
+        if citus {
+            for v in &mut self.versions {
+                if let Some(c) = self.citus_variants.iter().find(|c| c.version == v.version) {
+                    *v = c.clone();
+                }
+            }
+        }
+        self
     }
 
     /// Reads and checks every `V<n>__<desc>.sql` of `dir`. Other `.sql` names, gaps,
@@ -102,6 +139,7 @@ impl Template {
             ))
         })?;
         let mut versions: Vec<TemplateVersion> = Vec::new();
+        let mut citus_variants: Vec<TemplateVersion> = Vec::new();
         for entry in entries {
             let entry = entry.map_err(|e| {
                 Error::Invalid(format!("template directory {shown}: cannot list it ({e})"))
@@ -141,19 +179,38 @@ impl Template {
                         .join(" ")
                 ))
             })?;
-            if let Some(other) = versions.iter().find(|v| v.version == version) {
+            // `V2__invoices.citus.sql`: version 2 as it runs on a Citus coordinator.
+            let (description, citus) = match description.strip_suffix(".citus") {
+                Some(d) => (d.trim().to_string(), true),
+                None => (description, false),
+            };
+            let list = if citus {
+                &mut citus_variants
+            } else {
+                &mut versions
+            };
+            if let Some(other) = list.iter().find(|v| v.version == version) {
                 return Err(Error::Invalid(format!(
                     "template directory {shown}: {name} and {} both claim version {version}; renumber one",
                     other.file
                 )));
             }
-            versions.push(TemplateVersion {
+            list.push(TemplateVersion {
                 version,
                 description,
                 file: name,
                 checksum: checksum(sql.as_bytes()),
                 sql,
             });
+        }
+        if let Some(v) = citus_variants
+            .iter()
+            .find(|c| !versions.iter().any(|v| v.version == c.version))
+        {
+            return Err(Error::Invalid(format!(
+                "template directory {shown}: {} is a Citus variant of version {} and there is no version {} it stands in for; add V{}__<description>.sql or remove it",
+                v.file, v.version, v.version, v.version
+            )));
         }
         versions.sort_by_key(|v| v.version);
         if versions.is_empty() {
@@ -173,6 +230,7 @@ impl Template {
         Ok(Template {
             source: TemplateSource::Dir(dir.to_path_buf()),
             versions,
+            citus_variants,
         })
     }
 
@@ -275,8 +333,30 @@ mod tests {
 
     #[test]
     fn the_builtin_template_uses_known_placeholders_only() {
-        for v in Template::builtin().versions {
+        let t = Template::builtin();
+        for v in t.versions.iter().chain(&t.citus_variants) {
             assert!(check_placeholders(&v.sql).is_ok(), "{}", v.file);
         }
+    }
+
+    #[test]
+    fn a_citus_variant_stands_in_for_its_version_on_citus_only() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("V1__base.sql"), "SELECT 1").unwrap();
+        std::fs::write(dir.path().join("V1__base.citus.sql"), "SELECT 2").unwrap();
+        let t = Template::load_dir(dir.path()).unwrap();
+        assert_eq!(t.clone().for_server(false).versions[0].sql, "SELECT 1");
+        let on_citus = t.for_server(true);
+        assert_eq!(
+            (
+                on_citus.versions[0].sql.as_str(),
+                on_citus.versions[0].file.as_str()
+            ),
+            ("SELECT 2", "V1__base.citus.sql")
+        );
+        assert_eq!(on_citus.versions[0].description, "base");
+        std::fs::write(dir.path().join("V2__next.citus.sql"), "SELECT 3").unwrap();
+        let err = Template::load_dir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("no version 2"), "{err}");
     }
 }

@@ -661,7 +661,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         keys: &[k('m')],
         palette: Some("move"),
         footer: Some("move"),
-        help: "move the tenant to the emptiest worker, online (asks first)",
+        help: "move the tenant to a worker you pick, online (asks first)",
         contexts: &[Context::Nodes],
         writes: true,
     },

@@ -91,3 +91,30 @@ fn finding_ids_depend_on_what_not_when() {
         finding_id(Rule::Owner, Some("a"), Some("bc"), None, "")
     );
 }
+
+/// The allocation-free binding check agrees with the text it stands for, quotes included,
+/// and refuses near misses (another schema, a prefix of it, a widened literal).
+#[test]
+fn binding_check_matches_the_deparsed_text_exactly() {
+    use tenantctl::audit::model::{binding_expression, is_binding_expression};
+    for schema in ["tenant_a", "tenant_it's", "tenant_''", "'", ""] {
+        assert!(
+            is_binding_expression(&binding_expression(schema), schema),
+            "{schema:?}"
+        );
+    }
+    let a = binding_expression("tenant_a");
+    assert!(!is_binding_expression(&a, "tenant_b"));
+    assert!(!is_binding_expression(&a, "tenant_"));
+    assert!(!is_binding_expression(&a, "tenant_ab"));
+    assert!(!is_binding_expression(
+        &binding_expression("tenant_a'"),
+        "tenant_a"
+    ));
+    assert!(!is_binding_expression(
+        &binding_expression("tenant_a"),
+        "tenant_a'"
+    ));
+    assert!(!is_binding_expression(&format!("{a} OR true"), "tenant_a"));
+    assert!(!is_binding_expression("true", "tenant_a"));
+}

@@ -4,7 +4,9 @@
 use super::{Ctx, fix};
 use crate::audit::acl::Privilege;
 use crate::audit::finding::{Draft, Rule, Severity};
-use crate::audit::model::{BINDING_POLICY, Model, SchemaRole, binding_expression};
+use crate::audit::model::{
+    BINDING_POLICY, Model, SchemaRole, binding_expression, is_binding_expression,
+};
 use crate::audit::snapshot::{Policy, RelKind, Relation};
 
 /// The per-table statements of the model: the tenant binding for the RLS role and its
@@ -49,9 +51,7 @@ fn folded(ctx: &Ctx<'_>, rel: &Relation) -> bool {
     tail.push(')');
     ctx.policies_by_relation.get(&rel.oid).is_none_or(|ps| {
         ps.iter()
-            .filter(|p| {
-                p.permissive && applies_to(p, rls) && matches!(p.command.as_str(), "*" | "r")
-            })
+            .filter(|p| p.permissive && applies_to(p, rls) && matches!(p.command, "*" | "r"))
             .all(|p| {
                 p.using
                     .as_deref()
@@ -62,12 +62,14 @@ fn folded(ctx: &Ctx<'_>, rel: &Relation) -> bool {
 
 /// True when `p`, on `rel`, is tenantctl's binding for `rel`'s schema, unaltered.
 pub fn is_binding(model: &Model, rel: &Relation, p: &Policy) -> bool {
-    p.name == BINDING_POLICY
+    *p.name == *BINDING_POLICY
         && !p.permissive
         && p.command == "*"
         && p.roles.len() == 1
         && p.roles[0] == model.names.rls_role
-        && p.using.as_deref() == Some(binding_expression(&rel.schema).as_str())
+        && p.using
+            .as_deref()
+            .is_some_and(|u| is_binding_expression(u, &rel.schema))
 }
 
 fn applies_to(p: &Policy, role: &str) -> bool {
@@ -123,7 +125,7 @@ fn always_true<'p>(policies: &[&'p Policy], rls: &str) -> Vec<&'p Policy> {
     policies
         .iter()
         .copied()
-        .filter(|p| p.permissive && applies_to(p, rls) && matches!(p.command.as_str(), "*" | "r"))
+        .filter(|p| p.permissive && applies_to(p, rls) && matches!(p.command, "*" | "r"))
         .filter(|p| p.using.as_deref().map(str::trim) == Some("true"))
         .collect()
 }

@@ -11,7 +11,9 @@ use crate::names::NamingPolicy;
 use crate::session::Session;
 use futures_util::TryStreamExt;
 use sqlx::PgConnection;
-use std::collections::HashMap;
+use sqlx::Row;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
 
@@ -139,7 +141,7 @@ const POLICIES_SQL: &str = r#"
     /*in scope*/
 )
 SELECT pol.oid::pg_catalog.int8, pol.polrelid::pg_catalog.int8, pol.polname::pg_catalog.text,
-       pol.polpermissive, pol.polroles::pg_catalog.int8[], pol.polcmd::pg_catalog.text,
+       pol.polpermissive, pol.polroles::pg_catalog.text, pol.polcmd,
        CASE WHEN pol.for_rls AND pol.polname OPERATOR(pg_catalog.<>) $5::pg_catalog.name
                  AND pg_catalog.starts_with(pol.polqual::pg_catalog.text, '{CONST :consttype 16 ')
             THEN pg_catalog.pg_get_expr(pol.polqual, pol.polrelid)
@@ -193,7 +195,19 @@ pub(super) type FnRow = (
     Vec<String>,
 );
 /// oid, table, name, permissive, roles, command, deparsed USING (boolean constants only).
-pub(super) type PolicyRow = (i64, i64, String, bool, Vec<i64>, String, Option<String>);
+/// A policy as read. Its name and role list are shared with every policy that has the
+/// same (400,000 policies at 10,000 tenants have a handful of names and one role list per
+/// tenant), and its command is one of five constants.
+pub(super) struct PolicyRow {
+    pub oid: i64,
+    pub relation: i64,
+    pub name: Arc<str>,
+    pub permissive: bool,
+    pub roles: Arc<[i64]>,
+    pub command: &'static str,
+    /// `pg_get_expr` of the USING expression, when read (see [`POLICIES_SQL`]).
+    pub using: Option<String>,
+}
 
 /// The raw rows, before names are resolved.
 #[derive(Default)]
@@ -330,7 +344,7 @@ impl Queries {
         // dropped, so 100,000 of them never sit in memory together.
         let mut trees = Bindings::default();
         {
-            let mut rows = sqlx::query_as::<_, PolicyWire>(&self.policies)
+            let mut rows = sqlx::query(&self.policies)
                 .bind(&self.commons)
                 .bind(&self.prefix)
                 .bind(&self.only)
@@ -338,14 +352,24 @@ impl Queries {
                 .bind(BINDING_POLICY)
                 .bind(citus)
                 .fetch(&mut *tx);
-            while let Some((oid, rel, name, permissive, roles, cmd, expr, tree)) =
-                rows.try_next().await?
-            {
+            let mut shared = Shared::default();
+            // Decoded by hand, borrowing: the 400,000 rows of 10,000 tenants were a third
+            // of the audit's own CPU time as owned tuples (two strings and a vector each).
+            while let Some(row) = rows.try_next().await? {
+                let oid: i64 = row.try_get(0)?;
+                let tree: Option<&str> = row.try_get(7)?;
                 if let Some(tree) = tree {
-                    trees.add(oid, &tree);
+                    trees.add(oid, tree);
                 }
-                raw.policies
-                    .push((oid, rel, name, permissive, roles, cmd, expr));
+                raw.policies.push(PolicyRow {
+                    oid,
+                    relation: row.try_get(1)?,
+                    name: shared.name(row.try_get(2)?),
+                    permissive: row.try_get(3)?,
+                    roles: shared.roles(row.try_get(4)?)?,
+                    command: command(row.try_get(5)?)?,
+                    using: row.try_get(6)?,
+                });
             }
         }
         raw.binding_text = trees.deparsed(tx).await?;
@@ -571,17 +595,60 @@ async fn import(conn: &mut PgConnection, id: &str) -> sqlx::Result<()> {
         .map(drop)
 }
 
-/// A policy row as it arrives: [`PolicyRow`] and, for bindings, the stored USING tree.
-type PolicyWire = (
-    i64,
-    i64,
-    String,
-    bool,
-    Vec<i64>,
-    String,
-    Option<String>,
-    Option<String>,
-);
+/// The names and role lists seen so far, each kept once.
+#[derive(Default)]
+struct Shared {
+    names: HashSet<Arc<str>>,
+    roles: HashMap<String, Arc<[i64]>>,
+}
+
+impl Shared {
+    fn name(&mut self, name: &str) -> Arc<str> {
+        if let Some(n) = self.names.get(name) {
+            return n.clone();
+        }
+        let n: Arc<str> = Arc::from(name);
+        self.names.insert(n.clone());
+        n
+    }
+
+    /// `polroles` in its text form, `{10,16385}`.
+    fn roles(&mut self, text: &str) -> sqlx::Result<Arc<[i64]>> {
+        if let Some(r) = self.roles.get(text) {
+            return Ok(r.clone());
+        }
+        let body = text
+            .strip_prefix('{')
+            .and_then(|t| t.strip_suffix('}'))
+            .ok_or_else(|| sqlx::Error::Protocol(format!("unexpected polroles {text:?}")))?;
+        let oids = body
+            .split(',')
+            .filter(|o| !o.is_empty())
+            .map(|o| o.parse::<i64>())
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|_| sqlx::Error::Protocol(format!("unexpected polroles {text:?}")))?;
+        let r: Arc<[i64]> = oids.into();
+        self.roles.insert(text.to_string(), r.clone());
+        Ok(r)
+    }
+}
+
+/// `polcmd` as the rules spell it.
+fn command(c: i8) -> sqlx::Result<&'static str> {
+    Ok(match c as u8 {
+        b'*' => "*",
+        b'r' => "r",
+        b'a' => "a",
+        b'w' => "w",
+        b'd' => "d",
+        other => {
+            return Err(sqlx::Error::Protocol(format!(
+                "unexpected polcmd {:?}",
+                other as char
+            )));
+        }
+    })
+}
 
 /// The trees of every policy named as tenantctl's binding, cut (see [`super::tree`]) and
 /// kept compact: a shape is stored once, each tree as its shape and its schema constant.

@@ -5,7 +5,8 @@
 use super::{App, Effect, Load, Measure, Pane, Screen, SortKey, Write};
 use crate::catalog::TenantStatus;
 use crate::tui::dialog::{
-    AdoptDialog, ConfirmDialog, Dialog, EditDialog, Palette, PinDialog, ProvisionDialog,
+    AdoptDialog, ConfirmDialog, Dialog, EditDialog, MoveTargetDialog, Palette, PinDialog,
+    ProvisionDialog,
 };
 use crate::tui::keymap::{self, CommandId};
 
@@ -446,7 +447,8 @@ impl App {
         }
     }
 
-    /// Asks to move the selected tenant to the emptiest other worker, in `mode`.
+    /// Asks where to move the selected tenant, in `mode`: every active worker that takes
+    /// data and does not hold it, the emptiest chosen first.
     fn ask_move(&mut self, mode: crate::citus::ops::TransferMode) {
         if self.jobs.of_kind(super::JobKind::Move).is_some() {
             self.flash("a move is already running".into(), true);
@@ -461,18 +463,36 @@ impl App {
             return;
         };
         let from = tenant.group_id.unwrap_or(0);
-        let Some(to) = map.emptiest_other(from).map(|n| n.addr.clone()) else {
-            self.flash("no other active worker to move to".into(), true);
+        let mut first_refusal = None;
+        let targets: Vec<crate::tui::dialog::move_target::Target> = map
+            .nodes
+            .iter()
+            .filter(|n| n.group_id != from && n.active)
+            .filter(|n| n.role == crate::citus::nodes::NodeRole::Worker && n.should_have_shards)
+            .filter_map(|n| {
+                match crate::citus::ops::plan_move(&self.names, map, &tenant.tenant, &n.addr, mode)
+                {
+                    Ok(plan) => Some(MoveTargetDialog::target(n, plan)),
+                    Err(e) => {
+                        first_refusal.get_or_insert(e.to_string());
+                        None
+                    }
+                }
+            })
+            .collect();
+        if targets.is_empty() {
+            let why = first_refusal.unwrap_or_else(|| "no other active worker to move to".into());
+            self.flash(why, true);
             return;
-        };
-        match crate::citus::ops::plan_move(&self.names, map, &tenant.tenant, &to, mode) {
-            Ok(plan) => self.confirm(Write::MoveTenant(plan)),
-            Err(e) => self.flash(e.to_string(), true),
         }
+        let emptiest = map.emptiest_other(from).map(|n| n.addr.clone());
+        self.dialog = Some(Dialog::MoveTarget(MoveTargetDialog::new(
+            targets,
+            emptiest.as_ref(),
+        )));
     }
 }
 
-/// A list position after a movement command.
 fn step(cmd: CommandId, cur: usize, len: usize, page: usize) -> usize {
     let last = len.saturating_sub(1);
     match cmd {

@@ -16,6 +16,7 @@ impl App {
             Some(Dialog::Adopt(d)) => d.handle(cmd, &key),
             Some(Dialog::Confirm(d)) => d.handle(cmd),
             Some(Dialog::Typed(d)) => d.handle(cmd, &key, names),
+            Some(Dialog::MoveTarget(d)) => d.handle(cmd, &key),
             None => Outcome::Stay,
         };
         match outcome {

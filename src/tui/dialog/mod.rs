@@ -6,6 +6,7 @@ pub mod backup;
 pub mod confirm;
 pub mod edit;
 pub mod field;
+pub mod move_target;
 pub mod palette;
 pub mod pin;
 pub mod provision;
@@ -20,6 +21,7 @@ pub use adopt::AdoptDialog;
 pub use backup::TypedDialog;
 pub use confirm::ConfirmDialog;
 pub use edit::EditDialog;
+pub use move_target::MoveTargetDialog;
 pub use palette::Palette;
 pub use pin::PinDialog;
 pub use provision::ProvisionDialog;
@@ -34,6 +36,8 @@ pub enum Dialog {
     Confirm(ConfirmDialog),
     /// Restore, drop or release: something must be typed.
     Typed(TypedDialog),
+    /// The Nodes view's move: which node to, and what the move does.
+    MoveTarget(MoveTargetDialog),
 }
 
 /// What a key did to a dialog.
@@ -52,7 +56,7 @@ impl Dialog {
     /// The key context of this dialog.
     pub fn context(&self) -> Context {
         match self {
-            Dialog::Confirm(_) => Context::Confirm,
+            Dialog::Confirm(_) | Dialog::MoveTarget(_) => Context::Confirm,
             _ => Context::Dialog,
         }
     }
@@ -84,6 +88,8 @@ impl Dialog {
                 d.error = Some(error);
                 d.busy = false;
             }
+            // It closes when it submits: a move's failure is the job's to report.
+            Dialog::MoveTarget(_) => {}
         }
     }
 
@@ -96,6 +102,7 @@ impl Dialog {
             Dialog::Adopt(d) => d.busy,
             Dialog::Confirm(d) => d.busy,
             Dialog::Typed(d) => d.busy,
+            Dialog::MoveTarget(_) => false,
         }
     }
 
@@ -115,6 +122,7 @@ impl Dialog {
             Dialog::Adopt(d) => d.render(frame, area, theme, spinner, keys),
             Dialog::Confirm(d) => d.render(frame, area, theme, spinner, keys),
             Dialog::Typed(d) => d.render(frame, area, theme, spinner, keys),
+            Dialog::MoveTarget(d) => d.render(frame, area, theme, keys),
         }
     }
 }

@@ -38,6 +38,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         let pin = r
             .pinned_version
             .map_or(String::new(), |p| format!(" · pinned at {p}"));
+        let pin = match &r.node {
+            Some(node) => format!("{pin} · node {node}"),
+            None => pin,
+        };
         lines.push(Line::from(vec![
             Span::styled(r.id.clone(), t.title()),
             Span::raw(format!(" — {name} · {} · {version}{pin}", r.status)),

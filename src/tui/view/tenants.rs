@@ -69,16 +69,27 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     app.list.offset.set(offset);
 
     const FIXED: u16 = 1 + 16 + 14 + 9 + 6 + 5;
+    // On Citus the node holding each tenant, where names keep some room: before the
+    // version column, whose facts the header (distribution) and the schema pane (the
+    // selected tenant's) also show, as they show the selected tenant's node.
+    let on_citus = matches!(&app.server, Load::Ready(s) if s.citus.is_some());
+    let with_node = on_citus && inner.width.saturating_sub(FIXED + NODE_W + 1) >= 10;
+    let extra = if with_node { NODE_W + 1 } else { 0 };
     // The version column only where names keep room (the schema pane repeats the
     // selected tenant's version and pin; the header has the distribution).
-    let with_version = inner.width.saturating_sub(FIXED + VERSION_W + 1) >= 12;
-    let extra = if with_version { VERSION_W + 1 } else { 0 };
+    let with_version = inner.width.saturating_sub(FIXED + extra + VERSION_W + 1) >= 12;
+    let extra = extra + if with_version { VERSION_W + 1 } else { 0 };
     let name_w = inner.width.saturating_sub(FIXED + extra).max(4) as usize;
+    let columns = Columns {
+        name_w,
+        version: with_version,
+        node: with_node,
+    };
     let rows = app.list.visible[offset..(offset + height).min(app.list.visible.len())]
         .iter()
         .enumerate()
         .filter_map(|(n, &i)| app.list.rows.get(i).map(|r| (offset + n, r)))
-        .map(|(pos, r)| row(app, r, pos == app.list.selected, name_w, with_version));
+        .map(|(pos, r)| row(app, r, pos == app.list.selected, &columns));
     let mut header = vec![
         Cell::from(""),
         Cell::from("id"),
@@ -98,6 +109,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
     if with_version {
         header.push(Cell::from("ver"));
         widths.push(Constraint::Length(VERSION_W));
+    }
+    if with_node {
+        header.push(Cell::from("node"));
+        widths.push(Constraint::Length(NODE_W));
     }
     let header = Row::new(header).style(t.dim());
     let table = Table::new(rows, widths).header(header).column_spacing(1);
@@ -128,13 +143,18 @@ pub fn scroll(offset: usize, selected: usize, height: usize, len: usize) -> usiz
 /// Width of the version column: `v3`, `v2p2`.
 const VERSION_W: u16 = 5;
 
-fn row<'a>(
-    app: &App,
-    r: &'a TenantRow,
-    selected: bool,
+/// Width of the node column: `127.0.0.1:54321`; longer host names are cut.
+const NODE_W: u16 = 15;
+
+/// The optional columns drawn, and the name column's width.
+struct Columns {
     name_w: usize,
-    with_version: bool,
-) -> Row<'a> {
+    version: bool,
+    node: bool,
+}
+
+fn row<'a>(app: &App, r: &'a TenantRow, selected: bool, columns: &Columns) -> Row<'a> {
+    let name_w = columns.name_w;
     let t = &app.theme;
     let (marker, status) = match r.drift {
         Drift::None => (
@@ -158,8 +178,16 @@ fn row<'a>(
         Cell::from(Line::from(size).right_aligned()),
         Cell::from(Line::from(r.tables.to_string()).right_aligned()),
     ];
-    if with_version {
+    if columns.version {
         cells.push(Cell::from(version(r)));
+    }
+    if columns.node {
+        // A tenant not distributed yet lives on the coordinator (`tenant distribute`).
+        cells.push(match &r.node {
+            Some(n) => Cell::from(fit(n, NODE_W as usize)),
+            None if r.drift == Drift::MissingSchema => Cell::from(""),
+            None => Cell::from(Span::styled("local", t.dim())),
+        });
     }
     let row = Row::new(cells);
     if selected {
