@@ -31,16 +31,7 @@ impl Session {
         lock_timeout: Duration,
         max_connections: u32,
     ) -> Result<Session> {
-        let (pool, tls) = spec.connect_tls(max_connections).await?;
-        let citus = {
-            let mut conn = pool
-                .acquire()
-                .await
-                .map_err(Error::db("looking for the citus extension"))?;
-            crate::citus::provision::has_citus(&mut conn)
-                .await
-                .map_err(Error::db("looking for the citus extension"))?
-        };
+        let (pool, tls, citus) = spec.connect_probed(max_connections).await?;
         Ok(Session {
             citus,
             tls,

@@ -525,6 +525,47 @@ async fn list_shows_drift_both_ways() {
 }
 
 #[tokio::test]
+async fn list_finds_a_registered_schema_outside_the_prefix_with_its_size() {
+    // Registry rows made under another schema prefix (the naming policy changed since) name
+    // schemas without today's prefix: the list joins the registry to pg_namespace by name
+    // and sizes every namespace, so such a schema shows as present, with its tables.
+    let (db, s) = TestDb::bootstrapped().await;
+    tenant::create(&s, &new("moved")).await.unwrap();
+    sqlx::raw_sql(
+        "CREATE TABLE tenant_moved.extra AS SELECT g AS id FROM generate_series(1, 5000) g;
+         ANALYZE tenant_moved.extra;",
+    )
+    .execute(&s.pool)
+    .await
+    .unwrap();
+    let before = catalog::tenant_row(&s, "moved").await.unwrap().unwrap();
+    let mut names = db.names.clone();
+    names.schema_prefix = "renamed_".into();
+    let other = Session::open(
+        db.superuser_spec(),
+        names,
+        std::time::Duration::from_secs(2),
+        2,
+    )
+    .await
+    .unwrap();
+    let rows = catalog::list_tenants(&other).await.unwrap();
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    let moved = &rows[0];
+    assert_eq!(
+        (moved.id.as_str(), moved.schema.as_str(), moved.drift),
+        ("moved", "tenant_moved", catalog::Drift::None)
+    );
+    // The template's four tables and the one added; the same as the one-schema estimate.
+    assert_eq!(moved.tables, 5);
+    assert_eq!(
+        (moved.size_bytes, moved.tables),
+        (before.size_bytes, before.tables)
+    );
+    assert!(moved.size_bytes.unwrap() > 8192 * 10, "{moved:?}");
+}
+
+#[tokio::test]
 async fn cli_json_shapes_follow_the_contract() {
     let (db, s) = TestDb::bootstrapped().await;
     let out = run_cli(

@@ -92,8 +92,8 @@ pub struct ServerSummary {
     pub citus: Option<crate::citus::CitusInfo>,
 }
 
-/// Registry rows (all, or the one asked for) and the schemas they claim or that carry the
-/// tenant prefix: full-joined below, so drift shows both ways.
+/// One tenant (`$2`): its registry row and the schema it claims or that carries its name,
+/// full-joined below, so drift shows both ways. The whole list is [`LIST_ALL`].
 const LIST_HEAD: &str = r#"
 WITH reg AS (
     SELECT id, name, schema, status, config, template_version, pinned_version, created_at,
@@ -110,27 +110,62 @@ ns AS (
 ),
 "#;
 
-/// Sizes of every tenant schema, shaped so that PostgreSQL can scan `pg_class` in parallel
-/// as it does for the bare query (the catalog has no index on `relnamespace`, so a scan is
-/// what any per-schema grouping costs): nothing here reads a CTE (a CTE scan keeps the whole
-/// plan on one process), and the schemas come from `pg_namespace` and the registry
-/// directly. TOAST pages of the non-empty TOAST tables (found by a second scan) are hash
+/// The whole list: every registry row (drift: its schema missing) and every schema with the
+/// tenant prefix that no row claims, each with its size estimate and table count.
+///
+/// Shaped after measuring at 10,000 tenants (400,000 relations in `pg_class`): the catalog
+/// has no index on `relnamespace`, so sizes come from one (parallel) scan of `pg_class`
+/// grouped by namespace, over all namespaces: filtering to the tenant schemas inside the
+/// scan made each parallel worker build a hash of them first (a registry subquery per
+/// worker, 20-30 ms before the scan could start), while grouping the few non-tenant
+/// namespaces too costs nothing measurable. The registry and the schemas are joined once,
+/// outside the scan, as a registry row with its schema plus the prefixed schemas no row
+/// claims, instead of a FULL JOIN whose filter needed the registry twice. TOAST pages of
+/// the non-empty TOAST tables (a second scan: no column of a table holds them) are hash
 /// joined to their tables: see `LIST_PLANNER` for why a hash join.
-const SIZES_ALL: &str = r#"
-rels AS (
-    SELECT c.relnamespace AS nsp, c.relkind,
-           c.relpages::bigint + coalesce(t.relpages, 0)::bigint AS pages
+const LIST_ALL: &str = r#"
+WITH sizes AS (
+    SELECT c.relnamespace AS nsp,
+           count(*) FILTER (WHERE c.relkind IN ('r', 'p')) AS tables,
+           sum(c.relpages::bigint + coalesce(t.relpages, 0)::bigint)
+               * current_setting('block_size')::bigint AS bytes
     FROM pg_class c
-    JOIN pg_namespace n ON n.oid = c.relnamespace
     LEFT JOIN (
-        SELECT x.oid::bigint AS toast, x.relpages
+        SELECT x.oid, x.relpages
         FROM pg_class x
         WHERE x.relkind = 't' AND x.relpages > 0
-    ) t ON t.toast = c.reltoastrelid::bigint
+    ) t ON t.oid = c.reltoastrelid
     WHERE c.relkind IN ('r', 'p', 'i', 'm', 'S')
-      AND (left(n.nspname, length($1)) = $1
-           OR n.nspname IN (SELECT r.schema FROM {{registry}} r))
+    GROUP BY c.relnamespace
 ),
+listed AS (
+    SELECT reg.id, reg.name, reg.schema, reg.status, reg.config, reg.template_version,
+           reg.pinned_version, reg.created_at, reg.updated_at, n.oid AS nsp
+    FROM {{registry}} reg
+    LEFT JOIN pg_namespace n ON n.nspname = reg.schema
+    UNION ALL
+    SELECT NULL, NULL, n.nspname::text, NULL, NULL, NULL, NULL, NULL, NULL, n.oid
+    FROM pg_namespace n
+    WHERE left(n.nspname, length($1)) = $1
+      AND NOT EXISTS (SELECT 1 FROM {{registry}} r WHERE r.schema = n.nspname)
+)
+SELECT coalesce(l.id, substr(l.schema, length($1) + 1)) AS id,
+       coalesce(l.name, '') AS name,
+       l.schema,
+       coalesce(l.status, 'unregistered') AS status,
+       coalesce(l.config, '{}'::jsonb) AS config,
+       coalesce(l.template_version, 0) AS template_version,
+       l.pinned_version,
+       l.created_at,
+       l.updated_at,
+       CASE WHEN l.nsp IS NULL THEN NULL ELSE coalesce(sizes.bytes, 0)::bigint END AS size_bytes,
+       coalesce(sizes.tables, 0) AS tables,
+       CASE WHEN l.nsp IS NULL THEN 'missing_schema'
+            WHEN l.id IS NULL THEN 'unregistered'
+            ELSE 'none' END AS drift
+FROM listed l
+LEFT JOIN sizes ON sizes.nsp = l.nsp
+ORDER BY 1
 "#;
 
 /// The planner has no statistics on how few TOAST tables are non-empty (often a handful of
@@ -192,14 +227,7 @@ ORDER BY 1
 "#;
 
 async fn query_rows(session: &Session, only: Option<&str>) -> Result<Vec<TenantRow>> {
-    let sizes = if only.is_some() { SIZES_ONE } else { SIZES_ALL };
-    let sql = session
-        .names
-        .template_vars()
-        .render(&format!("{LIST_HEAD}{sizes}{LIST_TAIL}"))?;
-    let query = sqlx::query(&sql)
-        .bind(&session.names.schema_prefix)
-        .bind(only);
+    let vars = session.names.template_vars();
     // On Citus the shells on the coordinator weigh nothing: node and size come from Citus
     // (most of the cost: it asks every worker), read on a second connection while the
     // registry is read on the first.
@@ -211,8 +239,17 @@ async fn query_rows(session: &Session, only: Option<&str>) -> Result<Vec<TenantR
         })
     });
     let rows = match only {
-        Some(_) => query.fetch_all(&session.pool).await,
+        Some(_) => {
+            let sql = vars.render(&format!("{LIST_HEAD}{SIZES_ONE}{LIST_TAIL}"))?;
+            sqlx::query(&sql)
+                .bind(&session.names.schema_prefix)
+                .bind(only)
+                .fetch_all(&session.pool)
+                .await
+        }
         None => {
+            let sql = vars.render(LIST_ALL)?;
+            let query = sqlx::query(&sql).bind(&session.names.schema_prefix);
             let read = Error::db("reading the registry");
             let mut tx = session.pool.begin().await.map_err(read)?;
             sqlx::query(LIST_PLANNER)
