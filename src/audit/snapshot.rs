@@ -229,6 +229,9 @@ pub struct Snapshot {
     pub log_triggers: Vec<(String, bool)>,
     /// The console log's hash chain, checked (whole-database audits only).
     pub log_chain: Option<crate::journal::ChainReport>,
+    /// The one schema read, for a one-tenant audit: the other tenants' schemas were not
+    /// read, so their absence says nothing.
+    pub only: Option<String>,
     /// Position of each role in `roles`: rules look roles up per object, and a scan of
     /// 10,000 read-only roles for each of 100,000 objects is what made the audit grow
     /// faster than the tenant count.
@@ -254,7 +257,9 @@ pub async fn read(
     only: Option<&str>,
     cancel: &CancellationToken,
 ) -> Result<Snapshot> {
-    Ok(resolve(read::raw(session, only, cancel).await?))
+    let mut snap = resolve(read::raw(session, only, cancel).await?);
+    snap.only = only.map(String::from);
+    Ok(snap)
 }
 
 /// Turns oids into names and ACL text into entries.
@@ -455,6 +460,7 @@ fn resolve(mut raw: read::Raw) -> Snapshot {
         bad_acls,
         log_triggers: raw.log_triggers,
         log_chain: None,
+        only: None,
         role_index,
     }
 }

@@ -17,6 +17,9 @@ pub fn check(ctx: &mut Ctx<'_>) {
         .model
         .tenants
         .values()
+        // A one-tenant audit read one schema: the others are not missing, only unread (at
+        // 10,000 tenants, 9,999 findings built and thrown away by `tenant show`).
+        .filter(|t| ctx.snap.only.as_deref().is_none_or(|s| s == t.schema))
         .filter(|t| !present.contains(t.schema.as_str()))
         .map(|t| (t.id.clone(), t.schema.clone()))
         .collect();
