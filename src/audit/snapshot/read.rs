@@ -582,17 +582,18 @@ enum Part {
 }
 
 /// `SET TRANSACTION SNAPSHOT` takes no parameter; the id is the server's own
-/// (`00000003-0000001B-1`), checked to be only that before it is spliced in.
+/// (`00000003-0000001B-1`), checked to be only that, then quoted as a literal.
 async fn import(conn: &mut PgConnection, id: &str) -> sqlx::Result<()> {
     if id.is_empty() || !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
         return Err(sqlx::Error::Protocol(format!(
             "unexpected snapshot id {id:?} from pg_export_snapshot"
         )));
     }
-    sqlx::query(&format!("SET TRANSACTION SNAPSHOT '{id}'"))
-        .execute(conn)
-        .await
-        .map(drop)
+    let sql = crate::sql::SqlVars::new()
+        .literal("id", id)
+        .render("SET TRANSACTION SNAPSHOT {{id}}")
+        .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+    sqlx::query(&sql).execute(conn).await.map(drop)
 }
 
 /// The names and role lists seen so far, each kept once.
