@@ -183,12 +183,7 @@ pub async fn move_tenant(
     let _ = printer.await;
     let report = report?;
     match ctx.format {
-        Format::Json => output::print_json(&serde_json::json!({
-            "done": report.done,
-            "failed": report.failed,
-            "not_tried": report.not_tried,
-            "cancelled": report.cancelled,
-        }))?,
+        Format::Json => output::print_json(&report)?,
         Format::Text => {
             for m in &report.done {
                 println!("moved tenant {} from {} to {}", m.tenant, m.from, m.to);
@@ -224,9 +219,9 @@ pub async fn distribute(ctx: &Context, ids: &[String], all: bool) -> Result<u8> 
     let tenants = ops::plan_distribute(&session.names, &map, ids, all)?;
     if tenants.is_empty() {
         match ctx.format {
-            Format::Json => output::print_json(&serde_json::json!({
-                "done": [], "failed": [], "not_tried": [], "cancelled": false,
-            }))?,
+            Format::Json => {
+                output::print_json(&crate::job::JobReport::<ops::Distributed>::default())?
+            }
             Format::Text => println!("no local tenant: every tenant schema is distributed"),
         }
         return Ok(EXIT_OK);
@@ -246,12 +241,7 @@ pub async fn distribute(ctx: &Context, ids: &[String], all: bool) -> Result<u8> 
     let _ = printer.await;
     let report = report?;
     match ctx.format {
-        Format::Json => output::print_json(&serde_json::json!({
-            "done": report.done,
-            "failed": report.failed,
-            "not_tried": report.not_tried,
-            "cancelled": report.cancelled,
-        }))?,
+        Format::Json => output::print_json(&report)?,
         Format::Text => {
             for d in &report.done {
                 match &d.node {
