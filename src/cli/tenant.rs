@@ -612,11 +612,12 @@ async fn migrate(ctx: &Context, opts: &tenant::MigrateOptions) -> Result<u8> {
 
 async fn list(ctx: &Context, exact: bool) -> Result<u8> {
     let session = ctx.session().await?;
-    let mut rows: Vec<TenantRow> = catalog::list_tenants(&session)
-        .await?
-        .into_iter()
-        .map(shown)
-        .collect();
+    // Measured sizes come with table counts: the estimate's scan would be thrown away.
+    let listed = match exact {
+        true => catalog::list_unsized(&session).await?,
+        false => catalog::list_tenants(&session).await?,
+    };
+    let mut rows: Vec<TenantRow> = listed.into_iter().map(shown).collect();
     if exact {
         let schemas: Vec<String> = rows
             .iter()
@@ -624,11 +625,13 @@ async fn list(ctx: &Context, exact: bool) -> Result<u8> {
             .map(|r| r.schema.clone())
             .collect();
         let sizes = measure_with_progress(&session, &schemas).await?;
-        let by_schema: std::collections::HashMap<String, i64> = sizes.into_iter().collect();
+        let by_schema: std::collections::HashMap<String, catalog::Measured> =
+            sizes.into_iter().map(|m| (m.schema.clone(), m)).collect();
         for r in &mut rows {
-            if let Some(b) = by_schema.get(&r.schema) {
-                r.size_bytes = Some(*b);
+            if let Some(m) = by_schema.get(&r.schema) {
+                r.size_bytes = Some(m.bytes);
                 r.size_exact = true;
+                r.tables = m.tables;
             }
         }
     }
@@ -649,10 +652,10 @@ async fn list(ctx: &Context, exact: bool) -> Result<u8> {
 async fn measure_with_progress(
     session: &crate::session::Session,
     schemas: &[String],
-) -> Result<Vec<(String, i64)>> {
+) -> Result<Vec<catalog::Measured>> {
     use std::io::IsTerminal;
     let cancel = super::progress::ctrl_c_cancels("cancelling the measurement…");
-    let (tx, mut rx) = crate::job::progress_channel::<(String, i64)>();
+    let (tx, mut rx) = crate::job::progress_channel::<catalog::Measured>();
     let show = std::io::stderr().is_terminal() && schemas.len() > catalog::EXACT_CHUNK;
     let printer = tokio::spawn(async move {
         while let Some(p) = rx.recv().await {
