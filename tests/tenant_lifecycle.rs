@@ -1055,16 +1055,19 @@ async fn exact_size_counts_every_relation_kind_of_the_schema() {
 
 #[tokio::test]
 async fn exact_sizes_measure_on_several_connections_and_cancel_them_all() {
-    // The bare query runs on three server processes; the streamed measurement deals the
-    // schemas out over three connections. One locked table in each share holds every
-    // connection at once; cancelling must stop all three on the server.
+    // The bare query runs on three server processes; the streamed measurement hands
+    // batches of 50 schemas to three connections. A locked table at the start of each of
+    // the first three batches holds every connection at once; cancelling must stop all
+    // three on the server.
     use sqlx::Connection;
     let (db, s) = TestDb::bootstrapped().await;
     let n = 600;
     sqlx::raw_sql(&format!(
         "DO $$ BEGIN FOR i IN 1..{n} LOOP
              EXECUTE format('CREATE SCHEMA %I', 'tenant_p' || i);
-             IF i <= 3 THEN EXECUTE format('CREATE TABLE %I.t (x int)', 'tenant_p' || i); END IF;
+             IF i IN (1, 51, 101) THEN
+                 EXECUTE format('CREATE TABLE %I.t (x int)', 'tenant_p' || i);
+             END IF;
          END LOOP; END $$"
     ))
     .execute(&s.pool)
@@ -1073,11 +1076,10 @@ async fn exact_sizes_measure_on_several_connections_and_cancel_them_all() {
     let options = db.superuser_spec().options();
     let mut holder = sqlx::PgConnection::connect_with(&options).await.unwrap();
     let mut watcher = sqlx::PgConnection::connect_with(&options).await.unwrap();
-    sqlx::raw_sql("BEGIN; LOCK tenant_p1.t, tenant_p2.t, tenant_p3.t IN ACCESS EXCLUSIVE MODE")
+    sqlx::raw_sql("BEGIN; LOCK tenant_p1.t, tenant_p51.t, tenant_p101.t IN ACCESS EXCLUSIVE MODE")
         .execute(&mut holder)
         .await
         .unwrap();
-    // Schemas 1, 2 and 3 come first, so each share starts with a locked one.
     let schemas: Vec<String> = (1..=n).map(|i| format!("tenant_p{i}")).collect();
     let cancel = tokio_util::sync::CancellationToken::new();
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
@@ -1103,7 +1105,7 @@ async fn exact_sizes_measure_on_several_connections_and_cancel_them_all() {
     cancel.cancel();
     let report = job.await.unwrap().unwrap();
     assert!(report.cancelled);
-    for locked in ["tenant_p1", "tenant_p2", "tenant_p3"] {
+    for locked in ["tenant_p1", "tenant_p51", "tenant_p101"] {
         assert!(report.not_tried.iter().any(|s| s == locked), "{locked}");
     }
     let mut still = 3;

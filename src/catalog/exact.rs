@@ -78,6 +78,12 @@ fn exact_sql(citus: bool) -> &'static str {
 /// 10,000 tenants, one connection took 2-3x the bare query.
 const MEASURE_CONNECTIONS: usize = 3;
 
+/// Batches each connection takes on average: enough that the last ones are short.
+const BATCHES_PER_CONNECTION: usize = 8;
+
+/// Fewest schemas in a batch (each batch is one more statement and round trip).
+const SCHEMAS_PER_BATCH: usize = 50;
+
 /// Fewest schemas worth another connection (a handshake costs about what measuring this
 /// many small schemas does).
 const SCHEMAS_PER_CONNECTION: usize = 200;
@@ -111,7 +117,7 @@ pub async fn exact_sizes(session: &Session, schemas: &[String]) -> Result<Vec<Me
         .await
 }
 
-/// Measures `schemas` under the [`crate::job`] contract: one streamed query per share of
+/// Measures `schemas` under the [`crate::job`] contract: streamed queries over batches of
 /// the schemas, on up to [`MEASURE_CONNECTIONS`] connections side by side (one fewer than
 /// the pool holds, so the caller keeps one), and the sizes of completed schemas land in
 /// progress reports as they are measured. On cancel, every running query is cancelled on
@@ -129,30 +135,39 @@ pub async fn measure_sizes(
         .min(pool.saturating_sub(1))
         .min(total.div_ceil(SCHEMAS_PER_CONNECTION))
         .max(1);
-    // Dealt round robin: neighbouring schemas (created together) are alike in size.
-    let mut shares = vec![Vec::with_capacity(total / parts + 1); parts];
-    for (i, s) in schemas.iter().enumerate() {
-        shares[i % parts].push(s.clone());
-    }
+    // Handed out in small batches to whichever connection is free, not in one share per
+    // connection: on a shared machine one backend gets less CPU than the others, and a
+    // fixed share left it measuring alone at the end while the bare query's parallel
+    // workers, which take their work as they go, finished together.
+    let batch = total
+        .div_ceil(parts * BATCHES_PER_CONNECTION)
+        .max(SCHEMAS_PER_BATCH);
+    let queue: std::collections::VecDeque<Vec<String>> =
+        schemas.chunks(batch).map(<[String]>::to_vec).collect();
+    let queue = std::sync::Arc::new(std::sync::Mutex::new(queue));
     // What was reported before a cancel stays measured.
     let shared = std::sync::Arc::new(std::sync::Mutex::new(Shared {
         landed: Vec::new(),
         parts_left: parts,
     }));
-    let runs = shares.into_iter().map(|wanted| {
+    let runs = (0..parts).map(|_| {
         let sink = (progress.clone(), shared.clone());
+        let queue = queue.clone();
         session.cancellable(cancel, "measuring schema sizes", move |conn| {
             Box::pin(async move {
                 let mut tally = Tally::new(total, Some(sink));
-                let mut rows = sqlx::query_as::<_, (String, i64, i64)>(exact_sql(citus))
-                    .bind(&wanted)
-                    .fetch(conn);
-                while let Some((schema, bytes, tables)) = rows.try_next().await? {
-                    tally.add(Measured {
-                        schema,
-                        bytes,
-                        tables,
-                    });
+                let next = || queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
+                while let Some(wanted) = next() {
+                    let mut rows = sqlx::query_as::<_, (String, i64, i64)>(exact_sql(citus))
+                        .bind(&wanted)
+                        .fetch(&mut *conn);
+                    while let Some((schema, bytes, tables)) = rows.try_next().await? {
+                        tally.add(Measured {
+                            schema,
+                            bytes,
+                            tables,
+                        });
+                    }
                 }
                 Ok(tally.finish())
             })
