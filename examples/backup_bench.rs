@@ -23,6 +23,17 @@ fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 
+/// Every run, sorted: the spread behind a median.
+fn runs(v: &[Duration]) -> String {
+    let mut v = v.to_vec();
+    v.sort();
+    let all: Vec<String> = v
+        .iter()
+        .map(|d| format!("{:.2}", d.as_secs_f64()))
+        .collect();
+    format!("[{}]", all.join(", "))
+}
+
 /// Runs a client tool the way a DBA would: connection in the environment.
 fn bare(cluster: &Cluster, program: &Path, db: &str, args: &[OsString]) -> Duration {
     let spec = cluster.superuser_spec(db);
@@ -263,6 +274,11 @@ async fn measure(
         path = Some(r.path);
     }
     let path = path.unwrap();
+    println!(
+        "dump {id} runs: bare {} | tenantctl {}",
+        runs(&bare_dump),
+        runs(&ours_dump)
+    );
     let (bd, od) = (median(bare_dump), median(ours_dump));
     println!(
         "dump {id}: bare pg_dump {} | tenantctl dump {} ({:+.1} %; includes row counts, sha256, pg_restore --list, manifest)",
@@ -413,12 +429,19 @@ async fn measure(
         secs(median(scratch_trips))
     );
     if !by_hand.is_empty() {
+        println!("restore {id} by hand runs: {}", runs(&by_hand));
         let h = median(by_hand);
         println!(
             "restore {id} beside by hand: pg_restore into a scratch database, psql ALTER SCHEMA RENAME, pg_dump, pg_restore {}",
             secs(h)
         );
     }
+    println!(
+        "restore {id} runs: bare {} | beside {} | in place {}",
+        runs(&bare_restore),
+        runs(&beside),
+        runs(&in_place)
+    );
     let (br, bs, ip) = (median(bare_restore), median(beside), median(in_place));
     println!(
         "restore {id}: bare pg_restore into an empty database {} | tenantctl restore --as {} ({:.1}x) | in place {} ({:.1}x)",
