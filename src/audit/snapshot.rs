@@ -223,6 +223,9 @@ pub struct Snapshot {
     pub defaults: Vec<DefaultAcl>,
     pub policies: Vec<Policy>,
     pub registry: Vec<RegistryRow>,
+    /// Rows in the registry when a one-tenant read kept only its own row in `registry`;
+    /// `None` when `registry` is the whole registry.
+    pub registry_total: Option<usize>,
     /// ACL entries that could not be parsed, with the object they sit on.
     pub bad_acls: Vec<(String, BadAcl)>,
     /// Triggers on the console log table: name, enabled.
@@ -250,7 +253,7 @@ impl Snapshot {
 }
 
 /// Reads the snapshot of every schema in scope, or of `only` (one tenant's schema, with
-/// `public`: roles, memberships and the registry are still read whole). `cancel` stops it
+/// `public`, its registry row, and the roles it can name; memberships are read whole). `cancel` stops it
 /// promptly (the server is told to cancel).
 pub async fn read(
     session: &Session,
@@ -457,6 +460,7 @@ fn resolve(mut raw: read::Raw) -> Snapshot {
             .into_iter()
             .map(|(id, schema, status)| RegistryRow { id, schema, status })
             .collect(),
+        registry_total: raw.registry_total,
         bad_acls,
         log_triggers: raw.log_triggers,
         log_chain: None,

@@ -31,7 +31,7 @@ ns AS (
            OR n.nspname OPERATOR(pg_catalog.=) 'public'::pg_catalog.name
            OR pg_catalog.starts_with(n.nspname::pg_catalog.text, $2::pg_catalog.text)
            OR n.nspname::pg_catalog.text IN (SELECT reg.schema FROM reg)))
-       OR n.nspname::pg_catalog.text OPERATOR(pg_catalog.=) $3::pg_catalog.text
+       OR n.nspname OPERATOR(pg_catalog.=) $3::pg_catalog.name
        OR ($3::pg_catalog.text IS NOT NULL
            AND n.nspname OPERATOR(pg_catalog.=) 'public'::pg_catalog.name)
 ),
@@ -63,6 +63,54 @@ const ROLES_SQL: &str = r#"
 SELECT r.oid::pg_catalog.int8, r.rolname::pg_catalog.text, r.rolsuper, r.rolcreaterole,
        r.rolcreatedb, r.rolreplication, r.rolbypassrls, r.rolcanlogin
 FROM pg_catalog.pg_roles r
+"#;
+
+/// One tenant's read (`$3` set): the roles its snapshot can name, not the 10,000 read-only
+/// roles of the other tenants (their decoding and the rules' walk over them were most of
+/// `tenant show`'s client time). A role is named when it owns or is granted (or granted
+/// by) anything read, is in a policy read, is in any membership (the closure and `who`
+/// follow those), is a superuser, or is one of `$4` (the model's roles and this tenant's
+/// read-only role). No other role can hold a privilege in this tenant, so no rule about
+/// it concerns this tenant.
+const ROLES_SCOPED_SQL: &str = r#"
+, held AS (
+    SELECT ns.nspowner AS owner, ns.nspacl AS acl FROM ns
+    UNION ALL
+    SELECT c.relowner, c.relacl FROM rels c
+    UNION ALL
+    SELECT p.proowner, p.proacl
+    FROM pg_catalog.pg_proc p JOIN ns ON p.pronamespace OPERATOR(pg_catalog.=) ns.oid
+    UNION ALL
+    SELECT d.defaclrole, d.defaclacl
+    FROM pg_catalog.pg_default_acl d
+    WHERE d.defaclnamespace OPERATOR(pg_catalog.=) 0::pg_catalog.oid
+       OR d.defaclnamespace IN (SELECT ns.oid FROM ns)
+    UNION ALL
+    SELECT NULL::pg_catalog.oid, a.attacl
+    FROM pg_catalog.pg_attribute a JOIN rels c ON c.oid OPERATOR(pg_catalog.=) a.attrelid
+    WHERE a.attacl IS NOT NULL
+),
+named AS (
+    SELECT held.owner AS oid FROM held
+    UNION SELECT x.grantee FROM held, pg_catalog.aclexplode(held.acl) x
+    UNION SELECT x.grantor FROM held, pg_catalog.aclexplode(held.acl) x
+    UNION SELECT pg_catalog.unnest(p.polroles)
+          FROM pg_catalog.pg_policy p JOIN rels c ON c.oid OPERATOR(pg_catalog.=) p.polrelid
+    UNION SELECT m.roleid FROM pg_catalog.pg_auth_members m
+    UNION SELECT m.member FROM pg_catalog.pg_auth_members m
+)
+SELECT r.oid::pg_catalog.int8, r.rolname::pg_catalog.text, r.rolsuper, r.rolcreaterole,
+       r.rolcreatedb, r.rolreplication, r.rolbypassrls, r.rolcanlogin
+FROM pg_catalog.pg_roles r
+WHERE r.rolsuper OR r.rolname OPERATOR(pg_catalog.=) ANY ($4::pg_catalog.name[])
+-- The named roles by index, not `OR r.oid IN (...)` nor a join: the planner guesses the
+-- named set at hundreds of thousands of rows, then rescans it once per role or hashes
+-- every role.
+UNION
+SELECT r.oid::pg_catalog.int8, r.rolname::pg_catalog.text, r.rolsuper, r.rolcreaterole,
+       r.rolcreatedb, r.rolreplication, r.rolbypassrls, r.rolcanlogin
+FROM pg_catalog.pg_roles r
+WHERE r.oid OPERATOR(pg_catalog.=) ANY (ARRAY(SELECT named.oid FROM named))
 "#;
 
 /// `inherit_option` and `set_option` exist from PostgreSQL 16; read through `to_jsonb` so
@@ -160,7 +208,18 @@ FROM pg_catalog.pg_policy p
 WHERE p.oid OPERATOR(pg_catalog.=) ANY ($1::pg_catalog.oid[])
 "#;
 
-const REGISTRY_SQL: &str = "SELECT r.id, r.schema, r.status FROM {{commons}}.{{tenants}} r";
+const REGISTRY_SQL: &str =
+    "SELECT r.id, r.schema, r.status, 0::pg_catalog.int8 FROM {{commons}}.{{tenants}} r";
+
+/// One tenant's read: its own registry row (by schema or id) and the count of all rows,
+/// which the report's summary gives; one row with no tenant when the registry lacks it.
+const REGISTRY_SCOPED_SQL: &str = r#"
+SELECT r.id, r.schema, r.status, t.n
+FROM (SELECT pg_catalog.count(*) AS n FROM {{commons}}.{{tenants}}) t
+LEFT JOIN {{commons}}.{{tenants}} r
+       ON r.schema OPERATOR(pg_catalog.=) $1::pg_catalog.text
+       OR r.id OPERATOR(pg_catalog.=) $2::pg_catalog.text
+"#;
 
 const LOG_TRIGGERS_SQL: &str = r#"
 SELECT t.tgname::pg_catalog.text, t.tgenabled OPERATOR(pg_catalog.<>) 'D'::"char"
@@ -183,6 +242,9 @@ pub(super) type RelRow = (
     bool,
     Vec<String>,
 );
+/// id, schema, status (absent on a one-tenant read's row when the registry lacks the
+/// tenant), and the registry's row count (one-tenant reads only).
+type RegistryReadRow = (Option<String>, Option<String>, Option<String>, i64);
 pub(super) type RoleRow = (i64, String, bool, bool, bool, bool, bool, bool);
 pub(super) type FnRow = (
     i64,
@@ -225,6 +287,8 @@ pub(super) struct Raw {
     /// The USING text of each binding-named policy, by policy oid.
     pub binding_text: HashMap<i64, String>,
     pub registry: Vec<(String, String, String)>,
+    /// Rows in the registry, when a one-tenant read kept only its own.
+    pub registry_total: Option<usize>,
     pub log_triggers: Vec<(String, bool)>,
 }
 
@@ -237,6 +301,9 @@ struct Queries {
     defaults: String,
     policies: String,
     registry: String,
+    roles: String,
+    /// The model's roles and the tenant's read-only role (a one-tenant read's `$4`).
+    model_roles: Vec<String>,
     commons: String,
     prefix: String,
     rls: String,
@@ -271,7 +338,28 @@ impl Queries {
             functions: scoped(FUNCTIONS_SQL)?,
             defaults: scoped(DEFAULTS_SQL)?,
             policies: in_scope(POLICIES_SQL, "p.polrelid")?,
-            registry: vars.render(REGISTRY_SQL)?,
+            registry: vars.render(match only {
+                Some(_) => REGISTRY_SCOPED_SQL,
+                None => REGISTRY_SQL,
+            })?,
+            roles: match only {
+                Some(_) => scoped(ROLES_SCOPED_SQL)?,
+                None => ROLES_SQL.to_string(),
+            },
+            model_roles: {
+                let mut r = vec![
+                    names.admin_role.clone(),
+                    names.service_role.clone(),
+                    names.rls_role.clone(),
+                ];
+                if let Some(id) = only
+                    .and_then(|s| names.id_from_schema(s))
+                    .and_then(|id| names.tenant_id(id).ok())
+                {
+                    r.push(names.readonly_role_of(&id));
+                }
+                r
+            },
             commons: names.common_schema.clone(),
             prefix: names.schema_prefix.clone(),
             rls: names.rls_role.clone(),
@@ -289,12 +377,37 @@ impl Queries {
         .fetch_one(&mut *tx)
         .await?;
         raw.citus = has_citus(tx).await?;
-        raw.roles = sqlx::query_as(ROLES_SQL).fetch_all(&mut *tx).await?;
+        raw.roles = match &self.only {
+            Some(_) => {
+                self.scoped(&self.roles)
+                    .bind(&self.model_roles)
+                    .fetch_all(&mut *tx)
+                    .await?
+            }
+            None => sqlx::query_as(&self.roles).fetch_all(&mut *tx).await?,
+        };
         raw.members = sqlx::query_as(MEMBERS_SQL).fetch_all(&mut *tx).await?;
         raw.namespaces = self.scoped(&self.namespaces).fetch_all(&mut *tx).await?;
         raw.functions = self.scoped(&self.functions).fetch_all(&mut *tx).await?;
         raw.defaults = self.scoped(&self.defaults).fetch_all(&mut *tx).await?;
-        raw.registry = sqlx::query_as(&self.registry).fetch_all(&mut *tx).await?;
+        let registry: Vec<RegistryReadRow> = match &self.only {
+            Some(schema) => {
+                let id = schema.strip_prefix(self.prefix.as_str()).unwrap_or(schema);
+                sqlx::query_as(&self.registry)
+                    .bind(schema)
+                    .bind(id)
+                    .fetch_all(&mut *tx)
+                    .await?
+            }
+            None => sqlx::query_as(&self.registry).fetch_all(&mut *tx).await?,
+        };
+        if self.only.is_some() {
+            raw.registry_total = registry.first().map(|r| r.3.max(0) as usize);
+        }
+        raw.registry = registry
+            .into_iter()
+            .filter_map(|(id, schema, status, _)| Some((id?, schema?, status?)))
+            .collect();
         raw.log_triggers = sqlx::query_as(LOG_TRIGGERS_SQL)
             .bind(&self.commons)
             .bind(&self.log_table)
@@ -413,7 +526,7 @@ async fn begin(conn: &mut PgConnection) -> sqlx::Result<()> {
 }
 
 /// Reads the raw rows of every schema in scope, or of `only` (one tenant's schema, with
-/// `public`: roles, memberships and the registry are still read whole). `cancel` stops it
+/// `public`, its registry row and the roles it can name; memberships are read whole). `cancel` stops it
 /// promptly (the server is told to cancel).
 pub(super) async fn raw(
     session: &Session,
