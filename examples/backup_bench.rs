@@ -24,7 +24,7 @@ fn secs(d: Duration) -> String {
 }
 
 /// Every run, sorted: the spread behind a median.
-fn runs(v: &[Duration]) -> String {
+fn spread(v: &[Duration]) -> String {
     let mut v = v.to_vec();
     v.sort();
     let all: Vec<String> = v
@@ -276,8 +276,8 @@ async fn measure(
     let path = path.unwrap();
     println!(
         "dump {id} runs: bare {} | tenantctl {}",
-        runs(&bare_dump),
-        runs(&ours_dump)
+        spread(&bare_dump),
+        spread(&ours_dump)
     );
     let (bd, od) = (median(bare_dump), median(ours_dump));
     println!(
@@ -429,7 +429,7 @@ async fn measure(
         secs(median(scratch_trips))
     );
     if !by_hand.is_empty() {
-        println!("restore {id} by hand runs: {}", runs(&by_hand));
+        println!("restore {id} by hand runs: {}", spread(&by_hand));
         let h = median(by_hand);
         println!(
             "restore {id} beside by hand: pg_restore into a scratch database, psql ALTER SCHEMA RENAME, pg_dump, pg_restore {}",
@@ -438,9 +438,9 @@ async fn measure(
     }
     println!(
         "restore {id} runs: bare {} | beside {} | in place {}",
-        runs(&bare_restore),
-        runs(&beside),
-        runs(&in_place)
+        spread(&bare_restore),
+        spread(&beside),
+        spread(&in_place)
     );
     let (br, bs, ip) = (median(bare_restore), median(beside), median(in_place));
     println!(
