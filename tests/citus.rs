@@ -271,7 +271,12 @@ async fn init_on_a_coordinator_readies_the_workers_and_tenants_become_distribute
         );
     }
     let schemas: Vec<String> = reported.iter().map(|(s, _)| s.clone()).collect();
-    let exact = tenantctl::catalog::exact_sizes(&s, &schemas).await.unwrap();
+    let exact: Vec<(String, i64)> = tenantctl::catalog::exact_sizes(&s, &schemas)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|m| (m.schema, m.bytes))
+        .collect();
     assert_eq!(exact, reported);
 
     // Dump refuses a distributed tenant, naming what would be needed, and writes nothing.

@@ -243,3 +243,47 @@ fn a_bad_keys_table_stops_the_console_at_start_with_file_and_line() {
     // Checked before anything else: no connection was tried, no terminal asked for.
     assert!(!err.contains("terminal"), "{err}");
 }
+
+/// `tenantctl tenant list | head -1`: the reader goes away and tenantctl ends as `ls` or
+/// `psql` would there, by SIGPIPE and without a word; it used to panic ("failed printing
+/// to stdout") with a backtrace hint on stderr.
+#[tokio::test]
+async fn output_into_a_closed_pipe_ends_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let (db, s) = TestDb::bootstrapped().await;
+    tenantctl::tenant::create(
+        &s,
+        &tenantctl::tenant::NewTenant {
+            id: "piped".into(),
+            name: None,
+            config: vec![],
+        },
+    )
+    .await
+    .unwrap();
+    for format in ["text", "json"] {
+        let mut child = Command::new(bin())
+            .args(["tenant", "list", "--format", format])
+            .env("TENANTCTL_CONFIG", db.config_file())
+            .env("PGPASSWORD", db.password())
+            .env_remove("PGHOST")
+            .env_remove("PGPORT")
+            .env_remove("PGUSER")
+            .env_remove("PGDATABASE")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader is gone before tenantctl has connected, let alone printed.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.signal(),
+            Some(13),
+            "{format}: {:?} {stderr}",
+            out.status
+        );
+        assert!(stderr.is_empty(), "{format}: {stderr}");
+    }
+}

@@ -485,7 +485,7 @@ async fn estimates_and_exact_sizes_agree_after_analyze() {
     let exact = catalog::exact_sizes(&s, &["tenant_big".into()])
         .await
         .unwrap()[0]
-        .1 as f64;
+        .bytes as f64;
     assert!(exact > 4_000_000.0, "{exact}");
     let ratio = estimate / exact;
     assert!(
@@ -611,6 +611,17 @@ async fn cli_json_shapes_follow_the_contract() {
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(list[0]["size_exact"], true);
     assert!(list[0]["size_bytes"].as_i64().unwrap() > 0);
+    // `--exact` lists without the estimate's scan: the measurement counts the tables, and
+    // every other column is the plain list's.
+    assert!(first["tables"].as_i64().unwrap() > 0, "{first}");
+    let mut measured = list[0].clone();
+    let mut estimated = first.clone();
+    for row in [&mut measured, &mut estimated] {
+        let row = row.as_object_mut().unwrap();
+        row.remove("size_bytes");
+        row.remove("size_exact");
+    }
+    assert_eq!(measured, estimated);
     let out = run_cli(&db, &["tenant", "show", "acme", "--format", "json"]);
     let show: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for key in [
@@ -715,7 +726,7 @@ async fn exact_sizes_stream_in_chunks() {
         .unwrap()
         .done;
     assert_eq!(sizes.len(), 2, "a missing schema is left out: {sizes:?}");
-    assert!(sizes.iter().all(|(_, b)| *b > 0));
+    assert!(sizes.iter().all(|m| m.bytes > 0));
     let p = rx.recv().await.unwrap();
     assert_eq!((p.done, p.total), (3, 3));
 }
@@ -970,16 +981,24 @@ async fn exact_sizes_stream_as_schemas_complete() {
         messages.push(p);
     }
     assert!(messages.len() >= 3, "{} messages", messages.len());
-    let streamed: Vec<(String, i64)> = messages.iter().flat_map(|p| p.landed.clone()).collect();
-    let mut a = streamed.clone();
-    let mut b = sizes.clone();
+    let key = |m: &catalog::Measured| (m.schema.clone(), m.bytes, m.tables);
+    let mut a: Vec<_> = messages
+        .iter()
+        .flat_map(|p| p.landed.iter().map(key))
+        .collect();
+    let mut b: Vec<_> = sizes.iter().map(key).collect();
     a.sort();
     b.sort();
     assert_eq!(a, b, "every schema exactly once");
     assert!(messages.windows(2).all(|w| w[0].done <= w[1].done));
     assert_eq!(messages.last().map(|p| p.done), Some(n));
-    let with_table = sizes.iter().filter(|(_, b)| *b > 0).count();
+    let with_table = sizes.iter().filter(|m| m.bytes > 0).count();
     assert_eq!(with_table, n / 100);
+    // The table counts come with the sizes (`tenant list --exact` shows them).
+    assert_eq!(
+        sizes.iter().map(|m| m.tables).sum::<i64>(),
+        (n / 100) as i64
+    );
 }
 
 #[tokio::test]
@@ -1012,9 +1031,22 @@ async fn exact_size_counts_every_relation_kind_of_the_schema() {
     let sizes = catalog::exact_sizes(&s, &["tenant_kinds".into(), "tenant_beside".into()])
         .await
         .unwrap();
-    let kinds = sizes.iter().find(|(n, _)| n == "tenant_kinds").unwrap().1;
-    assert_eq!(kinds, bare);
-    let beside = sizes.iter().find(|(n, _)| n == "tenant_beside").unwrap().1;
+    let kinds = sizes.iter().find(|m| m.schema == "tenant_kinds").unwrap();
+    assert_eq!(kinds.bytes, bare);
+    // A materialized view and a sequence are not tables.
+    let template_tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_class WHERE relnamespace = 'tenant_beside'::regnamespace AND relkind IN ('r', 'p')",
+    )
+    .fetch_one(&s.pool)
+    .await
+    .unwrap();
+    assert_eq!(kinds.tables, template_tables);
+    let kinds = kinds.bytes;
+    let beside = sizes
+        .iter()
+        .find(|m| m.schema == "tenant_beside")
+        .unwrap()
+        .bytes;
     assert!(
         beside > 0 && beside < kinds - matview / 2,
         "{beside} vs {kinds}"

@@ -379,7 +379,16 @@ fn sizes(id: JobId, sizes: Vec<(String, i64)>, done: usize, total: usize) -> Act
         total,
         current: String::new(),
         failed: 0,
-        landed: Landed::Sizes(sizes),
+        landed: Landed::Sizes(
+            sizes
+                .into_iter()
+                .map(|(schema, bytes)| tenantctl::catalog::Measured {
+                    schema,
+                    bytes,
+                    tables: 0,
+                })
+                .collect(),
+        ),
     }
 }
 

@@ -20,9 +20,9 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 
 /// Progress of an exact-size measurement: the `(schema, bytes)` of the schemas completed
 /// since the previous report.
-pub type SizeProgress = Progress<(String, i64)>;
+pub type SizeProgress = Progress<Measured>;
 
-/// One row per schema named (that exists): its name and its measured size. The relations
+/// One row per schema named (that exists): its name, its measured size and its table count. The relations
 /// are found through their dependency on the schema (`pg_depend` is indexed on the
 /// referenced object; `pg_class.relnamespace` is not, so a join on it scans the whole
 /// catalog, 400,000 rows at 10,000 tenants, even for one schema) and gathered per schema
@@ -32,22 +32,35 @@ pub type SizeProgress = Progress<(String, i64)>;
 /// TOAST; indexes and TOAST are therefore not listed themselves.
 const EXACT_SQL: &str = r#"
 WITH rels AS MATERIALIZED (
-    SELECT n.nspname::text AS schema,
-           ARRAY(
-               SELECT c.oid
-               FROM pg_depend d
-               JOIN pg_class c ON c.oid = d.objid AND c.relnamespace = n.oid
-               WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid
-                 AND d.classid = 'pg_class'::regclass
-                 AND c.relkind IN ('r', 'p', 'm', 'S')
-           ) AS rels
+    SELECT n.nspname::text AS schema, x.rels, x.tables
     FROM (SELECT DISTINCT name FROM unnest($1::text[]) AS u(name)) AS wanted
     JOIN pg_namespace n ON n.nspname = wanted.name
+    CROSS JOIN LATERAL (
+        SELECT coalesce(array_agg(c.oid), '{}') AS rels,
+               count(*) FILTER (WHERE c.relkind IN ('r', 'p')) AS tables
+        FROM pg_depend d
+        JOIN pg_class c ON c.oid = d.objid AND c.relnamespace = n.oid
+        WHERE d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid
+          AND d.classid = 'pg_class'::regclass
+          AND c.relkind IN ('r', 'p', 'm', 'S')
+    ) x
 )
 SELECT schema,
-       coalesce((SELECT sum(pg_total_relation_size(r)) FROM unnest(rels) AS r), 0)::bigint AS bytes
+       coalesce((SELECT sum(pg_total_relation_size(r)) FROM unnest(rels) AS r), 0)::bigint AS bytes,
+       tables
 FROM rels
 "#;
+
+/// One schema measured: its size on disk, and its tables, counted on the way (so that
+/// `tenant list --exact` needs no estimate scan of `pg_class` for them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Measured {
+    pub schema: String,
+    /// `pg_total_relation_size` summed: heap, indexes, TOAST.
+    pub bytes: i64,
+    /// Ordinary and partitioned tables.
+    pub tables: i64,
+}
 
 /// The exact-size query: on Citus, shard sizes from the workers (see `citus::catalog`).
 fn exact_sql(citus: bool) -> &'static str {
@@ -71,7 +84,7 @@ const SCHEMAS_PER_CONNECTION: usize = 200;
 
 /// Measured size (`pg_total_relation_size`: heap, indexes, TOAST) of each schema named,
 /// in one query. Schemas that do not exist are left out.
-pub async fn exact_sizes(session: &Session, schemas: &[String]) -> Result<Vec<(String, i64)>> {
+pub async fn exact_sizes(session: &Session, schemas: &[String]) -> Result<Vec<Measured>> {
     let wanted = schemas.to_vec();
     let citus = session.citus;
     session
@@ -81,11 +94,15 @@ pub async fn exact_sizes(session: &Session, schemas: &[String]) -> Result<Vec<(S
             move |conn| {
                 Box::pin(async move {
                     let mut tally = Tally::new(0, None);
-                    let mut rows = sqlx::query_as::<_, (String, i64)>(exact_sql(citus))
+                    let mut rows = sqlx::query_as::<_, (String, i64, i64)>(exact_sql(citus))
                         .bind(&wanted)
                         .fetch(conn);
-                    while let Some((schema, bytes)) = rows.try_next().await? {
-                        tally.add(schema, bytes);
+                    while let Some((schema, bytes, tables)) = rows.try_next().await? {
+                        tally.add(Measured {
+                            schema,
+                            bytes,
+                            tables,
+                        });
                     }
                     Ok(tally.finish())
                 })
@@ -102,9 +119,9 @@ pub async fn exact_sizes(session: &Session, schemas: &[String]) -> Result<Vec<(S
 pub async fn measure_sizes(
     session: &Session,
     schemas: &[String],
-    progress: &ProgressSender<(String, i64)>,
+    progress: &ProgressSender<Measured>,
     cancel: &CancellationToken,
-) -> Result<JobReport<(String, i64)>> {
+) -> Result<JobReport<Measured>> {
     let citus = session.citus;
     let total = schemas.len();
     let pool = session.pool.options().get_max_connections() as usize;
@@ -127,11 +144,15 @@ pub async fn measure_sizes(
         session.cancellable(cancel, "measuring schema sizes", move |conn| {
             Box::pin(async move {
                 let mut tally = Tally::new(total, Some(sink));
-                let mut rows = sqlx::query_as::<_, (String, i64)>(exact_sql(citus))
+                let mut rows = sqlx::query_as::<_, (String, i64, i64)>(exact_sql(citus))
                     .bind(&wanted)
                     .fetch(conn);
-                while let Some((schema, bytes)) = rows.try_next().await? {
-                    tally.add(schema, bytes);
+                while let Some((schema, bytes, tables)) = rows.try_next().await? {
+                    tally.add(Measured {
+                        schema,
+                        bytes,
+                        tables,
+                    });
                 }
                 Ok(tally.finish())
             })
@@ -150,7 +171,7 @@ pub async fn measure_sizes(
     if cancelled {
         report.cancelled = true;
         report.done = std::mem::take(&mut shared.lock().unwrap_or_else(|p| p.into_inner()).landed);
-        let measured: HashSet<&str> = report.done.iter().map(|(s, _)| s.as_str()).collect();
+        let measured: HashSet<&str> = report.done.iter().map(|m| m.schema.as_str()).collect();
         report.not_tried = schemas
             .iter()
             .filter(|s| !measured.contains(s.as_str()))
@@ -163,13 +184,13 @@ pub async fn measure_sizes(
 /// What the connections of one measurement share: every schema reported so far (kept for
 /// a cancelled report, and counted for `done`), and how many are still measuring.
 struct Shared {
-    landed: Vec<(String, i64)>,
+    landed: Vec<Measured>,
     parts_left: usize,
 }
 
 /// Where completed schemas go: the face's channel, and what the connections share.
 type Sink = (
-    ProgressSender<(String, i64)>,
+    ProgressSender<Measured>,
     std::sync::Arc<std::sync::Mutex<Shared>>,
 );
 
@@ -177,7 +198,7 @@ type Sink = (
 struct Tally {
     total: usize,
     progress: Option<Sink>,
-    all: Vec<(String, i64)>,
+    all: Vec<Measured>,
     /// Index in `all` of the first schema not yet reported.
     reported: usize,
     last_sent: Instant,
@@ -194,8 +215,8 @@ impl Tally {
         }
     }
 
-    fn add(&mut self, schema: String, bytes: i64) {
-        self.all.push((schema, bytes));
+    fn add(&mut self, measured: Measured) {
+        self.all.push(measured);
         let complete = self.all.len();
         if complete - self.reported >= EXACT_CHUNK || self.last_sent.elapsed() >= PROGRESS_EVERY {
             self.send(false);
@@ -223,7 +244,7 @@ impl Tally {
                 Progress {
                     done,
                     total: self.total,
-                    current: landed.last().map(|(s, _)| s.clone()).unwrap_or_default(),
+                    current: landed.last().map(|m| m.schema.clone()).unwrap_or_default(),
                     landed,
                     failed: Vec::new(),
                 },
@@ -233,7 +254,7 @@ impl Tally {
         self.last_sent = Instant::now();
     }
 
-    fn finish(mut self) -> Vec<(String, i64)> {
+    fn finish(mut self) -> Vec<Measured> {
         self.send(true);
         self.all
     }

@@ -6,12 +6,13 @@ mod grants;
 mod registry;
 mod tables;
 
-pub use exact::{EXACT_CHUNK, SizeProgress, exact_sizes, measure_sizes};
+pub use exact::{EXACT_CHUNK, Measured, SizeProgress, exact_sizes, measure_sizes};
 pub use grants::{
     DefaultPrivilege, GrantEntry, GrantMatrix, Membership, ObjectKind, ObjectOwner, grant_matrix,
 };
 pub(crate) use registry::registry_error;
 pub use registry::{
-    Drift, ServerSummary, TenantRow, TenantStatus, list_tenants, server_summary, tenant_row,
+    Drift, ServerSummary, TenantRow, TenantStatus, list_tenants, list_unsized, server_summary,
+    tenant_row,
 };
 pub use tables::{SchemaSize, TableInfo, schema_tables};

@@ -42,7 +42,7 @@ pub async fn placements(
 /// query is not streamed per relation: `citus_shards` asks each worker once for all sizes.
 pub const EXACT_SQL_CITUS: &str = r#"
 WITH rels AS MATERIALIZED (
-    SELECT n.oid AS nsp, n.nspname::text AS schema, c.oid AS rel,
+    SELECT n.oid AS nsp, n.nspname::text AS schema, c.oid AS rel, c.relkind,
            n.oid IN (SELECT d.schemaid FROM pg_catalog.pg_dist_schema d) AS distributed
     FROM unnest($1::text[]) AS wanted(name)
     JOIN pg_namespace n ON n.nspname = wanted.name
@@ -58,7 +58,8 @@ SELECT r.schema,
        -- A distributed schema's sequences stay on the coordinator: Citus counts none.
        sum(coalesce(sh.bytes,
                     CASE WHEN r.rel IS NULL OR r.distributed THEN 0
-                         ELSE pg_total_relation_size(r.rel) END))::bigint
+                         ELSE pg_total_relation_size(r.rel) END))::bigint,
+       count(*) FILTER (WHERE r.relkind IN ('r', 'p'))
 FROM rels r
 LEFT JOIN shards sh ON sh.rel = r.rel
 GROUP BY r.nsp, r.schema

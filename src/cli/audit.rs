@@ -86,9 +86,9 @@ async fn report(ctx: &Context, args: &AuditArgs) -> Result<u8> {
     match ctx.format {
         Format::Json => output::print_json(&report)?,
         Format::Text if ctx.markdown => {
-            print!("{}", audit::report::markdown(&report, &database(&session)))
+            out!("{}", audit::report::markdown(&report, &database(&session)))
         }
-        Format::Text => print!("{}", text(&report)),
+        Format::Text => out!("{}", text(&report)),
     }
     Ok(if report.fails(args.fail_on) {
         EXIT_FINDINGS
@@ -185,7 +185,7 @@ async fn who(ctx: &Context, tenant: &str, table: Option<&str>) -> Result<u8> {
                     output::printable(&r.path),
                 ]);
             }
-            print!("{}", t.render(120));
+            out!("{}", t.render(120));
         }
     }
     Ok(EXIT_OK)
@@ -219,7 +219,7 @@ async fn fix(ctx: &Context, ids: &[String], yes: bool) -> Result<u8> {
     match ctx.format {
         Format::Json => output::print_json(&outcome)?,
         _ => {
-            println!(
+            outln!(
                 "fixed {} finding(s){}; the audit now says: {}",
                 outcome.fixed.len(),
                 if outcome.remaining.is_empty() {

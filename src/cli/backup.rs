@@ -173,7 +173,7 @@ pub async fn dump(ctx: &Context, args: &DumpArgs) -> Result<u8> {
                 eprintln!("not tried: {}", report.not_tried.join(" "));
             }
             for r in &report.done {
-                println!("{}", r.path.display());
+                outln!("{}", r.path.display());
             }
         }
     }
@@ -228,7 +228,7 @@ pub async fn restore(ctx: &Context, args: &RestoreArgs) -> Result<u8> {
                 eprintln!("error: {}: {}", f.item, f.error);
             }
             if let Some(r) = report.done.first() {
-                println!("{}", r.line());
+                outln!("{}", r.line());
             }
         }
     }
@@ -263,7 +263,7 @@ pub async fn backups(ctx: &Context, cmd: &BackupsCommand) -> Result<u8> {
             let entries = backup::list(&settings.dir, id.as_deref())?;
             match ctx.format {
                 Format::Json => output::print_json(&entries)?,
-                Format::Text => print!("{}", backup_table(&entries)),
+                Format::Text => out!("{}", backup_table(&entries)),
             }
         }
         BackupsCommand::Verify { backup: path } => {
@@ -271,7 +271,7 @@ pub async fn backups(ctx: &Context, cmd: &BackupsCommand) -> Result<u8> {
             let r = backup::verify(&settings, path, &CancellationToken::new()).await?;
             match ctx.format {
                 Format::Json => output::print_json(&r)?,
-                Format::Text => println!(
+                Format::Text => outln!(
                     "{}: ok (sha256 {}, {} archive entries, tenant {}, {} tables)",
                     r.path.display(),
                     r.manifest.sha256,
@@ -303,7 +303,7 @@ pub async fn backups(ctx: &Context, cmd: &BackupsCommand) -> Result<u8> {
                             human_bytes(k.size_bytes),
                         ]);
                     }
-                    print!("{}", t.render(80));
+                    out!("{}", t.render(80));
                 }
             }
         }
@@ -319,8 +319,8 @@ pub async fn backups(ctx: &Context, cmd: &BackupsCommand) -> Result<u8> {
             let dropped = backup::release(&session, which).await?;
             match ctx.format {
                 Format::Json => output::print_json(&dropped)?,
-                Format::Text if dropped.is_empty() => println!("no kept copies"),
-                Format::Text => println!("dropped {}", dropped.join(", ")),
+                Format::Text if dropped.is_empty() => outln!("no kept copies"),
+                Format::Text => outln!("dropped {}", dropped.join(", ")),
             }
         }
     }

@@ -74,14 +74,14 @@ pub async fn run(ctx: &Context, file: &Path, jobs: usize, accept: &[i32]) -> Res
                 .iter()
                 .filter(|o| o.result == BulkResult::Failed)
             {
-                println!(
+                outln!(
                     "failed: line {} {}: {}",
                     o.line,
                     o.id,
                     o.error.as_deref().unwrap_or("")
                 );
             }
-            println!("{}", report.summary());
+            outln!("{}", report.summary());
         }
     }
     let failed = report.count(BulkResult::Failed);

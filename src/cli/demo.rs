@@ -78,8 +78,8 @@ async fn wait_for_signal(session: &crate::session::Session) -> Result<u8> {
         source,
     })?;
     let rows = crate::catalog::list_tenants(session).await?;
-    print!("{}", super::tenant::tenant_table(&rows));
-    println!("press Ctrl-C to stop the demo and remove its cluster");
+    out!("{}", super::tenant::tenant_table(&rows));
+    outln!("press Ctrl-C to stop the demo and remove its cluster");
     signals.wait().await;
     Ok(crate::exit::OK)
 }

@@ -70,14 +70,14 @@ pub async fn run(ctx: &Context, args: &InitArgs) -> Result<u8> {
         Format::Text => {
             let names = &session.names;
             if report.was_current() {
-                println!(
+                outln!(
                     "already bootstrapped at version {}; nothing to do",
                     report.to_version
                 );
             } else if report.from_version == report.to_version {
-                println!("bootstrap is at version {}", report.to_version);
+                outln!("bootstrap is at version {}", report.to_version);
             } else if report.from_version == 0 {
-                println!(
+                outln!(
                     "bootstrapped version {}: schema {}, registry {}, console log {}",
                     report.to_version,
                     names.common_schema,
@@ -85,64 +85,65 @@ pub async fn run(ctx: &Context, args: &InitArgs) -> Result<u8> {
                     names.log()
                 );
             } else {
-                println!(
+                outln!(
                     "upgraded the bootstrap from version {} to {}",
-                    report.from_version, report.to_version
+                    report.from_version,
+                    report.to_version
                 );
             }
             if !report.roles_created.is_empty() {
-                println!("roles created: {}", report.roles_created.join(", "));
+                outln!("roles created: {}", report.roles_created.join(", "));
             }
             if !report.roles_existing.is_empty() && !report.was_current() {
-                println!(
+                outln!(
                     "roles already present (attributes left as they were): {}",
                     report.roles_existing.join(", ")
                 );
             }
             if let Some(problem) = &report.scratch_problem {
-                println!(
+                outln!(
                     "warning: no scratch database, so restores will refuse until init is rerun as a superuser: {problem}"
                 );
             }
             if report.history_backfilled > 0 {
-                println!(
+                outln!(
                     "template history backfilled for {} tenant(s) made by an older release: their versions are recorded as the built-in template's, marked backfilled",
                     report.history_backfilled
                 );
             }
             if let Some(who) = &report.granted_admin_to {
-                println!("{who} may now SET ROLE {}, to act as it", names.admin_role);
+                outln!("{who} may now SET ROLE {}, to act as it", names.admin_role);
             }
             if report.public_create_revoked {
-                println!(
+                outln!(
                     "revoked CREATE on schema public from PUBLIC: every role could create there, and it is on the application's search_path"
                 );
             }
             if let Some(label) = &report.citus_label {
-                println!("{label}: tenant schemas are created distributed (one worker each)");
+                outln!("{label}: tenant schemas are created distributed (one worker each)");
             }
             if let Some(c) = report.citus.as_ref().filter(|c| **c != Default::default()) {
                 if !c.logins_set.is_empty() || !c.authinfo_added.is_empty() {
-                    println!(
+                    outln!(
                         "Citus: {} may now log in to the workers, with passwords only the coordinator knows (pg_dist_authinfo, superusers only); give the application's login role the same: tenantctl worker-login {} --password-prompt",
                         c.authinfo_added.join(", "),
                         crate::names::quote_ident(&session.names.service_role)
                     );
                 }
                 if c.set_local_propagated {
-                    println!(
+                    outln!(
                         "Citus: SET LOCAL now reaches the workers (citus.propagate_set_commands = local): route each transaction with SET LOCAL search_path"
                     );
                 }
             }
             if report.registry_made_reference {
-                println!(
+                outln!(
                     "Citus: the registry {} is now a reference table (a copy on every node)",
                     names.registry()
                 );
             }
             if report.admin_login {
-                println!(
+                outln!(
                     "admin role {} may now log in with the password given",
                     names.admin_role
                 );

@@ -42,7 +42,7 @@ pub async fn run(ctx: &Context, args: &LogArgs) -> Result<u8> {
                     e.outcome.clone(),
                 ]);
             }
-            print!("{}", t.render(80));
+            out!("{}", t.render(80));
         }
     }
     Ok(EXIT_OK)
@@ -54,16 +54,16 @@ async fn verify(ctx: &Context, session: &crate::session::Session) -> Result<u8> 
         Format::Json => output::print_json(&report)?,
         Format::Text => {
             for f in &report.findings {
-                println!("{}", f.message);
+                outln!("{}", f.message);
             }
             if report.intact() {
-                println!(
+                outln!(
                     "console log intact: {} row(s), every hash and link checks",
                     report.rows
                 );
             }
             if let (Some(seq), Some(hash)) = (&report.head_seq, &report.head_hash) {
-                println!(
+                outln!(
                     "head: row {seq} sha256 {hash} (keep it elsewhere to detect a rewrite of the whole chain)"
                 );
             }

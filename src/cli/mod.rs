@@ -1,5 +1,18 @@
 //! The headless face: argument parsing, one module per subcommand group, exit codes.
 
+/// `print!` for command output: see [`output::write_out`] (a closed pipe is not a panic).
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::cli::output::write_out(format_args!($($arg)*)) };
+}
+
+/// `println!` for command output: see [`output::write_out`].
+macro_rules! outln {
+    () => { $crate::cli::output::write_out(format_args!("\n")) };
+    ($($arg:tt)*) => {
+        $crate::cli::output::write_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
 mod audit;
 pub mod backup;
 mod bulk;

@@ -111,17 +111,18 @@ pub async fn nodes(ctx: &Context, args: &NodesArgs) -> Result<u8> {
                     },
                 ]);
             }
-            print!("{}", t.render(80));
+            out!("{}", t.render(80));
             match map.balance() {
-                Some(b) => println!(
+                Some(b) => outln!(
                     "balance: largest node {:.2}× its share of bytes; tenant counts differ by {}",
-                    b.max_over_mean, b.tenant_spread
+                    b.max_over_mean,
+                    b.tenant_spread
                 ),
-                None => println!("balance: fewer than two nodes take data"),
+                None => outln!("balance: fewer than two nodes take data"),
             }
             let local = map.local().count();
             if local > 0 {
-                println!(
+                outln!(
                     "{local} tenant(s) still local to the coordinator: `tenantctl tenant distribute --all` distributes them"
                 );
             }
@@ -131,12 +132,12 @@ pub async fn nodes(ctx: &Context, args: &NodesArgs) -> Result<u8> {
                     if on.is_empty() {
                         continue;
                     }
-                    println!("\n{} ({} tenants)", n.addr, on.len());
+                    outln!("\n{} ({} tenants)", n.addr, on.len());
                     let mut t = Table::new(&[("TENANT", Align::Left), ("SIZE", Align::Right)]);
                     for p in on {
                         t.row(vec![p.tenant.clone(), human_bytes(p.bytes)]);
                     }
-                    print!("{}", t.render(80));
+                    out!("{}", t.render(80));
                 }
             }
         }
@@ -186,7 +187,7 @@ pub async fn move_tenant(
         Format::Json => output::print_json(&report)?,
         Format::Text => {
             for m in &report.done {
-                println!("moved tenant {} from {} to {}", m.tenant, m.from, m.to);
+                outln!("moved tenant {} from {} to {}", m.tenant, m.from, m.to);
             }
         }
     }
@@ -222,7 +223,7 @@ pub async fn distribute(ctx: &Context, ids: &[String], all: bool) -> Result<u8> 
             Format::Json => {
                 output::print_json(&crate::job::JobReport::<ops::Distributed>::default())?
             }
-            Format::Text => println!("no local tenant: every tenant schema is distributed"),
+            Format::Text => outln!("no local tenant: every tenant schema is distributed"),
         }
         return Ok(EXIT_OK);
     }
@@ -245,15 +246,15 @@ pub async fn distribute(ctx: &Context, ids: &[String], all: bool) -> Result<u8> 
         Format::Text => {
             for d in &report.done {
                 match &d.node {
-                    Some(n) => println!("distributed tenant {} to {n}", d.tenant),
-                    None => println!("distributed tenant {} (no tables yet)", d.tenant),
+                    Some(n) => outln!("distributed tenant {} to {n}", d.tenant),
+                    None => outln!("distributed tenant {} (no tables yet)", d.tenant),
                 }
             }
             for f in &report.failed {
-                println!("failed: {}: {}", f.item, f.error);
+                outln!("failed: {}: {}", f.item, f.error);
             }
             if !report.not_tried.is_empty() {
-                println!("not tried: {}", report.not_tried.join(" "));
+                outln!("not tried: {}", report.not_tried.join(" "));
             }
         }
     }
@@ -274,10 +275,13 @@ pub async fn rebalance(ctx: &Context, args: &RebalanceArgs) -> Result<u8> {
         match ctx.format {
             Format::Json => output::print_json(&status)?,
             Format::Text => match &status {
-                None => println!("no rebalance has run on this cluster"),
-                Some(s) => println!(
+                None => outln!("no rebalance has run on this cluster"),
+                Some(s) => outln!(
                     "rebalance job {}: {} ({} of {} moves done)",
-                    s.job_id, s.state, s.tasks_done, s.tasks_total
+                    s.job_id,
+                    s.state,
+                    s.tasks_done,
+                    s.tasks_total
                 ),
             },
         }
@@ -297,7 +301,7 @@ pub async fn rebalance(ctx: &Context, args: &RebalanceArgs) -> Result<u8> {
     let Some(job) = ops::rebalance_start(&session, mode).await? else {
         match ctx.format {
             Format::Json => output::print_json(&serde_json::json!({"job_id": null}))?,
-            Format::Text => println!("the cluster is balanced: nothing to move"),
+            Format::Text => outln!("the cluster is balanced: nothing to move"),
         }
         return Ok(EXIT_OK);
     };
@@ -305,7 +309,7 @@ pub async fn rebalance(ctx: &Context, args: &RebalanceArgs) -> Result<u8> {
         match ctx.format {
             Format::Json => output::print_json(&serde_json::json!({"job_id": job}))?,
             Format::Text => {
-                println!("rebalance job {job} started; `tenantctl rebalance --status` follows it")
+                outln!("rebalance job {job} started; `tenantctl rebalance --status` follows it")
             }
         }
         return Ok(EXIT_OK);
@@ -341,9 +345,12 @@ pub async fn rebalance(ctx: &Context, args: &RebalanceArgs) -> Result<u8> {
         }))?,
         Format::Text => {
             if let Some(s) = last {
-                println!(
+                outln!(
                     "rebalance job {}: {} ({} of {} moves done)",
-                    s.job_id, s.state, s.tasks_done, s.tasks_total
+                    s.job_id,
+                    s.state,
+                    s.tasks_done,
+                    s.tasks_total
                 );
             }
         }

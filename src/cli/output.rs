@@ -3,6 +3,34 @@
 use crate::error::{Error, Result};
 use serde::Serialize;
 
+/// Writes command output to stdout (the `out!`/`outln!` macros). See [`output_failed`].
+pub fn write_out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write;
+    if let Err(e) = std::io::stdout().lock().write_fmt(args) {
+        output_failed(e)
+    }
+}
+
+/// Ends tenantctl when its output cannot be written. A reader that went away
+/// (`tenantctl tenant list | head`) ends it as it ends other command-line tools there: by
+/// SIGPIPE, without a word (shells report 141). Any other failure (a full disk under a
+/// redirect) is reported and ends it with the error exit code.
+pub fn output_failed(e: std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        use nix::sys::signal::{SigHandler, Signal, raise, signal};
+        // SAFETY: the default disposition installs no handler, so nothing can run in one.
+        // tenantctl ignores SIGPIPE while it works (the Rust runtime's default) so that a
+        // server closing a socket is an error it reports, not a silent death.
+        unsafe {
+            let _ = signal(Signal::SIGPIPE, SigHandler::SigDfl);
+        }
+        let _ = raise(Signal::SIGPIPE);
+        std::process::exit(141);
+    }
+    eprintln!("error: writing the output: {e}");
+    std::process::exit(i32::from(crate::exit::ERROR));
+}
+
 /// Prints `value` as pretty JSON on stdout.
 pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
     use std::io::Write;
@@ -10,14 +38,16 @@ pub fn print_json<T: Serialize>(value: &T) -> Result<()> {
     // built as one string first and then copied out cost 15-35 ms more.
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(64 * 1024, stdout.lock());
-    serde_json::to_writer_pretty(&mut out, value)
-        .map_err(|e| Error::Invalid(format!("cannot encode JSON output: {e}")))?;
-    writeln!(out)
-        .and_then(|()| out.flush())
-        .map_err(|source| Error::Io {
-            what: "writing the output".into(),
-            source,
-        })
+    if let Err(e) = serde_json::to_writer_pretty(&mut out, value) {
+        match e.io_error_kind() {
+            Some(_) => output_failed(e.into()),
+            None => return Err(Error::Invalid(format!("cannot encode JSON output: {e}"))),
+        }
+    }
+    if let Err(e) = writeln!(out).and_then(|()| out.flush()) {
+        output_failed(e)
+    }
+    Ok(())
 }
 
 /// Text from the database made safe for a terminal: control characters (escape

@@ -282,7 +282,7 @@ pub async fn run(ctx: &Context, cmd: &TenantCommand) -> Result<u8> {
                         eprintln!("error: {}: {}", f.item, f.error);
                     }
                     if let Some(r) = report.done.first() {
-                        println!(
+                        outln!(
                             "dropped tenant {}; its verified backup is {}",
                             r.tenant,
                             r.backup.display()
@@ -415,7 +415,7 @@ fn shown(mut row: TenantRow) -> TenantRow {
 fn changed(ctx: &Context, row: &TenantRow, message: &str) -> Result<u8> {
     match ctx.format {
         Format::Json => output::print_json(&shown(row.clone()))?,
-        Format::Text => println!("{message}"),
+        Format::Text => outln!("{message}"),
     }
     Ok(EXIT_OK)
 }
@@ -459,10 +459,10 @@ async fn adopt(
         }))?,
         Format::Text => {
             if schemas.is_empty() {
-                println!("no unregistered schema to adopt");
+                outln!("no unregistered schema to adopt");
             }
             for p in &plans {
-                println!(
+                outln!(
                     "{} schema {} as tenant {} (template version {}):",
                     if dry_run { "would adopt" } else { "adopted" },
                     p.schema,
@@ -472,16 +472,16 @@ async fn adopt(
                         .unwrap_or_else(|| "none; migrate leaves it alone".into())
                 );
                 for c in &p.owner_changes {
-                    println!("  owner {} -> admin: {} {}", c.owner, c.kind, c.object);
+                    outln!("  owner {} -> admin: {} {}", c.owner, c.kind, c.object);
                 }
-                println!(
+                outln!(
                     "  role {} created; RLS, policies and grants on {} table(s)",
                     p.readonly_role,
                     p.tables.len()
                 );
             }
             for f in &failures {
-                println!("failed: {}: {}", f.item, f.error);
+                outln!("failed: {}: {}", f.item, f.error);
             }
         }
     }
@@ -506,21 +506,25 @@ async fn migrate_plan(ctx: &Context, opts: &tenant::MigrateOptions) -> Result<u8
     match ctx.format {
         Format::Json => output::print_json(&plan)?,
         Format::Text => {
-            println!(
+            outln!(
                 "dry run: target template v{}, {} job(s); nothing was changed",
-                plan.target_version, plan.jobs
+                plan.target_version,
+                plan.jobs
             );
             if plan.versions.is_empty() {
-                println!("no tenant needs a version");
+                outln!("no tenant needs a version");
             }
             for v in &plan.versions {
-                println!(
+                outln!(
                     "\nversion {} ({}): {} tenant(s); SQL for {}:",
-                    v.version, v.file, v.tenants, v.first_tenant
+                    v.version,
+                    v.file,
+                    v.tenants,
+                    v.first_tenant
                 );
-                println!("{}", v.first_sql.trim_end());
+                outln!("{}", v.first_sql.trim_end());
             }
-            println!(
+            outln!(
                 "\n{} already current, {} pinned{}",
                 plan.current.len(),
                 plan.pinned.len(),
@@ -531,7 +535,7 @@ async fn migrate_plan(ctx: &Context, opts: &tenant::MigrateOptions) -> Result<u8
                 }
             );
             if !plan.unversioned.is_empty() {
-                println!(
+                outln!(
                     "without a version (left alone): {}",
                     plan.unversioned.join(" ")
                 );
@@ -566,7 +570,7 @@ async fn migrate(ctx: &Context, opts: &tenant::MigrateOptions) -> Result<u8> {
             "cancelled": report.cancelled,
         }))?,
         Format::Text => {
-            println!("{}", report.summary());
+            outln!("{}", report.summary());
             let pinned: Vec<&str> = report
                 .done
                 .iter()
@@ -574,13 +578,13 @@ async fn migrate(ctx: &Context, opts: &tenant::MigrateOptions) -> Result<u8> {
                 .map(|o| o.tenant.as_str())
                 .collect();
             if !pinned.is_empty() {
-                println!("pinned (skipped): {}", pinned.join(" "));
+                outln!("pinned (skipped): {}", pinned.join(" "));
             }
             for f in &report.failed {
-                println!("failed: {}: {}", f.item, f.error);
+                outln!("failed: {}: {}", f.item, f.error);
             }
             if !report.not_tried.is_empty() {
-                println!("not tried: {}", report.not_tried.join(" "));
+                outln!("not tried: {}", report.not_tried.join(" "));
             }
         }
     }
@@ -612,11 +616,12 @@ async fn migrate(ctx: &Context, opts: &tenant::MigrateOptions) -> Result<u8> {
 
 async fn list(ctx: &Context, exact: bool) -> Result<u8> {
     let session = ctx.session().await?;
-    let mut rows: Vec<TenantRow> = catalog::list_tenants(&session)
-        .await?
-        .into_iter()
-        .map(shown)
-        .collect();
+    // Measured sizes come with table counts: the estimate's scan would be thrown away.
+    let listed = match exact {
+        true => catalog::list_unsized(&session).await?,
+        false => catalog::list_tenants(&session).await?,
+    };
+    let mut rows: Vec<TenantRow> = listed.into_iter().map(shown).collect();
     if exact {
         let schemas: Vec<String> = rows
             .iter()
@@ -624,20 +629,22 @@ async fn list(ctx: &Context, exact: bool) -> Result<u8> {
             .map(|r| r.schema.clone())
             .collect();
         let sizes = measure_with_progress(&session, &schemas).await?;
-        let by_schema: std::collections::HashMap<String, i64> = sizes.into_iter().collect();
+        let by_schema: std::collections::HashMap<String, catalog::Measured> =
+            sizes.into_iter().map(|m| (m.schema.clone(), m)).collect();
         for r in &mut rows {
-            if let Some(b) = by_schema.get(&r.schema) {
-                r.size_bytes = Some(*b);
+            if let Some(m) = by_schema.get(&r.schema) {
+                r.size_bytes = Some(m.bytes);
                 r.size_exact = true;
+                r.tables = m.tables;
             }
         }
     }
     match ctx.format {
         Format::Json => output::print_json(&rows)?,
         Format::Text => {
-            print!("{}", tenant_table(&rows));
+            out!("{}", tenant_table(&rows));
             if let Some(line) = version_distribution(&rows) {
-                println!("{line}");
+                outln!("{line}");
             }
         }
     }
@@ -649,10 +656,10 @@ async fn list(ctx: &Context, exact: bool) -> Result<u8> {
 async fn measure_with_progress(
     session: &crate::session::Session,
     schemas: &[String],
-) -> Result<Vec<(String, i64)>> {
+) -> Result<Vec<catalog::Measured>> {
     use std::io::IsTerminal;
     let cancel = super::progress::ctrl_c_cancels("cancelling the measurement…");
-    let (tx, mut rx) = crate::job::progress_channel::<(String, i64)>();
+    let (tx, mut rx) = crate::job::progress_channel::<catalog::Measured>();
     let show = std::io::stderr().is_terminal() && schemas.len() > catalog::EXACT_CHUNK;
     let printer = tokio::spawn(async move {
         while let Some(p) = rx.recv().await {
@@ -782,23 +789,23 @@ async fn show(ctx: &Context, id: &str) -> Result<u8> {
             output::print_json(&v)?;
         }
         Format::Text => {
-            println!("id        {}", row.id);
-            println!("name      {}", output::printable(&row.name));
-            println!("schema    {}", row.schema);
-            println!("status    {}", row.status);
+            outln!("id        {}", row.id);
+            outln!("name      {}", output::printable(&row.name));
+            outln!("schema    {}", row.schema);
+            outln!("status    {}", row.status);
             match row.pinned_version {
-                Some(p) => println!("template  v{} (pinned at v{p})", row.template_version),
-                None => println!("template  v{}", row.template_version),
+                Some(p) => outln!("template  v{} (pinned at v{p})", row.template_version),
+                None => outln!("template  v{}", row.template_version),
             }
-            println!("config    {}", row.config);
-            println!(
+            outln!("config    {}", row.config);
+            outln!(
                 "size      {} (tables {}, indexes {}, TOAST {})",
                 human_bytes(row.size_bytes.unwrap_or(size.total_bytes)),
                 human_bytes(size.table_bytes),
                 human_bytes(size.index_bytes),
                 human_bytes(size.toast_bytes)
             );
-            println!();
+            outln!();
             let mut t = Table::new(&[
                 ("TABLE", Align::Left),
                 ("ROWS~", Align::Right),
@@ -821,8 +828,8 @@ async fn show(ctx: &Context, id: &str) -> Result<u8> {
                     tb.policies.to_string(),
                 ]);
             }
-            print!("{}", t.render(80));
-            println!();
+            out!("{}", t.render(80));
+            outln!();
             let mut g = Table::new(&[
                 ("ROLE", Align::Left),
                 ("KIND", Align::Left),
@@ -832,21 +839,21 @@ async fn show(ctx: &Context, id: &str) -> Result<u8> {
             for (role, kind, object, privs) in grouped_grants(&grants) {
                 g.row(vec![role, kind, object, privs]);
             }
-            print!("{}", g.render(80));
-            println!();
+            out!("{}", g.render(80));
+            outln!();
             if backups.is_empty() {
-                println!("backups   none");
+                outln!("backups   none");
             } else {
-                println!("backups   {}", backups.len());
-                print!("{}", super::backup::backup_table(&backups));
+                outln!("backups   {}", backups.len());
+                out!("{}", super::backup::backup_table(&backups));
             }
-            println!();
+            outln!();
             if findings.is_empty() {
-                println!("grants match the model (the audit finds nothing)");
+                outln!("grants match the model (the audit finds nothing)");
             } else {
-                println!("{} audit finding(s):", findings.len());
+                outln!("{} audit finding(s):", findings.len());
                 for f in &findings {
-                    println!(
+                    outln!(
                         "  ! {} {}: {}",
                         f.severity,
                         f.id,
@@ -856,10 +863,10 @@ async fn show(ctx: &Context, id: &str) -> Result<u8> {
                         Some(sql) => {
                             for (i, line) in sql.lines().enumerate() {
                                 let head = if i == 0 { "fix:" } else { "    " };
-                                println!("      {head} {}", output::printable(line));
+                                outln!("      {head} {}", output::printable(line));
                             }
                         }
-                        None => println!("      fix: none (a person must decide)"),
+                        None => outln!("      fix: none (a person must decide)"),
                     }
                 }
             }

@@ -63,7 +63,7 @@ pub async fn run(ctx: &Context, args: &WorkerLoginArgs) -> Result<u8> {
     let done = crate::citus::logins::set_worker_login(&session, &args.role, &password).await?;
     match ctx.format {
         Format::Json => output::print_json(&done)?,
-        Format::Text => println!(
+        Format::Text => outln!(
             "{} may now reach the workers through the coordinator: its password is set on every node, and the coordinator keeps it for its worker connections (pg_dist_authinfo, superusers only{})",
             done.role,
             if done.authinfo_added {

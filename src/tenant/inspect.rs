@@ -61,8 +61,8 @@ pub async fn inspect(session: &Session, id: &str) -> Result<TenantDetail> {
         catalog::exact_sizes(session, std::slice::from_ref(&schema)),
     );
     // The same measure as `tenant list --exact`, so the two agree.
-    if let Some((_, bytes)) = measured?.first() {
-        row.size_bytes = Some(*bytes);
+    if let Some(m) = measured?.first() {
+        row.size_bytes = Some(m.bytes);
         row.size_exact = true;
     }
     Ok(TenantDetail {

@@ -143,7 +143,7 @@ impl JobKind {
 /// Results that landed with a progress report, by kind of job.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Landed {
-    Sizes(Vec<(String, i64)>),
+    Sizes(Vec<crate::catalog::Measured>),
     Migrate(Vec<MigrateOutcome>),
     Dump(Vec<DumpReport>),
     Audit(Vec<AuditReport>),
@@ -478,12 +478,12 @@ impl App {
     }
 
     /// Gives the rows the sizes that landed, and re-sorts when sorted by size.
-    fn on_sizes(&mut self, sizes: Vec<(String, i64)>) -> Vec<Effect> {
-        for (schema, bytes) in sizes {
-            let id = self.names.id_from_schema(&schema).map(str::to_string);
+    fn on_sizes(&mut self, sizes: Vec<crate::catalog::Measured>) -> Vec<Effect> {
+        for m in sizes {
+            let id = self.names.id_from_schema(&m.schema).map(str::to_string);
             let at = id.as_ref().and_then(|id| self.list.by_id.get(id)).copied();
             if let Some(row) = at.and_then(|i| self.list.rows.get_mut(i)) {
-                row.size_bytes = Some(bytes);
+                row.size_bytes = Some(m.bytes);
                 row.size_exact = true;
             }
         }
