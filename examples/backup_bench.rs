@@ -23,6 +23,17 @@ fn secs(d: Duration) -> String {
     format!("{:.2} s", d.as_secs_f64())
 }
 
+/// Every run, sorted: the spread behind a median.
+fn spread(v: &[Duration]) -> String {
+    let mut v = v.to_vec();
+    v.sort();
+    let all: Vec<String> = v
+        .iter()
+        .map(|d| format!("{:.2}", d.as_secs_f64()))
+        .collect();
+    format!("[{}]", all.join(", "))
+}
+
 /// Runs a client tool the way a DBA would: connection in the environment.
 fn bare(cluster: &Cluster, program: &Path, db: &str, args: &[OsString]) -> Duration {
     let spec = cluster.superuser_spec(db);
@@ -91,17 +102,29 @@ fn timed<T: Send + 'static>() -> (tenantctl::job::ProgressSender<T>, Steps) {
 
 impl Steps {
     async fn line(self, start: Instant, end: Instant) -> String {
+        self.timed(start, end).await.0
+    }
+
+    /// The line, and the time of the scratch round trip alone (restore into the scratch
+    /// database, rename, dump of the renamed copy).
+    async fn timed(self, start: Instant, end: Instant) -> (String, Duration) {
+        use tenantctl::backup::BackupStep as S;
         let _ = self.task.await;
         let m = self.marks.lock().unwrap();
         let mut out = vec![format!(
             "before the first step {:.2} s",
             m.first().map_or(0.0, |f| (f.0 - start).as_secs_f64())
         )];
+        let scratch = [S::ScratchRestore, S::Rename, S::ScratchDump].map(|s| s.label());
+        let mut round_trip = Duration::ZERO;
         for (i, (t, l)) in m.iter().enumerate() {
             let next = m.get(i + 1).map_or(end, |n| n.0);
             out.push(format!("{l} {:.2} s", (next - *t).as_secs_f64()));
+            if scratch.contains(&l.as_str()) {
+                round_trip += next - *t;
+            }
         }
-        out.join(", ")
+        (out.join(", "), round_trip)
     }
 }
 
@@ -251,6 +274,11 @@ async fn measure(
         path = Some(r.path);
     }
     let path = path.unwrap();
+    println!(
+        "dump {id} runs: bare {} | tenantctl {}",
+        spread(&bare_dump),
+        spread(&ours_dump)
+    );
     let (bd, od) = (median(bare_dump), median(ours_dump));
     println!(
         "dump {id}: bare pg_dump {} | tenantctl dump {} ({:+.1} %; includes row counts, sha256, pg_restore --list, manifest)",
@@ -260,6 +288,14 @@ async fn measure(
     );
 
     let pg = cluster.superuser_spec("postgres").connect(1).await.unwrap();
+    // What restore beside does, by hand: the whole archive into a scratch database, the
+    // schema renamed there with psql, pg_dump of it, pg_restore of that (the rows go
+    // through twice; only measured when small).
+    let by_hand_too = std::fs::metadata(&bare_file).unwrap().len() < 100 << 20;
+    let psql = tools.pg_dump.with_file_name("psql");
+    let renamed_file = set.dir.parent().unwrap().join(format!("{id}.renamed.dump"));
+    let mut by_hand = Vec::new();
+    let mut scratch_trips = Vec::new();
     let mut bare_restore = Vec::new();
     let mut beside = Vec::new();
     let mut in_place = Vec::new();
@@ -281,6 +317,63 @@ async fn measure(
                 bare_file.as_os_str().to_owned(),
             ],
         ));
+        if by_hand_too {
+            let (scratch, target) = (
+                format!("hand_scratch_{id}_{run}"),
+                format!("hand_{id}_{run}"),
+            );
+            for db in [&scratch, &target] {
+                sqlx::query(&format!("CREATE DATABASE {db}"))
+                    .execute(&pg)
+                    .await
+                    .unwrap();
+            }
+            let restore_into = |db: &str, file: &Path| -> Vec<OsString> {
+                vec![
+                    "--single-transaction".into(),
+                    "--exit-on-error".into(),
+                    "--no-owner".into(),
+                    format!("--dbname={db}").into(),
+                    file.as_os_str().to_owned(),
+                ]
+            };
+            let copy_schema = format!("tenant_{id}_hand{run}");
+            let mut file_arg = OsString::from("--file=");
+            file_arg.push(&renamed_file);
+            let d = bare(
+                cluster,
+                &tools.pg_restore,
+                &scratch,
+                &restore_into(&scratch, &bare_file),
+            ) + bare(
+                cluster,
+                &psql,
+                &scratch,
+                &[
+                    "-X".into(),
+                    "-q".into(),
+                    "-v".into(),
+                    "ON_ERROR_STOP=1".into(),
+                    "-c".into(),
+                    format!("ALTER SCHEMA {schema} RENAME TO {copy_schema}").into(),
+                ],
+            ) + bare(
+                cluster,
+                &tools.pg_dump,
+                &scratch,
+                &[
+                    "--format=custom".into(),
+                    format!("--schema={copy_schema}").into(),
+                    file_arg,
+                ],
+            ) + bare(
+                cluster,
+                &tools.pg_restore,
+                &target,
+                &restore_into(&target, &renamed_file),
+            );
+            by_hand.push(d);
+        }
         let copy = format!("{id}_copy{run}");
         let t = Instant::now();
         let (tx, steps) = timed();
@@ -302,7 +395,9 @@ async fn measure(
         let end = Instant::now();
         beside.push(end - t);
         drop(tx);
-        println!("  restore beside {id} steps: {}", steps.line(t, end).await);
+        let (line, round_trip) = steps.timed(t, end).await;
+        scratch_trips.push(round_trip);
+        println!("  restore beside {id} steps: {line}");
         let t = Instant::now();
         let (tx, steps) = timed();
         backup::restore(
@@ -329,6 +424,24 @@ async fn measure(
         );
         backup::release(session, None).await.unwrap();
     }
+    println!(
+        "restore {id}: of which the scratch round trip (restore into the scratch database, rename, pg_dump of the renamed copy) {}",
+        secs(median(scratch_trips))
+    );
+    if !by_hand.is_empty() {
+        println!("restore {id} by hand runs: {}", spread(&by_hand));
+        let h = median(by_hand);
+        println!(
+            "restore {id} beside by hand: pg_restore into a scratch database, psql ALTER SCHEMA RENAME, pg_dump, pg_restore {}",
+            secs(h)
+        );
+    }
+    println!(
+        "restore {id} runs: bare {} | beside {} | in place {}",
+        spread(&bare_restore),
+        spread(&beside),
+        spread(&in_place)
+    );
     let (br, bs, ip) = (median(bare_restore), median(beside), median(in_place));
     println!(
         "restore {id}: bare pg_restore into an empty database {} | tenantctl restore --as {} ({:.1}x) | in place {} ({:.1}x)",

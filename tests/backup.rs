@@ -977,6 +977,7 @@ async fn tenantctl_killed_at_each_restore_step_leaves_old_or_new_data_and_a_reru
         "renaming in the scratch database",
         "dumping the renamed copy",
         "restoring beside the live tenant",
+        "analyzing the restored tables",
         "swapping",
     ];
     for (signal, step) in steps.iter().flat_map(|st| {
@@ -1231,37 +1232,6 @@ async fn restore_waiting_on(s: &Session, app: &str, wait: &str) -> i32 {
     }
 }
 
-/// Another session's lock request on the log lock, queued; it holds the lock once granted
-/// until `release` fires.
-async fn queue_on_log_lock(
-    s: &Session,
-) -> (
-    i32,
-    tokio::sync::oneshot::Sender<()>,
-    tokio::task::JoinHandle<()>,
-) {
-    let mut conn = s.pool.acquire().await.unwrap().detach();
-    let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
-    let (release, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        sqlx::query("SELECT pg_advisory_lock($1)")
-            .bind(LOG_LOCK)
-            .execute(&mut conn)
-            .await
-            .unwrap();
-        let _ = rx.await;
-        sqlx::query("SELECT pg_advisory_unlock($1)")
-            .bind(LOG_LOCK)
-            .execute(&mut conn)
-            .await
-            .unwrap();
-    });
-    (pid, release, task)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_restores_own_connection_killed_at_each_step_says_old_or_new_data_and_a_rerun_finishes()
 {
@@ -1295,7 +1265,8 @@ async fn the_restores_own_connection_killed_at_each_step_says_old_or_new_data_an
         .template_vars()
         .render("SELECT 1 FROM {{registry}} WHERE id = 'acme' FOR UPDATE")
         .unwrap();
-    for step in ["before the swap", "in the swap", "after the swap"] {
+    // Nothing follows the swap's commit (the analysis comes before it).
+    for step in ["before the swap", "in the swap"] {
         let child = std::process::Command::new(common::bin())
             .args(["restore", "acme", path.to_str().unwrap(), "--yes"])
             .env("TENANTCTL_CONFIG", &config)
@@ -1317,6 +1288,33 @@ async fn the_restores_own_connection_killed_at_each_step_says_old_or_new_data_an
                     schema_exists(&s, "_side_acme").await,
                     "{step}: no side copy yet"
                 );
+                // Before the swap, the side copy is analyzed, its rows frozen (all-visible:
+                // its first autovacuum has nothing to do), its policies made, and it is
+                // closed to the application roles until the swap opens it.
+                let (pages, visible, tuples): (i32, i32, f32) = sqlx::query_as(
+                    "SELECT c.relpages, c.relallvisible, c.reltuples FROM pg_class c
+                     WHERE c.oid = '_side_acme.invoices'::regclass",
+                )
+                .fetch_one(&s.pool)
+                .await
+                .unwrap();
+                assert_eq!(tuples, 2000.0, "{step}: not analyzed before the swap");
+                assert!(
+                    pages > 0 && visible == pages,
+                    "{step}: {visible} of {pages} pages all-visible"
+                );
+                let (bound, open): (i64, bool) = sqlx::query_as(
+                    "SELECT (SELECT count(*) FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
+                             JOIN pg_namespace n ON n.oid = c.relnamespace
+                             WHERE n.nspname = '_side_acme' AND p.polname = 'tenantctl_tenant_bound'),
+                            has_schema_privilege($1, '_side_acme', 'USAGE')",
+                )
+                .bind(&s.names.service_role)
+                .fetch_one(&s.pool)
+                .await
+                .unwrap();
+                assert!(bound > 0, "{step}: the side copy has no binding policy yet");
+                assert!(!open, "{step}: the side copy is open to the service role");
                 terminate(&s, pid).await;
                 row.rollback().await.unwrap();
                 false
@@ -1344,6 +1342,20 @@ async fn the_restores_own_connection_killed_at_each_step_says_old_or_new_data_an
                     exclusive, 1,
                     "{step}: the swap has not locked the live tables"
                 );
+                // Nothing in the swap locks the restored tables: what needs their ACCESS
+                // EXCLUSIVE lock (policies, RLS) was done before it.
+                let side_locks: Vec<String> = sqlx::query_scalar(
+                    "SELECT c.relname || ' ' || l.mode FROM pg_locks l
+                     JOIN pg_class c ON c.oid = l.relation
+                     JOIN pg_namespace n ON n.oid = c.relnamespace
+                     WHERE l.pid = $1 AND n.nspname = '_side_acme'
+                       AND l.mode <> 'AccessShareLock'",
+                )
+                .bind(pid)
+                .fetch_all(&s.pool)
+                .await
+                .unwrap();
+                assert_eq!(side_locks, Vec::<String>::new(), "{step}");
                 terminate(&s, pid).await;
                 sqlx::query("SELECT pg_advisory_unlock($1)")
                     .bind(LOG_LOCK)
@@ -1352,47 +1364,7 @@ async fn the_restores_own_connection_killed_at_each_step_says_old_or_new_data_an
                     .unwrap();
                 false
             }
-            _ => {
-                // Hold the log lock, queue a second session behind the swap, let the swap
-                // commit: the analysis after it then queues behind that session.
-                let mut log = s.pool.acquire().await.unwrap();
-                sqlx::query("SELECT pg_advisory_lock($1)")
-                    .bind(LOG_LOCK)
-                    .execute(&mut *log)
-                    .await
-                    .unwrap();
-                restore_waiting_on(&s, app, "Lock:advisory").await;
-                let (queued, release, task) = queue_on_log_lock(&s).await;
-                loop {
-                    let w: Option<String> = sqlx::query_scalar(
-                        "SELECT wait_event_type FROM pg_stat_activity WHERE pid = $1",
-                    )
-                    .bind(queued)
-                    .fetch_one(&s.pool)
-                    .await
-                    .unwrap();
-                    if w.as_deref() == Some("Lock") {
-                        break;
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                }
-                sqlx::query("SELECT pg_advisory_unlock($1)")
-                    .bind(LOG_LOCK)
-                    .execute(&mut *log)
-                    .await
-                    .unwrap();
-                let pid = loop {
-                    let pid = restore_waiting_on(&s, app, "Lock:advisory").await;
-                    if !backup::kept(&s, Some("acme")).await.unwrap().is_empty() {
-                        break pid;
-                    }
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                };
-                terminate(&s, pid).await;
-                let _ = release.send(());
-                task.await.unwrap();
-                true
-            }
+            _ => unreachable!(),
         };
         let out = output.await.unwrap().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -1910,4 +1882,80 @@ async fn a_tenant_with_a_partitioned_table_dumps_and_restores_its_rows() {
         .await
         .unwrap();
     assert_eq!(rows, 7);
+}
+
+#[tokio::test]
+async fn an_archives_own_ddl_runs_in_the_scratch_database_never_in_the_live_one() {
+    use std::os::unix::fs::PermissionsExt;
+    let (db, s) = TestDb::bootstrapped().await;
+    let tools = require_pg_dump!(s);
+    tenant_with_data(&s, "acme", 50).await;
+    let set = settings(&db);
+    let path = dump(&s, &set, "acme").await;
+    let before = checksums(&s, "tenant_acme").await;
+    // A forged archive's schema section: a statement of its own among pg_restore's, in the
+    // SQL tenantctl runs over its scratch connection (the archive's sections, not the
+    // renamed copy's, which come from pg_dump).
+    let bin = db.dir.path().join("bin-forged-ddl");
+    std::fs::create_dir_all(&bin).unwrap();
+    let real = tools.pg_restore.display();
+    let script = format!(
+        "#!/bin/bash\ncase \" $* \" in\n*' --section=pre-data --section=post-data '*'--file=- '*) {real} \"$@\" | sed '$i CREATE TABLE public.archive_ddl AS SELECT current_database()::text AS db;' ;;\n*) exec {real} \"$@\" ;;\nesac\n"
+    );
+    std::fs::write(bin.join("pg_restore"), script).unwrap();
+    std::fs::set_permissions(
+        bin.join("pg_restore"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let _ = std::os::unix::fs::symlink(&tools.pg_dump, bin.join("pg_dump"));
+    let forged = BackupSettings {
+        dir: set.dir.clone(),
+        pg_bin_dir: Some(bin),
+    };
+    let mut scratch_conn = s.pool.acquire().await.unwrap();
+    let scratch: String = sqlx::query_scalar(
+        "SELECT 'tenantctl_scratch_' || oid::text FROM pg_database WHERE datname = current_database()",
+    )
+    .fetch_one(&mut *scratch_conn)
+    .await
+    .unwrap();
+    drop(scratch_conn);
+    let scratch_db = common::cluster()
+        .superuser_spec(&scratch)
+        .connect(1)
+        .await
+        .unwrap();
+    for as_id in [None, Some("copy".to_string())] {
+        let req = RestoreRequest {
+            id: "acme".into(),
+            backup: path.clone(),
+            as_id: as_id.clone(),
+            registry_from_backup: false,
+        };
+        backup::restore(&s, &forged, &req, &chan(), &CancellationToken::new())
+            .await
+            .finished();
+        // It ran, in the scratch database only.
+        let ran: Vec<String> = sqlx::query_scalar("SELECT db FROM public.archive_ddl")
+            .fetch_all(&scratch_db)
+            .await
+            .unwrap();
+        assert_eq!(ran, vec![scratch.clone()], "{as_id:?}");
+        sqlx::query("DROP TABLE public.archive_ddl")
+            .execute(&scratch_db)
+            .await
+            .unwrap();
+        let live: Option<String> =
+            sqlx::query_scalar("SELECT to_regclass('public.archive_ddl')::text")
+                .fetch_one(&s.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            live, None,
+            "{as_id:?}: the archive's DDL ran in the live database"
+        );
+    }
+    assert_eq!(checksums(&s, "tenant_acme").await, before);
+    assert_eq!(checksums(&s, "tenant_copy").await, before);
 }

@@ -7,18 +7,26 @@ DECLARE
     s text := {{kept}};
     r record;
 BEGIN
+    -- The schema's relations through pg_depend (indexed on the schema): filtering pg_class
+    -- on relnamespace scans all of it, 15-20 ms at 2,000 tenants, inside the swap.
     FOR r IN
+        WITH rel AS (
+            SELECT c.oid, c.relname, c.relkind, c.relowner, c.relacl FROM pg_class c
+            WHERE c.oid IN (SELECT d.objid FROM pg_depend d
+                            WHERE d.refclassid = 'pg_namespace'::regclass
+                              AND d.refobjid = (SELECT oid FROM pg_namespace WHERE nspname = s)
+                              AND d.classid = 'pg_class'::regclass)
+              AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = s)
+        )
         SELECT DISTINCT c.relname, CASE WHEN c.relkind = 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind,
                CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END AS who
-        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace,
-             aclexplode(c.relacl) a
-        WHERE n.nspname = s AND a.grantee <> c.relowner
+        FROM rel c, aclexplode(c.relacl) a
+        WHERE a.grantee <> c.relowner
         UNION
         SELECT DISTINCT c.relname, 'TABLE',
                CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(pg_get_userbyid(a.grantee)) END
-        FROM pg_attribute t JOIN pg_class c ON c.oid = t.attrelid
-        JOIN pg_namespace n ON n.oid = c.relnamespace, aclexplode(t.attacl) a
-        WHERE n.nspname = s AND a.grantee <> c.relowner
+        FROM rel c JOIN pg_attribute t ON t.attrelid = c.oid, aclexplode(t.attacl) a
+        WHERE a.grantee <> c.relowner
     LOOP
         EXECUTE format('REVOKE ALL ON %s %I.%I FROM %s', r.kind, s, r.relname, r.who);
     END LOOP;

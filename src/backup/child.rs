@@ -93,7 +93,10 @@ impl ChildEnv {
 /// What a finished child printed.
 #[derive(Debug, Default)]
 pub struct ChildOutput {
+    /// Its stdout (captured only when asked for), invalid UTF-8 replaced.
     pub stdout: String,
+    /// Whether the stdout was valid UTF-8 as written (nothing was replaced).
+    pub utf8: bool,
 }
 
 /// The command for `program args` with `env`: stderr piped, killed when dropped and when
@@ -234,9 +237,9 @@ pub async fn run(
     let mut tail: Vec<String> = Vec::new();
     let work = async {
         let out_task = async {
-            let mut s = String::new();
+            let mut s = Vec::new();
             if let Some(mut o) = stdout {
-                let _ = o.read_to_string(&mut s).await;
+                let _ = o.read_to_end(&mut s).await;
             }
             s
         };
@@ -274,5 +277,9 @@ pub async fn run(
     if !status.success() {
         return Err(failure(&name, status, &tail, env));
     }
-    Ok(ChildOutput { stdout: out })
+    let utf8 = std::str::from_utf8(&out).is_ok();
+    Ok(ChildOutput {
+        stdout: String::from_utf8_lossy(&out).into_owned(),
+        utf8,
+    })
 }

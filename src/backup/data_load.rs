@@ -210,6 +210,9 @@ pub(crate) struct Targets {
     pub sequences: HashSet<String>,
     /// Manifest row counts by table.
     pub rows: HashMap<String, i64>,
+    /// The plain tables were made empty in the caller's transaction, so their rows may be
+    /// written frozen.
+    pub freeze: bool,
 }
 
 /// Reads the data section from `input` and loads it into schema `side` on `conn` (inside
@@ -295,7 +298,7 @@ pub(crate) async fn load(
                     return Err(refuse(format!("rows for {old}.{table} twice")));
                 }
                 let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
-                let stmt = if cols.is_empty() {
+                let mut stmt = if cols.is_empty() {
                     format!(
                         "COPY {}.{} FROM STDIN",
                         quote_ident(side),
@@ -309,6 +312,13 @@ pub(crate) async fn load(
                         cols.join(", ")
                     )
                 };
+                // Frozen and marked all-visible as written: the first autovacuum of the
+                // restored tables (due at once after a load) then has nothing to read or
+                // rewrite, where it would otherwise hold their lock for as long as a full
+                // pass over them takes, in the way of the swap and of the application.
+                if targets.freeze && targets.tables.get(&table) == Some(&'r') {
+                    stmt.push_str(" (FREEZE)");
+                }
                 let during = format!("restore: loading {side}.{table}");
                 let mut copy = conn
                     .copy_in_raw(&stmt)

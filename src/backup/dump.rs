@@ -15,7 +15,8 @@ use std::path::{Path, PathBuf};
 use tokio_util::sync::CancellationToken;
 
 /// Exact row counts of every table of a schema in one statement (identifiers quoted by
-/// the server's `format('%I')`). Tables that hold rows only: a partitioned table's rows
+/// the server's `format('%I')`; the tables found through `pg_depend`, indexed on the
+/// schema, rather than by scanning all of pg_class). Tables that hold rows only: a partitioned table's rows
 /// are its partitions' (the archive has no data entry for it, and verify looks for one
 /// per manifest table).
 const COUNT_ROWS: &str = r#"
@@ -24,7 +25,11 @@ SELECT c.relname::text,
               query_to_xml(format('SELECT count(*) AS n FROM %I.%I', n.nspname, c.relname),
                            false, true, '')))[1]::text::bigint
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = $1 AND c.relkind = 'r'
+WHERE c.oid IN (SELECT d.objid FROM pg_depend d
+                WHERE d.refclassid = 'pg_namespace'::regclass
+                  AND d.refobjid = (SELECT oid FROM pg_namespace WHERE nspname = $1)
+                  AND d.classid = 'pg_class'::regclass)
+  AND n.nspname = $1 AND c.relkind = 'r'
 ORDER BY 1"#;
 
 /// A finished dump.
@@ -161,8 +166,14 @@ pub async fn dump_tenant<T>(
             .await
             .map_err(Error::db(format!("dump {id}: exporting the snapshot")))?;
         let total: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-             WHERE n.nspname = $1 AND c.relkind = 'r'",
+            // Through pg_depend (indexed on the schema), not a scan of all of pg_class.
+            "SELECT count(*) FROM pg_class c
+             WHERE c.oid IN (SELECT d.objid FROM pg_depend d
+                             WHERE d.refclassid = 'pg_namespace'::regclass
+                               AND d.refobjid = (SELECT oid FROM pg_namespace WHERE nspname = $1)
+                               AND d.classid = 'pg_class'::regclass)
+               AND c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = $1)
+               AND c.relkind = 'r'",
         )
         .bind(&row.schema)
         .fetch_one(&mut *snap)

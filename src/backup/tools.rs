@@ -96,13 +96,32 @@ fn probe(dir: &Path) -> Option<Tools> {
     })
 }
 
+/// Tools found earlier in this process, by configured folder and server major: a restore
+/// looks for them twice (verify, then restore), and each look runs `pg_config` and
+/// `pg_dump --version` (tens of milliseconds, a third of a small tenant's restore).
+type Found = Vec<((Option<PathBuf>, u32), Tools)>;
+static FOUND: std::sync::Mutex<Found> = std::sync::Mutex::new(Vec::new());
+
 /// The first tools (in [`candidate_dirs`] order) whose major version is at least
-/// `server_major`; a clear error naming the server and everything found otherwise.
+/// `server_major`; a clear error naming the server and everything found otherwise. A
+/// result found before in this process is reused while both files are still there.
 pub fn find_tools(configured: Option<&Path>, server_major: u32, server: &str) -> Result<Tools> {
+    let key = (configured.map(Path::to_path_buf), server_major);
+    if let Ok(found) = FOUND.lock()
+        && let Some((_, t)) = found.iter().find(|(k, _)| *k == key)
+        && t.pg_dump.is_file()
+        && t.pg_restore.is_file()
+    {
+        return Ok(t.clone());
+    }
     let mut found = Vec::new();
     for dir in candidate_dirs(configured) {
         if let Some(t) = probe(&dir) {
             if t.major >= server_major {
+                if let Ok(mut cache) = FOUND.lock() {
+                    cache.retain(|(k, _)| *k != key);
+                    cache.push((key, t.clone()));
+                }
                 return Ok(t);
             }
             found.push(format!("{} in {}", t.version, dir.display()));

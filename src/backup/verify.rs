@@ -90,7 +90,12 @@ pub async fn verify(
         other => other,
     })?;
     let (_, major) = super::parse_version(&m.pg_dump_version).unwrap_or_default();
-    let tools = super::find_tools(settings.pg_bin_dir.as_deref(), major, &m.server_version)?;
+    // Off the async threads: a restore looks for its own tools meanwhile.
+    let (dir, server) = (settings.pg_bin_dir.clone(), m.server_version.clone());
+    let tools =
+        tokio::task::spawn_blocking(move || super::find_tools(dir.as_deref(), major, &server))
+            .await
+            .map_err(|e| Error::Invalid(format!("looking for pg_restore: {e}")))??;
     let env = ChildEnv::new(&no_connection(), "")?;
     // Both read the whole file: side by side. A damaged file is reported as damaged,
     // whatever the listing made of it.
@@ -116,7 +121,7 @@ pub async fn verify(
 }
 
 /// Settings for a child that connects nowhere (`pg_restore --list`).
-fn no_connection() -> crate::connect::ConnectionSpec {
+pub(crate) fn no_connection() -> crate::connect::ConnectionSpec {
     crate::connect::ConnectionSpec {
         host: String::new(),
         port: 5432,

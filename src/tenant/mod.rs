@@ -7,7 +7,7 @@ mod change;
 mod inspect;
 mod migrate;
 mod provision;
-mod template;
+pub(crate) mod template;
 mod values;
 mod versions;
 
@@ -66,21 +66,6 @@ pub(crate) async fn lock_tenant(
             _ => Error::db(format!("{action} {id}: taking the tenant lock"))(e),
         })?;
     Ok(())
-}
-
-/// Re-applies RLS and the model's grants to a tenant schema whose contents came from
-/// elsewhere (a restore), keeping a suspended tenant closed. The caller holds the transaction.
-pub(crate) async fn reapply_model(
-    conn: &mut sqlx::PgConnection,
-    names: &crate::names::NamingPolicy,
-    id: &crate::names::TenantId,
-    version: i32,
-    suspended: bool,
-    action: &str,
-) -> Result<()> {
-    // No template version runs (from = to): only the model's own steps.
-    let _ = version;
-    template::apply_model(conn, names, id, suspended, action).await
 }
 
 /// The registry row after a committed change; a failure to read it says the change was made.

@@ -164,8 +164,23 @@ pub(crate) async fn apply_model(
     suspended: bool,
     action: &str,
 ) -> Result<()> {
-    let schema = names.schema_of(id);
-    let vars = tenant_vars(names, id);
+    apply_model_at(conn, names, id, &names.schema_of(id), suspended, action).await
+}
+
+/// [`apply_model`] on the tenant's objects while they sit in schema `at` (a restore's side
+/// copy, before it is renamed to the tenant's schema): the policies still bind to the
+/// tenant's schema name, and what is granted on `at` stays with it through the rename.
+pub(crate) async fn apply_model_at(
+    conn: &mut PgConnection,
+    names: &NamingPolicy,
+    id: &TenantId,
+    at: &str,
+    suspended: bool,
+    action: &str,
+) -> Result<()> {
+    let schema = at.to_string();
+    let mut vars = tenant_vars(names, id);
+    vars.ident("schema", &schema);
     // On Citus the scripts below go one statement at a time (see `citus::script`).
     let citus = crate::citus::provision::has_citus(conn)
         .await
@@ -261,9 +276,12 @@ async fn bind_to_tenant(
         .map_err(Error::db(format!(
             "{action} {id}: listing what the RLS role may read"
         )))?;
+    let bound_to = names.schema_of(id);
     for (table, is_table) in readable {
         let mut vars = tenant_vars(names, id);
-        vars.ident("table", &table).literal("schema_name", schema);
+        vars.ident("schema", schema)
+            .ident("table", &table)
+            .literal("schema_name", &bound_to);
         let sql = vars.render(if is_table { BIND } else { GRANT_VIEW })?;
         crate::citus::script::run_script(conn, &sql, citus)
             .await
