@@ -262,14 +262,7 @@ async fn output_into_a_closed_pipe_ends_quietly() {
     .await
     .unwrap();
     for format in ["text", "json"] {
-        let mut child = Command::new(bin())
-            .args(["tenant", "list", "--format", format])
-            .env("TENANTCTL_CONFIG", db.config_file())
-            .env("PGPASSWORD", db.password())
-            .env_remove("PGHOST")
-            .env_remove("PGPORT")
-            .env_remove("PGUSER")
-            .env_remove("PGDATABASE")
+        let mut child = common::cli_command(&db, &["tenant", "list", "--format", format])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()

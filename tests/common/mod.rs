@@ -122,18 +122,22 @@ pub fn bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_tenantctl"))
 }
 
-/// Runs the binary with this database's config and password in the environment.
-pub fn run_cli(db: &TestDb, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(bin())
-        .args(args)
+/// The binary with this database's config and password in the environment, not run yet.
+pub fn cli_command(db: &TestDb, args: &[&str]) -> std::process::Command {
+    let mut cmd = std::process::Command::new(bin());
+    cmd.args(args)
         .env("TENANTCTL_CONFIG", db.config_file())
         .env("PGPASSWORD", db.password())
         .env_remove("PGHOST")
         .env_remove("PGPORT")
         .env_remove("PGUSER")
-        .env_remove("PGDATABASE")
-        .output()
-        .expect("run tenantctl")
+        .env_remove("PGDATABASE");
+    cmd
+}
+
+/// Runs the binary with this database's config and password in the environment.
+pub fn run_cli(db: &TestDb, args: &[&str]) -> std::process::Output {
+    cli_command(db, args).output().expect("run tenantctl")
 }
 
 /// The test cluster's `server_version_num` (e.g. 170002), read from the server itself.
