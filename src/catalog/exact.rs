@@ -22,8 +22,9 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(100);
 /// since the previous report.
 pub type SizeProgress = Progress<Measured>;
 
-/// One row per schema named (that exists): its name, its measured size and its table count. The relations
-/// are found through their dependency on the schema (`pg_depend` is indexed on the
+/// One row per schema named (that exists): its name, its measured size and its table
+/// count. The relations are found through their dependency on the schema (`pg_depend` is
+/// indexed on the
 /// referenced object; `pg_class.relnamespace` is not, so a join on it scans the whole
 /// catalog, 400,000 rows at 10,000 tenants, even for one schema) and gathered per schema
 /// first, materialised: that cheap part ends before any size is measured, and then each
