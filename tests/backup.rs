@@ -1299,10 +1299,14 @@ async fn the_restores_own_connection_killed_at_each_step_says_old_or_new_data_an
                 .await
                 .unwrap();
                 assert_eq!(tuples, 2000.0, "{step}: not analyzed before the swap");
-                assert!(
-                    pages > 0 && visible == pages,
-                    "{step}: {visible} of {pages} pages all-visible"
-                );
+                // COPY FREEZE sets the visibility map from PostgreSQL 14 on; on 13 the
+                // rows are frozen but no page is marked all-visible.
+                if common::server_version_num().await >= 140000 {
+                    assert!(
+                        pages > 0 && visible == pages,
+                        "{step}: {visible} of {pages} pages all-visible"
+                    );
+                }
                 let (bound, open): (i64, bool) = sqlx::query_as(
                     "SELECT (SELECT count(*) FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid
                              JOIN pg_namespace n ON n.oid = c.relnamespace
