@@ -53,6 +53,21 @@ fn chan<T>() -> tenantctl::job::ProgressSender<T> {
     tenantctl::job::progress_channel().0
 }
 
+/// Restores tenant `id` from `path` (beside, as `as_id`, or in place) and asserts it
+/// completed.
+async fn restored(s: &Session, set: &BackupSettings, id: &str, path: &Path, as_id: Option<&str>) {
+    let req = RestoreRequest {
+        id: id.into(),
+        backup: path.to_path_buf(),
+        as_id: as_id.map(str::to_string),
+        registry_from_backup: false,
+    };
+    let r = backup::restore(s, set, &req, &chan(), &CancellationToken::new())
+        .await
+        .unwrap();
+    assert!(r.complete(), "{r:?}");
+}
+
 /// A tenant with rows in every table.
 async fn tenant_with_data(s: &Session, id: &str, rows: i64) {
     tenantctl::tenant::create(
@@ -1662,16 +1677,7 @@ async fn a_data_section_holding_more_than_rows_and_sequence_values_is_refused_an
         }
     }
     // The same backup through the real pg_restore restores.
-    let req = RestoreRequest {
-        id: "acme".into(),
-        backup: path.clone(),
-        as_id: Some("copy".into()),
-        registry_from_backup: false,
-    };
-    let r = backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
-        .await
-        .unwrap();
-    assert!(r.complete(), "{r:?}");
+    restored(&s, &set, "acme", &path, Some("copy")).await;
     assert_eq!(checksums(&s, "tenant_copy").await, before);
 }
 
@@ -1827,16 +1833,7 @@ async fn rows_naming_tables_by_schema_point_into_the_restored_copy_not_the_live_
     .unwrap();
     let path = dump(&s, &set, "acme").await;
     for (as_id, schema) in [(Some("copy"), "tenant_copy"), (None, "tenant_acme")] {
-        let req = RestoreRequest {
-            id: "acme".into(),
-            backup: path.clone(),
-            as_id: as_id.map(str::to_string),
-            registry_from_backup: false,
-        };
-        let r = backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
-            .await
-            .unwrap();
-        assert!(r.complete(), "{r:?}");
+        restored(&s, &set, "acme", &path, as_id).await;
         let named: String = sqlx::query_scalar(&format!("SELECT r::text FROM {schema}.refs"))
             .fetch_one(&s.pool)
             .await
@@ -1870,16 +1867,7 @@ async fn a_tenant_with_a_partitioned_table_dumps_and_restores_its_rows() {
         .await
         .unwrap();
     let before = checksums(&s, "tenant_acme").await;
-    let req = RestoreRequest {
-        id: "acme".into(),
-        backup: path.clone(),
-        as_id: Some("copy".into()),
-        registry_from_backup: false,
-    };
-    let r = backup::restore(&s, &set, &req, &chan(), &CancellationToken::new())
-        .await
-        .unwrap();
-    assert!(r.complete(), "{r:?}");
+    restored(&s, &set, "acme", &path, Some("copy")).await;
     assert_eq!(checksums(&s, "tenant_copy").await, before);
     let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM tenant_copy.events")
         .fetch_one(&s.pool)
