@@ -322,7 +322,7 @@ fn migrate_shows_progress_and_esc_cancels() {
         }),
     });
     assert!(app.jobs.running.is_empty());
-    assert!(effects.contains(&Effect::LoadTenants));
+    assert!(reloads_registry(&effects));
     let flash = app.flash.clone().unwrap();
     assert!(
         flash.error,
@@ -468,7 +468,7 @@ fn a_lost_connection_is_retried_with_backoff() {
         citus: None,
     })));
     assert_eq!(app.conn, Conn::Up);
-    assert!(effects.contains(&Effect::LoadTenants), "reloads once back");
+    assert!(reloads_registry(&effects), "reloads once back");
     assert!(!app.quit, "the console does not exit");
 }
 
@@ -528,6 +528,12 @@ fn help_is_generated_from_the_keymap() {
     }
     app.update(key(KeyCode::Esc));
     assert!(!app.help);
+}
+
+/// The registry is read again, with estimates or (when every size is to be measured,
+/// as in these apps that never had a registry load) without.
+fn reloads_registry(effects: &[Effect]) -> bool {
+    effects.contains(&Effect::LoadTenants) || effects.contains(&Effect::LoadUnsized)
 }
 
 fn load_details(effects: &[Effect]) -> usize {
@@ -1180,7 +1186,7 @@ fn adopt_shows_the_dry_run_asks_the_id_and_runs_as_a_job() {
             shortfall: None,
         }),
     });
-    assert!(effects.contains(&Effect::LoadTenants));
+    assert!(reloads_registry(&effects));
     assert!(
         app.flash
             .clone()
@@ -1738,4 +1744,131 @@ fn nodes_actions_confirm_then_run_as_long_jobs_and_reload_the_map() {
         effects.iter().any(|e| matches!(e, Effect::CancelJob(_))),
         "{effects:?}"
     );
+}
+
+/// Measured sizes of job `id`, each with its table count.
+fn measured(id: JobId, sizes: &[(&str, i64, i64)]) -> Action {
+    Action::JobProgress {
+        id,
+        done: sizes.len(),
+        total: 11,
+        current: String::new(),
+        failed: 0,
+        landed: Landed::Sizes(
+            sizes
+                .iter()
+                .map(|&(schema, bytes, tables)| tenantctl::catalog::Measured {
+                    schema: schema.into(),
+                    bytes,
+                    tables,
+                })
+                .collect(),
+        ),
+    }
+}
+
+fn row_of<'a>(app: &'a App, id: &str) -> &'a tenantctl::catalog::TenantRow {
+    app.list.rows.iter().find(|r| r.id == id).unwrap()
+}
+
+#[test]
+fn the_first_load_measures_at_once_without_waiting_for_an_estimate() {
+    let mut app = app_with(Vec::new(), false);
+    let effects = app.start();
+    assert!(effects.contains(&Effect::LoadUnsized), "{effects:?}");
+    assert!(!effects.contains(&Effect::LoadTenants), "{effects:?}");
+
+    let effects = app.update(Action::Unsized(Ok(unsized_rows())));
+    let schemas = exact_sizes(&effects).expect("the measurement starts with the list");
+    assert_eq!(schemas.len(), 11, "every existing schema");
+    assert!(!effects.contains(&Effect::LoadEstimates), "{effects:?}");
+    // Pending, not a fake 0: left out of the totals, shown as such.
+    let acme = row_of(&app, "acme");
+    assert!(tenantctl::tui::app::size_pending(acme), "{acme:?}");
+    assert_eq!(app.totals.pending, 11);
+    let screen = draw(&app, 120, 36);
+    assert!(screen.contains("pending"), "{screen}");
+
+    // A measured size brings its table count, which the list read without sizes lacks.
+    let id = sizes_job(&app);
+    app.update(measured(id, &[("tenant_acme", 7, 10)]));
+    let acme = row_of(&app, "acme");
+    assert_eq!(
+        (acme.size_bytes, acme.size_exact, acme.tables),
+        (Some(7), true, 10)
+    );
+    assert_eq!(app.totals.pending, 10);
+
+    // Sorted by size, the sizes not known yet go last (by id), after the measured ones.
+    app.update(measured(id, &[("tenant_umbrella", 9, 10)]));
+    app.list.sort = SortKey::Size;
+    app.refresh_view();
+    let order = ids(&app);
+    assert_eq!(&order[..2], ["umbrella", "acme"], "{order:?}");
+    let mut rest = order[2..].to_vec();
+    rest.sort();
+    assert_eq!(rest, order[2..], "{order:?}");
+}
+
+#[test]
+fn a_later_estimate_fills_only_the_sizes_still_pending() {
+    let mut app = app_with(Vec::new(), false);
+    let effects = app.update(Action::Unsized(Ok(unsized_rows())));
+    assert!(exact_sizes(&effects).is_some());
+    let id = sizes_job(&app);
+    app.update(measured(id, &[("tenant_acme", 7, 10)]));
+    // Cut short: the rows still pending get estimates rather than "pending" with nothing
+    // running.
+    let effects = app.update(Action::JobDone {
+        id,
+        result: Ok(JobEnd {
+            summary: "1 schemas measured".into(),
+            shortfall: Some("10 schemas not tried (tenant_globex, …)".into()),
+        }),
+    });
+    assert_eq!(effects, [Effect::LoadEstimates]);
+    app.update(Action::Estimates(Ok(estimated_rows())));
+    let acme = row_of(&app, "acme");
+    assert_eq!(
+        (acme.size_bytes, acme.size_exact, acme.tables),
+        (Some(7), true, 10),
+        "the measured size stays"
+    );
+    let globex = row_of(&app, "globex");
+    assert_eq!(
+        (globex.size_bytes, globex.size_exact, globex.tables),
+        (Some((12 << 20) + 1), false, 4)
+    );
+    assert_eq!(app.totals.pending, 0);
+    assert!(!draw(&app, 120, 36).contains("pending"));
+
+    // The next reload carries the measured size and measures the rest.
+    let effects = migrate_done(&mut app);
+    assert!(effects.contains(&Effect::LoadTenants), "{effects:?}");
+    let effects = app.update(Action::Tenants(Ok(estimated_rows())));
+    assert_eq!(exact_sizes(&effects).map(Vec::len), Some(10), "{effects:?}");
+    assert_eq!(row_of(&app, "acme").size_bytes, Some(7));
+}
+
+#[test]
+fn a_reload_while_sizes_are_pending_estimates_them_and_finishes_the_measurement() {
+    let mut app = app_with(Vec::new(), false);
+    app.update(Action::Unsized(Ok(unsized_rows())));
+    let id = sizes_job(&app);
+    app.update(measured(id, &[("tenant_acme", 7, 10)]));
+    // A reload (after a write or a migration) cancels the measurement.
+    let effects = migrate_done(&mut app);
+    assert!(effects.contains(&Effect::CancelJob(id)), "{effects:?}");
+    assert!(effects.contains(&Effect::LoadTenants), "{effects:?}");
+    let effects = app.update(Action::Tenants(Ok(estimated_rows())));
+    let rest = exact_sizes(&effects).expect("the rest is measured");
+    assert_eq!(rest.len(), 10);
+    assert!(!rest.contains(&"tenant_acme".to_string()));
+    assert_eq!(row_of(&app, "acme").size_bytes, Some(7));
+    assert_eq!(app.totals.pending, 0, "estimated meanwhile");
+
+    // `R` measures everything again, from the registry read without sizes.
+    let effects = app.update(ch('R'));
+    assert!(effects.contains(&Effect::LoadUnsized), "{effects:?}");
+    assert!(!effects.contains(&Effect::LoadTenants), "{effects:?}");
 }

@@ -256,6 +256,27 @@ fn progress_of_size_measurement() {
 }
 
 #[test]
+fn sizes_pending_until_measured() {
+    // The registry read without sizes, the measurement running, acme measured so far.
+    let mut app = app_with(Vec::new(), false);
+    app.update(Action::Unsized(Ok(unsized_rows())));
+    let id = app.jobs.of_kind(JobKind::Sizes).unwrap().id;
+    app.update(Action::JobProgress {
+        id,
+        done: 1,
+        total: 11,
+        current: "tenant_acme".into(),
+        failed: 0,
+        landed: Landed::Sizes(vec![tenantctl::catalog::Measured {
+            schema: "tenant_acme".into(),
+            bytes: 48 << 20,
+            tables: 4,
+        }]),
+    });
+    snap("sizes_pending", &app);
+}
+
+#[test]
 fn loading_registry() {
     let mut app = app_with(Vec::new(), false);
     app.tenants = Load::Loading;

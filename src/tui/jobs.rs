@@ -94,6 +94,20 @@ impl Jobs {
                     ));
                 });
             }
+            Effect::LoadUnsized => {
+                tokio::spawn(async move {
+                    send(Action::Unsized(
+                        catalog::list_unsized(&s).await.map_err(err),
+                    ));
+                });
+            }
+            Effect::LoadEstimates => {
+                tokio::spawn(async move {
+                    send(Action::Estimates(
+                        catalog::list_tenants(&s).await.map_err(err),
+                    ));
+                });
+            }
             Effect::LoadDetail { id, schema } => {
                 tokio::spawn(async move {
                     let parts = tenant::inspect_schema(&s, &id, &schema).await;

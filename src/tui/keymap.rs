@@ -452,7 +452,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         id: CommandId::SortSize,
         name: "sort_size",
         palette: Some("sort size"),
-        help: "sort by size, largest first",
+        help: "sort by size, largest first, pending last",
         contexts: TENANTS,
         ..ROW
     },

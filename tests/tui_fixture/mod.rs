@@ -44,6 +44,18 @@ pub fn row(
     }
 }
 
+/// Rows as `list_unsized` returns them: sizes 0 (`None` for the missing schema), no table
+/// counts, nothing measured.
+pub fn unsized_rows() -> Vec<tenantctl::catalog::TenantRow> {
+    let mut rows = rows();
+    for r in &mut rows {
+        r.size_exact = false;
+        r.size_bytes = r.size_bytes.map(|_| 0);
+        r.tables = 0;
+    }
+    rows
+}
+
 /// Twelve tenants, one suspended, one with its schema missing, one unregistered schema.
 pub fn rows() -> Vec<TenantRow> {
     let mut rows = vec![

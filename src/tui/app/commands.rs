@@ -277,9 +277,9 @@ impl App {
             }
             CommandId::Refresh => {
                 self.flash = None;
-                let mut effects = self.reload();
                 // Asked for: measure every size again (the detail reloads with the registry).
                 self.measure = Measure::All;
+                let mut effects = self.reload();
                 effects.push(Effect::LoadServer);
                 if self.screen == Screen::Backups {
                     effects.push(Effect::LoadBackups(self.backups.clone()));

@@ -108,10 +108,21 @@ impl App {
                 self.measure = Measure::Missing;
             }
         }
-        effects.push(Effect::LoadTenants);
+        effects.push(self.registry_load());
         if self.screen == Screen::Activity {
             effects.push(Effect::LoadActivity);
         }
         effects
+    }
+
+    /// How the registry is read for the next load: without the estimate when every size
+    /// is about to be measured anyway (at 10,000 tenants the estimate's scan of `pg_class`
+    /// held the measurement back by its own length, and competed with it for the cores).
+    pub(super) fn registry_load(&self) -> Effect {
+        if self.measure == Measure::All {
+            Effect::LoadUnsized
+        } else {
+            Effect::LoadTenants
+        }
     }
 }

@@ -7,6 +7,14 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use tui_input::Input;
 
+/// The row's size is not known yet, neither measured nor estimated: the registry was read
+/// without sizes so that measuring could start at once. Its `size_bytes` is `None`, as a
+/// missing schema's is (so the totals and the chart leave it out, and the size order puts
+/// it last); the drift tells the two apart.
+pub fn size_pending(r: &TenantRow) -> bool {
+    r.size_bytes.is_none() && r.drift != Drift::MissingSchema
+}
+
 /// The tenant list's state.
 #[derive(Debug)]
 pub struct TenantList {
@@ -88,6 +96,8 @@ pub struct Totals {
     pub tenants: usize,
     pub bytes: i64,
     pub drift: usize,
+    /// Rows whose size is still pending ([`size_pending`]): `bytes` is then a lower bound.
+    pub pending: usize,
     /// Registered tenants per template version, newest first: (version, tenants, of them
     /// pinned); version 0 is an adopted tenant whose version is not known.
     pub versions: Vec<(i32, usize, usize)>,
@@ -126,6 +136,7 @@ impl App {
         let mut versions = std::collections::BTreeMap::<i32, (usize, usize)>::new();
         for r in &self.list.rows {
             t.bytes += r.size_bytes.unwrap_or(0);
+            t.pending += usize::from(size_pending(r));
             if r.status != TenantStatus::Unregistered {
                 t.tenants += 1;
                 let v = versions.entry(r.template_version).or_default();
@@ -156,6 +167,16 @@ impl App {
             top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         }
         self.top = top;
+    }
+
+    /// After sizes changed in place: totals again, and the size order (re-sorted now if
+    /// shown).
+    pub(super) fn sizes_changed(&mut self) {
+        self.recount();
+        self.list.sorted.remove(&SortKey::Size);
+        if self.list.sort == SortKey::Size {
+            self.refresh_view();
+        }
     }
 
     /// Re-sorts all rows and reapplies the filter, keeping the selected tenant selected.

@@ -32,7 +32,7 @@ mod writes;
 pub use backups::{BackupRow, BackupsData, BackupsView};
 pub use connection::Conn;
 use connection::HEARTBEAT;
-pub use list::{SortKey, TenantList, Totals};
+pub use list::{SortKey, TenantList, Totals, size_pending};
 pub use load::{ErrorText, Load};
 pub use running::{JobEnd, JobId, JobKind, JobRegistry, Landed, LongJob, RunningJob};
 pub use writes::Write;
@@ -197,7 +197,12 @@ pub enum Action {
     /// The terminal could not be read: leave, and say why.
     InputFailed(String),
     Server(Result<ServerSummary, ErrorText>),
+    /// The registry with estimated sizes.
     Tenants(Result<Vec<TenantRow>, ErrorText>),
+    /// The registry without sizes, read to start measuring them at once.
+    Unsized(Result<Vec<TenantRow>, ErrorText>),
+    /// Size estimates for the rows still without a size.
+    Estimates(Result<Vec<TenantRow>, ErrorText>),
     Detail {
         id: String,
         schema: Result<SchemaSize, ErrorText>,
@@ -237,7 +242,13 @@ pub enum Action {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
     LoadServer,
+    /// The registry with estimated sizes (a reload that measures only what is missing).
     LoadTenants,
+    /// The registry without sizes, for a load that measures every size: the measurement
+    /// starts without waiting for the estimate's scan of `pg_class`.
+    LoadUnsized,
+    /// Estimates for the rows left without a size when a measurement stopped short.
+    LoadEstimates,
     /// Start a long job under `id`; it reports back with [`Action::JobProgress`] and
     /// [`Action::JobDone`].
     StartJob {
@@ -373,11 +384,12 @@ impl App {
         }
     }
 
-    /// The first loads: server facts and the registry.
+    /// The first loads: server facts and the registry (without sizes: they are measured
+    /// as soon as it lands).
     pub fn start(&mut self) -> Vec<Effect> {
         self.server = Load::Loading;
         self.tenants = Load::Loading;
-        vec![Effect::LoadServer, Effect::LoadTenants]
+        vec![Effect::LoadServer, self.registry_load()]
     }
 
     /// Where the keyboard is.
@@ -444,6 +456,8 @@ impl App {
             }
             Action::Server(r) => self.on_server(r),
             Action::Tenants(r) => self.on_tenants(r),
+            Action::Unsized(r) => self.on_unsized(r),
+            Action::Estimates(r) => self.on_estimates(r),
             Action::Detail {
                 id,
                 schema,

@@ -1,6 +1,7 @@
 //! Answers from the read jobs: the registry, measured sizes, the detail panes, the
 //! activity log, and migration progress.
 
+use super::list::size_pending;
 use super::{App, Detail, Effect, ErrorText, Load, LongJob, Measure};
 use crate::audit::Finding;
 use crate::catalog::{Drift, GrantMatrix, SchemaSize, TenantRow};
@@ -8,6 +9,24 @@ use crate::journal::LogEntry;
 use std::collections::HashMap;
 
 impl App {
+    /// The registry without sizes: each existing schema's size is pending (neither measured
+    /// nor estimated) until the measurement started here lands it. Sizes Citus gave are
+    /// kept.
+    pub(super) fn on_unsized(&mut self, r: Result<Vec<TenantRow>, ErrorText>) -> Vec<Effect> {
+        let r = r.map(|mut rows| {
+            for row in rows
+                .iter_mut()
+                .filter(|r| r.drift != Drift::MissingSchema && !r.size_exact)
+            {
+                row.size_bytes = None;
+            }
+            rows
+        });
+        self.on_tenants(r)
+    }
+
+    /// The registry: measures what the pending [`Measure`] asks for, and every size still
+    /// pending.
     pub(super) fn on_tenants(&mut self, r: Result<Vec<TenantRow>, ErrorText>) -> Vec<Effect> {
         match r {
             Ok(mut rows) => {
@@ -25,7 +44,7 @@ impl App {
                     .iter()
                     .filter(|r| r.drift != Drift::MissingSchema)
                     .filter(|r| match measure {
-                        Measure::Nothing => false,
+                        Measure::Nothing => size_pending(r),
                         Measure::Missing => !r.size_exact,
                         Measure::All => true,
                     })
@@ -78,6 +97,29 @@ impl App {
                     Vec::new()
                 }
             }
+        }
+    }
+
+    /// Estimates for the rows whose size is still pending (their measurement stopped
+    /// short). A row measured meanwhile keeps its measured size: the estimate may land
+    /// after it.
+    pub(super) fn on_estimates(&mut self, r: Result<Vec<TenantRow>, ErrorText>) -> Vec<Effect> {
+        match r {
+            Ok(estimated) => {
+                let by_schema: HashMap<&str, (i64, i64)> = estimated
+                    .iter()
+                    .filter_map(|r| Some((r.schema.as_str(), (r.size_bytes?, r.tables))))
+                    .collect();
+                for row in self.list.rows.iter_mut().filter(|r| size_pending(r)) {
+                    if let Some(&(bytes, tables)) = by_schema.get(row.schema.as_str()) {
+                        row.size_bytes = Some(bytes);
+                        row.tables = tables;
+                    }
+                }
+                self.sizes_changed();
+                Vec::new()
+            }
+            Err(e) => self.fail(e),
         }
     }
 

@@ -9,7 +9,7 @@
 //! and its arms in `on_job_progress` / `on_job_done`; `tui::jobs` gets one arm naming the
 //! core call. Registry, footer, `Esc` and shutdown need nothing new.
 
-use super::{App, Effect, ErrorText, Measure, SortKey};
+use super::{App, Effect, ErrorText, Measure};
 use crate::audit::AuditReport;
 use crate::audit::fix::FixOutcome;
 use crate::backup::{BackupSettings, DropReport, DumpReport, RestoreReport, RestoreRequest};
@@ -334,20 +334,26 @@ impl App {
                     shortfall: Some(s), ..
                 }),
             ) => {
-                // Cancelled: the estimates stay for the rest; the next reload measures them.
+                // Cancelled: estimates for the rest; the next reload measures them.
                 self.measure = Measure::Missing;
                 self.flash(
                     format!("measuring sizes: {s}; estimates shown for the rest"),
                     false,
                 );
-                Vec::new()
+                self.estimate_pending()
             }
             (JobKind::Sizes, Err(e)) => {
-                if e.connection && self.measure == Measure::Nothing {
-                    // Finish the measurement once the connection is back.
-                    self.measure = Measure::Missing;
+                let mut effects = Vec::new();
+                if e.connection {
+                    if self.measure == Measure::Nothing {
+                        // Finish the measurement once the connection is back.
+                        self.measure = Measure::Missing;
+                    }
+                } else {
+                    effects = self.estimate_pending();
                 }
-                self.fail(e)
+                effects.extend(self.fail(e));
+                effects
             }
             (JobKind::Migrate, Ok(end)) => {
                 match end.shortfall {
@@ -477,6 +483,16 @@ impl App {
         self.audit.selected = self.audit.selected.min(n.saturating_sub(1));
     }
 
+    /// Estimates for the rows left pending when a measurement stopped short, so that no row
+    /// says "pending" with nothing running.
+    fn estimate_pending(&self) -> Vec<Effect> {
+        if self.totals.pending > 0 {
+            vec![Effect::LoadEstimates]
+        } else {
+            Vec::new()
+        }
+    }
+
     /// Gives the rows the sizes that landed, and re-sorts when sorted by size.
     fn on_sizes(&mut self, sizes: Vec<crate::catalog::Measured>) -> Vec<Effect> {
         for m in sizes {
@@ -485,13 +501,11 @@ impl App {
             if let Some(row) = at.and_then(|i| self.list.rows.get_mut(i)) {
                 row.size_bytes = Some(m.bytes);
                 row.size_exact = true;
+                // A row read without sizes has no table count either.
+                row.tables = m.tables;
             }
         }
-        self.recount();
-        self.list.sorted.remove(&SortKey::Size);
-        if self.list.sort == SortKey::Size {
-            self.refresh_view();
-        }
+        self.sizes_changed();
         Vec::new()
     }
 }

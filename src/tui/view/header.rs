@@ -85,7 +85,12 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App) {
         sep(),
         Span::raw(format!("{} tenants", app.totals.tenants)),
         sep(),
-        Span::raw(human_bytes(app.totals.bytes)),
+        // While sizes are pending the sum is of those known so far.
+        Span::raw(if app.totals.pending > 0 {
+            format!("≥ {}", human_bytes(app.totals.bytes))
+        } else {
+            human_bytes(app.totals.bytes)
+        }),
     ];
     if app.totals.drift > 0 {
         second.push(sep());

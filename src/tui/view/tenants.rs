@@ -3,7 +3,7 @@
 
 use super::pane_block;
 use crate::catalog::{Drift, TenantRow};
-use crate::tui::app::{App, Load, Pane};
+use crate::tui::app::{App, Load, Pane, size_pending};
 use crate::units::fit;
 use crate::units::human_bytes;
 use ratatui::Frame;
@@ -164,11 +164,17 @@ fn row<'a>(app: &App, r: &'a TenantRow, selected: bool, columns: &Columns) -> Ro
         Drift::MissingSchema => ("!", "! no schema".to_string()),
         Drift::Unregistered => ("!", "! unregistered".to_string()),
     };
-    let size = match r.size_bytes {
+    let pending = size_pending(r);
+    let (size, tables) = match r.size_bytes {
         // `~` marks an estimate until the exact size streams in.
-        Some(b) if r.size_exact => human_bytes(b),
-        Some(b) => format!("~{}", human_bytes(b)),
-        None => "—".into(),
+        Some(b) if r.size_exact => (Span::raw(human_bytes(b)), r.tables.to_string()),
+        Some(b) => (
+            Span::raw(format!("~{}", human_bytes(b))),
+            r.tables.to_string(),
+        ),
+        // Read without sizes and not measured yet: the table count comes with the size.
+        None if pending => (Span::styled("pending", t.dim()), "…".into()),
+        None => (Span::raw("—"), r.tables.to_string()),
     };
     let mut cells = vec![
         Cell::from(marker),
@@ -176,7 +182,7 @@ fn row<'a>(app: &App, r: &'a TenantRow, selected: bool, columns: &Columns) -> Ro
         Cell::from(fit(&r.name, name_w)),
         Cell::from(Span::styled(status, app.status_style(r))),
         Cell::from(Line::from(size).right_aligned()),
-        Cell::from(Line::from(r.tables.to_string()).right_aligned()),
+        Cell::from(Line::from(tables).right_aligned()),
     ];
     if columns.version {
         cells.push(Cell::from(version(r)));
