@@ -176,12 +176,14 @@ pub fn console(cluster: &Cluster, tenants: usize) -> ConsoleRun {
         if first_frame.is_none() && screen.contains(&title) {
             first_frame = Some(now);
         }
-        // Measured sizes replace the `~` estimates; the footer shows the job meanwhile.
-        // `~` then a digit in the list pane (the left 66 columns) marks an estimate.
+        // Measured sizes replace the `~` estimates and the `pending` cells (the first load
+        // reads the registry without sizes); the footer shows the job meanwhile. `~` then a
+        // digit in the list pane (the left 66 columns) marks an estimate.
         let estimate_shown = screen.lines().any(|l| {
             let pane: Vec<char> = l.chars().take(66).collect();
             pane.windows(2)
                 .any(|w| w[0] == '~' && w[1].is_ascii_digit())
+                || pane.iter().collect::<String>().contains("pending")
         });
         if first_frame.is_some() && !screen.contains("measuring") && !estimate_shown {
             sizes_done = now;
