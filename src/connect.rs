@@ -14,6 +14,9 @@ pub const DEFAULT_APPLICATION_NAME: &str = "tenantctl";
 /// How long a connection attempt may take before the host counts as unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long the first connection may take before a connection of our own asks why.
+const SLOW_FIRST_CONNECTION: Duration = Duration::from_secs(1);
+
 /// A password: never printed, never in Debug output.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -579,10 +582,36 @@ impl ConnectionSpec {
             .max_connections(max)
             .min_connections(0)
             .acquire_timeout(CONNECT_TIMEOUT)
-            .connect_lazy_with(options);
+            .connect_lazy_with(options.clone());
+        let options_for_diagnosis = options;
+        let acquire = pool.acquire();
+        tokio::pin!(acquire);
+        let mut failed_rx = failed_rx;
         let mut conn = tokio::select! {
-            acquired = pool.acquire() => acquired.map_err(|e| self.classify(e))?,
-            Ok(failure) = failed_rx => return Err(failure),
+            acquired = &mut acquire => acquired.map_err(|e| self.classify(e))?,
+            Ok(failure) = &mut failed_rx => return Err(failure),
+            _ = tokio::time::sleep(SLOW_FIRST_CONNECTION) => {
+                // The pool retries what it takes for passing trouble (too many
+                // connections, a server starting up) without saying so: one connection
+                // of our own tells the operator now instead of after the timeout.
+                use sqlx::Connection;
+                let diagnosis = tokio::time::timeout(
+                    CONNECT_TIMEOUT,
+                    sqlx::PgConnection::connect_with(&options_for_diagnosis),
+                )
+                .await;
+                match diagnosis {
+                    Ok(Err(e)) => return Err(self.classify(e)),
+                    Ok(Ok(conn)) => {
+                        let _ = conn.close().await;
+                    }
+                    Err(_) => {}
+                }
+                tokio::select! {
+                    acquired = &mut acquire => acquired.map_err(|e| self.classify(e))?,
+                    Ok(failure) = &mut failed_rx => return Err(failure),
+                }
+            }
         };
         let citus = crate::citus::provision::has_citus(&mut conn)
             .await

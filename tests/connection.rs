@@ -283,6 +283,35 @@ async fn a_one_connection_session_opens_one_server_session() {
 }
 
 #[tokio::test]
+async fn a_role_over_its_connection_limit_is_told_so_promptly() {
+    let (db, s) = TestDb::bootstrapped().await;
+    let role = format!("{}_limited", db.dbname);
+    sqlx::query(&format!(
+        "CREATE ROLE {role} LOGIN PASSWORD 'limited-pw' CONNECTION LIMIT 0"
+    ))
+    .execute(&s.pool)
+    .await
+    .unwrap();
+    let mut spec = db.superuser_spec();
+    spec.user = role.clone();
+    spec.password = Some(tenantctl::connect::Secret::new("limited-pw"));
+    let started = std::time::Instant::now();
+    let err = Session::open(spec, db.names.clone(), std::time::Duration::from_secs(2), 1)
+        .await
+        .unwrap_err();
+    // The server's reason, well before the connect timeout (10 s) would end the retries.
+    assert!(
+        err.to_string().contains("too many connections for role"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
 async fn a_read_only_session_whose_setting_was_dropped_is_refused() {
     let (db, _s) = TestDb::bootstrapped().await;
     let port = options_dropping_proxy().await;
