@@ -14,6 +14,9 @@ pub const DEFAULT_APPLICATION_NAME: &str = "tenantctl";
 /// How long a connection attempt may take before the host counts as unreachable.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long the first connection may take before a connection of our own asks why.
+const SLOW_FIRST_CONNECTION: Duration = Duration::from_secs(1);
+
 /// A password: never printed, never in Debug output.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -523,72 +526,126 @@ impl ConnectionSpec {
     }
 
     /// As [`connect_tls`](Self::connect_tls), also saying whether the database has the
-    /// `citus` extension, asked on the probe connection: asking on a pooled connection
-    /// cost a CLI run a third connection (the pool had not taken that one back when the
-    /// command's own query asked for one), 5-20 ms of handshake and a fresh backend.
+    /// `citus` extension. The first connection is the pool's own, checked here and handed
+    /// back to it, so a one-query command opens one session: a separate probe connection
+    /// cost every CLI run a second backend and SCRAM exchange (about 10 ms at 10,000
+    /// tenants, where a fresh backend pays for every catalog page it first touches).
     pub async fn connect_probed(
         &self,
         max: u32,
     ) -> Result<(PgPool, crate::tls::TlsState, bool), ConnectError> {
-        use sqlx::Connection;
         let (route, state) = crate::tls::route(self).await?;
-        let citus;
         let options = match route {
-            crate::tls::Route::Direct { sslmode_for_sqlx } => self
-                .options()
-                .ssl_mode(PgSslMode::from_str(&sslmode_for_sqlx).unwrap_or(PgSslMode::Disable)),
+            crate::tls::Route::Direct {
+                sslmode_for_sqlx,
+                answered,
+            } => {
+                if !answered {
+                    self.knock().await?;
+                }
+                self.options()
+                    .ssl_mode(PgSslMode::from_str(&sslmode_for_sqlx).unwrap_or(PgSslMode::Disable))
+            }
             crate::tls::Route::Relayed { dir } => self
                 .options()
                 .host(&dir.to_string_lossy())
                 .ssl_mode(PgSslMode::Disable),
         };
-        match tokio::time::timeout(CONNECT_TIMEOUT, sqlx::PgConnection::connect_with(&options))
-            .await
-        {
-            Ok(Ok(mut conn)) => {
-                let checked = match prepare(&mut conn, self.read_only).await {
-                    Ok(()) => crate::citus::provision::has_citus(&mut conn)
-                        .await
-                        .map_err(PrepareError::Db),
-                    Err(e) => Err(e),
-                };
-                let _ = conn.close().await;
-                match checked {
-                    Ok(has) => citus = has,
-                    Err(PrepareError::NotReadOnly(actual)) => {
-                        return Err(ConnectError::ReadOnlyNotEnforced {
-                            target: self.host_port(),
-                            actual,
-                        });
-                    }
-                    Err(PrepareError::Db(e)) => return Err(self.classify(e)),
-                }
-            }
-            Ok(Err(e)) => return Err(self.classify(e)),
-            Err(_) => {
-                return Err(ConnectError::Unreachable {
-                    target: self.host_port(),
-                    cause: format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
-                });
-            }
-        }
+        // The pool retries a connection whose readying failed until its timeout; the first
+        // such failure is sent here, so the command ends at once with its reason.
+        let (failed_tx, failed_rx) = tokio::sync::oneshot::channel::<ConnectError>();
+        let first_failure = std::sync::Arc::new(std::sync::Mutex::new(Some(failed_tx)));
+        let spec = std::sync::Arc::new(self.clone());
         let read_only = self.read_only;
         let pool = PgPoolOptions::new()
             .after_connect(move |conn, _meta| {
+                let (spec, first_failure) = (spec.clone(), first_failure.clone());
                 Box::pin(async move {
-                    prepare(conn, read_only).await.map_err(|e| match e {
-                        PrepareError::Db(e) => e,
-                        PrepareError::NotReadOnly(actual) => sqlx::Error::Protocol(format!(
-                            "read-only was asked for, but the session runs with default_transaction_read_only = {actual}"
-                        )),
-                    })
+                    let failure = match prepare(conn, read_only).await {
+                        Ok(()) => return Ok(()),
+                        Err(PrepareError::Db(e)) => spec.classify(e),
+                        Err(PrepareError::NotReadOnly(actual)) => {
+                            ConnectError::ReadOnlyNotEnforced {
+                                target: spec.host_port(),
+                                actual,
+                            }
+                        }
+                    };
+                    let text = failure.to_string();
+                    let sender = first_failure.lock().ok().and_then(|mut s| s.take());
+                    if let Some(sender) = sender {
+                        let _ = sender.send(failure);
+                    }
+                    Err(sqlx::Error::Protocol(text))
                 })
             })
             .max_connections(max)
             .min_connections(0)
             .acquire_timeout(CONNECT_TIMEOUT)
-            .connect_lazy_with(options);
+            .connect_lazy_with(options.clone());
+        let options_for_diagnosis = options;
+        let acquire = pool.acquire();
+        tokio::pin!(acquire);
+        let mut failed_rx = failed_rx;
+        let mut conn = tokio::select! {
+            acquired = &mut acquire => acquired.map_err(|e| self.classify(e))?,
+            Ok(failure) = &mut failed_rx => return Err(failure),
+            _ = tokio::time::sleep(SLOW_FIRST_CONNECTION) => {
+                // The pool retries what it takes for passing trouble (too many
+                // connections, a server starting up) without saying so: one connection
+                // of our own tells the operator now instead of after the timeout.
+                use sqlx::Connection;
+                let diagnosis = tokio::time::timeout(
+                    CONNECT_TIMEOUT,
+                    sqlx::PgConnection::connect_with(&options_for_diagnosis),
+                )
+                .await;
+                match diagnosis {
+                    Ok(Err(e)) => return Err(self.classify(e)),
+                    Ok(Ok(conn)) => {
+                        let _ = conn.close().await;
+                    }
+                    Err(_) => {}
+                }
+                tokio::select! {
+                    acquired = &mut acquire => acquired.map_err(|e| self.classify(e))?,
+                    Ok(failure) = &mut failed_rx => return Err(failure),
+                }
+            }
+        };
+        let citus = crate::citus::provision::has_citus(&mut conn)
+            .await
+            .map_err(|e| self.classify(e))?;
+        // Back to the pool before the command asks for a connection: a dropped one goes
+        // back on a spawned task, and an acquire that came first would open another.
+        conn.return_to_pool().await;
         Ok((pool, state, citus))
+    }
+
+    /// Fails at once when nothing listens at the address: the pool would retry a refused
+    /// connection until its timeout. Sends nothing, so the server logs nothing.
+    async fn knock(&self) -> Result<(), ConnectError> {
+        let attempt = async {
+            if self.host.starts_with('/') {
+                let socket = Path::new(&self.host).join(format!(".s.PGSQL.{}", self.port));
+                tokio::net::UnixStream::connect(socket).await.map(drop)
+            } else {
+                tokio::net::TcpStream::connect((self.host.as_str(), self.port))
+                    .await
+                    .map(drop)
+            }
+        };
+        match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(ConnectError::Unreachable {
+                target: self.host_port(),
+                cause: e.to_string(),
+            }),
+            Err(_) => Err(ConnectError::Unreachable {
+                target: self.host_port(),
+                cause: format!("no answer within {} s", CONNECT_TIMEOUT.as_secs()),
+            }),
+        }
     }
 
     /// Turns a sqlx error from connecting into one of the failures users tell apart.

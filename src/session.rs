@@ -126,9 +126,10 @@ impl Session {
         F: for<'c> FnOnce(&'c mut sqlx::PgConnection) -> ConnFuture<'c, T>,
     {
         let mut conn = self.pool.acquire().await.map_err(Error::db(during))?;
-        let pid: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
-            .fetch_one(&mut *conn)
+        // The simple protocol: one round trip, where a prepared statement takes two.
+        let pid: i32 = sqlx::Executor::fetch_one(&mut *conn, "SELECT pg_catalog.pg_backend_pid()")
             .await
+            .and_then(|row| sqlx::Row::try_get(&row, 0))
             .map_err(Error::db(during))?;
         let outcome = tokio::select! {
             r = run(&mut conn) => Some(r),

@@ -49,7 +49,11 @@ impl TlsState {
 /// How a connection reaches the server.
 pub enum Route {
     /// sqlx connects itself (sockets, `disable`, `allow`, or `prefer` after a fallback).
-    Direct { sslmode_for_sqlx: String },
+    /// `answered`: the server was reached while routing (it declined or failed TLS).
+    Direct {
+        sslmode_for_sqlx: String,
+        answered: bool,
+    },
     /// Through the relay in `dir` (a private folder holding the Unix socket).
     Relayed { dir: PathBuf },
 }
@@ -337,6 +341,7 @@ pub async fn route(spec: &ConnectionSpec) -> Result<(Route, TlsState), ConnectEr
                 } else {
                     mode.into()
                 },
+                answered: false,
             },
             state,
         ));
@@ -371,6 +376,7 @@ pub async fn route(spec: &ConnectionSpec) -> Result<(Route, TlsState), ConnectEr
             return Ok((
                 Route::Direct {
                     sslmode_for_sqlx: "disable".into(),
+                    answered: true,
                 },
                 TlsState::Off,
             ));

@@ -85,6 +85,8 @@ fn unreachable_host_is_one_clear_line() {
         err.starts_with("error: cannot reach the server at 127.0.0.1:"),
         "{err}"
     );
+    // At once, with the reason: not after the pool's retries ran out ("no answer").
+    assert!(err.contains("refused"), "{err}");
     assert!(err.contains("hint: check host and port"), "{err}");
 }
 

@@ -190,7 +190,11 @@ async fn options_dropping_proxy() -> u16 {
                 return;
             };
             tokio::spawn(async move {
-                let len = client.read_i32().await.unwrap() as usize;
+                // The reachability check connects and sends nothing.
+                let Ok(len) = client.read_i32().await else {
+                    return;
+                };
+                let len = len as usize;
                 let mut body = vec![0u8; len - 4];
                 client.read_exact(&mut body).await.unwrap();
                 let (version, params) = body.split_at(4);
@@ -217,6 +221,94 @@ async fn options_dropping_proxy() -> u16 {
         }
     });
     port
+}
+
+/// A proxy that forwards to the cluster and counts the connections that sent anything
+/// (a PostgreSQL session; a bare reachability check sends nothing).
+async fn counting_proxy() -> (u16, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let sessions = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = sessions.clone();
+    let upstream = cluster().port();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let counted = counted.clone();
+            tokio::spawn(async move {
+                let mut first = [0u8; 1];
+                if !matches!(client.read(&mut first).await, Ok(1)) {
+                    return;
+                }
+                counted.fetch_add(1, Ordering::SeqCst);
+                let mut server = tokio::net::TcpStream::connect(("127.0.0.1", upstream))
+                    .await
+                    .unwrap();
+                server.write_all(&first).await.unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+            });
+        }
+    });
+    (port, sessions)
+}
+
+#[tokio::test]
+async fn a_one_connection_session_opens_one_server_session() {
+    let (db, _s) = TestDb::bootstrapped().await;
+    let (port, sessions) = counting_proxy().await;
+    let mut spec = db.superuser_spec();
+    spec.port = port;
+    let s = Session::open(spec, db.names.clone(), std::time::Duration::from_secs(2), 1)
+        .await
+        .unwrap();
+    // The checks made on connecting (search_path, read-only, Citus) ran on the connection
+    // the command then uses.
+    let (path, pid): (String, i32) =
+        sqlx::query_as("SELECT current_setting('search_path'), pg_backend_pid()")
+            .fetch_one(&s.pool)
+            .await
+            .unwrap();
+    assert_eq!(path, "pg_catalog, pg_temp");
+    let again: i32 = sqlx::query_scalar("SELECT pg_backend_pid()")
+        .fetch_one(&s.pool)
+        .await
+        .unwrap();
+    assert_eq!(pid, again);
+    assert_eq!(
+        sessions.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "connecting and one query took more than one server session"
+    );
+}
+
+#[tokio::test]
+async fn a_role_over_its_connection_limit_is_told_so_promptly() {
+    let (db, s) = TestDb::bootstrapped().await;
+    let role = format!("{}_limited", db.dbname);
+    sqlx::query(&format!(
+        "CREATE ROLE {role} LOGIN PASSWORD 'limited-pw' CONNECTION LIMIT 0"
+    ))
+    .execute(&s.pool)
+    .await
+    .unwrap();
+    let mut spec = db.superuser_spec();
+    spec.user = role.clone();
+    spec.password = Some(tenantctl::connect::Secret::new("limited-pw"));
+    let started = std::time::Instant::now();
+    let err = Session::open(spec, db.names.clone(), std::time::Duration::from_secs(2), 1)
+        .await
+        .unwrap_err();
+    // The server's reason, well before the connect timeout (10 s) would end the retries.
+    assert!(
+        err.to_string().contains("too many connections for role"),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
 }
 
 #[tokio::test]

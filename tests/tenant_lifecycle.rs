@@ -496,6 +496,15 @@ async fn estimates_and_exact_sizes_agree_after_analyze() {
     assert_eq!(detail.tables[0].name, "tenant_users");
     let est_rows = detail.tables[0].row_estimate.unwrap();
     assert!((19_000..21_000).contains(&est_rows), "{est_rows}");
+    // The parts add up to the server's own total, which the list's exact size also sums.
+    let t = &detail.tables[0];
+    let total: i64 = sqlx::query_scalar("SELECT pg_total_relation_size('tenant_big.tenant_users')")
+        .fetch_one(&s.pool)
+        .await
+        .unwrap();
+    assert_eq!(t.total_bytes, total);
+    assert_eq!(t.table_bytes + t.index_bytes + t.toast_bytes, total);
+    assert!(t.index_bytes > 0 && t.table_bytes > 0, "{t:?}");
 }
 
 #[tokio::test]

@@ -83,7 +83,7 @@ pub async fn measure(
     })
     .await;
     push(
-        "`Session::open` (the probe connection; the pool connects lazily)",
+        "`Session::open` (the pool's first connection, readied and checked)",
         open,
         None,
     );

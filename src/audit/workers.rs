@@ -154,7 +154,8 @@ pub async fn audit(
     schema: Option<&str>,
     cancel: &CancellationToken,
 ) -> Result<Vec<Finding>> {
-    if crate::citus::nodes::citus_version(session).await?.is_none() {
+    // No query without Citus: the session found out when it opened.
+    if !session.citus || crate::citus::nodes::citus_version(session).await?.is_none() {
         return Ok(Vec::new());
     }
     let prefix = session.names.schema_prefix.clone();

@@ -101,21 +101,32 @@ pub async fn exact_sizes(session: &Session, schemas: &[String]) -> Result<Vec<Me
             move |conn| {
                 Box::pin(async move {
                     let mut tally = Tally::new(0, None);
-                    let mut rows = sqlx::query_as::<_, (String, i64, i64)>(exact_sql(citus))
-                        .bind(&wanted)
-                        .fetch(conn);
-                    while let Some((schema, bytes, tables)) = rows.try_next().await? {
-                        tally.add(Measured {
-                            schema,
-                            bytes,
-                            tables,
-                        });
-                    }
+                    measure_batch(conn, citus, &wanted, &mut tally).await?;
                     Ok(tally.finish())
                 })
             },
         )
         .await
+}
+
+/// Measures the schemas `wanted` in one streamed query, each into `tally` as its row comes.
+async fn measure_batch(
+    conn: &mut sqlx::PgConnection,
+    citus: bool,
+    wanted: &[String],
+    tally: &mut Tally,
+) -> sqlx::Result<()> {
+    let mut rows = sqlx::query_as::<_, (String, i64, i64)>(exact_sql(citus))
+        .bind(wanted)
+        .fetch(conn);
+    while let Some((schema, bytes, tables)) = rows.try_next().await? {
+        tally.add(Measured {
+            schema,
+            bytes,
+            tables,
+        });
+    }
+    Ok(())
 }
 
 /// Measures `schemas` under the [`crate::job`] contract: streamed queries over batches of
@@ -159,16 +170,7 @@ pub async fn measure_sizes(
                 let mut tally = Tally::new(total, Some(sink));
                 let next = || queue.lock().unwrap_or_else(|p| p.into_inner()).pop_front();
                 while let Some(wanted) = next() {
-                    let mut rows = sqlx::query_as::<_, (String, i64, i64)>(exact_sql(citus))
-                        .bind(&wanted)
-                        .fetch(&mut *conn);
-                    while let Some((schema, bytes, tables)) = rows.try_next().await? {
-                        tally.add(Measured {
-                            schema,
-                            bytes,
-                            tables,
-                        });
-                    }
+                    measure_batch(conn, citus, &wanted, &mut tally).await?;
                 }
                 Ok(tally.finish())
             })

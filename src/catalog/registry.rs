@@ -239,7 +239,18 @@ LEFT JOIN sizes ON sizes.nsp = ns.oid
 ORDER BY 1
 "#;
 
-async fn query_rows(session: &Session, only: Option<&str>, sizes: bool) -> Result<Vec<TenantRow>> {
+/// Which rows [`query_rows`] reads.
+#[derive(Clone, Copy)]
+enum Rows<'a> {
+    /// The whole list, each schema's size estimated.
+    All,
+    /// The whole list without the estimate's scan of `pg_class` (sizes come from elsewhere).
+    AllUnsized,
+    /// One tenant's row (or its unregistered schema), its size estimated by index.
+    One(&'a str),
+}
+
+async fn query_rows(session: &Session, which: Rows<'_>) -> Result<Vec<TenantRow>> {
     let vars = session.names.template_vars();
     // On Citus the shells on the coordinator weigh nothing: node and size come from Citus
     // (most of the cost: it asks every worker), read on a second connection while the
@@ -251,20 +262,19 @@ async fn query_rows(session: &Session, only: Option<&str>, sizes: bool) -> Resul
             crate::citus::catalog::placements(&mut conn).await
         })
     });
-    let rows = match only {
-        Some(_) => {
+    let rows = match which {
+        Rows::One(id) => {
             let sql = vars.render(&format!("{LIST_HEAD}{SIZES_ONE}{LIST_TAIL}"))?;
             sqlx::query(&sql)
                 .bind(&session.names.schema_prefix)
-                .bind(only)
+                .bind(id)
                 .fetch_all(&session.pool)
                 .await
         }
-        None => {
-            let head = if sizes {
-                LIST_SIZES_SCAN
-            } else {
-                LIST_SIZES_NONE
+        Rows::All | Rows::AllUnsized => {
+            let head = match which {
+                Rows::AllUnsized => LIST_SIZES_NONE,
+                _ => LIST_SIZES_SCAN,
             };
             let sql = vars.render(&format!("{head}{LIST_ALL}"))?;
             let query = sqlx::query(&sql).bind(&session.names.schema_prefix);
@@ -361,21 +371,18 @@ pub(crate) fn registry_error(session: &Session, e: sqlx::Error) -> Error {
 
 /// The registry with estimated sizes and drift rows, ordered by id. One query.
 pub async fn list_tenants(session: &Session) -> Result<Vec<TenantRow>> {
-    query_rows(session, None, true).await
+    query_rows(session, Rows::All).await
 }
 
 /// The rows of [`list_tenants`] without the estimate: sizes 0 (`None` for a missing
 /// schema) and no table counts, for a caller that measures both ([`super::measure_sizes`]).
 pub async fn list_unsized(session: &Session) -> Result<Vec<TenantRow>> {
-    query_rows(session, None, false).await
+    query_rows(session, Rows::AllUnsized).await
 }
 
 /// One tenant's registry row with its size estimate (or its unregistered schema).
 pub async fn tenant_row(session: &Session, id: &str) -> Result<Option<TenantRow>> {
-    Ok(query_rows(session, Some(id), true)
-        .await?
-        .into_iter()
-        .next())
+    Ok(query_rows(session, Rows::One(id)).await?.into_iter().next())
 }
 
 /// Server version, connected role and database.

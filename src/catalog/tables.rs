@@ -37,10 +37,10 @@ pub struct SchemaSize {
 const TABLES_SQL: &str = r#"
 SELECT c.relname::text AS name,
        CASE WHEN c.reltuples < 0 THEN NULL ELSE c.reltuples::bigint END AS row_estimate,
-       pg_table_size(c.oid) - toast.bytes AS table_bytes,
-       pg_indexes_size(c.oid) AS index_bytes,
+       size.tbl - toast.bytes AS table_bytes,
+       size.idx AS index_bytes,
        toast.bytes AS toast_bytes,
-       pg_total_relation_size(c.oid) AS total_bytes,
+       size.tbl + size.idx AS total_bytes,
        c.relrowsecurity AS rls_enabled,
        c.relforcerowsecurity AS rls_forced,
        (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid) AS policies,
@@ -56,6 +56,9 @@ FROM pg_namespace n
 JOIN pg_depend d ON d.refclassid = 'pg_namespace'::regclass AND d.refobjid = n.oid
     AND d.classid = 'pg_class'::regclass
 JOIN pg_class c ON c.oid = d.objid AND c.relnamespace = n.oid
+-- The total is table plus indexes, as pg_total_relation_size computes it: asking for it
+-- as well would measure every file of the table a second time.
+CROSS JOIN LATERAL (SELECT pg_table_size(c.oid) AS tbl, pg_indexes_size(c.oid) AS idx) size
 CROSS JOIN LATERAL (
     SELECT CASE WHEN c.reltoastrelid = 0 THEN 0
                 ELSE pg_total_relation_size(c.reltoastrelid) END AS bytes

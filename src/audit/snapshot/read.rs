@@ -309,10 +309,12 @@ struct Queries {
     rls: String,
     log_table: String,
     only: Option<String>,
+    /// The database has Citus (asked when the session opened; not asked again per read).
+    citus: bool,
 }
 
 impl Queries {
-    fn new(names: &NamingPolicy, only: Option<&str>) -> Result<Queries> {
+    fn new(names: &NamingPolicy, only: Option<&str>, citus: bool) -> Result<Queries> {
         let vars = names.template_vars();
         let scoped = |sql: &str| -> Result<String> {
             let mut text = vars.render(SCOPE)?;
@@ -365,18 +367,19 @@ impl Queries {
             rls: names.rls_role.clone(),
             log_table: names.log_table.clone(),
             only: only.map(String::from),
+            citus,
         })
     }
 
     /// Roles, memberships, schemas, functions, default privileges, the registry and the
     /// log's triggers: small, whatever the tenant count.
     async fn small(&self, tx: &mut PgConnection, raw: &mut Raw) -> sqlx::Result<()> {
-        raw.version = sqlx::query_scalar(
+        raw.version = simple_scalar(
+            tx,
             "SELECT pg_catalog.current_setting('server_version_num')::pg_catalog.int4",
         )
-        .fetch_one(&mut *tx)
         .await?;
-        raw.citus = has_citus(tx).await?;
+        raw.citus = self.citus;
         raw.roles = match &self.only {
             Some(_) => {
                 self.scoped(&self.roles)
@@ -386,7 +389,11 @@ impl Queries {
             }
             None => sqlx::query_as(&self.roles).fetch_all(&mut *tx).await?,
         };
-        raw.members = sqlx::query_as(MEMBERS_SQL).fetch_all(&mut *tx).await?;
+        raw.members = sqlx::Executor::fetch_all(&mut *tx, MEMBERS_SQL)
+            .await?
+            .iter()
+            .map(sqlx::FromRow::from_row)
+            .collect::<sqlx::Result<_>>()?;
         raw.namespaces = self.scoped(&self.namespaces).fetch_all(&mut *tx).await?;
         raw.functions = self.scoped(&self.functions).fetch_all(&mut *tx).await?;
         raw.defaults = self.scoped(&self.defaults).fetch_all(&mut *tx).await?;
@@ -452,7 +459,7 @@ impl Queries {
 
     /// Every policy, and the USING text of the bindings (see [`Bindings`]).
     async fn policies(&self, tx: &mut PgConnection, raw: &mut Raw) -> sqlx::Result<()> {
-        let citus = has_citus(tx).await?;
+        let citus = self.citus;
         // Streamed: each binding's tree (half a kilobyte) is cut as it arrives and
         // dropped, so 100,000 of them never sit in memory together.
         let mut trees = Bindings::default();
@@ -504,25 +511,22 @@ impl Queries {
     }
 }
 
-async fn has_citus(tx: &mut PgConnection) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT FROM pg_catalog.pg_extension e
-                        WHERE e.extname OPERATOR(pg_catalog.=) 'citus')",
-    )
-    .fetch_one(tx)
-    .await
+/// A parameterless one-value read in one round trip: the simple protocol skips the
+/// parse-and-describe exchange a prepared statement costs on a fresh connection.
+async fn simple_scalar<T>(conn: &mut PgConnection, sql: &str) -> sqlx::Result<T>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+{
+    sqlx::Executor::fetch_one(conn, sql).await?.try_get(0)
 }
 
-const BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY";
+const BEGIN: &str = "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL jit = off";
 
 /// Opens the read's transaction. JIT off: it compiled 41 functions for the policy scan,
 /// and catalog scans of a few hundred thousand rows never earn that back.
 async fn begin(conn: &mut PgConnection) -> sqlx::Result<()> {
-    sqlx::query(BEGIN).execute(&mut *conn).await?;
-    sqlx::query("SET LOCAL jit = off")
-        .execute(conn)
-        .await
-        .map(drop)
+    // One round trip for both (the simple protocol takes several statements at once).
+    sqlx::Executor::execute(conn, BEGIN).await.map(drop)
 }
 
 /// Reads the raw rows of every schema in scope, or of `only` (one tenant's schema, with
@@ -533,7 +537,7 @@ pub(super) async fn raw(
     only: Option<&str>,
     cancel: &CancellationToken,
 ) -> Result<Raw> {
-    let queries = std::sync::Arc::new(Queries::new(&session.names, only)?);
+    let queries = std::sync::Arc::new(Queries::new(&session.names, only, session.citus)?);
     // One tenant's read is a few milliseconds: a second and third connection would cost
     // more than they save, and `tenant show` must not hold three of the console's pool.
     let pool = session.pool.options().get_max_connections();
@@ -578,9 +582,9 @@ async fn whole(
 /// this read-only snapshot.
 async fn end(conn: &mut PgConnection, read: sqlx::Result<()>) -> sqlx::Result<()> {
     match read {
-        Ok(()) => sqlx::query("COMMIT").execute(conn).await.map(drop),
+        Ok(()) => sqlx::Executor::execute(conn, "COMMIT").await.map(drop),
         Err(e) => {
-            let _ = sqlx::query("ROLLBACK").execute(conn).await;
+            let _ = sqlx::Executor::execute(conn, "ROLLBACK").await;
             Err(e)
         }
     }
