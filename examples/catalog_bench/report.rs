@@ -306,7 +306,7 @@ pub fn table(r: &Results) -> String {
     );
     let _ = writeln!(
         s,
-        "| console: first full frame, the list with estimates (from process start, connecting included) | {} | | | |",
+        "| console: first full frame, every visible row drawn, sizes pending (from process start, connecting included) | {} | | | |",
         ms(r.console_first_frame)
     );
     let _ = writeln!(
