@@ -1811,6 +1811,25 @@ fn the_first_load_measures_at_once_without_waiting_for_an_estimate() {
 }
 
 #[test]
+fn a_registered_schema_outside_the_prefix_gets_its_measured_size() {
+    // Registered under an earlier naming policy: its schema does not carry today's prefix.
+    let mut rows = unsized_rows();
+    let acme = rows.iter_mut().find(|r| r.id == "acme").unwrap();
+    acme.schema = "legacy_acme".into();
+    let mut app = app_with(Vec::new(), false);
+    let effects = app.update(Action::Unsized(Ok(rows)));
+    let schemas = exact_sizes(&effects).expect("the measurement starts with the list");
+    assert!(schemas.contains(&"legacy_acme".to_string()), "{schemas:?}");
+    let id = sizes_job(&app);
+    app.update(measured(id, &[("legacy_acme", 7, 3)]));
+    let acme = row_of(&app, "acme");
+    assert_eq!(
+        (acme.size_bytes, acme.size_exact, acme.tables),
+        (Some(7), true, 3)
+    );
+}
+
+#[test]
 fn a_later_estimate_fills_only_the_sizes_still_pending() {
     let mut app = app_with(Vec::new(), false);
     let effects = app.update(Action::Unsized(Ok(unsized_rows())));

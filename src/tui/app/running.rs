@@ -496,8 +496,17 @@ impl App {
     /// Gives the rows the sizes that landed, and re-sorts when sorted by size.
     fn on_sizes(&mut self, sizes: Vec<crate::catalog::Measured>) -> Vec<Effect> {
         for m in sizes {
-            let id = self.names.id_from_schema(&m.schema).map(str::to_string);
-            let at = id.as_ref().and_then(|id| self.list.by_id.get(id)).copied();
+            // By id when the schema has today's prefix; a registered schema made under
+            // another prefix is found by its name (rare, so a search is fine), or it would
+            // stay "pending" for good.
+            let rows = &self.list.rows;
+            let at = self
+                .names
+                .id_from_schema(&m.schema)
+                .and_then(|id| self.list.by_id.get(id))
+                .copied()
+                .filter(|&i| rows.get(i).is_some_and(|r| r.schema == m.schema))
+                .or_else(|| rows.iter().position(|r| r.schema == m.schema));
             if let Some(row) = at.and_then(|i| self.list.rows.get_mut(i)) {
                 row.size_bytes = Some(m.bytes);
                 row.size_exact = true;
