@@ -1065,16 +1065,19 @@ async fn exact_size_counts_every_relation_kind_of_the_schema() {
 #[tokio::test]
 async fn exact_sizes_measure_on_several_connections_and_cancel_them_all() {
     // The bare query runs on three server processes; the streamed measurement hands
-    // batches of 50 schemas to three connections. A locked table at the start of each of
-    // the first three batches holds every connection at once; cancelling must stop all
-    // three on the server.
+    // batches of schemas to three connections. A locked table at the start of each of the
+    // first three batches holds every connection at once; cancelling must stop all three
+    // on the server.
     use sqlx::Connection;
     let (db, s) = TestDb::bootstrapped().await;
     let n = 600;
+    let second = 1 + catalog::next_batch(n, 3);
+    let third = second + catalog::next_batch(n + 1 - second, 3);
+    let starts = [1, second, third];
     sqlx::raw_sql(&format!(
         "DO $$ BEGIN FOR i IN 1..{n} LOOP
              EXECUTE format('CREATE SCHEMA %I', 'tenant_p' || i);
-             IF i IN (1, 51, 101) THEN
+             IF i IN (1, {second}, {third}) THEN
                  EXECUTE format('CREATE TABLE %I.t (x int)', 'tenant_p' || i);
              END IF;
          END LOOP; END $$"
@@ -1085,10 +1088,12 @@ async fn exact_sizes_measure_on_several_connections_and_cancel_them_all() {
     let options = db.superuser_spec().options();
     let mut holder = sqlx::PgConnection::connect_with(&options).await.unwrap();
     let mut watcher = sqlx::PgConnection::connect_with(&options).await.unwrap();
-    sqlx::raw_sql("BEGIN; LOCK tenant_p1.t, tenant_p51.t, tenant_p101.t IN ACCESS EXCLUSIVE MODE")
-        .execute(&mut holder)
-        .await
-        .unwrap();
+    sqlx::raw_sql(&format!(
+        "BEGIN; LOCK tenant_p1.t, tenant_p{second}.t, tenant_p{third}.t IN ACCESS EXCLUSIVE MODE"
+    ))
+    .execute(&mut holder)
+    .await
+    .unwrap();
     let schemas: Vec<String> = (1..=n).map(|i| format!("tenant_p{i}")).collect();
     let cancel = tokio_util::sync::CancellationToken::new();
     let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
@@ -1114,8 +1119,9 @@ async fn exact_sizes_measure_on_several_connections_and_cancel_them_all() {
     cancel.cancel();
     let report = job.await.unwrap().unwrap();
     assert!(report.cancelled);
-    for locked in ["tenant_p1", "tenant_p51", "tenant_p101"] {
-        assert!(report.not_tried.iter().any(|s| s == locked), "{locked}");
+    for start in starts {
+        let locked = format!("tenant_p{start}");
+        assert!(report.not_tried.contains(&locked), "{locked}");
     }
     let mut still = 3;
     for _ in 0..50 {

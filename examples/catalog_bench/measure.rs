@@ -185,6 +185,8 @@ pub fn console(cluster: &Cluster, tenants: usize) -> ConsoleRun {
                 .any(|w| w[0] == '~' && w[1].is_ascii_digit())
                 || pane.iter().collect::<String>().contains("pending")
         });
+        // The header's total reads "≥" while any size is pending, visible or not.
+        let estimate_shown = estimate_shown || screen.contains('≥');
         if first_frame.is_some() && !screen.contains("measuring") && !estimate_shown {
             sizes_done = now;
             break;

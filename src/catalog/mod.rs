@@ -6,7 +6,7 @@ mod grants;
 mod registry;
 mod tables;
 
-pub use exact::{EXACT_CHUNK, Measured, SizeProgress, exact_sizes, measure_sizes};
+pub use exact::{EXACT_CHUNK, Measured, SizeProgress, exact_sizes, measure_sizes, next_batch};
 pub use grants::{
     DefaultPrivilege, GrantEntry, GrantMatrix, Membership, ObjectKind, ObjectOwner, grant_matrix,
 };
