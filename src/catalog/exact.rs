@@ -308,7 +308,11 @@ mod tests {
         assert_eq!(sizes[0], 1_667, "a sixth of the work first");
         assert!(sizes.windows(2).all(|w| w[1] <= w[0]), "{sizes:?}");
         // The last batches are the smallest allowed, so no connection is left with much.
-        assert!(sizes[sizes.len() - 3..].iter().all(|&s| s <= SCHEMAS_PER_BATCH));
+        assert!(
+            sizes[sizes.len() - 3..]
+                .iter()
+                .all(|&s| s <= SCHEMAS_PER_BATCH)
+        );
         assert_eq!(next_batch(0, parts), 0);
         assert_eq!(next_batch(30, parts), 30);
     }
