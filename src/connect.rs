@@ -583,36 +583,7 @@ impl ConnectionSpec {
             .min_connections(0)
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_lazy_with(options.clone());
-        let options_for_diagnosis = options;
-        let acquire = pool.acquire();
-        tokio::pin!(acquire);
-        let mut failed_rx = failed_rx;
-        let mut conn = tokio::select! {
-            acquired = &mut acquire => acquired.map_err(|e| self.classify(e))?,
-            Ok(failure) = &mut failed_rx => return Err(failure),
-            _ = tokio::time::sleep(SLOW_FIRST_CONNECTION) => {
-                // The pool retries what it takes for passing trouble (too many
-                // connections, a server starting up) without saying so: one connection
-                // of our own tells the operator now instead of after the timeout.
-                use sqlx::Connection;
-                let diagnosis = tokio::time::timeout(
-                    CONNECT_TIMEOUT,
-                    sqlx::PgConnection::connect_with(&options_for_diagnosis),
-                )
-                .await;
-                match diagnosis {
-                    Ok(Err(e)) => return Err(self.classify(e)),
-                    Ok(Ok(conn)) => {
-                        let _ = conn.close().await;
-                    }
-                    Err(_) => {}
-                }
-                tokio::select! {
-                    acquired = &mut acquire => acquired.map_err(|e| self.classify(e))?,
-                    Ok(failure) = &mut failed_rx => return Err(failure),
-                }
-            }
-        };
+        let mut conn = self.first_connection(&pool, &options, failed_rx).await?;
         let citus = crate::citus::provision::has_citus(&mut conn)
             .await
             .map_err(|e| self.classify(e))?;
@@ -620,6 +591,38 @@ impl ConnectionSpec {
         // back on a spawned task, and an acquire that came first would open another.
         conn.return_to_pool().await;
         Ok((pool, state, citus))
+    }
+
+    /// The pool's first connection, or why there is none as soon as that is known: a
+    /// failure readying it arrives on `failed`, and after a second one connection of our
+    /// own asks why, since the pool retries passing trouble (too many connections, a
+    /// server starting up) without saying so until its timeout.
+    async fn first_connection(
+        &self,
+        pool: &PgPool,
+        options: &PgConnectOptions,
+        mut failed: tokio::sync::oneshot::Receiver<ConnectError>,
+    ) -> Result<sqlx::pool::PoolConnection<sqlx::Postgres>, ConnectError> {
+        use sqlx::Connection;
+        let diagnosis = async {
+            tokio::time::sleep(SLOW_FIRST_CONNECTION).await;
+            match tokio::time::timeout(CONNECT_TIMEOUT, sqlx::PgConnection::connect_with(options))
+                .await
+            {
+                Ok(Err(e)) => e,
+                Ok(Ok(conn)) => {
+                    // It connects after all: the pool's own attempt goes on.
+                    let _ = conn.close().await;
+                    std::future::pending().await
+                }
+                Err(_) => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            acquired = pool.acquire() => acquired.map_err(|e| self.classify(e)),
+            Ok(failure) = &mut failed => Err(failure),
+            e = diagnosis => Err(self.classify(e)),
+        }
     }
 
     /// Fails at once when nothing listens at the address: the pool would retry a refused
