@@ -307,6 +307,13 @@ mod tests {
         assert_eq!(taken, total);
         assert_eq!(sizes[0], 1_667, "a sixth of the work first");
         assert!(sizes.windows(2).all(|w| w[1] <= w[0]), "{sizes:?}");
+        // No batch but the remainder is below the floor (each is a statement and a round
+        // trip).
+        let (_, all_but_last) = sizes.split_last().unwrap();
+        assert!(
+            all_but_last.iter().all(|&s| s >= SCHEMAS_PER_BATCH),
+            "{sizes:?}"
+        );
         // The last batches are the smallest allowed, so no connection is left with much.
         assert!(
             sizes[sizes.len() - 3..]
